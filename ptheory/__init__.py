@@ -1,0 +1,64 @@
+"""ptheory: the executable theory of prompt tuning.
+
+The package behind the companion book to Hu et al. (ICLR 2025) and Wang et al.
+(NeurIPS 2023). Tokens are columns everywhere: a sequence is ``X: (d, L)``, a batch
+``X: (N, d, L)``, a soft prompt ``P: (d, L_p)``.
+
+Modules:
+    model: attention and feed-forward layers, transformers, prompt tuning's forward pass.
+    segments: the segment lemma, what a prompt can do to one attention output.
+    distance: the ``d_p`` distance between sequence-to-sequence functions (Monte Carlo).
+    targets: Lipschitz targets with a known constant, and an empirical Lipschitz estimate.
+    plotting: the book's figure style and figures.
+"""
+
+from . import distance, model, segments, targets
+from .distance import Estimate, dp_distance, uniform_inputs
+from .model import (
+    Attention,
+    FeedForward,
+    Transformer,
+    build_transformer,
+    default_device,
+    freeze,
+    mixing_attention,
+    prompt_forward,
+)
+from .segments import PromptSplit, check_prompt_identity, prompt_split, segment_fit
+from .targets import (
+    LipschitzTarget,
+    empirical_lipschitz,
+    mean_pool_target,
+    random_relu_target,
+    shift_target,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Attention",
+    "Estimate",
+    "FeedForward",
+    "LipschitzTarget",
+    "PromptSplit",
+    "Transformer",
+    "__version__",
+    "build_transformer",
+    "check_prompt_identity",
+    "default_device",
+    "distance",
+    "dp_distance",
+    "empirical_lipschitz",
+    "freeze",
+    "mean_pool_target",
+    "mixing_attention",
+    "model",
+    "prompt_forward",
+    "prompt_split",
+    "random_relu_target",
+    "segment_fit",
+    "segments",
+    "shift_target",
+    "targets",
+    "uniform_inputs",
+]
