@@ -1,0 +1,105 @@
+"""Build the book: execute the chapters (cached) and render the HTML into _build/html.
+
+Usage: python scripts/build_book.py [--root DIR] [--builder html]
+
+Jupyter Book caches each chapter's executed outputs under a hash of the chapter's own
+code cells, and Sphinx re-reads only source files that changed. A change to ``ptheory``
+changes neither, so a plain rebuild would serve outputs computed by the old package.
+This script fingerprints the package (every file under ``ptheory/`` and
+``pyproject.toml``) and, when the fingerprint differs from the one the cached outputs
+were computed with, clears the execution cache and Sphinx's environment so that every
+chapter is executed again. With nothing changed, nothing is re-executed.
+
+Warnings are errors (``-W -n --keep-going``), and the build time is written to
+``_build/reports/build.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def ptheory_fingerprint(root: Path = ROOT) -> str:
+    """SHA-256 over the package's files (paths and bytes) and ``pyproject.toml``."""
+    digest = hashlib.sha256()
+    files = sorted(
+        p for p in (root / "ptheory").rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    )
+    files.append(root / "pyproject.toml")
+    for path in files:
+        digest.update(path.relative_to(root).as_posix().encode())
+        digest.update(b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def invalidate_if_stale(root: Path = ROOT) -> bool:
+    """Clear cached executions if they were made with another version of ``ptheory``.
+
+    The stamp records the fingerprint of the package that the cache's outputs were
+    computed with; it is written as soon as the cache is cleared, so a build that fails
+    half-way still leaves a cache and a stamp that agree. Returns True when cleared.
+    """
+    build = root / "_build"
+    stamp = build / ".ptheory-fingerprint"
+    current = ptheory_fingerprint(root)
+    if stamp.is_file() and stamp.read_text().strip() == current:
+        return False
+    for cached in (build / ".jupyter_cache", build / ".doctrees", build / "jupyter_execute"):
+        if cached.exists():
+            shutil.rmtree(cached)
+    build.mkdir(exist_ok=True)
+    stamp.write_text(current + "\n")
+    return True
+
+
+def build(root: Path = ROOT, builder: str = "html") -> int:
+    """Run the build and record its time in ``_build/reports/build.json``."""
+    stale = invalidate_if_stale(root)
+    if stale:
+        print("build_book: ptheory changed (or first build): every chapter will be executed")
+    else:
+        print("build_book: ptheory unchanged: chapters with unchanged code reuse cached outputs")
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(jupyter_book), "build", str(root), "--builder", builder, "-W", "-n", "--keep-going"]
+    start = time.perf_counter()
+    result = subprocess.run(cmd, cwd=root, check=False)
+    seconds = time.perf_counter() - start
+    reports = root / "_build" / "reports"
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "build.json").write_text(
+        json.dumps(
+            {
+                "builder": builder,
+                "seconds": round(seconds, 2),
+                "executed_everything": stale,
+                "returncode": result.returncode,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    print(f"build_book: {builder} build took {seconds:.1f} s (exit status {result.returncode})")
+    return result.returncode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", type=Path, default=ROOT, help="the book's root folder")
+    parser.add_argument("--builder", default="html", help="Sphinx builder (default: html)")
+    args = parser.parse_args(argv)
+    return build(args.root.resolve(), args.builder)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
