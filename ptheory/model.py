@@ -405,11 +405,14 @@ def build_transformer(
     return Transformer(layers, positions).freeze()
 
 
-def _model_dtype(model: Callable[[torch.Tensor], torch.Tensor]) -> torch.dtype | None:
+def _model_placement(
+    model: Callable[[torch.Tensor], torch.Tensor],
+) -> tuple[torch.dtype | None, torch.device | None]:
+    """The dtype and device of a module's first parameter (``None`` for plain callables)."""
     if isinstance(model, nn.Module):
         for param in model.parameters():
-            return param.dtype
-    return None
+            return param.dtype, param.device
+    return None, None
 
 
 def prompt_forward(
@@ -426,8 +429,8 @@ def prompt_forward(
     """
     if not callable(model):
         raise TypeError(f"model must be callable, got {type(model).__name__}")
-    dtype = _model_dtype(model)
-    X = check_finite(as_tensor(X, "X", dtype=dtype), "X")
+    dtype, device = _model_placement(model)
+    X = check_finite(as_tensor(X, "X", dtype=dtype, device=device), "X")
     check_matrix_batch(
         X,
         "X",

@@ -509,3 +509,14 @@ def test_prompt_forward_with_module_without_d():
 
     P, X = rand(2, 1, seed=1), rand(3, 2, 4, seed=2)
     torch.testing.assert_close(prompt_forward(Doubler(), P, X), 2 * X)
+
+
+def test_prompt_forward_moves_inputs_to_the_model_dtype_and_device():
+    model = build_transformer(2, seed=0, dtype=torch.float32)
+    X = torch.rand(3, 2, 4, dtype=torch.float64)
+    P = torch.rand(2, 1, dtype=torch.float64)
+    out = prompt_forward(model, P, X)
+    assert out.dtype == torch.float32
+    assert out.device == next(model.parameters()).device
+    expected = model(torch.cat([P.expand(3, 2, 1), X], dim=-1).float())[..., -4:]
+    assert torch.allclose(out, expected)

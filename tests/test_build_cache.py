@@ -1,0 +1,57 @@
+"""The execution cache follows ptheory: unchanged package keeps it, a change clears it."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+from booktools import ROOT
+
+_spec = importlib.util.spec_from_file_location("build_book", ROOT / "scripts" / "build_book.py")
+build_book = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(build_book)
+
+
+def _fake_book(tmp_path: Path) -> Path:
+    (tmp_path / "ptheory").mkdir()
+    (tmp_path / "ptheory" / "model.py").write_text("X = 1\n")
+    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'x'\n")
+    return tmp_path
+
+
+def _fill_cache(root: Path) -> list[Path]:
+    cached = [root / "_build" / ".jupyter_cache", root / "_build" / ".doctrees"]
+    for folder in cached:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "entry").write_text("executed output")
+    return cached
+
+
+def test_unchanged_package_keeps_cache_and_change_clears_it(tmp_path: Path) -> None:
+    root = _fake_book(tmp_path)
+    cached = _fill_cache(root)
+    # No stamp yet: nothing proves the cache matches the package, so it is cleared.
+    assert build_book.invalidate_if_stale(root) is True
+    assert not any(folder.exists() for folder in cached)
+
+    cached = _fill_cache(root)  # a build runs and fills the cache
+    assert build_book.invalidate_if_stale(root) is False
+    assert all((folder / "entry").is_file() for folder in cached)
+
+    (root / "ptheory" / "model.py").write_text("X = 2\n")  # ptheory changes
+    assert build_book.invalidate_if_stale(root) is True
+    assert not any(folder.exists() for folder in cached)
+
+
+def test_fingerprint_covers_new_files_and_pyproject(tmp_path: Path) -> None:
+    root = _fake_book(tmp_path)
+    first = build_book.ptheory_fingerprint(root)
+    (root / "ptheory" / "extra.py").write_text("")
+    second = build_book.ptheory_fingerprint(root)
+    (root / "pyproject.toml").write_text("[project]\nname = 'y'\n")
+    third = build_book.ptheory_fingerprint(root)
+    assert len({first, second, third}) == 3
+    # Byte caches are not part of the package's meaning.
+    (root / "ptheory" / "__pycache__").mkdir()
+    (root / "ptheory" / "__pycache__" / "model.cpython-311.pyc").write_bytes(b"\0")
+    assert build_book.ptheory_fingerprint(root) == third
