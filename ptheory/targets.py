@@ -11,6 +11,7 @@ estimate of the true constant so the bound can be checked.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable
@@ -75,6 +76,28 @@ def operator_norm_bound(W: torch.Tensor, p: float = 2) -> float:
     return col ** (1.0 / p) * row ** (1.0 - 1.0 / p)
 
 
+_MAX_REDRAWS = 100
+
+
+def _draw_relu_net(
+    sizes: list[int], p: float, gen: torch.Generator
+) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    weights = []
+    for fan_in, fan_out in itertools.pairwise(sizes):
+        W = torch.randn(fan_out, fan_in, generator=gen, dtype=torch.float64)
+        weights.append(W / operator_norm_bound(W, p))
+    biases = [torch.randn(m, generator=gen, dtype=torch.float64) * 0.1 for m in sizes[1:-1]]
+    return weights, biases
+
+
+def _relu_net(
+    weights: list[torch.Tensor], biases: list[torch.Tensor], v: torch.Tensor
+) -> torch.Tensor:
+    for W, b in zip(weights[:-1], biases, strict=True):
+        v = torch.relu(v @ W.T + b)
+    return v @ weights[-1].T
+
+
 def random_relu_target(
     d: int,
     L: int,
@@ -93,7 +116,8 @@ def random_relu_target(
     ``f(X) = phi(h(vec X) - h(vec X_c))`` with ``X_c`` the centre of the cube and
     ``phi(u) = 1/2 + tanh(2 C u)/2`` entry-wise; ``|phi'| <= C``, so ``f`` is
     ``C``-Lipschitz, maps into ``(0, 1)``, and every output column depends on every
-    input column (a genuinely contextual target).
+    input column (a genuinely contextual target). A draw whose ReLUs are all dead on the
+    cube (a constant function) is replaced by the generator's next draw.
     """
     d = check_int(d, "d", minimum=1)
     L = check_int(L, "L", minimum=1)
@@ -105,17 +129,21 @@ def random_relu_target(
     gen = torch.Generator().manual_seed(seed)
     n = d * L
     sizes = [n] + [width] * (depth - 1) + [n]
-    weights = []
-    for fan_in, fan_out in itertools.pairwise(sizes):
-        W = torch.randn(fan_out, fan_in, generator=gen, dtype=torch.float64)
-        weights.append(W / operator_norm_bound(W, p))
-    biases = [torch.randn(m, generator=gen, dtype=torch.float64) * 0.1 for m in sizes[1:-1]]
-
-    def h(v: torch.Tensor) -> torch.Tensor:
-        for W, b in zip(weights[:-1], biases, strict=True):
-            v = torch.relu(v @ W.T + b)
-        return v @ weights[-1].T
-
+    # Probe points from their own generator, so the weights are the seed's first draw.
+    probe_gen = torch.Generator().manual_seed(0)
+    probes = torch.rand(256, n, generator=probe_gen, dtype=torch.float64)
+    for _ in range(_MAX_REDRAWS):
+        weights, biases = _draw_relu_net(sizes, p, gen)
+        h = functools.partial(_relu_net, weights, biases)
+        # A narrow deep net can have every ReLU dead on the cube, i.e. be constant: redraw
+        # (deterministically, from the same generator) so that targets are never trivial.
+        if float(h(probes).std(dim=0).max()) > 1e-9:
+            break
+    else:  # pragma: no cover - needs _MAX_REDRAWS dead nets in a row
+        raise ValueError(
+            f"width={width}, depth={depth} gave only constant networks; "
+            "use a wider or shallower net"
+        )
     centre = h(torch.full((1, n), 0.5, dtype=torch.float64))
 
     def fn(X: torch.Tensor) -> torch.Tensor:

@@ -6,10 +6,17 @@ import json
 import os
 
 import pytest
+from hypothesis import settings
 
 from booktools import CHAPTER_TIMES, REPORTS, ROOT
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+
+# Property-based tests draw the same examples on every run, so CI cannot flake; run with
+# HYPOTHESIS_PROFILE=explore to search fresh examples.
+settings.register_profile("book", derandomize=True, deadline=None)
+settings.register_profile("explore", deadline=None, max_examples=500)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "book"))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

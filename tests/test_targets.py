@@ -177,3 +177,13 @@ def test_lipschitz_target_validates_calls():
         f(torch.zeros(2, 4, dtype=F64))
     with pytest.raises(ValueError, match=r"^X"):
         f(torch.full((2, 3), float("nan"), dtype=F64))
+
+
+@pytest.mark.parametrize(
+    ("d", "L", "C", "p", "seed"),
+    [(2, 1, 2.453, 1.5, 6788), (1, 3, 4.952, 1, 1998)],  # drew dead (constant) nets before
+)
+def test_random_relu_target_is_never_constant(d, L, C, p, seed):
+    f = random_relu_target(d, L, lipschitz=C, p=p, width=7, depth=3, seed=seed)
+    assert empirical_lipschitz(f, d, L, p=p, n_pairs=128, seed=seed) > 0
+    assert float(f(uniform_inputs(64, d, L, seed=1)).std(dim=0).max()) > 1e-9
