@@ -179,12 +179,17 @@ def plot_weight_by_length(
     weights: torch.Tensor,
     labels: Sequence[str],
     ax: Axes | None = None,
+    *,
+    input_share: bool = False,
 ) -> Figure:
-    """The prompt's softmax mass ``lam`` against the prompt length.
+    """The prompt's softmax mass ``lam`` (or the input's share ``1 - lam``) against ``L_p``.
 
-    ``weights: (S, len(lengths), M)`` holds ``M`` samples of ``lam`` for each of ``S``
-    settings (labelled by ``labels``) and each length. Draws the median and the 5-95%
-    band on a logarithmic length axis; ``lam`` never reaches 0 or 1.
+    ``weights: (S, len(lengths), M)`` holds ``M`` samples for each of ``S`` settings
+    (labelled by ``labels``) and each length. Draws the median and the 5-95% band on a
+    logarithmic length axis. With ``input_share=True`` the samples are ``1 - lam``
+    (from :func:`ptheory.segments.prompt_weight_by_length` with ``input_share=True``)
+    and the vertical axis is logarithmic too, so a power law shows as a line; a dotted
+    guide of slope -1 starts at the first setting's first median.
     """
     w = as_tensor(weights, "weights").detach().cpu().double().numpy()
     if w.ndim != 3 or w.shape[1] != len(lengths) or w.shape[0] != len(labels):
@@ -204,9 +209,16 @@ def plot_weight_by_length(
         ax.fill_between(x, lo, hi, color=color, alpha=0.2, lw=0)
         ax.plot(x, med, marker=markers[s % len(markers)], color=color, label=label)
     ax.set_xscale("log", base=2)
-    ax.set_ylim(0, 1)
-    ax.axhline(1.0, color="0.3", lw=0.8)
     ax.set_xlabel(r"prompt length $L_p$")
-    ax.set_ylabel(r"prompt's softmax mass $\lambda$")
-    ax.legend(loc="lower right")
+    if input_share:
+        first = float(np.median(w[0, 0]))
+        ax.plot(x, first * x[0] / x, ls=":", color="0.3", label=r"guide $\propto 1/L_p$")
+        ax.set_yscale("log")
+        ax.set_ylabel(r"input's share of the attention, $1 - \lambda$")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    else:
+        ax.set_ylim(0, 1)
+        ax.axhline(1.0, color="0.3", lw=0.8)
+        ax.set_ylabel(r"prompt's softmax mass $\lambda$")
+        ax.legend(loc="lower right")
     return fig

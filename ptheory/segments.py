@@ -39,12 +39,15 @@ class PromptSplit:
         prompt_part: ``a = Att(x, P)``, ``(..., d, n_q)``.
         input_part: ``b = Att(x, X)``, ``(..., d, n_q)``.
         weight: ``lam``, each head's softmax mass on the prompt columns, ``(..., heads, n_q)``.
+        input_weight: ``1 - lam``, the mass left on the input columns, computed from the scores
+            directly so that it stays accurate (and positive) where ``lam`` rounds to 1.
     """
 
     output: torch.Tensor
     prompt_part: torch.Tensor
     input_part: torch.Tensor
     weight: torch.Tensor
+    input_weight: torch.Tensor
 
     def combination(self) -> torch.Tensor:
         """``lam a + (1 - lam) b`` for a single head: the lemma's right-hand side."""
@@ -54,7 +57,8 @@ class PromptSplit:
                 "each head has its own weight and no single lam exists"
             )
         lam = self.weight[..., 0, :].unsqueeze(-2)
-        return lam * self.prompt_part + (1 - lam) * self.input_part
+        rest = self.input_weight[..., 0, :].unsqueeze(-2)
+        return lam * self.prompt_part + rest * self.input_part
 
 
 def prompt_split(
@@ -94,14 +98,13 @@ def prompt_split(
     scores = attn.scores(queries, full)  # (..., heads, n, n_q)
     L_p = P.shape[-1]
     # lam = sum over prompt keys of softmax = exp(lse(prompt) - lse(all)), stable.
-    weight = torch.exp(
-        torch.logsumexp(scores[..., :L_p, :], dim=-2) - torch.logsumexp(scores, dim=-2)
-    )
+    total = torch.logsumexp(scores, dim=-2)
     return PromptSplit(
         output=attn.attend(queries, full),
         prompt_part=attn.attend(queries, P),
         input_part=attn.attend(queries, X),
-        weight=weight,
+        weight=torch.exp(torch.logsumexp(scores[..., :L_p, :], dim=-2) - total),
+        input_weight=torch.exp(torch.logsumexp(scores[..., L_p:, :], dim=-2) - total),
     )
 
 
@@ -240,6 +243,7 @@ def prompt_weight_by_length(
     *,
     n_prompts: int = 64,
     prompt_scale: float = 1.0,
+    input_share: bool = False,
     seed: int = 0,
 ) -> torch.Tensor:
     """Samples of the prompt's softmax mass ``lam`` for random prompts of each length.
@@ -247,7 +251,8 @@ def prompt_weight_by_length(
     For each ``L_p`` in ``lengths``, draws ``n_prompts`` prompts with entries
     ``N(0, prompt_scale^2)`` and returns ``lam`` for every prompt, input of
     ``X: (N, d, L)`` and input column: shape ``(len(lengths), n_prompts * N * L)``
-    (single-head layers only).
+    (single-head layers only). With ``input_share=True`` it returns ``1 - lam`` instead,
+    computed without cancellation (see :attr:`PromptSplit.input_weight`).
     """
     if not isinstance(attn, Attention):
         raise TypeError(f"attn must be a ptheory.model.Attention, got {type(attn).__name__}")
@@ -268,5 +273,5 @@ def prompt_weight_by_length(
         P = torch.randn(n_prompts, 1, attn.d, L_p, generator=gen, dtype=torch.float64)
         with torch.no_grad():
             split = prompt_split(attn, (P * prompt_scale).to(X.dtype), X.unsqueeze(0))
-        rows.append(split.weight.reshape(-1))
+        rows.append((split.input_weight if input_share else split.weight).reshape(-1))
     return torch.stack(rows)

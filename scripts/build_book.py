@@ -10,8 +10,9 @@ This script fingerprints the package (every file under ``ptheory/`` and
 were computed with, clears the execution cache and Sphinx's environment so that every
 chapter is executed again. With nothing changed, nothing is re-executed.
 
-Warnings are errors (``-W -n --keep-going``), and the build time is written to
-``_build/reports/build.json``.
+Warnings are errors (``-W -n --keep-going``) on every build, not only the first: each
+build starts from a fresh Sphinx environment (``--all``), reusing only cached executions.
+The build time is written to ``_build/reports/build.json``.
 """
 
 from __future__ import annotations
@@ -71,7 +72,20 @@ def build(root: Path = ROOT, builder: str = "html") -> int:
     else:
         print("build_book: ptheory unchanged: chapters with unchanged code reuse cached outputs")
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
-    cmd = [str(jupyter_book), "build", str(root), "--builder", builder, "-W", "-n", "--keep-going"]
+    # --all: a fresh Sphinx environment every time. Sphinx otherwise skips unchanged
+    # pages, so a warning from the last build would not be raised again and a rebuild
+    # would pass. Executions still come from the jupyter cache, so this costs seconds.
+    cmd = [
+        str(jupyter_book),
+        "build",
+        str(root),
+        "--all",
+        "--builder",
+        builder,
+        "-W",
+        "-n",
+        "--keep-going",
+    ]
     start = time.perf_counter()
     result = subprocess.run(cmd, cwd=root, check=False)
     seconds = time.perf_counter() - start

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 from booktools import ROOT
 
 _spec = importlib.util.spec_from_file_location("build_book", ROOT / "scripts" / "build_book.py")
@@ -55,3 +57,16 @@ def test_fingerprint_covers_new_files_and_pyproject(tmp_path: Path) -> None:
     (root / "ptheory" / "__pycache__").mkdir()
     (root / "ptheory" / "__pycache__" / "model.cpython-311.pyc").write_bytes(b"\0")
     assert build_book.ptheory_fingerprint(root) == third
+
+
+@pytest.mark.book
+def test_a_warning_fails_every_build_not_only_the_first(tmp_path: Path) -> None:
+    """Sphinx skips unchanged pages; a rebuild must not hide the last build's warning."""
+    root = _fake_book(tmp_path)
+    (root / "_config.yml").write_text("title: t\nexecute:\n  execute_notebooks: 'off'\n")
+    (root / "_toc.yml").write_text("format: jb-book\nroot: intro\n")
+    (root / "intro.md").write_text("# Intro\n\nSee {doc}`missing-page`.\n")
+    assert build_book.build(root) != 0
+    assert build_book.build(root) != 0, "the rebuild passed: the warning was not raised again"
+    (root / "intro.md").write_text("# Intro\n\nNo broken reference.\n")
+    assert build_book.build(root) == 0

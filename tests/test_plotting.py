@@ -122,3 +122,18 @@ def test_new_figure_layout():
     assert axes.shape == (6,)
     np.testing.assert_allclose(fig.get_size_inches(), [7.0, 3.0])
     assert len(PALETTE) >= 5
+
+
+def test_plot_weight_by_length_input_share_uses_log_axes_and_a_guide():
+    attn = Attention(2, seed=0, scale="none")
+    X = uniform_inputs(2, 2, 2, seed=0)
+    lengths = [1, 2, 4, 8]
+    share = prompt_weight_by_length(attn, X, lengths, n_prompts=8, seed=1, input_share=True)
+    fig = plot_weight_by_length(lengths, share[None], ["one setting"], input_share=True)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and ax.get_xscale() == "log"
+    assert "1 - \\lambda" in ax.get_ylabel()
+    guide = [line for line in ax.get_lines() if line.get_linestyle() == ":"]
+    assert len(guide) == 1
+    x, y = guide[0].get_data()
+    assert np.allclose(np.asarray(y) * np.asarray(x), y[0] * x[0])  # slope -1

@@ -204,3 +204,28 @@ def test_prompt_weight_by_length_zero_scale_is_uniform_mass():
     w = prompt_weight_by_length(attn, X, [1, 4, 12], n_prompts=5)
     for row, L_p in zip(w, [1, 4, 12], strict=True):
         torch.testing.assert_close(row, torch.full_like(row, L_p / (L_p + 4)))
+
+
+def test_input_weight_is_the_complement_and_survives_where_lam_rounds_to_one():
+    attn = Attention(3, seed=2, scale="none")
+    X = uniform_inputs(4, 3, 2, seed=1)
+    P = torch.randn(3, 5, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    split = prompt_split(attn, P, X)
+    assert torch.allclose(split.weight + split.input_weight, torch.ones_like(split.weight))
+    # Scale the prompt until lam is 1.0 in float64: the input's share is still positive
+    # and still equals exp(lse(input scores) - lse(all scores)).
+    big = prompt_split(attn, 60.0 * P, X)
+    assert (big.weight == 1.0).any()
+    assert (big.input_weight > 0).all()
+    scores = attn.scores(X, torch.cat([60.0 * P.expand(4, 3, 5), X], dim=-1))
+    expected = torch.exp(torch.logsumexp(scores[..., 5:, :], -2) - torch.logsumexp(scores, -2))
+    assert torch.allclose(big.input_weight, expected, rtol=1e-12, atol=0)
+
+
+def test_prompt_weight_by_length_input_share_is_one_minus_weight():
+    attn = Attention(2, seed=0, scale="none")
+    X = uniform_inputs(3, 2, 2, seed=0)
+    lam = prompt_weight_by_length(attn, X, [1, 4, 16], n_prompts=8, seed=5)
+    share = prompt_weight_by_length(attn, X, [1, 4, 16], n_prompts=8, seed=5, input_share=True)
+    assert torch.allclose(lam + share, torch.ones_like(lam))
+    assert (share.median(dim=-1).values.diff() < 0).all()
