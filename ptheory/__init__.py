@@ -9,11 +9,13 @@ Modules:
     segments: the segment lemma, what a prompt can do to one attention output.
     distance: the ``d_p`` distance between sequence-to-sequence functions (Monte Carlo).
     targets: Lipschitz targets with a known constant, and an empirical Lipschitz estimate.
+    measure: small measurement helpers (log-log slopes).
     plotting: the book's figure style and figures.
 """
 
-from . import distance, model, segments, targets
+from . import distance, measure, model, segments, targets
 from .distance import Estimate, dp_distance, uniform_inputs
+from .measure import loglog_slope
 from .model import (
     Attention,
     FeedForward,
@@ -50,7 +52,9 @@ __all__ = [
     "dp_distance",
     "empirical_lipschitz",
     "freeze",
+    "loglog_slope",
     "mean_pool_target",
+    "measure",
     "mixing_attention",
     "model",
     "prompt_forward",

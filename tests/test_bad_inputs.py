@@ -23,6 +23,7 @@ from torch import nn
 import ptheory
 from ptheory import plotting
 from ptheory.distance import Estimate, dp_distance, dp_norm_error, uniform_inputs
+from ptheory.measure import loglog_slope
 from ptheory.model import (
     Attention,
     FeedForward,
@@ -1079,6 +1080,24 @@ CASES: list[Case] = [
     Case("new_figure", "height zero", lambda: new_figure(height=0), ValueError, "height"),
     Case("new_figure", "height string", lambda: new_figure(height="4"), TypeError, "height"),
     Case("use_style", "takes no arguments", lambda: use_style("dark"), TypeError, r"use_style\(\)"),
+    # ------------------------------------------------------------ loglog_slope
+    Case(
+        "loglog_slope",
+        "x not numbers",
+        lambda: loglog_slope(["a", "b"], [1.0, 2.0]),
+        TypeError,
+        "x",
+    ),
+    Case(
+        "loglog_slope",
+        "y not positive",
+        lambda: loglog_slope([1.0, 2.0], [1.0, 0.0]),
+        ValueError,
+        "y",
+    ),
+    Case(
+        "loglog_slope", "x constant", lambda: loglog_slope([2.0, 2.0], [1.0, 3.0]), ValueError, "x"
+    ),
 ]
 
 
