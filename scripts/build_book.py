@@ -7,8 +7,8 @@ code cells, and Sphinx re-reads only source files that changed. A change to ``pt
 changes neither, so a plain rebuild would serve outputs computed by the old package.
 This script fingerprints the package (every file under ``ptheory/`` and
 ``pyproject.toml``) and, when the fingerprint differs from the one the cached outputs
-were computed with, clears the execution cache and Sphinx's environment so that every
-chapter is executed again. With nothing changed, nothing is re-executed.
+were computed with, clears the execution cache so that every chapter is executed again.
+With nothing changed, nothing is re-executed.
 
 Warnings are errors (``-W -n --keep-going``) on every build, not only the first: each
 build starts from a fresh Sphinx environment (``--all``), reusing only cached executions.
@@ -56,9 +56,8 @@ def invalidate_if_stale(root: Path = ROOT) -> bool:
     current = ptheory_fingerprint(root)
     if stamp.is_file() and stamp.read_text().strip() == current:
         return False
-    for cached in (build / ".jupyter_cache", build / ".doctrees", build / "jupyter_execute"):
-        if cached.exists():
-            shutil.rmtree(cached)
+    # Sphinx's own environment needs no clearing: every build starts fresh (--all).
+    shutil.rmtree(build / ".jupyter_cache", ignore_errors=True)
     build.mkdir(exist_ok=True)
     stamp.write_text(current + "\n")
     return True

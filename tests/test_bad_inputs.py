@@ -7,9 +7,9 @@ message starts with the argument's name (the convention of ``ptheory._validate``
 from __future__ import annotations
 
 import inspect
+import pkgutil
 import re
-from collections.abc import Callable
-from typing import NamedTuple
+from pathlib import Path
 
 import matplotlib
 
@@ -50,6 +50,8 @@ from ptheory.targets import (
     shift_target,
 )
 
+from badinput import Case, case_params, check_case
+
 F64 = torch.float64
 NAN = float("nan")
 INF = float("inf")
@@ -86,14 +88,6 @@ def ident(X):
 def split2(heads: int = 1, d: int = 2):
     with torch.no_grad():
         return prompt_split(Attention(d, heads=heads, seed=0), t(d, 1), t(d, 2))
-
-
-class Case(NamedTuple):
-    target: str  # the public name under test
-    desc: str
-    call: Callable[[], object]
-    exc: type[Exception]
-    name: str  # the argument the message must start with
 
 
 CASES: list[Case] = [
@@ -1101,13 +1095,9 @@ CASES: list[Case] = [
 ]
 
 
-@pytest.mark.parametrize(
-    "case", [pytest.param(c, id=f"{c.target}-{c.desc.replace(' ', '_')}") for c in CASES]
-)
+@pytest.mark.parametrize("case", case_params(CASES))
 def test_bad_input_names_the_argument(case: Case):
-    with pytest.raises(case.exc, match=rf"^{case.name}(?![\w(])") as info:
-        case.call()
-    assert type(info.value) is case.exc  # not a subclass, not a wrapped error
+    check_case(case)
 
 
 def _public_callables() -> set[str]:
@@ -1120,6 +1110,20 @@ def _public_callables() -> set[str]:
         if inspect.isfunction(getattr(plotting, name)):
             names.add(name)
     return names
+
+
+FOUNDATION = {"distance", "measure", "model", "plotting", "segments", "targets"}
+
+
+def test_every_other_module_has_its_sweep():
+    """Modules beyond the foundation carry their sweep in ``test_<module>_bad_inputs.py``."""
+    tests = Path(__file__).parent
+    modules = {m.name for m in pkgutil.iter_modules(ptheory.__path__) if m.name[0] != "_"}
+    assert FOUNDATION <= modules
+    missing = [
+        m for m in sorted(modules - FOUNDATION) if not (tests / f"test_{m}_bad_inputs.py").is_file()
+    ]
+    assert not missing, f"no bad-input sweep file for ptheory modules {missing}"
 
 
 def test_sweep_covers_every_public_callable():

@@ -46,7 +46,7 @@ def test_chapter_page_has_outputs(built_book: None, chapter) -> None:
     assert images, f"{page.name} shows no figure"
     for src in images:
         assert (page.parent / src).resolve().is_file(), f"{page.name}: missing image {src}"
-    assert "proof" in html and ("theorem" in html or "lemma" in html), (
+    assert re.search(r'class="[^"]*\bproof (theorem|lemma)\b', html), (
         f"{page.name} has no theorem or lemma box"
     )
     assert "cell_output" in html, f"{page.name} shows no executed output"

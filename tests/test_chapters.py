@@ -10,10 +10,10 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from booktools import ROOT, record_chapter_time, toc_chapters, toc_files
+from booktools import ROOT, cell_timeout, record_chapter_time, toc_chapters, toc_files
 
 CHAPTERS = toc_chapters()
-CELL_TIMEOUT = 300  # seconds, as in _config.yml
+CELL_TIMEOUT = cell_timeout()  # seconds per cell, the book's own execute.timeout
 
 
 def test_toc_lists_existing_files() -> None:
