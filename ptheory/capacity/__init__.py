@@ -1,0 +1,16 @@
+"""Capacity of prompt tuning: what a prompt can memorize, and what no prompt can.
+
+Modules, along the theory's seams:
+
+* :mod:`~ptheory.capacity.engine`: the batched prompt-tuning engine (restarts and prompt
+  lengths in one tensor computation, Adam and L-BFGS), used by every chapter of the part.
+* :mod:`~ptheory.capacity.rays`: Wang et al.'s single-layer limitation (the two rays that
+  do not meet) and its analytic lower bound on the loss of every prompt.
+* :mod:`~ptheory.capacity.adapt`: the weight-space baselines, LoRA (closed form or
+  trained) and full fine-tuning, on the same frozen model and loss.
+* :mod:`~ptheory.capacity.counting`: the counting lower bound on the prompt length needed
+  to memorize (the book's form of Hu et al.'s Theorem 2.3) and Lipschitz datasets.
+* :mod:`~ptheory.capacity.invertible`: Wang et al.'s multi-layer limitation: layers whose
+  residual branches are small make ``X -> tau_P(X)`` injective, with a quantitative bound.
+* :mod:`~ptheory.capacity.plots`: the part's figures.
+"""
