@@ -11,13 +11,14 @@ TORCH_SPEC ?= torch==2.13.0
 PIP        := $(BIN)/python -m pip
 INSTALLED  := $(VENV)/.installed
 
-.PHONY: help venv book test lint format lab clean distclean
+.PHONY: help venv book test lint format lab browser-assets clean distclean
 
 help:
 	@echo "make book    execute every chapter and build the HTML book into _build/html"
 	@echo "make test    lint, then run the test suite (executes every chapter, builds the book)"
 	@echo "make lab     open the chapters in JupyterLab (the .md chapters open as notebooks)"
 	@echo "make clean   remove _build (executed outputs and the HTML)"
+	@echo "(make test also checks every page in headless Chromium: see .ci/run)"
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,8 +41,21 @@ format: $(INSTALLED)
 	$(BIN)/ruff format
 	$(BIN)/ruff check --fix
 
-test: lint
+test: lint browser-assets
 	$(BIN)/python -m pytest
+
+# The browser test (tests/test_browser.py) answers the book's CDN requests (MathJax,
+# require.js, the widgets' HTML manager) from npm packages pinned in tests/browser.
+# Without npm the test is skipped, and the test run says so loudly.
+BROWSER_ASSETS := tests/browser/node_modules/.installed
+
+$(BROWSER_ASSETS): tests/browser/package.json tests/browser/package-lock.json
+	cd tests/browser && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+browser-assets:
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory $(BROWSER_ASSETS); \
+	else echo "make: npm not found: the browser test will be skipped"; fi
 
 # JupyterLab opens .md chapters as notebooks through jupytext; the settings override
 # makes that the default viewer for Markdown files in this environment.

@@ -1,45 +1,39 @@
-"""The book builds with warnings as errors, and the built chapters hold their outputs."""
+"""The book builds with warnings as errors, offline, with reproducible executed outputs."""
 
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
+from pathlib import Path
 
 import pytest
 
-from booktools import ROOT, toc_chapters
+from booktools import (
+    EXECUTED,
+    NETWORK_LOG,
+    ROOT,
+    cached_execution,
+    code_cell_tags,
+    execute_chapter,
+    text_outputs,
+    toc_chapters,
+)
 
 HTML = ROOT / "_build" / "html"
-
-
-@pytest.fixture(scope="module")
-def built_book() -> None:
-    """Build the book as ``make book`` does (``-W -n --keep-going``, cached executions)."""
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "build_book.py")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            "the book build failed (warnings are errors):\n"
-            + (result.stdout + result.stderr)[-6000:],
-            pytrace=False,
-        )
+CHAPTERS = toc_chapters()
 
 
 @pytest.mark.book
-def test_book_builds(built_book: None) -> None:
+def test_book_builds_offline(built_book: str) -> None:
     assert (HTML / "index.html").is_file()
     assert (HTML / "genindex.html").is_file()
+    # Every process of the build ran with the network guard (tests/offline).
+    attempts = NETWORK_LOG.read_text() if NETWORK_LOG.is_file() else ""
+    assert not attempts, f"the build or a chapter tried to reach the network:\n{attempts}"
 
 
 @pytest.mark.book
-@pytest.mark.parametrize("chapter", toc_chapters(), ids=[c.stem for c in toc_chapters()])
-def test_chapter_page_has_outputs(built_book: None, chapter) -> None:
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.stem for c in CHAPTERS])
+def test_chapter_page_has_outputs(built_book: str, chapter: Path) -> None:
     page = HTML / chapter.relative_to(ROOT).with_suffix(".html")
     html = page.read_text()
     images = re.findall(r'<img[^>]+src="([^"]+\.(?:png|svg|jpg))"', html)
@@ -50,6 +44,29 @@ def test_chapter_page_has_outputs(built_book: None, chapter) -> None:
         f"{page.name} has no theorem or lemma box"
     )
     assert "cell_output" in html, f"{page.name} shows no executed output"
+    # A reader sees stderr (warnings) and tracebacks as boxes on the page: none allowed.
+    assert not re.search(r'class="output (stderr|error|traceback)', html), (
+        f"{page.name}: a cell printed a warning or an error"
+    )
     # The executed notebook is offered for download beside the source.
     ipynb = HTML / "_sources" / chapter.relative_to(ROOT).with_suffix(".ipynb")
     assert ipynb.is_file(), f"no downloadable notebook {ipynb.relative_to(HTML)}"
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.stem for c in CHAPTERS])
+def test_two_fresh_executions_agree(built_book: str, chapter: Path) -> None:
+    """The book build's execution and the test's own give the same text outputs.
+
+    Both ran in fresh kernels. Figures are left out (their bytes may carry metadata) and so
+    are cells tagged ``timing``, which report wall-clock measurements.
+    """
+    book_run = cached_execution(chapter)
+    assert book_run is not None, f"the build left no cached execution of {chapter.name}"
+    test_run = EXECUTED.get(chapter)
+    if test_run is None:  # test_chapters did not run in this session: execute it here
+        test_run, _ = execute_chapter(chapter)
+    tags = code_cell_tags(chapter)
+    first, second = text_outputs(book_run, tags), text_outputs(test_run, tags)
+    for number, (a, b) in enumerate(zip(first, second, strict=True), start=1):
+        assert a == b, f"{chapter.name}: code cell {number} printed different text:\n{a}\n{b}"

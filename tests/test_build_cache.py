@@ -68,3 +68,35 @@ def test_a_warning_fails_every_build_not_only_the_first(tmp_path: Path) -> None:
     assert build_book.build(root) != 0, "the rebuild passed: the warning was not raised again"
     (root / "intro.md").write_text("# Intro\n\nNo broken reference.\n")
     assert build_book.build(root) == 0
+
+
+@pytest.mark.book
+def test_a_ptheory_change_re_executes_the_chapter(tmp_path: Path) -> None:
+    """The stale-output trap, end to end: the chapter's code is unchanged, only the package
+    it reads changes, and the rebuilt page shows the new result, not the cached one."""
+    root = _fake_book(tmp_path)
+    (root / "ptheory" / "model.py").write_text("VALUE = 'first answer'\n")
+    (root / "_config.yml").write_text(
+        "title: t\nexecute:\n  execute_notebooks: cache\nonly_build_toc_files: true\n"
+    )
+    (root / "_toc.yml").write_text("format: jb-book\nroot: chapter\n")
+    (root / "chapter.md").write_text(
+        "---\njupytext:\n  text_representation:\n    format_name: myst\n"
+        "kernelspec:\n  name: python3\n  display_name: Python 3\n---\n\n# Chapter\n\n"
+        "```{code-cell} ipython3\n"
+        "namespace = {}\n"
+        "exec(open('ptheory/model.py').read(), namespace)  # stands for `import ptheory`\n"
+        "print(namespace['VALUE'])\n```\n"
+    )
+    page = root / "_build" / "html" / "chapter.html"
+    assert build_book.build(root) == 0
+    assert "first answer" in page.read_text()
+
+    assert build_book.build(root) == 0  # nothing changed: the cached output is reused
+    assert "first answer" in page.read_text()
+    assert not build_book.invalidate_if_stale(root)
+
+    (root / "ptheory" / "model.py").write_text("VALUE = 'second answer'\n")
+    assert build_book.build(root) == 0
+    html = page.read_text()
+    assert "second answer" in html and "first answer" not in html

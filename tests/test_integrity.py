@@ -1,0 +1,58 @@
+"""The chapters and the table of contents agree, chapters store no outputs and fetch nothing."""
+
+from __future__ import annotations
+
+import re
+
+import jupytext
+
+from booktools import ROOT, toc_chapters, toc_files
+
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def test_toc_lists_existing_files() -> None:
+    missing = [
+        f
+        for f in toc_files()
+        if not any((ROOT / f"{f}{ext}").is_file() for ext in (".md", ".ipynb"))
+    ]
+    assert not missing, f"_toc.yml lists files that do not exist: {missing}"
+    assert toc_chapters(), "_toc.yml lists no chapter under notebooks/"
+
+
+def test_every_chapter_is_in_the_toc() -> None:
+    listed = set(toc_chapters())
+    on_disk = set(NOTEBOOKS.glob("*.md"))
+    assert on_disk - listed == set(), f"chapters missing from _toc.yml: {on_disk - listed}"
+    assert len(toc_files()) == len(set(toc_files())), "_toc.yml lists a file twice"
+
+
+def test_chapters_are_myst_text_without_outputs() -> None:
+    assert not list(NOTEBOOKS.glob("*.ipynb")), "store chapters as .md only (outputs in git)"
+    for chapter in toc_chapters():
+        nb = jupytext.read(chapter)
+        assert nb.metadata["jupytext"]["text_representation"]["format_name"] == "myst"
+        assert nb.metadata["kernelspec"]["name"] == "python3", chapter.name
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert code, f"{chapter.name} has no code cell"
+        assert all(not c.get("outputs") for c in code), f"{chapter.name} stores outputs"
+
+
+# What downloading looks like in a code cell. The network guard (tests/offline) is the real
+# check, at run time; this one names the cell before anything runs.
+_FETCHERS = re.compile(
+    r"https?://|urllib|requests\.|urlretrieve|torch\.hub|from_pretrained|load_dataset"
+    r"|fetch_openml|wget|curl\b|pip install"
+)
+
+
+def test_no_chapter_code_downloads() -> None:
+    offenders = []
+    for chapter in toc_chapters():
+        for number, cell in enumerate(
+            (c for c in jupytext.read(chapter).cells if c.cell_type == "code"), start=1
+        ):
+            if match := _FETCHERS.search(cell.source):
+                offenders.append(f"{chapter.name} code cell {number}: {match.group()!r}")
+    assert not offenders, offenders
