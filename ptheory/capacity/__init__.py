@@ -14,3 +14,42 @@ Modules, along the theory's seams:
   residual branches are small make ``X -> tau_P(X)`` injective, with a quantitative bound.
 * :mod:`~ptheory.capacity.plots`: the part's figures.
 """
+
+from . import adapt, engine, plots, rays
+from .adapt import FitResult, LoRAResult, fine_tune, lora_fit
+from .engine import PromptTuneResult, check_dataset, fit_loss, initial_prompts, prompt_tune
+from .plots import plot_loss_by_length, plot_rays
+from .rays import (
+    RayGeometry,
+    ff_contraction,
+    ff_inverse,
+    ray_geometry,
+    ray_lower_bound,
+    single_layer_model,
+    unmemorizable_dataset,
+)
+
+__all__ = [
+    "FitResult",
+    "LoRAResult",
+    "PromptTuneResult",
+    "RayGeometry",
+    "adapt",
+    "check_dataset",
+    "engine",
+    "ff_contraction",
+    "ff_inverse",
+    "fine_tune",
+    "fit_loss",
+    "initial_prompts",
+    "lora_fit",
+    "plot_loss_by_length",
+    "plot_rays",
+    "plots",
+    "prompt_tune",
+    "ray_geometry",
+    "ray_lower_bound",
+    "rays",
+    "single_layer_model",
+    "unmemorizable_dataset",
+]

@@ -1,0 +1,156 @@
+"""Figures of the capacity part, in the book's style (:mod:`ptheory.plotting`).
+
+Every function takes ``ax=None`` (or makes a figure with :func:`ptheory.plotting.new_figure`)
+and returns the :class:`~matplotlib.figure.Figure`, so a chapter can ``glue`` it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from .._validate import as_tensor, check_real
+from ..plotting import PALETTE, new_figure
+from ..segments import prompt_split
+from .engine import PromptTuneResult
+from .rays import _single_layer_parts, ray_geometry
+
+__all__ = ["plot_loss_by_length", "plot_rays"]
+
+FLOOR = 1e-20  # losses below this are drawn at this height on logarithmic axes
+
+
+def _axes(ax: Axes | None, width: float, height: float) -> Axes:
+    if ax is None:
+        _, axes = new_figure(width=width, height=height)
+        return axes[0]
+    if not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
+    return ax
+
+
+def plot_rays(
+    model: torch.nn.Module,
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    prompt: torch.Tensor | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """The two rays of :func:`~ptheory.capacity.unmemorizable_dataset`, seen in a plane.
+
+    Draws, projected on the plane through ``b_1, b_2`` spanned by ``b_1 - b_2`` and the
+    common part ``g`` of the two ray directions: the outputs without prompt ``b_i``
+    (squares), the needed outputs ``c_i`` (diamonds), the rays from ``c_i`` away from
+    ``b_i`` (arrows). With a ``prompt: (d, L_p)`` it adds ``a = Att(x_0, P)`` (a star), the
+    segments ``[b_i, a]`` of the segment lemma and the outputs reached (dots).
+    """
+    geom = ray_geometry(model, X, Y)
+    b, c = geom.b.double(), geom.c.double()
+    if b.shape[0] != 2:
+        raise ValueError(f"X must hold two examples, got {b.shape[0]}")
+    origin = 0.5 * (b[0] + b[1])
+    u = b[0] - b[1]
+    v1 = u / u.norm().clamp_min(1e-300)
+    spread = (c[0] - b[0]) - (c[1] - b[1])
+    g = spread - (spread @ v1) * v1
+    v2 = g / g.norm().clamp_min(1e-300)
+
+    def coords(p: torch.Tensor) -> np.ndarray:
+        q = p.double() - origin
+        return torch.stack([q @ v2, q @ v1], dim=-1).numpy()
+
+    ax = _axes(ax, 5.4, 4.6)
+    fig = ax.figure
+    s = torch.linspace(0.0, 2.5, 2, dtype=torch.float64)
+    rays = geom.ray_points(s)
+    for i in range(2):
+        color = PALETTE[i]
+        pts = coords(rays[i])
+        ax.annotate(
+            "",
+            xy=pts[-1],
+            xytext=pts[0],
+            arrowprops={"arrowstyle": "-|>", "color": color, "lw": 2.2},
+        )
+        bi, ci = coords(b[i]), coords(c[i])
+        ax.plot([bi[0], ci[0]], [bi[1], ci[1]], ls=":", color=color, lw=1.0)
+        ax.plot(*bi, "s", color=color, ms=9, mec="0.1", label=rf"$b_{i + 1}$ (no prompt)")
+        ax.plot(*ci, "D", color=color, ms=8, mec="0.1", label=rf"$c_{i + 1}$ (needed)")
+        ax.plot(*pts[-1], alpha=0.0)  # keep the arrow head inside the view
+    if prompt is not None:
+        attn, _ = _single_layer_parts(model)
+        P = as_tensor(prompt, "prompt", dtype=attn.W_Q.dtype)
+        if P.dim() != 2 or P.shape[0] != attn.d:
+            raise ValueError(f"prompt must have shape (d, L_p) = ({attn.d}, L_p), got {P.shape}")
+        with torch.no_grad():
+            split = prompt_split(attn, P, X, queries=X[:, :, -1:])
+        a = coords(split.prompt_part[0, :, 0])
+        for i in range(2):
+            bi = coords(b[i])
+            out = coords(split.output[i, :, 0])
+            ax.plot([bi[0], a[0]], [bi[1], a[1]], ls="--", color="0.45", lw=1.0)
+            ax.plot(*out, "o", color=PALETTE[i], ms=6, mec="0.1")
+        ax.plot(*a, "*", color="0.15", ms=13, label=r"$a = \mathrm{Att}(x_0, P)$, tuned")
+    ax.set_xlabel(r"coordinate along $g$ (attention-output units)")
+    ax.set_ylabel(r"coordinate along $b_1 - b_2$")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
+    return fig
+
+
+def plot_loss_by_length(
+    result: PromptTuneResult,
+    bound: float,
+    baselines: Mapping[str, float] | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Final prompt-tuning losses against prompt length, beside a lower bound.
+
+    Every restart is a small dot, the best restart of each length a line; the dashed line
+    is ``bound``. ``baselines`` maps a label (say ``"LoRA rank 2"``) to a loss drawn as a
+    horizontal line. The vertical axis is logarithmic; losses below ``1e-20`` are drawn
+    at ``1e-20``.
+    """
+    if not isinstance(result, PromptTuneResult):
+        raise TypeError(f"result must be a PromptTuneResult, got {type(result).__name__}")
+    bound = check_real(bound, "bound", minimum=0.0)
+    baselines = {} if baselines is None else baselines
+    if not isinstance(baselines, Mapping):
+        raise TypeError(f"baselines must be a mapping of label to loss, got {type(baselines)}")
+    values = {str(k): check_real(v, "baselines", minimum=0.0) for k, v in baselines.items()}
+    ax = _axes(ax, 5.6, 4.0)
+    fig = ax.figure
+    x = np.asarray(result.lengths, dtype=float)
+    losses = result.losses.detach().cpu().double().numpy().clip(FLOOR)
+    jitter = np.linspace(0.93, 1.07, losses.shape[1])
+    ax.scatter(
+        (x[:, None] * jitter).ravel(), losses.ravel(), s=9, color=PALETTE[0], alpha=0.45, lw=0
+    )
+    ax.plot(x, losses.min(axis=1), "o-", color=PALETTE[0], label="prompt tuning, best restart")
+    ax.axhline(max(bound, FLOOR), ls="--", color="0.2", label="lower bound, every prompt")
+    for j, (label, value) in enumerate(values.items()):
+        ax.axhline(max(value, FLOOR), ls="-.", color=PALETTE[(j + 1) % len(PALETTE)], label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    shown = [
+        losses.min(),
+        losses.max(),
+        max(bound, FLOOR),
+        *(max(v, FLOOR) for v in values.values()),
+    ]
+    ax.set_ylim(min(shown) / 10.0, max(shown) * 10.0)  # axhline does not widen the limits
+    ax.set_xlabel(r"prompt length $L_p$ (tokens)")
+    ax.set_ylabel("training loss (mean squared error)")
+    ax.legend(loc="center right")
+    return fig
+
+
+def _check_sequence(x: Sequence[float], name: str) -> np.ndarray:
+    arr = np.asarray(x, dtype=float)
+    if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} must be a non-empty 1-d sequence of finite numbers")
+    return arr
