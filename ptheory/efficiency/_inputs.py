@@ -1,0 +1,87 @@
+"""Shared argument checks for the attention functions of :mod:`ptheory.efficiency`.
+
+These functions follow the attention literature's row layout (Alman and Song; PyTorch's
+``scaled_dot_product_attention``): ``Q: (..., n_q, d)``, ``K: (..., n, d)``,
+``V: (..., n, d_v)``, one token a row. The prompt-tuning entry point
+(:mod:`ptheory.efficiency.inference`) takes the book's column layout and converts.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+
+from .._validate import as_tensor, check_finite, check_int
+from ..model import ScoreScale, resolve_scale
+
+METHODS = ("taylor", "chebyshev")
+
+
+def check_qkv(
+    Q: Any, K: Any, V: Any
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, tuple[int, ...]]:
+    """Validate ``Q, K, V`` and broadcast their leading (batch) dimensions.
+
+    Returns the three tensors in ``Q``'s floating dtype and device, expanded to one batch
+    shape, and that batch shape.
+    """
+    Q = as_tensor(Q, "Q")
+    K = as_tensor(K, "K", dtype=Q.dtype, device=Q.device)
+    V = as_tensor(V, "V", dtype=Q.dtype, device=Q.device)
+    for name, x in (("Q", Q), ("K", K), ("V", V)):
+        if x.dim() < 2:
+            raise ValueError(
+                f"{name} must be a matrix (tokens, features) or a batch of them, "
+                f"got shape {tuple(x.shape)}"
+            )
+    if K.shape[-1] != Q.shape[-1]:
+        raise ValueError(
+            f"K must have d = {Q.shape[-1]} columns like Q (one token a row), "
+            f"got shape {tuple(K.shape)}"
+        )
+    if V.shape[-2] != K.shape[-2]:
+        raise ValueError(
+            f"V must have n = {K.shape[-2]} rows like K (one value per key), "
+            f"got shape {tuple(V.shape)}"
+        )
+    if K.shape[-2] == 0:
+        raise ValueError("K must hold at least one key (row)")
+    if Q.shape[-1] == 0:
+        raise ValueError("Q must have at least one feature column (d >= 1)")
+    try:
+        batch = torch.broadcast_shapes(Q.shape[:-2], K.shape[:-2], V.shape[:-2])
+    except RuntimeError as err:
+        raise ValueError(
+            "Q, K and V must have broadcastable leading (batch) dimensions, got shapes "
+            f"{tuple(Q.shape)}, {tuple(K.shape)}, {tuple(V.shape)}"
+        ) from err
+    for name, x in (("Q", Q), ("K", K), ("V", V)):
+        check_finite(x, name)
+    Q = Q.expand(*batch, *Q.shape[-2:])
+    K = K.expand(*batch, *K.shape[-2:])
+    V = V.expand(*batch, *V.shape[-2:])
+    return Q, K, V, tuple(batch)
+
+
+def check_method(method: Any) -> str:
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a string, got {type(method).__name__}")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {list(METHODS)}, got {method!r}")
+    return method
+
+
+def check_degree(degree: Any) -> int:
+    return check_int(degree, "degree", minimum=0, maximum=64)
+
+
+def score_scale(scale: ScoreScale, d: int) -> float:
+    """The number that multiplies ``<q, k>``: ``"1/d"`` (default, Alman and Song),
+    ``"1/sqrt(d)"``, ``"none"`` or a positive number."""
+    return resolve_scale(scale, d)
+
+
+def batch_size(batch: tuple[int, ...]) -> int:
+    return math.prod(batch) if batch else 1

@@ -1,0 +1,83 @@
+"""Degree selection: the smallest polynomial degree that meets an error target.
+
+Serves Hu et al. (2025), Theorem 3.1 (via Alman and Song, 2023). With entries of ``Q`` and
+``K`` bounded by ``B`` and scores scaled by ``1/d``, every score lies in ``[-B^2, B^2]``;
+a degree-``g`` polynomial with relative error ``eps_g`` there gives attention within
+``2 eps_g / (1 - eps_g) max|V|`` (:mod:`ptheory.efficiency.polynomial`), at rank
+``r = C(d + g, g)`` and cost ``O(n r d)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .._validate import check_int, check_real
+from ._inputs import check_method
+from .polynomial import attention_error_bound, entry_error_bound
+
+__all__ = ["DegreePlan", "monomial_count", "select_degree"]
+
+
+def monomial_count(d: int, degree: int) -> int:
+    """``C(d + g, g)``: the number of monomials of degree at most ``g`` in ``d`` variables,
+    the rank of the polynomial method."""
+    d = check_int(d, "d", minimum=1)
+    g = check_int(degree, "degree", minimum=0)
+    return math.comb(d + g, g)
+
+
+@dataclass(frozen=True)
+class DegreePlan:
+    """What :func:`select_degree` chose and what it implies.
+
+    ``radius`` is ``B^2``, the largest possible score; ``entry_error`` the proved relative
+    error of the polynomial there; ``error_bound`` the proved max-abs error of the attention
+    output per unit of ``max|V|``; ``rank = C(d + g, g)``; ``flops_per_token`` the
+    multiply-adds per query or key of the low-rank product (``2 r (d + 1)``, the same value
+    dimension as ``d``).
+    """
+
+    degree: int
+    rank: int
+    bound: float
+    radius: float
+    method: str
+    entry_error: float
+    error_bound: float
+    flops_per_token: int
+
+    def flops(self, n: int) -> int:
+        """Multiply-adds for ``n`` queries and ``n`` keys: ``2 n`` tokens."""
+        return 2 * check_int(n, "n", minimum=0) * self.flops_per_token
+
+
+def select_degree(
+    bound: float,
+    eps: float,
+    d: int,
+    *,
+    method: str = "taylor",
+    max_degree: int = 64,
+) -> DegreePlan:
+    """The smallest degree ``g`` whose proved attention error is at most ``eps`` (per unit
+    of ``max|V|``) for every input with ``|Q_ij|, |K_ij| <= bound`` and scale ``1/d``.
+
+    Raises ``ValueError`` (naming ``eps``) when no degree up to ``max_degree`` reaches it.
+    """
+    B = check_real(bound, "bound", minimum=0.0)
+    eps = check_real(eps, "eps", minimum=0.0, strict_minimum=True)
+    d = check_int(d, "d", minimum=1)
+    method = check_method(method)
+    max_degree = check_int(max_degree, "max_degree", minimum=0, maximum=64)
+    R = B * B
+    for g in range(max_degree + 1):
+        entry = entry_error_bound(g, R, method)
+        err = attention_error_bound(entry)
+        if err <= eps:
+            r = math.comb(d + g, g)
+            return DegreePlan(g, r, B, R, method, entry, err, 2 * r * (d + 1))
+    raise ValueError(
+        f"eps = {eps:g} cannot be guaranteed with degree <= {max_degree} at bound {B:g} "
+        f"(scores up to {R:g}); allow a larger max_degree or a larger eps"
+    )

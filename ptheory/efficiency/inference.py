@@ -1,0 +1,210 @@
+"""Prompt-tuning inference on the fast side of the norm criterion.
+
+Serves Hu et al. (2025), Theorem 3.1. In prompt tuning only the last ``L`` output columns
+of ``tau([P, X])`` are kept, so the attention layer needs queries from the input columns
+only, while keys and values come from all ``n = L_p + L`` columns of ``[P, X]``. The
+criterion compares ``B = max(||Q||_max, ||K||_max)`` (normalised to scores ``<q, k>/m``,
+``m`` the head size, Alman and Song's convention) with ``sqrt(ln n)``: below it the
+polynomial method runs in almost-linear time with a proved error (Theorem 3.1); around and
+above it no truly sub-quadratic algorithm exists under SETH (Theorem 3.2).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .._validate import as_tensor, check_finite, check_matrix_batch, check_real
+from ..model import Attention, FeedForward, ScoreScale, Transformer
+from ._inputs import check_degree, check_method, check_qkv, score_scale
+from .exact import exact_attention
+from .polynomial import attention_error_bound, entry_error_bound, poly_attention, score_radius
+
+__all__ = ["NormCriterion", "PromptInference", "norm_criterion", "prompt_inference"]
+
+
+@dataclass(frozen=True)
+class NormCriterion:
+    """``bound`` = ``B`` (normalised entries), ``threshold`` = ``sqrt(ln n)``, ``n`` keys;
+    ``holds`` when ``B <= factor * sqrt(ln n)``."""
+
+    bound: float
+    threshold: float
+    n: int
+    factor: float
+    holds: bool
+
+    @property
+    def ratio(self) -> float:
+        """``B / sqrt(ln n)`` (``inf`` for a single key)."""
+        return self.bound / self.threshold if self.threshold > 0 else math.inf
+
+
+def norm_criterion(
+    Q: torch.Tensor, K: torch.Tensor, *, scale: ScoreScale = "1/d", factor: float = 1.0
+) -> NormCriterion:
+    """The norm criterion for queries ``Q: (..., n_q, m)`` and keys ``K: (..., n, m)``.
+
+    ``B = sqrt(scale * m) * max(||Q||_max, ||K||_max)``: the bound on the entries once the
+    scores are written as ``<q~, k~> / m`` (for ``scale = 1/m`` this is the plain max).
+    """
+    Q, K, _, _ = check_qkv(Q, K, K)
+    factor = check_real(factor, "factor", minimum=0.0, strict_minimum=True)
+    m, n = Q.shape[-1], K.shape[-2]
+    s = score_scale(scale, m)
+    raw = max(float(Q.abs().max()) if Q.numel() else 0.0, float(K.abs().max()))
+    B = math.sqrt(s * m) * raw
+    threshold = math.sqrt(math.log(n))
+    return NormCriterion(B, threshold, n, factor, B <= factor * threshold)
+
+
+@dataclass(frozen=True)
+class PromptInference:
+    """Result of :func:`prompt_inference`.
+
+    ``output``: the model's last ``L`` columns, ``(d, L)`` or ``(N, d, L)``. ``fast``: the
+    polynomial path ran. ``degrees``/``ranks``: per head (empty on the exact path).
+    ``error_bound``: proved max-abs bound on ``output`` minus the exact output (0 on the
+    exact path, up to rounding).
+    """
+
+    output: torch.Tensor
+    criterion: NormCriterion
+    fast: bool
+    degrees: tuple[int, ...]
+    ranks: tuple[int, ...]
+    error_bound: float
+
+
+def _inf_norm(M: torch.Tensor) -> float:
+    return float(M.abs().sum(dim=-1).max())
+
+
+def _split_model(model: object) -> tuple[list, Attention, list, torch.Tensor | None]:
+    if isinstance(model, Attention):
+        return [], model, [], None
+    if not isinstance(model, Transformer):
+        raise TypeError(
+            f"model must be a ptheory Attention layer or Transformer, got {type(model).__name__}"
+        )
+    layers = list(model.layers)
+    where = [i for i, layer in enumerate(layers) if isinstance(layer, Attention)]
+    if len(where) != 1 or not all(isinstance(layer, Attention | FeedForward) for layer in layers):
+        raise ValueError(
+            "model must have exactly one Attention layer, the others FeedForward "
+            f"(like FF o Attn o FF), got {[type(layer).__name__ for layer in layers]}"
+        )
+    i = where[0]
+    return layers[:i], layers[i], layers[i + 1 :], model.positions
+
+
+def _heads(layer: Attention, queries: torch.Tensor, Z: torch.Tensor):
+    """Row-layout ``(Q_h, K_h, V_h)`` of every head: ``(..., heads, tokens, features)``."""
+    q = (layer.W_Q @ queries.unsqueeze(-3)).transpose(-1, -2)
+    k = (layer.W_K @ Z.unsqueeze(-3)).transpose(-1, -2)
+    v = (layer.W_O @ (layer.W_V @ Z.unsqueeze(-3))).transpose(-1, -2)
+    return q, k, v
+
+
+def _plan_head(
+    R: float, v_max: float, share: float, method: str, m: int, n: int, degree: int | None
+) -> tuple[int, float]:
+    """(degree, proved bound) for one head: ``degree`` if given, else the smallest degree
+    of rank at most ``n`` that meets ``share``, else the largest of rank at most ``n``."""
+    if degree is not None:
+        return degree, attention_error_bound(entry_error_bound(degree, R, method), v_max)
+    best = (0, attention_error_bound(entry_error_bound(0, R, method), v_max))
+    g = 0
+    while best[1] > share and g < 64 and math.comb(m + g + 1, g + 1) <= n:
+        g += 1
+        best = (g, attention_error_bound(entry_error_bound(g, R, method), v_max))
+    return best
+
+
+def prompt_inference(
+    model: Attention | Transformer,
+    P: torch.Tensor,
+    X: torch.Tensor,
+    *,
+    eps: float = 1e-3,
+    method: str = "taylor",
+    factor: float = 1.0,
+    path: str = "auto",
+    degree: int | None = None,
+) -> PromptInference:
+    """Prompt tuning's forward pass with the polynomial method when the norm criterion holds.
+
+    ``model`` is an :class:`~ptheory.model.Attention` layer or a
+    :class:`~ptheory.model.Transformer` with one attention layer (``FF o Attn o FF``);
+    ``P: (d, L_p)``, ``X: (d, L)`` or ``(N, d, L)`` (tokens are columns). Equals
+    ``prompt_forward(model, P, X)`` up to ``error_bound``. ``path``: ``"auto"`` (fast iff
+    the criterion holds and some degree up to 64 guarantees ``eps``), ``"poly"`` or
+    ``"exact"`` to force one. ``eps`` is the requested max-abs error of the attention
+    output, shared equally by the heads; the degree of each head is the smallest whose proved
+    bound meets its share among those of rank ``C(m + g, g) <= n`` (beyond that the low-rank
+    product costs more than exact attention), or ``degree`` when given. Later feed-forward
+    layers multiply the bound by their Lipschitz constant in the max norm,
+    ``1 + ||W_2||_inf ||W_1||_inf``.
+    """
+    before, layer, after, positions = _split_model(model)
+    eps = check_real(eps, "eps", minimum=0.0, strict_minimum=True)
+    method = check_method(method)
+    if path not in ("auto", "poly", "exact"):
+        raise ValueError(f"path must be 'auto', 'poly' or 'exact', got {path!r}")
+    if degree is not None:
+        degree = check_degree(degree)
+    dtype, device = layer.W_Q.dtype, layer.W_Q.device
+    X = check_finite(as_tensor(X, "X", dtype=dtype, device=device), "X")
+    check_matrix_batch(X, "X", ndim=(2, 3), layout="(N, d, L) or (d, L)", rows=layer.d)
+    P = check_finite(as_tensor(P, "P", dtype=dtype, device=device), "P")
+    check_matrix_batch(P, "P", ndim=2, layout="(d, L_p)", rows=layer.d)
+    L = X.shape[-1]
+    if L == 0:
+        raise ValueError("X must have at least one column")
+    Z = torch.cat([P.expand(*X.shape[:-1], P.shape[-1]), X], dim=-1)
+    with torch.no_grad():
+        if positions is not None:
+            if Z.shape[-1] > positions.shape[-1]:
+                raise ValueError(
+                    f"P and X have {Z.shape[-1]} columns but positions cover {positions.shape[-1]}"
+                )
+            Z = Z + positions[:, : Z.shape[-1]].to(dtype)
+        for ff in before:
+            Z = ff(Z)
+        queries = Z[..., -L:]
+        q, k, v = _heads(layer, queries, Z)
+        crit = norm_criterion(q, k, scale=layer.scale, factor=factor)
+        n, m = Z.shape[-1], layer.head_size
+        plan: list[tuple[int, float]] = []
+        if path != "exact":
+            for h in range(layer.heads):
+                R = score_radius(q[..., h, :, :], k[..., h, :, :], layer.scale)
+                v_max = float(v[..., h, :, :].abs().max())
+                plan.append(_plan_head(R, v_max, eps / layer.heads, method, m, n, degree))
+        fast = path == "poly" or (
+            path == "auto" and crit.holds and all(b <= eps / layer.heads for _, b in plan)
+        )
+        if fast:
+            heads = [
+                poly_attention(
+                    q[..., h, :, :], k[..., h, :, :], v[..., h, :, :], g, method, scale=layer.scale
+                )
+                for h, (g, _) in enumerate(plan)
+            ]
+            att = torch.stack(heads, dim=-3).sum(dim=-3)
+            bound = sum(b for _, b in plan)
+        else:
+            att = exact_attention(q, k, v, scale=layer.scale).sum(dim=-3)
+            bound = 0.0
+        out = att.transpose(-1, -2)
+        if layer.residual:
+            out = out + queries
+        for ff in after:
+            out = ff(out)
+            lip = _inf_norm(ff.W_2) * _inf_norm(ff.W_1)
+            bound *= lip + 1.0 if ff.residual else lip
+    degrees = tuple(g for g, _ in plan) if fast else ()
+    ranks = tuple(math.comb(layer.head_size + g, g) for g in degrees)
+    return PromptInference(out, crit, fast, degrees, ranks, bound)
