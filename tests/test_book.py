@@ -51,6 +51,9 @@ def test_chapter_page_has_outputs(built_book: str, chapter: Path) -> None:
     # The executed notebook is offered for download beside the source.
     ipynb = HTML / "_sources" / chapter.relative_to(ROOT).with_suffix(".ipynb")
     assert ipynb.is_file(), f"no downloadable notebook {ipynb.relative_to(HTML)}"
+    assert f'_sources/{ipynb.relative_to(HTML / "_sources").as_posix()}"' in html, (
+        f"{page.name}: the download menu does not offer the .ipynb"
+    )
 
 
 @pytest.mark.book

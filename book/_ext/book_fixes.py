@@ -5,10 +5,16 @@
   twice and the browser raised "Identifier 'THEBE_JS_URL' has already been declared".
   (once with no file spelled ``None``, once ``""``). :func:`drop_duplicate_scripts` keeps
   the first copy of every script.
+- The theme offers a chapter's executed notebook for download only when a launch
+  service (Binder, Colab, ...) is configured, and those open the chapter's ``.md`` source,
+  which Colab cannot read. :func:`offer_executed_notebook` puts the executed ``.ipynb``
+  beside the sources and in the download menu without any launch button.
 """
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
 from typing import Any
 
 
@@ -31,6 +37,21 @@ def drop_duplicate_scripts(
     context["script_files"] = unique
 
 
+def offer_executed_notebook(
+    app: Any, pagename: str, templatename: str, context: dict, doctree: Any
+) -> None:
+    """Copy the page's executed notebook to ``_sources`` and list it for download."""
+    executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
+    if not executed.is_file():
+        return  # not a notebook page
+    target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(executed, target)
+    context["ipynb_source"] = f"{pagename}.ipynb"
+
+
 def setup(app: Any) -> dict[str, Any]:
     app.connect("html-page-context", drop_duplicate_scripts)
+    # Before the theme builds its download menu (default priority 500).
+    app.connect("html-page-context", offer_executed_notebook, priority=400)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
