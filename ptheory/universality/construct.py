@@ -1,0 +1,358 @@
+"""The construction: a fixed one-layer, one-head transformer and a prompt for any target.
+
+:func:`construct` builds ``tau = FF_value o Attn o FF_code`` (see :mod:`.layers`) for
+``(d, L, delta)`` once, without any target, and returns a :class:`UniversalModel`.
+Its :meth:`~UniversalModel.prompt_for` turns a target into a prompt: the table of the
+quantized target's values, one token per (grid sequence, position), ``L_p = G L``
+tokens with ``G = V1^{dL}``. Every grid prompt is a valid prompt, so the prompts index
+the whole class of ``V1^{dL G}`` quantized targets (Wang et al. 2023, Theorem 1; Hu et
+al. 2025, Theorems 2.1 and 2.2, in this book's reconstruction).
+
+To build the value map, :func:`construct` runs the fixed ``FF_code`` and ``Attn`` on every
+``[P, X]`` with ``P`` any grid prompt and ``X`` any grid sequence, and checks that the
+resulting contextual codes are pairwise at least ``separation`` apart. The number of
+codes, ``K = V^{L_p} G L``, explodes; :func:`dimensions` gives every size analytically.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+
+import torch
+
+from .._validate import as_tensor, check_finite, check_int, check_matrix_batch, check_p, check_real
+from ..model import Transformer, prompt_forward
+from .grid import grid_sequences, levels, quantization_bound, target_table
+from .layers import (
+    clamp_layer,
+    code_layer,
+    code_offset,
+    contextual_attention,
+    deep_value_maps,
+    position_offsets,
+    wide_value_map,
+)
+
+__all__ = [
+    "Dimensions",
+    "UniversalModel",
+    "all_prompts",
+    "construct",
+    "contextual_codes",
+    "default_scale",
+    "dimensions",
+]
+
+F64 = torch.float64
+MAX_CODES = 200_000
+RHO = 0.2  # spread of the scores over the keys, for the lowest query code
+
+
+def default_scale(d: int, L: int, delta: float, rho: float = RHO) -> float:
+    """``lam = rho / (A (n V - 1))``: the scores of the lowest query spread over ``rho``.
+
+    Token codes lie in ``[A, A + n V - 1]``, so ``lam a_i a_k`` varies over the keys by
+    ``lam a_k (n V - 1) >= rho``. Tuned by measurement (chapter on contextual mappings).
+    """
+    d = check_int(d, "d", minimum=1)
+    L = check_int(L, "L", minimum=1)
+    rho = check_real(rho, "rho", minimum=0.0, strict_minimum=True)
+    v1 = levels(delta)
+    V, G = v1**d, v1 ** (d * L)
+    n = G * L + L
+    return rho / (code_offset(d, n, delta) * (n * V - 1))
+
+
+@dataclass(frozen=True)
+class Dimensions:
+    """Sizes of the construction for ``(d, L, delta)``, computed without building it.
+
+    ``class_size`` and ``n_codes`` are exact integers (they explode); ``width`` is the
+    widest feed-forward layer, ``depth`` the number of layers (attention included),
+    ``key_query_norm`` the largest entry of ``W_Q [P, X]`` and ``W_K [P, X]``.
+    """
+
+    d: int
+    L: int
+    delta: float
+    grid_size: int  # G = V1^{dL}
+    vocabulary: int  # V = V1^d
+    prompt_length: int  # L_p = G L
+    class_size: int  # V^{L_p}
+    n_codes: int  # K = class_size G L
+    code_width: int
+    value_width: int
+    value_depth: int
+    width: int
+    depth: int
+    n_params: int
+    scale: float
+    key_query_norm: float
+
+
+def _ff_params(d: int, hidden: int) -> int:
+    return hidden * (2 * d + 1) + d
+
+
+def dimensions(
+    d: int,
+    L: int,
+    delta: float,
+    *,
+    value_map: str = "wide",
+    depth: int | None = None,
+    rank: str = "one",
+    scale: float | None = None,
+) -> Dimensions:
+    """Every size of :func:`construct` ``(d, L, delta, ...)``, analytically (any size)."""
+    d = check_int(d, "d", minimum=1)
+    L = check_int(L, "L", minimum=1)
+    v1 = levels(delta)
+    V, G = v1**d, v1 ** (d * L)
+    L_p = G * L
+    n = L_p + L
+    M = V**L_p
+    K = M * G * L
+    code_width = 2 * d + 2 * (n * (v1 - 1) + n - 1) + 2 * (d - 1) * (v1 - 1)
+    if value_map == "wide":
+        value_widths = [2 * d + 2 * (K - 1)]
+    elif value_map == "deep":
+        depth = K if depth is None else check_int(depth, "depth", minimum=1, maximum=K)
+        per = -(-K // depth)
+        rest = K - per * (depth - 1)
+        if depth > 1 and K % depth:  # torch.tensor_split: the first K % depth get one more
+            big, small = K // depth + 1, K // depth
+            value_widths = [4 * big] * (K % depth) + [4 * small] * (depth - K % depth)
+        else:
+            value_widths = [4 * per] * (depth - 1) + [4 * rest]
+        value_widths.append(2 * d)  # the final clamp
+    else:
+        raise ValueError(f"value_map must be 'wide' or 'deep', got {value_map!r}")
+    if rank not in ("one", "full"):
+        raise ValueError(f"rank must be 'one' or 'full', got {rank!r}")
+    lam = default_scale(d, L, delta) if scale is None else check_real(scale, "scale", minimum=0.0)
+    s = 1 if rank == "one" else d
+    attn_params = 3 * s * d + d * s
+    n_params = _ff_params(d, code_width) + attn_params + sum(_ff_params(d, w) for w in value_widths)
+    a_max = code_offset(d, n, delta) + n * V - 1
+    return Dimensions(
+        d=d,
+        L=L,
+        delta=1.0 / v1,
+        grid_size=G,
+        vocabulary=V,
+        prompt_length=L_p,
+        class_size=M,
+        n_codes=K,
+        code_width=code_width,
+        value_width=max(value_widths),
+        value_depth=len(value_widths),
+        width=max([code_width, *value_widths]),
+        depth=2 + len(value_widths),
+        n_params=n_params,
+        scale=lam,
+        key_query_norm=math.sqrt(lam) * a_max,
+    )
+
+
+def all_prompts(d: int, L: int, delta: float) -> torch.Tensor:
+    """Every grid prompt, ``(V^{L_p}, d, L_p)``: one per quantized target."""
+    d = check_int(d, "d", minimum=1)
+    L = check_int(L, "L", minimum=1)
+    v1 = levels(delta)
+    V, L_p = v1**d, v1 ** (d * L) * L
+    if V**L_p > MAX_CODES:
+        raise ValueError(
+            f"delta={1 / v1:g} with d={d}, L={L} gives {V}^{L_p} prompts: too many to list"
+        )
+    m = torch.arange(V)
+    vocab = torch.stack([((m // v1**j) % v1 + 0.5) / v1 for j in range(d)], dim=1).to(F64)
+    idx = torch.tensor(list(itertools.product(range(V), repeat=L_p)), dtype=torch.long)
+    return vocab[idx].transpose(1, 2).contiguous()
+
+
+def contextual_codes(
+    front: torch.nn.Module, prompts: torch.Tensor, grid: torch.Tensor
+) -> torch.Tensor:
+    """The tokens after ``Attn`` for every (prompt, grid sequence, input position).
+
+    ``front`` is the model up to and including the attention layer (with positions);
+    ``prompts: (M, d, L_p)``, ``grid: (G, d, L)``. Returns ``(M, G, L, d)``: the column
+    of position ``k`` of the input ``g`` read with prompt ``m``.
+    """
+    M, d, L_p = prompts.shape
+    G, _, L = grid.shape
+    Z = torch.cat(
+        [
+            prompts[:, None].expand(M, G, d, L_p),
+            grid[None].expand(M, G, d, L),
+        ],
+        dim=-1,
+    ).reshape(M * G, d, L_p + L)
+    with torch.no_grad():
+        out = front(Z)[..., L_p:]
+    return out.reshape(M, G, d, L).transpose(2, 3)
+
+
+class UniversalModel:
+    """A fixed transformer that prompt tuning makes approximate any target (see module).
+
+    Attributes: ``model`` (the frozen :class:`~ptheory.model.Transformer`), ``d``, ``L``,
+    ``delta``, ``p``, ``prompt_length``, ``n_params``, ``width``, ``depth``, ``scale``
+    (``lam``), ``rank``, ``value_map``, ``key_query_norm``, ``separation`` (``delta_cm``:
+    the smallest gap between contextual codes of distinct triples), ``code_range``,
+    ``n_codes``, ``class_size``, ``grid_error`` (the largest error on grid centres over
+    the whole class), ``eta`` (ramp width of the quantizer).
+    """
+
+    def __init__(self, **kw) -> None:
+        self.__dict__.update(kw)
+
+    def __repr__(self) -> str:
+        return (
+            f"UniversalModel(d={self.d}, L={self.L}, delta={self.delta:g}, "
+            f"prompt_length={self.prompt_length}, width={self.width}, depth={self.depth}, "
+            f"n_params={self.n_params}, value_map={self.value_map!r}, rank={self.rank!r})"
+        )
+
+    def forward(self, P: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        """``tau([P, X])``, last ``L`` columns. ``P: (d, L_p)``, ``X: (N, d, L) -> (N, d, L)``."""
+        P = check_finite(as_tensor(P, "P", dtype=F64), "P")
+        check_matrix_batch(P, "P", ndim=2, rows=self.d, cols=self.prompt_length, layout="(d, L_p)")
+        X = check_finite(as_tensor(X, "X", dtype=F64), "X")
+        check_matrix_batch(X, "X", ndim=3, rows=self.d, cols=self.L, layout="(N, d, L)")
+        with torch.no_grad():
+            return prompt_forward(self.model, P, X)
+
+    __call__ = forward
+
+    def prompt_for(self, target) -> torch.Tensor:
+        """The prompt ``P: (d, L_p)`` for ``target`` ``(N, d, L) -> (N, d, L)``, values in [0, 1].
+
+        Column ``g L + k`` is the cell centre of ``target``'s value at position ``k`` of
+        grid sequence ``g`` (:func:`~ptheory.universality.grid.grid_sequences` order).
+        """
+        table = target_table(target, self.d, self.L, self.delta)  # (G, d, L)
+        return table.transpose(1, 2).reshape(-1, self.d).T.contiguous()
+
+    def error_bound(self, lipschitz: float) -> float:
+        """The bound on ``d_p(tau_P, f)`` for a ``C``-Lipschitz target with values in [0, 1]:
+
+        ``(C + 1)(delta/2)(dL)^{1/p} + (mu d L)^{1/p} + e_grid (dL)^{1/p}`` with ``mu =
+        d L (V1 - 1) eta`` the measure of inputs within ``eta`` above a cell boundary
+        (where the output, in ``[0, 1]``, may be anything) and ``e_grid`` the largest
+        error of the built model on grid centres (rounding).
+        """
+        C = check_real(lipschitz, "lipschitz", minimum=0.0)
+        dl = self.d * self.L
+        mu = dl * (levels(self.delta) - 1) * self.eta
+        return (
+            quantization_bound(C, self.d, self.L, self.delta, self.p)
+            + (mu * dl) ** (1.0 / self.p)
+            + self.grid_error * dl ** (1.0 / self.p)
+        )
+
+
+def construct(
+    d: int,
+    L: int,
+    delta: float,
+    p: float = 2,
+    *,
+    value_map: str = "wide",
+    depth: int | None = None,
+    rank: str = "one",
+    scale: float | None = None,
+    eta: float = 1e-7,
+    min_separation: float = 1e-9,
+) -> UniversalModel:
+    """Build the fixed model for ``(d, L, delta)``; no target is involved.
+
+    ``value_map`` is ``"wide"`` (one wide layer, Hu et al. Theorem 2.2) or ``"deep"``
+    (``depth`` narrow layers, default one per code, Theorem 2.1). ``rank`` picks ``W_K^T
+    W_Q`` of rank one or full rank; ``scale`` is ``lam`` (default :func:`default_scale`).
+    Raises ``ValueError`` if the class is too large to list (use :func:`dimensions`) or if
+    the contextual codes are not ``min_separation`` (relative to their range) apart: the
+    attention is then no contextual mapping in float64.
+    """
+    d = check_int(d, "d", minimum=1)
+    L = check_int(L, "L", minimum=1)
+    p = check_p(p)
+    v1 = levels(delta)
+    delta = 1.0 / v1
+    eta = check_real(eta, "eta", minimum=0.0, strict_minimum=True, maximum=delta / 4)
+    min_separation = check_real(min_separation, "min_separation", minimum=0.0)
+    dims = dimensions(d, L, delta, value_map=value_map, depth=depth, rank=rank, scale=scale)
+    if dims.n_codes > MAX_CODES:
+        raise ValueError(
+            f"delta={delta:g} with d={d}, L={L} needs {dims.n_codes:.3g} contextual codes "
+            f"(limit {MAX_CODES}); use dimensions() for its sizes"
+        )
+    n = dims.prompt_length + L
+    front = Transformer(
+        [code_layer(d, n, delta, eta=eta), contextual_attention(d, dims.scale, rank=rank)],
+        position_offsets(d, n),
+    ).freeze()
+    prompts = all_prompts(d, L, delta)
+    grid = grid_sequences(d, L, delta)
+    tokens = contextual_codes(front, prompts, grid)  # (M, G, L, d)
+    # the value each triple must produce: token g L + k of prompt m
+    values = prompts.transpose(1, 2).reshape(len(prompts), len(grid), L, d)
+    tokens, values = tokens.reshape(-1, d), values.reshape(-1, d)
+    codes, order = torch.sort(tokens[:, 0])
+    code_range = float(codes[-1] - codes[0])
+    separation = float(codes.diff().min()) if len(codes) > 1 else math.inf
+    if not separation > min_separation * code_range:
+        raise ValueError(
+            f"scale={dims.scale:.3g} gives contextual codes only {separation:.3g} apart "
+            f"(range {code_range:.3g}): not injective in float64; try another scale"
+        )
+    if value_map == "wide":
+        value_layers = [wide_value_map(codes, values[order])]
+    else:
+        value_layers = deep_value_maps(codes, values[order], tokens[order], dims.value_depth - 1)
+        value_layers.append(clamp_layer(d))
+    model = Transformer([*front.layers, *value_layers], position_offsets(d, n)).freeze()
+    with torch.no_grad():
+        out = model(
+            torch.cat(
+                [
+                    prompts[:, None].expand(-1, len(grid), d, dims.prompt_length),
+                    grid[None].expand(len(prompts), -1, d, L),
+                ],
+                dim=-1,
+            ).reshape(-1, d, n)
+        )[..., -L:]
+    expected = (
+        prompts.transpose(1, 2)
+        .reshape(len(prompts), len(grid), L, d)
+        .transpose(2, 3)
+        .reshape(-1, d, L)
+    )
+    grid_error = float((out - expected).abs().max())
+    n_params = sum(w.numel() for w in model.parameters())
+    assert n_params == dims.n_params, (n_params, dims.n_params)
+    return UniversalModel(
+        model=model,
+        d=d,
+        L=L,
+        delta=delta,
+        p=p,
+        prompt_length=dims.prompt_length,
+        n_params=n_params,
+        width=max(layer.hidden for layer in model.layers if hasattr(layer, "hidden")),
+        depth=len(model.layers),
+        scale=dims.scale,
+        rank=rank,
+        value_map=value_map,
+        key_query_norm=dims.key_query_norm,
+        separation=separation,
+        code_range=code_range,
+        n_codes=dims.n_codes,
+        class_size=dims.class_size,
+        grid_error=grid_error,
+        eta=eta,
+        dimensions=dims,
+    )

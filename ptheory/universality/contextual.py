@@ -1,0 +1,94 @@
+"""One attention layer as a contextual mapping, measured on the whole grid.
+
+For the token codes of :func:`~ptheory.universality.layers.code_layer`, the attention
+layer of :func:`~ptheory.universality.layers.contextual_attention` sends column ``k`` of
+``[P, X]`` to ``a_k + boltz(a; lam a_k)`` where ``boltz(a; beta) = sum_i a_i e^{beta a_i}
+/ sum_i e^{beta a_i}`` is the Boltzmann operator (Kajitsuka and Sato 2024). It is a
+*contextual mapping* on the grid when distinct (prompt, input, position) triples get
+distinct codes; :func:`contextual_separation` measures the smallest gap ``delta_cm``
+over every grid prompt and grid input. At ``lam = 0`` the layer averages the codes and
+distinct sequences with the same code sum collide; for ``lam`` large the softmax
+concentrates on the top code and the lower tokens fall below float64 resolution.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from .._validate import check_int, check_real
+from ..model import Transformer
+from .construct import all_prompts, contextual_codes, dimensions
+from .grid import grid_sequences, levels
+from .layers import code_layer, contextual_attention, position_offsets
+
+__all__ = ["Separation", "contextual_separation", "separation_curve"]
+
+
+@dataclass(frozen=True)
+class Separation:
+    """``min_gap``: smallest distance between the codes of distinct triples; ``code_range``:
+    largest minus smallest code; ``relative = min_gap / code_range``; ``n_codes``: how many
+    triples; ``n_collisions``: pairs of neighbouring codes closer than ``tol * code_range``."""
+
+    min_gap: float
+    code_range: float
+    relative: float
+    n_codes: int
+    n_collisions: int
+
+    def injective(self, tol: float = 1e-9) -> bool:
+        """Whether every gap exceeds ``tol`` times the range (float64 can tell codes apart)."""
+        return self.relative > check_real(tol, "tol", minimum=0.0)
+
+
+def _codes(d: int, L: int, delta: float, scale: float, rank: str) -> torch.Tensor:
+    dims = dimensions(d, L, delta, rank=rank, scale=scale)
+    n = dims.prompt_length + L
+    front = Transformer(
+        [code_layer(d, n, delta), contextual_attention(d, dims.scale, rank=rank)],
+        position_offsets(d, n),
+    ).freeze()
+    tokens = contextual_codes(front, all_prompts(d, L, delta), grid_sequences(d, L, delta))
+    return tokens[..., 0].reshape(-1)
+
+
+def contextual_separation(
+    d: int, L: int, delta: float, scale: float, *, rank: str = "one", tol: float = 1e-9
+) -> Separation:
+    """Codes of every (grid prompt, grid input, position) after the attention layer.
+
+    ``scale`` is ``lam`` (``W_K^T W_Q = lam e_1 e_1^T`` or ``lam I``); ``0`` is allowed
+    and gives the averaging layer. Lists all ``V^{L_p} G L`` triples, so only toy sizes
+    run (see :func:`~ptheory.universality.construct.dimensions`).
+    """
+    d = check_int(d, "d", minimum=1)
+    L = check_int(L, "L", minimum=1)
+    levels(delta)
+    scale = check_real(scale, "scale", minimum=0.0)
+    tol = check_real(tol, "tol", minimum=0.0)
+    codes = torch.sort(_codes(d, L, delta, scale, rank)).values
+    gaps = codes.diff()
+    rng = float(codes[-1] - codes[0])
+    min_gap = float(gaps.min())
+    return Separation(
+        min_gap=min_gap,
+        code_range=rng,
+        relative=min_gap / rng if rng > 0 else 0.0,
+        n_codes=len(codes),
+        n_collisions=int((gaps <= tol * rng).sum()),
+    )
+
+
+def separation_curve(
+    d: int, L: int, delta: float, scales: Sequence[float], *, rank: str = "one"
+) -> torch.Tensor:
+    """``contextual_separation(...).relative`` for each scale: a tensor ``(len(scales),)``."""
+    if len(scales) == 0:
+        raise ValueError("scales must hold at least one scale")
+    return torch.tensor(
+        [contextual_separation(d, L, delta, s, rank=rank).relative for s in scales],
+        dtype=torch.float64,
+    )

@@ -1,0 +1,152 @@
+"""Figures of the universality chapters, in the book's style (:mod:`ptheory.plotting`).
+
+Each function takes ``ax=None`` (or draws into the given axes) and returns the figure.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from ..plotting import PALETTE, new_figure
+
+__all__ = ["plot_class_size", "plot_error_vs_delta", "plot_separation", "plot_width_depth"]
+
+_MARKERS = ["o", "s", "^", "D", "v", "P"]
+
+
+def _axes(ax: Axes | None, width: float = 5.6, height: float = 4.0) -> Axes:
+    if ax is None:
+        _, axes = new_figure(width=width, height=height)
+        return axes[0]
+    if not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
+    return ax
+
+
+def _series(data: Mapping[str, Sequence[float]], name: str, n: int) -> dict[str, np.ndarray]:
+    if not isinstance(data, Mapping) or not data:
+        raise TypeError(f"{name} must be a non-empty mapping from labels to sequences")
+    out = {}
+    for label, values in data.items():
+        arr = np.asarray(values, dtype=float)
+        if arr.shape != (n,):
+            raise ValueError(f"{name}[{label!r}] must have {n} values, got shape {arr.shape}")
+        out[str(label)] = arr
+    return out
+
+
+def plot_error_vs_delta(
+    deltas: Sequence[float],
+    errors: Mapping[str, Sequence[float]],
+    bounds: Mapping[str, Sequence[float]],
+    ax: Axes | None = None,
+    *,
+    built: Sequence[bool] | None = None,
+) -> Figure:
+    """Measured ``d_p`` error (markers) and its bound (dashed, same colour) against ``delta``.
+
+    ``errors`` and ``bounds`` map a target's label to one value per ``delta``. ``built``
+    marks the resolutions where the model was built (filled markers); elsewhere the
+    error is that of the quantized target the model computes (open markers).
+    """
+    x = np.asarray(deltas, dtype=float)
+    if x.ndim != 1 or x.size < 1 or not np.all(x > 0):
+        raise ValueError("deltas must be a non-empty sequence of positive numbers")
+    errs = _series(errors, "errors", x.size)
+    bnds = _series(bounds, "bounds", x.size)
+    mask = np.ones(x.size, bool) if built is None else np.asarray(built, dtype=bool)
+    if mask.shape != x.shape:
+        raise ValueError(f"built must have {x.size} entries, got {mask.shape}")
+    ax = _axes(ax)
+    for i, (label, e) in enumerate(errs.items()):
+        color, marker = PALETTE[i % len(PALETTE)], _MARKERS[i % len(_MARKERS)]
+        ax.plot(x, e, color=color, lw=1.2, alpha=0.6)
+        ax.plot(x[mask], e[mask], marker, color=color, label=label)
+        ax.plot(x[~mask], e[~mask], marker, color=color, mfc="white")
+        if label in bnds:
+            ax.plot(x, bnds[label], "--", color=color, lw=1.2)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel(r"resolution $\delta$")
+    ax.set_ylabel(r"$d_p$ error (dashed: bound)")
+    ax.legend(loc="lower right")
+    return ax.figure
+
+
+def plot_separation(
+    scales: Sequence[float],
+    separations: Mapping[str, Sequence[float]],
+    ax: Axes | None = None,
+    *,
+    tol: float = 1e-9,
+    default: float | None = None,
+) -> Figure:
+    """Relative separation ``delta_cm / range`` of the contextual codes against ``lam``.
+
+    Zeros (exact collisions) are drawn at the bottom edge. The dotted line is ``tol``:
+    below it float64 cannot tell codes apart. ``default`` marks the construction's ``lam``.
+    """
+    x = np.asarray(scales, dtype=float)
+    if x.ndim != 1 or x.size < 1 or not np.all(x > 0):
+        raise ValueError("scales must be a non-empty sequence of positive numbers")
+    seps = _series(separations, "separations", x.size)
+    ax = _axes(ax)
+    floor = tol / 100
+    for i, (label, s) in enumerate(seps.items()):
+        color, marker = PALETTE[i % len(PALETTE)], _MARKERS[i % len(_MARKERS)]
+        ax.plot(x, np.maximum(s, floor), marker=marker, color=color, label=label)
+    ax.axhline(tol, ls=":", color="0.3", label="float64 limit")
+    if default is not None:
+        ax.axvline(default, ls="--", color="0.5", lw=1.0, label=r"construction's $\lambda$")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=floor / 2)
+    ax.set_xlabel(r"attention scale $\lambda$ ($W_K^\top W_Q$)")
+    ax.set_ylabel(r"separation $\delta_{cm}$ / code range")
+    ax.legend(loc="lower center", fontsize=8)
+    return ax.figure
+
+
+def plot_width_depth(
+    depths: Sequence[int], widths: Sequence[int], n_params: Sequence[int], ax: Axes | None = None
+) -> Figure:
+    """The value map's width against its depth, with the parameter count beside each point."""
+    x, y = np.asarray(depths, dtype=float), np.asarray(widths, dtype=float)
+    n = np.asarray(n_params, dtype=float)
+    if x.ndim != 1 or x.shape != y.shape or x.shape != n.shape or x.size < 1:
+        raise ValueError("depths, widths and n_params must be sequences of one length")
+    ax = _axes(ax)
+    ax.plot(x, y, "o-", color=PALETTE[0])
+    for xi, yi, ni in zip(x, y, n, strict=True):
+        ax.annotate(
+            f"{int(ni):,} weights", (xi, yi), textcoords="offset points", xytext=(5, 5), fontsize=8
+        )
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    ax.set_xlabel("value-map depth (feed-forward layers)")
+    ax.set_ylabel("value-map width (hidden units per layer)")
+    return ax.figure
+
+
+def plot_class_size(
+    inv_deltas: Sequence[int], log10_sizes: Mapping[str, Sequence[float]], ax: Axes | None = None
+) -> Figure:
+    """``log10`` of the number of quantized targets against ``1/delta``, one line per ``(d, L)``."""
+    x = np.asarray(inv_deltas, dtype=float)
+    if x.ndim != 1 or x.size < 1 or not np.all(x > 0):
+        raise ValueError("inv_deltas must be a non-empty sequence of positive numbers")
+    sizes = _series(log10_sizes, "log10_sizes", x.size)
+    ax = _axes(ax)
+    for i, (label, s) in enumerate(sizes.items()):
+        ax.plot(
+            x, s, marker=_MARKERS[i % len(_MARKERS)], color=PALETTE[i % len(PALETTE)], label=label
+        )
+    ax.set_yscale("log")
+    ax.set_xlabel(r"cells per entry $1/\delta$")
+    ax.set_ylabel(r"$\log_{10}$ (number of quantized targets)")
+    ax.legend(loc="upper left")
+    return ax.figure
