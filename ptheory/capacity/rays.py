@@ -38,19 +38,22 @@ def single_layer_model(
     hidden: int = 8,
     contraction: float = 0.2,
     scale: str | float = "1/sqrt(d)",
+    heads: int = 1,
 ) -> Transformer:
     """A frozen single-layer, single-head transformer ``FF o Attn`` with invertible ``FF``.
 
     ``Attn`` has random weights (head size ``d``); ``FF`` has width ``hidden``, random
     weights rescaled so that ``||W_2||_2 ||W_1||_2 = contraction < 1`` and random biases, so
     ``z -> FF(z)`` is bi-Lipschitz with constants ``1 - contraction`` and ``1 + contraction``
-    and :func:`ff_inverse` inverts it. No positional offsets.
+    and :func:`ff_inverse` inverts it. No positional offsets. ``heads > 1`` gives a
+    multi-head layer (outside the theorem: the segment lemma needs one head).
     """
     d = check_int(d, "d", minimum=2)
     seed = check_int(seed, "seed", minimum=0)
     hidden = check_int(hidden, "hidden", minimum=1)
     contraction = check_real(contraction, "contraction", minimum=0.0, maximum=0.99)
-    attn = Attention(d, heads=1, scale=scale, seed=2 * seed)
+    heads = check_int(heads, "heads", minimum=1)
+    attn = Attention(d, heads=heads, scale=scale, seed=2 * seed)
     ff = FeedForward(d, hidden, seed=2 * seed + 1)
     gen = torch.Generator().manual_seed(7 * seed + 3)
     with torch.no_grad():
@@ -63,7 +66,9 @@ def single_layer_model(
     return Transformer([attn, ff]).freeze()
 
 
-def _single_layer_parts(model: object) -> tuple[Attention, FeedForward]:
+def _single_layer_parts(
+    model: object, *, single_head: bool = True
+) -> tuple[Attention, FeedForward]:
     if not isinstance(model, Transformer):
         raise TypeError(f"model must be a ptheory Transformer, got {type(model).__name__}")
     layers = list(model.layers)
@@ -74,7 +79,7 @@ def _single_layer_parts(model: object) -> tuple[Attention, FeedForward]:
     ):
         raise ValueError("model must be a single layer FF o Attn (layers [Attention, FeedForward])")
     attn, ff = layers
-    if attn.heads != 1 or not attn.residual or not ff.residual:
+    if (single_head and attn.heads != 1) or not attn.residual or not ff.residual:
         raise ValueError("model must have one attention head and residual connections")
     if model.positions is not None:
         raise ValueError("model must have no positional offsets")
@@ -131,7 +136,12 @@ def _orthonormal_to(
 
 
 def unmemorizable_dataset(
-    model: Transformer, seed: int = 0, *, radius: float = 1.0, tilt: float = 0.5
+    model: Transformer,
+    seed: int = 0,
+    *,
+    radius: float = 1.0,
+    tilt: float = 0.5,
+    same_direction: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Two examples that no prompt of any length fits with ``model`` (a single layer).
 
@@ -146,10 +156,17 @@ def unmemorizable_dataset(
     independent for ``d >= 3`` and ``tilt > 0``, so a rank-1 update of ``W_V`` cannot fit
     both examples and a rank-2 update can.
 
+    ``same_direction=True`` breaks the construction on purpose: ``c_i = b_i + radius g``,
+    parallel rays pointing the same way, which "meet at infinity" (the infimum of the loss
+    is then zero, approached by prompts of growing norm). A multi-head ``model`` is
+    accepted too (the dataset is built the same way; the bound no longer applies).
+
     Returns ``X: (2, d, 2)`` and ``Y: (2, d, 1)`` (targets for the last output column).
     """
-    attn, ff = _single_layer_parts(model)
+    attn, ff = _single_layer_parts(model, single_head=False)
     seed = check_int(seed, "seed", minimum=0)
+    if not isinstance(same_direction, bool):
+        raise TypeError(f"same_direction must be a bool, got {type(same_direction).__name__}")
     radius = check_real(radius, "radius", minimum=0.0, strict_minimum=True)
     tilt = check_real(tilt, "tilt", minimum=0.0)
     d = attn.d
@@ -162,7 +179,8 @@ def unmemorizable_dataset(
         u = b[0] - b[1]
         g, h = _orthonormal_to(u, 2 if d >= 3 else 1, gen)
         rise = tilt * h if h is not None else torch.zeros_like(g)
-        c = torch.stack([b[0] + radius * (g + rise), b[1] + radius * (-g + rise)])
+        sign = 1.0 if same_direction else -1.0
+        c = torch.stack([b[0] + radius * (g + rise), b[1] + radius * (sign * g + rise)])
         Y = ff((x0[None] + c).unsqueeze(-1))  # (2, d, 1)
     return X, Y
 
