@@ -269,12 +269,14 @@ def poly_attention(
     with torch.no_grad():  # not differentiable: buffers are written in place
         buf = torch.empty(b, r, min(chunk, max(n, n_q, 1)), dtype=dtype, device=device)
         buf[:, 0] = 1.0
+        vbuf = torch.empty(b, d_v + 1, buf.shape[-1], dtype=dtype, device=device)
+        vbuf[:, d_v] = 1.0
         S = torch.zeros(b, d_v + 1, r, dtype=dtype, device=device)  # (U_2^T [V, 1])^T
         for a in range(0, n, chunk):
             c = min(chunk, n - a)
             feats = _features(Kb[:, a : a + c].transpose(1, 2), g, buf[:, :, :c])
-            S[:, :d_v].baddbmm_(Vb[:, a : a + c].transpose(1, 2), feats.transpose(1, 2))
-            S[:, d_v] += feats.sum(dim=2)
+            vbuf[:, :d_v, :c] = Vb[:, a : a + c].transpose(1, 2)
+            S.baddbmm_(vbuf[:, :, :c], feats.transpose(1, 2))
         S *= weights
         out = torch.empty(b, n_q, d_v, dtype=dtype, device=device)
         tmp = torch.empty(b, d_v + 1, buf.shape[-1], dtype=dtype, device=device)
