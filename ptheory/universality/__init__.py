@@ -12,15 +12,14 @@ Which theorem each piece serves (precise statements are this book's reconstructi
   ``deep_value_maps``).
 * :mod:`.contextual`: the attention layer as a contextual mapping (Kajitsuka and Sato
   2024; any rank, Hu et al. 2025): ``contextual_separation`` over the whole grid.
-* :mod:`.construct`: ``construct(d, L, delta, p=2)`` returns a :class:`UniversalModel`
+* :mod:`.build`: ``construct(d, L, delta, p=2)`` returns a :class:`UniversalModel`
   with ``forward(P, X)`` and ``prompt_for(target)``; ``dimensions`` gives every size
   analytically, for sizes far too large to build.
 * :mod:`.plots`: the figures of the three universality chapters.
 """
 
 from . import contextual, grid, layers, plots
-from .construct import (
-    Dimensions,
+from .build import (
     UniversalModel,
     all_prompts,
     construct,
@@ -42,7 +41,6 @@ from .grid import (
 from .plots import plot_class_size, plot_error_vs_delta, plot_separation, plot_width_depth
 
 __all__ = [
-    "Dimensions",
     "Separation",
     "UniversalModel",
     "all_prompts",

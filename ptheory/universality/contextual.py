@@ -20,7 +20,7 @@ import torch
 
 from .._validate import check_int, check_real
 from ..model import Transformer
-from .construct import all_prompts, contextual_codes, dimensions
+from .build import all_prompts, contextual_codes, dimensions
 from .grid import grid_sequences, levels
 from .layers import code_layer, contextual_attention, position_offsets
 
@@ -62,7 +62,7 @@ def contextual_separation(
 
     ``scale`` is ``lam`` (``W_K^T W_Q = lam e_1 e_1^T`` or ``lam I``); ``0`` is allowed
     and gives the averaging layer. Lists all ``V^{L_p} G L`` triples, so only toy sizes
-    run (see :func:`~ptheory.universality.construct.dimensions`).
+    run (see :func:`~ptheory.universality.build.dimensions`).
     """
     d = check_int(d, "d", minimum=1)
     L = check_int(L, "L", minimum=1)

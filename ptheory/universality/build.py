@@ -117,17 +117,12 @@ def dimensions(
     K = M * G * L
     code_width = 2 * d + 2 * (n * (v1 - 1) + n - 1) + 2 * (d - 1) * (v1 - 1)
     if value_map == "wide":
-        value_widths = [2 * d + 2 * (K - 1)]
+        value_layers = [(2 * d + 2 * (K - 1), 1)]  # (hidden width, how many layers)
     elif value_map == "deep":
         depth = K if depth is None else check_int(depth, "depth", minimum=1, maximum=K)
-        per = -(-K // depth)
-        rest = K - per * (depth - 1)
-        if depth > 1 and K % depth:  # torch.tensor_split: the first K % depth get one more
-            big, small = K // depth + 1, K // depth
-            value_widths = [4 * big] * (K % depth) + [4 * small] * (depth - K % depth)
-        else:
-            value_widths = [4 * per] * (depth - 1) + [4 * rest]
-        value_widths.append(2 * d)  # the final clamp
+        big, extra = K // depth + 1, K % depth  # torch.tensor_split: the first K % depth
+        value_layers = [(4 * big, extra), (4 * (K // depth), depth - extra), (2 * d, 1)]
+        value_layers = [(w, c) for w, c in value_layers if c > 0]
     else:
         raise ValueError(f"value_map must be 'wide' or 'deep', got {value_map!r}")
     if rank not in ("one", "full"):
@@ -135,7 +130,9 @@ def dimensions(
     lam = default_scale(d, L, delta) if scale is None else check_real(scale, "scale", minimum=0.0)
     s = 1 if rank == "one" else d
     attn_params = 3 * s * d + d * s
-    n_params = _ff_params(d, code_width) + attn_params + sum(_ff_params(d, w) for w in value_widths)
+    n_params = (
+        _ff_params(d, code_width) + attn_params + sum(c * _ff_params(d, w) for w, c in value_layers)
+    )
     a_max = code_offset(d, n, delta) + n * V - 1
     return Dimensions(
         d=d,
@@ -147,10 +144,10 @@ def dimensions(
         class_size=M,
         n_codes=K,
         code_width=code_width,
-        value_width=max(value_widths),
-        value_depth=len(value_widths),
-        width=max([code_width, *value_widths]),
-        depth=2 + len(value_widths),
+        value_width=max(w for w, _ in value_layers),
+        value_depth=sum(c for _, c in value_layers),
+        width=max(code_width, *(w for w, _ in value_layers)),
+        depth=2 + sum(c for _, c in value_layers),
         n_params=n_params,
         scale=lam,
         key_query_norm=math.sqrt(lam) * a_max,
@@ -228,6 +225,12 @@ class UniversalModel:
 
     __call__ = forward
 
+    def tuned(self, P: torch.Tensor):
+        """The prompt-tuned model ``X -> forward(P, X)`` as a function of ``X`` alone."""
+        P = check_finite(as_tensor(P, "P", dtype=F64), "P")
+        check_matrix_batch(P, "P", ndim=2, rows=self.d, cols=self.prompt_length, layout="(d, L_p)")
+        return lambda X: self.forward(P, X)
+
     def prompt_for(self, target) -> torch.Tensor:
         """The prompt ``P: (d, L_p)`` for ``target`` ``(N, d, L) -> (N, d, L)``, values in [0, 1].
 
@@ -287,7 +290,8 @@ def construct(
     dims = dimensions(d, L, delta, value_map=value_map, depth=depth, rank=rank, scale=scale)
     if dims.n_codes > MAX_CODES:
         raise ValueError(
-            f"delta={delta:g} with d={d}, L={L} needs {dims.n_codes:.3g} contextual codes "
+            f"delta={delta:g} with d={d}, L={L} needs 10^{math.log10(dims.n_codes):.1f} "
+            "contextual codes "
             f"(limit {MAX_CODES}); use dimensions() for its sizes"
         )
     n = dims.prompt_length + L
