@@ -179,7 +179,15 @@ def contextual_codes(
     ``prompts: (M, d, L_p)``, ``grid: (G, d, L)``. Returns ``(M, G, L, d)``: the column
     of position ``k`` of the input ``g`` read with prompt ``m``.
     """
+    if not callable(front):
+        raise TypeError(f"front must be a callable model, got {type(front).__name__}")
+    prompts = check_matrix_batch(
+        as_tensor(prompts, "prompts", dtype=F64), "prompts", ndim=3, layout="(M, d, L_p)"
+    )
     M, d, L_p = prompts.shape
+    grid = check_matrix_batch(
+        as_tensor(grid, "grid", dtype=F64), "grid", ndim=3, rows=d, layout="(G, d, L)"
+    )
     G, _, L = grid.shape
     Z = torch.cat(
         [

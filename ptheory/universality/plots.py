@@ -57,7 +57,7 @@ def plot_error_vs_delta(
     if x.ndim != 1 or x.size < 1 or not np.all(x > 0):
         raise ValueError("deltas must be a non-empty sequence of positive numbers")
     errs = _series(errors, "errors", x.size)
-    bnds = _series(bounds, "bounds", x.size)
+    bnds = _series(bounds, "bounds", x.size) if bounds else {}
     mask = np.ones(x.size, bool) if built is None else np.asarray(built, dtype=bool)
     if mask.shape != x.shape:
         raise ValueError(f"built must have {x.size} entries, got {mask.shape}")

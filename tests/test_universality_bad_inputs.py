@@ -1,0 +1,294 @@
+"""Bad-input sweep of ptheory.universality: every public callable names what it refuses."""
+
+from __future__ import annotations
+
+import functools
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+import torch
+
+import ptheory.universality as U
+
+from badinput import Case, case_params, check_case, public_callables
+
+F64 = torch.float64
+
+
+@functools.cache
+def small():
+    return U.construct(1, 1, 0.5)
+
+
+def t(*shape, fill=0.5):
+    return torch.full(shape, fill, dtype=F64)
+
+
+CASES = [
+    Case("construct", "d zero", lambda: U.construct(0, 1, 0.5), ValueError, "d"),
+    Case("construct", "L float", lambda: U.construct(1, 1.0, 0.5), TypeError, "L"),
+    Case("construct", "delta not 1/n", lambda: U.construct(1, 1, 0.3), ValueError, "delta"),
+    Case("construct", "delta too big", lambda: U.construct(1, 1, 0.75), ValueError, "delta"),
+    Case("construct", "delta string", lambda: U.construct(1, 1, "1/2"), TypeError, "delta"),
+    Case("construct", "p below 1", lambda: U.construct(1, 1, 0.5, 0.5), ValueError, "p"),
+    Case(
+        "construct",
+        "value_map",
+        lambda: U.construct(1, 1, 0.5, value_map="x"),
+        ValueError,
+        "value_map",
+    ),
+    Case(
+        "construct",
+        "depth zero",
+        lambda: U.construct(1, 1, 0.5, value_map="deep", depth=0),
+        ValueError,
+        "depth",
+    ),
+    Case("construct", "rank", lambda: U.construct(1, 1, 0.5, rank="two"), ValueError, "rank"),
+    Case(
+        "construct",
+        "scale negative",
+        lambda: U.construct(1, 1, 0.5, scale=-1.0),
+        ValueError,
+        "scale",
+    ),
+    Case(
+        "construct",
+        "scale too small",
+        lambda: U.construct(1, 1, 0.5, scale=0.0),
+        ValueError,
+        "scale",
+    ),
+    Case("construct", "eta too big", lambda: U.construct(1, 1, 0.5, eta=0.5), ValueError, "eta"),
+    Case("construct", "too large", lambda: U.construct(2, 2, 0.5), ValueError, "delta"),
+    Case(
+        "UniversalModel",
+        "forward P shape",
+        lambda: small().forward(t(1, 3), t(2, 1, 1)),
+        ValueError,
+        "P",
+    ),
+    Case(
+        "UniversalModel",
+        "forward X shape",
+        lambda: small().forward(t(1, 2), t(2, 2, 1)),
+        ValueError,
+        "X",
+    ),
+    Case(
+        "UniversalModel",
+        "forward X list",
+        lambda: small().forward(t(1, 2), [[0.5]]),
+        TypeError,
+        "X",
+    ),
+    Case(
+        "UniversalModel",
+        "forward X nan",
+        lambda: small().forward(t(1, 2), t(1, 1, 1) / 0 * 0),
+        ValueError,
+        "X",
+    ),
+    Case(
+        "UniversalModel",
+        "prompt_for not callable",
+        lambda: small().prompt_for(3),
+        TypeError,
+        "target",
+    ),
+    Case(
+        "UniversalModel",
+        "prompt_for out of range",
+        lambda: small().prompt_for(lambda X: X + 2),
+        ValueError,
+        r"target\(X\)",
+    ),
+    Case(
+        "UniversalModel",
+        "prompt_for wrong shape",
+        lambda: small().prompt_for(lambda X: X[..., :0]),
+        ValueError,
+        r"target\(X\)",
+    ),
+    Case(
+        "UniversalModel",
+        "error_bound negative",
+        lambda: small().error_bound(-1.0),
+        ValueError,
+        "lipschitz",
+    ),
+    Case("UniversalModel", "tuned P shape", lambda: small().tuned(t(2, 2)), ValueError, "P"),
+    Case("dimensions", "d bool", lambda: U.dimensions(True, 1, 0.5), TypeError, "d"),
+    Case(
+        "dimensions",
+        "value_map",
+        lambda: U.dimensions(1, 1, 0.5, value_map="tall"),
+        ValueError,
+        "value_map",
+    ),
+    Case("dimensions", "rank", lambda: U.dimensions(1, 1, 0.5, rank=1), ValueError, "rank"),
+    Case(
+        "dimensions",
+        "depth too big",
+        lambda: U.dimensions(1, 1, 0.5, value_map="deep", depth=10**6),
+        ValueError,
+        "depth",
+    ),
+    Case(
+        "default_scale", "rho zero", lambda: U.default_scale(1, 1, 0.5, rho=0.0), ValueError, "rho"
+    ),
+    Case("default_scale", "delta zero", lambda: U.default_scale(1, 1, 0.0), ValueError, "delta"),
+    Case("all_prompts", "too many", lambda: U.all_prompts(2, 2, 0.5), ValueError, "delta"),
+    Case("all_prompts", "L zero", lambda: U.all_prompts(1, 0, 0.5), ValueError, "L"),
+    Case(
+        "contextual_codes",
+        "front",
+        lambda: U.contextual_codes(3, t(1, 1, 2), t(2, 1, 1)),
+        TypeError,
+        "front",
+    ),
+    Case(
+        "contextual_codes",
+        "prompts 2-d",
+        lambda: U.contextual_codes(small().model, t(1, 2), t(2, 1, 1)),
+        ValueError,
+        "prompts",
+    ),
+    Case(
+        "contextual_separation",
+        "scale negative",
+        lambda: U.contextual_separation(1, 1, 0.5, -1.0),
+        ValueError,
+        "scale",
+    ),
+    Case(
+        "contextual_separation",
+        "rank",
+        lambda: U.contextual_separation(1, 1, 0.5, 1.0, rank="low"),
+        ValueError,
+        "rank",
+    ),
+    Case(
+        "contextual_separation",
+        "tol",
+        lambda: U.contextual_separation(1, 1, 0.5, 1.0, tol=-1),
+        ValueError,
+        "tol",
+    ),
+    Case(
+        "separation_curve", "empty", lambda: U.separation_curve(1, 1, 0.5, []), ValueError, "scales"
+    ),
+    Case(
+        "Separation",
+        "injective tol",
+        lambda: U.Separation(1.0, 1.0, 1.0, 2, 0).injective(-1.0),
+        ValueError,
+        "tol",
+    ),
+    Case("class_size", "d zero", lambda: U.class_size(0, 1, 0.5), ValueError, "d"),
+    Case("log10_class_size", "delta", lambda: U.log10_class_size(1, 1, 0.4), ValueError, "delta"),
+    Case("grid_sequences", "L negative", lambda: U.grid_sequences(1, -1, 0.5), ValueError, "L"),
+    Case("levels", "delta nan", lambda: U.levels(float("nan")), ValueError, "delta"),
+    Case("quantize", "X list", lambda: U.quantize([0.5], 0.5), TypeError, "X"),
+    Case("quantize", "X inf", lambda: U.quantize(t(2) / 0, 0.5), ValueError, "X"),
+    Case(
+        "quantization_bound",
+        "p inf",
+        lambda: U.quantization_bound(1.0, 1, 1, 0.5, float("inf")),
+        ValueError,
+        "p",
+    ),
+    Case(
+        "quantization_bound",
+        "lipschitz",
+        lambda: U.quantization_bound("1", 1, 1, 0.5),
+        TypeError,
+        "lipschitz",
+    ),
+    Case(
+        "quantized_target",
+        "target",
+        lambda: U.quantized_target(None, 1, 1, 0.5),
+        TypeError,
+        "target",
+    ),
+    Case(
+        "quantized_target",
+        "X shape",
+        lambda: U.quantized_target(lambda X: X * 0, 1, 1, 0.5)(t(2, 1, 3)),
+        ValueError,
+        "X",
+    ),
+    Case(
+        "target_table",
+        "nan values",
+        lambda: U.target_table(lambda X: X * float("nan"), 1, 1, 0.5),
+        ValueError,
+        r"target\(X\)",
+    ),
+    Case(
+        "plot_error_vs_delta",
+        "deltas",
+        lambda: U.plot_error_vs_delta([], {"a": []}, {}),
+        ValueError,
+        "deltas",
+    ),
+    Case(
+        "plot_error_vs_delta",
+        "errors length",
+        lambda: U.plot_error_vs_delta([0.5], {"a": [1, 2]}, {}),
+        ValueError,
+        r"errors\[",
+    ),
+    Case(
+        "plot_error_vs_delta",
+        "built",
+        lambda: U.plot_error_vs_delta([0.5], {"a": [1]}, {}, built=[1, 1]),
+        ValueError,
+        "built",
+    ),
+    Case(
+        "plot_separation",
+        "scales",
+        lambda: U.plot_separation([0.0], {"a": [1]}),
+        ValueError,
+        "scales",
+    ),
+    Case(
+        "plot_separation",
+        "separations",
+        lambda: U.plot_separation([1.0], [1]),
+        TypeError,
+        "separations",
+    ),
+    Case(
+        "plot_width_depth",
+        "lengths",
+        lambda: U.plot_width_depth([1, 2], [1], [1]),
+        ValueError,
+        "depths",
+    ),
+    Case(
+        "plot_class_size", "ax", lambda: U.plot_class_size([2], {"a": [1]}, ax=3), TypeError, "ax"
+    ),
+    Case("plot_class_size", "sizes", lambda: U.plot_class_size([2], {}), TypeError, "log10_sizes"),
+]
+
+
+@pytest.mark.parametrize("case", case_params(CASES))
+def test_bad_input(case: Case) -> None:
+    check_case(case)
+
+
+def test_sweep_covers_every_public_callable():
+    missing = public_callables(U) - {c.target for c in CASES}
+    assert not missing, f"no bad-input case for {sorted(missing)}"
+
+
+def test_case_ids_are_unique():
+    ids = [(c.target, c.desc) for c in CASES]
+    assert len(ids) == len(set(ids))
