@@ -15,10 +15,18 @@ Modules, along the theory's seams:
 * :mod:`~ptheory.capacity.plots`: the part's figures.
 """
 
-from . import adapt, engine, plots, rays
+from . import adapt, engine, invertible, plots, rays
 from .adapt import FitResult, LoRAResult, fine_tune, lora_fit
 from .engine import PromptTuneResult, check_dataset, fit_loss, initial_prompts, prompt_tune
-from .plots import plot_loss_by_length, plot_rays
+from .invertible import (
+    InjectivityBound,
+    collision_dataset,
+    injectivity_bound,
+    injectivity_lower_bound,
+    min_expansion,
+    residual_model,
+)
+from .plots import plot_loss_by_length, plot_loss_by_norm, plot_rays
 from .rays import (
     RayGeometry,
     ff_contraction,
@@ -31,25 +39,33 @@ from .rays import (
 
 __all__ = [
     "FitResult",
+    "InjectivityBound",
     "LoRAResult",
     "PromptTuneResult",
     "RayGeometry",
     "adapt",
     "check_dataset",
+    "collision_dataset",
     "engine",
     "ff_contraction",
     "ff_inverse",
     "fine_tune",
     "fit_loss",
     "initial_prompts",
+    "injectivity_bound",
+    "injectivity_lower_bound",
+    "invertible",
     "lora_fit",
+    "min_expansion",
     "plot_loss_by_length",
+    "plot_loss_by_norm",
     "plot_rays",
     "plots",
     "prompt_tune",
     "ray_geometry",
     "ray_lower_bound",
     "rays",
+    "residual_model",
     "single_layer_model",
     "unmemorizable_dataset",
 ]

@@ -19,7 +19,7 @@ from ..segments import prompt_split
 from .engine import PromptTuneResult
 from .rays import _single_layer_parts, ray_geometry
 
-__all__ = ["plot_loss_by_length", "plot_rays"]
+__all__ = ["plot_loss_by_length", "plot_loss_by_norm", "plot_rays"]
 
 FLOOR = 1e-20  # losses below this are drawn at this height on logarithmic axes
 
@@ -146,6 +146,52 @@ def plot_loss_by_length(
     ax.set_xlabel(r"prompt length $L_p$ (tokens)")
     ax.set_ylabel("training loss (mean squared error)")
     ax.legend(loc="center right")
+    return fig
+
+
+def plot_loss_by_norm(
+    max_norms: Sequence[float],
+    losses: Sequence[float],
+    bounds: Sequence[float],
+    unbounded: float | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Best prompt-tuning loss against the bound ``R`` on the prompt's column norms.
+
+    ``losses[i]`` is the best loss with every prompt column of norm below ``max_norms[i]``,
+    ``bounds[i]`` the certified lower bound there (``0`` where the argument certifies
+    nothing: those points are not drawn). ``unbounded`` (optional) is the loss with no
+    norm bound, drawn as a horizontal line. Both axes are logarithmic.
+    """
+    R = _check_sequence(max_norms, "max_norms")
+    loss = _check_sequence(losses, "losses")
+    bound = _check_sequence(bounds, "bounds")
+    if not (R.size == loss.size == bound.size):
+        raise ValueError(
+            f"max_norms, losses and bounds must have one length, got {R.size}, "
+            f"{loss.size}, {bound.size}"
+        )
+    if np.any(R <= 0):
+        raise ValueError("max_norms must be positive")
+    ax = _axes(ax, 5.6, 4.0)
+    fig = ax.figure
+    ax.plot(R, loss.clip(FLOOR), "o-", color=PALETTE[0], label="prompt tuning, best run")
+    certified = bound > 0
+    if certified.any():
+        ax.plot(R[certified], bound[certified], "v--", color="0.2", label="certified lower bound")
+    shown = [loss.clip(FLOOR).min(), loss.max()]
+    if unbounded is not None:
+        value = max(check_real(unbounded, "unbounded", minimum=0.0), FLOOR)
+        ax.axhline(value, ls="-.", color=PALETTE[1], label="no bound on the prompt's norm")
+        shown.append(value)
+    if certified.any():
+        shown.append(bound[certified].min())
+    ax.set_ylim(min(shown) / 10.0, max(shown) * 10.0)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"bound $R$ on the norm of every prompt column")
+    ax.set_ylabel("training loss (mean squared error)")
+    ax.legend(loc="lower left")
     return fig
 
 

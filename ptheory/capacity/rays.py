@@ -205,8 +205,11 @@ class RayGeometry:
 
     def ray_points(self, s: torch.Tensor) -> torch.Tensor:
         """Points ``c_i + s (c_i - b_i)`` of each ray for ``s: (S,)``, shape ``(N, S, d)``."""
+        s = as_tensor(s, "s", dtype=self.c.dtype)
+        if s.dim() != 1:
+            raise ValueError(f"s must be one-dimensional (S,), got shape {tuple(s.shape)}")
         e = self.c - self.b
-        return self.c[:, None] + s.to(e.dtype)[None, :, None] * e[:, None]
+        return self.c[:, None] + s[None, :, None] * e[:, None]
 
 
 def ray_geometry(model: Transformer, X: torch.Tensor, Y: torch.Tensor) -> RayGeometry:
