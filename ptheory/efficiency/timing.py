@@ -42,8 +42,10 @@ def best_time(fn: Callable[[], object], repeats: int = 3, *, budget: float = 0.0
 
 
 def _sizes(sizes: Sequence[int], name: str) -> list[int]:
-    if isinstance(sizes, str | bytes) or not isinstance(sizes, Sequence) or not sizes:
-        raise TypeError(f"{name} must be a non-empty sequence of integers")
+    if isinstance(sizes, str | bytes) or not isinstance(sizes, Sequence):
+        raise TypeError(f"{name} must be a sequence of integers, got {type(sizes).__name__}")
+    if not sizes:
+        raise ValueError(f"{name} must hold at least one size")
     return [check_int(n, name, minimum=2) for n in sizes]
 
 

@@ -35,8 +35,10 @@ __all__ = [
 def _bounds(bounds: Sequence[float], name: str = "bounds") -> list[float]:
     if isinstance(bounds, torch.Tensor):
         bounds = bounds.tolist()
-    if isinstance(bounds, str | bytes) or not isinstance(bounds, Sequence) or not bounds:
-        raise TypeError(f"{name} must be a non-empty sequence of numbers")
+    if isinstance(bounds, str | bytes) or not isinstance(bounds, Sequence):
+        raise TypeError(f"{name} must be a sequence of numbers, got {type(bounds).__name__}")
+    if not bounds:
+        raise ValueError(f"{name} must hold at least one number")
     return [check_real(b, name, minimum=0.0) for b in bounds]
 
 

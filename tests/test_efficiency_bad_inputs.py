@@ -1,0 +1,749 @@
+"""Bad-input sweep of ``ptheory.efficiency``: every public function names what it refuses.
+
+Each case feeds one wrong shape, type or value and checks the exception type and that the
+message starts with the argument's name (see ``tests/badinput.py``).
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pytest
+import torch
+
+import ptheory as pt
+from ptheory import efficiency as eff
+from ptheory.model import Attention, FeedForward, Transformer
+
+from badinput import Case, case_params, check_case, public_callables
+
+F64 = torch.float64
+NAN, INF = float("nan"), float("inf")
+
+
+def t(*shape: int, fill: float = 0.5) -> torch.Tensor:
+    return torch.full(shape, fill, dtype=F64)
+
+
+def bad(*shape: int, value: float = NAN) -> torch.Tensor:
+    x = t(*shape)
+    x.view(-1)[-1] = value
+    return x
+
+
+def layer() -> Attention:
+    return pt.freeze(Attention(3, scale="1/d", seed=0))
+
+
+def two_attention_model() -> Transformer:
+    return Transformer([Attention(3, seed=0), FeedForward(3, 4), Attention(3, seed=1)])
+
+
+Q, K, V = t(4, 3), t(5, 3), t(5, 2)
+
+# Records that only ptheory builds, to return results: no arguments to check.
+RECORDS = {"FeasibleBound", "GadgetResult", "NormCriterion", "PromptInference"}
+
+
+def qkv_cases(target: str, fn) -> list[Case]:
+    """The shared checks of Q, K, V for a function called as fn(Q, K, V)."""
+    return [
+        Case(target, "Q list", lambda: fn([[0.5]], K, V), TypeError, "Q"),
+        Case(target, "Q complex", lambda: fn(Q.to(torch.complex128), K, V), TypeError, "Q"),
+        Case(target, "Q 1-d", lambda: fn(t(3), K, V), ValueError, "Q"),
+        Case(target, "K 1-d", lambda: fn(Q, t(3), V), ValueError, "K"),
+        Case(target, "V 1-d", lambda: fn(Q, K, t(5)), ValueError, "V"),
+        Case(target, "K other d", lambda: fn(Q, t(5, 2), V), ValueError, "K"),
+        Case(target, "V other n", lambda: fn(Q, K, t(6, 2)), ValueError, "V"),
+        Case(target, "K no keys", lambda: fn(Q, t(0, 3), t(0, 2)), ValueError, "K"),
+        Case(target, "Q no features", lambda: fn(t(4, 0), t(5, 0), V), ValueError, "Q"),
+        Case(
+            target, "batch mismatch", lambda: fn(t(2, 4, 3), t(3, 5, 3), t(5, 2)), ValueError, "Q"
+        ),
+        Case(target, "Q nan", lambda: fn(bad(4, 3), K, V), ValueError, "Q"),
+        Case(target, "K inf", lambda: fn(Q, bad(5, 3, value=INF), V), ValueError, "K"),
+        Case(target, "V nan", lambda: fn(Q, K, bad(5, 2)), ValueError, "V"),
+    ]
+
+
+def ax_bad():
+    return "not an axes"
+
+
+RESULT = {"rows": [{"n": 8, "exact_s": 1.0, "poly_s": 0.5, "speedup": 2.0}], "degree": 1, "rank": 4}
+
+CASES: list[Case] = [
+    # ------------------------------------------------------------- exact_attention
+    *qkv_cases("exact_attention", lambda q, k, v: eff.exact_attention(q, k, v)),
+    Case(
+        "exact_attention",
+        "scale string",
+        lambda: eff.exact_attention(Q, K, V, scale="1/n"),
+        ValueError,
+        "scale",
+    ),
+    Case(
+        "exact_attention",
+        "scale zero",
+        lambda: eff.exact_attention(Q, K, V, scale=0.0),
+        ValueError,
+        "scale",
+    ),
+    Case(
+        "exact_attention",
+        "scale bool",
+        lambda: eff.exact_attention(Q, K, V, scale=True),
+        TypeError,
+        "scale",
+    ),
+    Case(
+        "exact_attention",
+        "reference int",
+        lambda: eff.exact_attention(Q, K, V, reference=1),
+        TypeError,
+        "reference",
+    ),
+    # -------------------------------------------------------------- poly_attention
+    *qkv_cases("poly_attention", lambda q, k, v: eff.poly_attention(q, k, v, 2)),
+    Case(
+        "poly_attention",
+        "degree negative",
+        lambda: eff.poly_attention(Q, K, V, -1),
+        ValueError,
+        "degree",
+    ),
+    Case(
+        "poly_attention",
+        "degree float",
+        lambda: eff.poly_attention(Q, K, V, 2.0),
+        TypeError,
+        "degree",
+    ),
+    Case(
+        "poly_attention",
+        "degree too large",
+        lambda: eff.poly_attention(Q, K, V, 65),
+        ValueError,
+        "degree",
+    ),
+    Case(
+        "poly_attention",
+        "method unknown",
+        lambda: eff.poly_attention(Q, K, V, 2, "pade"),
+        ValueError,
+        "method",
+    ),
+    Case(
+        "poly_attention",
+        "method int",
+        lambda: eff.poly_attention(Q, K, V, 2, 3),
+        TypeError,
+        "method",
+    ),
+    Case(
+        "poly_attention",
+        "radius negative",
+        lambda: eff.poly_attention(Q, K, V, 2, radius=-1.0),
+        ValueError,
+        "radius",
+    ),
+    Case(
+        "poly_attention",
+        "radius nan",
+        lambda: eff.poly_attention(Q, K, V, 2, radius=NAN),
+        ValueError,
+        "radius",
+    ),
+    Case(
+        "poly_attention",
+        "chunk zero",
+        lambda: eff.poly_attention(Q, K, V, 2, chunk=0),
+        ValueError,
+        "chunk",
+    ),
+    Case(
+        "poly_attention",
+        "chunk float",
+        lambda: eff.poly_attention(Q, K, V, 2, chunk=8.0),
+        TypeError,
+        "chunk",
+    ),
+    Case(
+        "poly_attention",
+        "scale negative",
+        lambda: eff.poly_attention(Q, K, V, 2, scale=-1.0),
+        ValueError,
+        "scale",
+    ),
+    # ------------------------------------------------------------ poly_error_bound
+    *qkv_cases("poly_error_bound", lambda q, k, v: eff.poly_error_bound(q, k, v, 2)),
+    Case(
+        "poly_error_bound",
+        "degree negative",
+        lambda: eff.poly_error_bound(Q, K, V, -2),
+        ValueError,
+        "degree",
+    ),
+    Case(
+        "poly_error_bound",
+        "method unknown",
+        lambda: eff.poly_error_bound(Q, K, V, 2, "x"),
+        ValueError,
+        "method",
+    ),
+    Case(
+        "poly_error_bound",
+        "radius negative",
+        lambda: eff.poly_error_bound(Q, K, V, 2, radius=-1.0),
+        ValueError,
+        "radius",
+    ),
+    # ---------------------------------------------------------------- score_radius
+    Case("score_radius", "Q 1-d", lambda: eff.score_radius(t(3), K), ValueError, "Q"),
+    Case("score_radius", "K other d", lambda: eff.score_radius(Q, t(5, 2)), ValueError, "K"),
+    Case("score_radius", "K nan", lambda: eff.score_radius(Q, bad(5, 3)), ValueError, "K"),
+    Case(
+        "score_radius", "scale unknown", lambda: eff.score_radius(Q, K, "1/n"), ValueError, "scale"
+    ),
+    # ----------------------------------------------------------------- feature_map
+    Case("feature_map", "X 1-d", lambda: eff.feature_map(t(3), 2), ValueError, "X"),
+    Case("feature_map", "X list", lambda: eff.feature_map([1.0], 2), TypeError, "X"),
+    Case("feature_map", "X nan", lambda: eff.feature_map(bad(2, 3), 2), ValueError, "X"),
+    Case("feature_map", "X no features", lambda: eff.feature_map(t(2, 0), 2), ValueError, "X"),
+    Case(
+        "feature_map", "degree negative", lambda: eff.feature_map(t(2, 3), -1), ValueError, "degree"
+    ),
+    # ---------------------------------------------------------- monomial_exponents
+    Case("monomial_exponents", "d zero", lambda: eff.monomial_exponents(0, 2), ValueError, "d"),
+    Case("monomial_exponents", "d float", lambda: eff.monomial_exponents(2.0, 2), TypeError, "d"),
+    Case(
+        "monomial_exponents",
+        "degree negative",
+        lambda: eff.monomial_exponents(2, -1),
+        ValueError,
+        "degree",
+    ),
+    # ------------------------------------------------------- exp_poly_coefficients
+    Case(
+        "exp_poly_coefficients",
+        "degree negative",
+        lambda: eff.exp_poly_coefficients(-1),
+        ValueError,
+        "degree",
+    ),
+    Case(
+        "exp_poly_coefficients",
+        "method unknown",
+        lambda: eff.exp_poly_coefficients(2, "x"),
+        ValueError,
+        "method",
+    ),
+    Case(
+        "exp_poly_coefficients",
+        "radius negative",
+        lambda: eff.exp_poly_coefficients(2, "chebyshev", -1.0),
+        ValueError,
+        "radius",
+    ),
+    Case(
+        "exp_poly_coefficients",
+        "radius inf",
+        lambda: eff.exp_poly_coefficients(2, "chebyshev", INF),
+        ValueError,
+        "radius",
+    ),
+    Case(
+        "exp_poly_coefficients",
+        "radius string",
+        lambda: eff.exp_poly_coefficients(2, "chebyshev", "1"),
+        TypeError,
+        "radius",
+    ),
+    # ----------------------------------------------------------- entry_error_bound
+    Case(
+        "entry_error_bound",
+        "degree negative",
+        lambda: eff.entry_error_bound(-1, 1.0),
+        ValueError,
+        "degree",
+    ),
+    Case(
+        "entry_error_bound",
+        "radius negative",
+        lambda: eff.entry_error_bound(2, -1.0),
+        ValueError,
+        "radius",
+    ),
+    Case(
+        "entry_error_bound",
+        "method unknown",
+        lambda: eff.entry_error_bound(2, 1.0, "x"),
+        ValueError,
+        "method",
+    ),
+    # ------------------------------------------------------- attention_error_bound
+    Case(
+        "attention_error_bound",
+        "eps negative",
+        lambda: eff.attention_error_bound(-0.1),
+        ValueError,
+        "eps",
+    ),
+    Case(
+        "attention_error_bound",
+        "eps nan",
+        lambda: eff.attention_error_bound(NAN),
+        ValueError,
+        "eps",
+    ),
+    Case(
+        "attention_error_bound",
+        "eps string",
+        lambda: eff.attention_error_bound("a"),
+        TypeError,
+        "eps",
+    ),
+    Case(
+        "attention_error_bound",
+        "v_max negative",
+        lambda: eff.attention_error_bound(0.1, -1.0),
+        ValueError,
+        "v_max",
+    ),
+    # -------------------------------------------------------------- monomial_count
+    Case("monomial_count", "d zero", lambda: eff.monomial_count(0, 2), ValueError, "d"),
+    Case(
+        "monomial_count", "degree negative", lambda: eff.monomial_count(3, -1), ValueError, "degree"
+    ),
+    # --------------------------------------------------------------- select_degree
+    Case(
+        "select_degree",
+        "bound negative",
+        lambda: eff.select_degree(-1.0, 1e-3, 4),
+        ValueError,
+        "bound",
+    ),
+    Case(
+        "select_degree", "bound string", lambda: eff.select_degree("1", 1e-3, 4), TypeError, "bound"
+    ),
+    Case("select_degree", "eps zero", lambda: eff.select_degree(1.0, 0.0, 4), ValueError, "eps"),
+    Case(
+        "select_degree",
+        "eps unreachable",
+        lambda: eff.select_degree(10.0, 1e-12, 4, max_degree=5),
+        ValueError,
+        "eps",
+    ),
+    Case("select_degree", "d zero", lambda: eff.select_degree(1.0, 1e-3, 0), ValueError, "d"),
+    Case(
+        "select_degree",
+        "method unknown",
+        lambda: eff.select_degree(1.0, 1e-3, 4, method="x"),
+        ValueError,
+        "method",
+    ),
+    Case(
+        "select_degree",
+        "max_degree too large",
+        lambda: eff.select_degree(1.0, 1e-3, 4, max_degree=65),
+        ValueError,
+        "max_degree",
+    ),
+    Case(
+        "DegreePlan",
+        "flops n negative",
+        lambda: eff.select_degree(1.0, 1e-3, 4).flops(-1),
+        ValueError,
+        "n",
+    ),
+    # -------------------------------------------------------------- norm_criterion
+    Case("norm_criterion", "Q 1-d", lambda: eff.norm_criterion(t(3), K), ValueError, "Q"),
+    Case("norm_criterion", "K other d", lambda: eff.norm_criterion(Q, t(5, 4)), ValueError, "K"),
+    Case("norm_criterion", "Q nan", lambda: eff.norm_criterion(bad(4, 3), K), ValueError, "Q"),
+    Case(
+        "norm_criterion",
+        "factor zero",
+        lambda: eff.norm_criterion(Q, K, factor=0.0),
+        ValueError,
+        "factor",
+    ),
+    Case(
+        "norm_criterion",
+        "scale unknown",
+        lambda: eff.norm_criterion(Q, K, scale="x"),
+        ValueError,
+        "scale",
+    ),
+    # ------------------------------------------------------------ prompt_inference
+    Case(
+        "prompt_inference",
+        "model a function",
+        lambda: eff.prompt_inference(abs, t(3, 2), t(3, 4)),
+        TypeError,
+        "model",
+    ),
+    Case(
+        "prompt_inference",
+        "model two attentions",
+        lambda: eff.prompt_inference(two_attention_model(), t(3, 2), t(3, 4)),
+        ValueError,
+        "model",
+    ),
+    Case(
+        "prompt_inference",
+        "eps zero",
+        lambda: eff.prompt_inference(layer(), t(3, 2), t(3, 4), eps=0.0),
+        ValueError,
+        "eps",
+    ),
+    Case(
+        "prompt_inference",
+        "method unknown",
+        lambda: eff.prompt_inference(layer(), t(3, 2), t(3, 4), method="x"),
+        ValueError,
+        "method",
+    ),
+    Case(
+        "prompt_inference",
+        "path unknown",
+        lambda: eff.prompt_inference(layer(), t(3, 2), t(3, 4), path="fast"),
+        ValueError,
+        "path",
+    ),
+    Case(
+        "prompt_inference",
+        "degree negative",
+        lambda: eff.prompt_inference(layer(), t(3, 2), t(3, 4), degree=-1),
+        ValueError,
+        "degree",
+    ),
+    Case(
+        "prompt_inference",
+        "X other d",
+        lambda: eff.prompt_inference(layer(), t(3, 2), t(2, 4)),
+        ValueError,
+        "X",
+    ),
+    Case(
+        "prompt_inference",
+        "X 4-d",
+        lambda: eff.prompt_inference(layer(), t(3, 2), t(1, 1, 3, 4)),
+        ValueError,
+        "X",
+    ),
+    Case(
+        "prompt_inference",
+        "X nan",
+        lambda: eff.prompt_inference(layer(), t(3, 2), bad(3, 4)),
+        ValueError,
+        "X",
+    ),
+    Case(
+        "prompt_inference",
+        "X no columns",
+        lambda: eff.prompt_inference(layer(), t(3, 2), t(3, 0)),
+        ValueError,
+        "X",
+    ),
+    Case(
+        "prompt_inference",
+        "P other d",
+        lambda: eff.prompt_inference(layer(), t(2, 2), t(3, 4)),
+        ValueError,
+        "P",
+    ),
+    Case(
+        "prompt_inference",
+        "P 3-d",
+        lambda: eff.prompt_inference(layer(), t(2, 3, 2), t(3, 4)),
+        ValueError,
+        "P",
+    ),
+    Case(
+        "prompt_inference",
+        "P inf",
+        lambda: eff.prompt_inference(layer(), bad(3, 2, value=INF), t(3, 4)),
+        ValueError,
+        "P",
+    ),
+    Case(
+        "prompt_inference",
+        "positions too short",
+        lambda: eff.prompt_inference(pt.build_transformer(3, max_len=4), t(3, 2), t(3, 4)),
+        ValueError,
+        "P and X",
+    ),
+    # ---------------------------------------------------------------- sign_vectors
+    Case("sign_vectors", "n zero", lambda: eff.sign_vectors(0, 3), ValueError, "n"),
+    Case("sign_vectors", "d zero", lambda: eff.sign_vectors(3, 0), ValueError, "d"),
+    Case(
+        "sign_vectors", "seed negative", lambda: eff.sign_vectors(3, 3, seed=-1), ValueError, "seed"
+    ),
+    # ---------------------------------------------------------------- planted_mass
+    Case("planted_mass", "n one", lambda: eff.planted_mass(1, [1.0]), ValueError, "n"),
+    Case("planted_mass", "bounds string", lambda: eff.planted_mass(8, "1"), TypeError, "bounds"),
+    Case("planted_mass", "bounds empty", lambda: eff.planted_mass(8, []), ValueError, "bounds"),
+    Case(
+        "planted_mass", "bounds negative", lambda: eff.planted_mass(8, [-1.0]), ValueError, "bounds"
+    ),
+    Case("planted_mass", "d zero", lambda: eff.planted_mass(8, [1.0], d=0), ValueError, "d"),
+    Case(
+        "planted_mass",
+        "trials zero",
+        lambda: eff.planted_mass(8, [1.0], trials=0),
+        ValueError,
+        "trials",
+    ),
+    Case(
+        "planted_mass",
+        "seed negative",
+        lambda: eff.planted_mass(8, [1.0], seed=-1),
+        ValueError,
+        "seed",
+    ),
+    # -------------------------------------------------------------------- nn_gadget
+    Case("nn_gadget", "n one", lambda: eff.nn_gadget(1, [1.0]), ValueError, "n"),
+    Case("nn_gadget", "bounds nan", lambda: eff.nn_gadget(8, [NAN]), ValueError, "bounds"),
+    Case("nn_gadget", "d one", lambda: eff.nn_gadget(8, [1.0], d=1), ValueError, "d"),
+    Case(
+        "nn_gadget",
+        "queries one",
+        lambda: eff.nn_gadget(8, [1.0], queries=1),
+        ValueError,
+        "queries",
+    ),
+    Case(
+        "nn_gadget",
+        "flips too many",
+        lambda: eff.nn_gadget(8, [1.0], d=8, flips=5),
+        ValueError,
+        "flips",
+    ),
+    Case(
+        "nn_gadget", "seed negative", lambda: eff.nn_gadget(8, [1.0], seed=-1), ValueError, "seed"
+    ),
+    # ------------------------------------------------------- largest_feasible_bound
+    Case("largest_feasible_bound", "n one", lambda: eff.largest_feasible_bound(1), ValueError, "n"),
+    Case(
+        "largest_feasible_bound",
+        "d zero",
+        lambda: eff.largest_feasible_bound(8, d=0),
+        ValueError,
+        "d",
+    ),
+    Case(
+        "largest_feasible_bound",
+        "target zero",
+        lambda: eff.largest_feasible_bound(8, target=0.0),
+        ValueError,
+        "target",
+    ),
+    Case(
+        "largest_feasible_bound",
+        "rank_fraction zero",
+        lambda: eff.largest_feasible_bound(8, rank_fraction=0.0),
+        ValueError,
+        "rank_fraction",
+    ),
+    Case(
+        "largest_feasible_bound",
+        "grid empty",
+        lambda: eff.largest_feasible_bound(8, grid=[]),
+        ValueError,
+        "grid",
+    ),
+    Case(
+        "largest_feasible_bound",
+        "method unknown",
+        lambda: eff.largest_feasible_bound(8, method="x"),
+        ValueError,
+        "method",
+    ),
+    Case(
+        "largest_feasible_bound",
+        "seed negative",
+        lambda: eff.largest_feasible_bound(8, seed=-1),
+        ValueError,
+        "seed",
+    ),
+    # ------------------------------------------------------------------ best_time
+    Case("best_time", "fn not callable", lambda: eff.best_time(3), TypeError, "fn"),
+    Case(
+        "best_time", "repeats zero", lambda: eff.best_time(lambda: None, 0), ValueError, "repeats"
+    ),
+    Case(
+        "best_time",
+        "budget negative",
+        lambda: eff.best_time(lambda: None, budget=-1.0),
+        ValueError,
+        "budget",
+    ),
+    # --------------------------------------------------------- benchmark_attention
+    Case(
+        "benchmark_attention",
+        "sizes string",
+        lambda: eff.benchmark_attention("64"),
+        TypeError,
+        "sizes",
+    ),
+    Case(
+        "benchmark_attention",
+        "sizes empty",
+        lambda: eff.benchmark_attention([]),
+        ValueError,
+        "sizes",
+    ),
+    Case(
+        "benchmark_attention",
+        "sizes one",
+        lambda: eff.benchmark_attention([1]),
+        ValueError,
+        "sizes",
+    ),
+    Case(
+        "benchmark_attention", "d zero", lambda: eff.benchmark_attention([8], d=0), ValueError, "d"
+    ),
+    Case(
+        "benchmark_attention",
+        "degree negative",
+        lambda: eff.benchmark_attention([8], degree=-1),
+        ValueError,
+        "degree",
+    ),
+    Case(
+        "benchmark_attention",
+        "method unknown",
+        lambda: eff.benchmark_attention([8], method="x"),
+        ValueError,
+        "method",
+    ),
+    Case(
+        "benchmark_attention",
+        "repeats zero",
+        lambda: eff.benchmark_attention([8], repeats=0),
+        ValueError,
+        "repeats",
+    ),
+    Case(
+        "benchmark_attention",
+        "exact_up_to negative",
+        lambda: eff.benchmark_attention([8], exact_up_to=-1),
+        ValueError,
+        "exact_up_to",
+    ),
+    Case(
+        "benchmark_attention",
+        "error string",
+        lambda: eff.benchmark_attention([8], error="yes"),
+        TypeError,
+        "error",
+    ),
+    Case(
+        "benchmark_attention",
+        "dtype half",
+        lambda: eff.benchmark_attention([8], dtype=torch.float16),
+        ValueError,
+        "dtype",
+    ),
+    Case(
+        "benchmark_attention",
+        "seed negative",
+        lambda: eff.benchmark_attention([8], seed=-1),
+        ValueError,
+        "seed",
+    ),
+    # -------------------------------------------------------------- crossover_size
+    Case("crossover_size", "result list", lambda: eff.crossover_size([1]), TypeError, "result"),
+    # ---------------------------------------------------------------------- plots
+    Case(
+        "plot_error_vs_bound",
+        "errors shape",
+        lambda: eff.plot_error_vs_bound([1.0, 2.0], t(3, 2), [1, 2]),
+        ValueError,
+        "errors",
+    ),
+    Case(
+        "plot_error_vs_bound",
+        "bounds 2-d",
+        lambda: eff.plot_error_vs_bound(t(1, 2), t(1, 2), [1]),
+        ValueError,
+        "bounds",
+    ),
+    Case(
+        "plot_error_vs_bound",
+        "errors string",
+        lambda: eff.plot_error_vs_bound([1.0], np.array(["a"]), [1]),
+        TypeError,
+        "errors",
+    ),
+    Case(
+        "plot_error_vs_bound",
+        "ax string",
+        lambda: eff.plot_error_vs_bound([1.0], t(1, 1), [1], ax=ax_bad()),
+        TypeError,
+        "ax",
+    ),
+    Case("plot_runtime", "result list", lambda: eff.plot_runtime([1]), TypeError, "result"),
+    Case(
+        "plot_runtime", "ax string", lambda: eff.plot_runtime(RESULT, ax=ax_bad()), TypeError, "ax"
+    ),
+    Case(
+        "plot_planted_mass",
+        "masses shape",
+        lambda: eff.plot_planted_mass([8], [1.0, 2.0], t(1, 3, 2)),
+        ValueError,
+        "masses",
+    ),
+    Case(
+        "plot_planted_mass",
+        "ratios 2-d",
+        lambda: eff.plot_planted_mass([8], t(1, 2), t(1, 2, 2)),
+        ValueError,
+        "ratios",
+    ),
+    Case("plot_gadget", "results empty", lambda: eff.plot_gadget({}), TypeError, "results"),
+    Case(
+        "plot_feasible_bound",
+        "results empty",
+        lambda: eff.plot_feasible_bound([]),
+        TypeError,
+        "results",
+    ),
+    Case(
+        "plot_feasible_bound",
+        "results numbers",
+        lambda: eff.plot_feasible_bound([1.0]),
+        TypeError,
+        "results",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", case_params(CASES))
+def test_bad_input_names_the_argument(case: Case) -> None:
+    check_case(case)
+
+
+def test_sweep_covers_every_public_callable() -> None:
+    covered = {c.target for c in CASES}
+    missing = public_callables(eff) - covered - RECORDS
+    assert not missing, f"no bad-input case for {sorted(missing)}"
+    assert RECORDS <= public_callables(eff)
+
+
+def test_case_ids_are_unique() -> None:
+    ids = [(c.target, c.desc) for c in CASES]
+    assert len(ids) == len(set(ids))
+
+
+def test_names_match_real_parameters() -> None:
+    extra = {"P and X", "n"}  # positions message; DegreePlan.flops(n)
+    for c in CASES:
+        obj = getattr(eff, c.target)
+        params = set(inspect.signature(obj).parameters)
+        assert c.name in params or c.name in extra, (c.target, c.name)
