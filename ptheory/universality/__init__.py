@@ -15,10 +15,11 @@ Which theorem each piece serves (precise statements are this book's reconstructi
 * :mod:`.build`: ``construct(d, L, delta, p=2)`` returns a :class:`UniversalModel`
   with ``forward(P, X)`` and ``prompt_for(target)``; ``dimensions`` gives every size
   analytically, for sizes far too large to build.
+* :mod:`.experiments`: the chapter's measurements (``error_sweep``, ``cost_rows``).
 * :mod:`.plots`: the figures of the three universality chapters.
 """
 
-from . import contextual, grid, layers, plots
+from . import contextual, experiments, grid, layers, plots
 from .build import (
     UniversalModel,
     all_prompts,
@@ -28,6 +29,7 @@ from .build import (
     dimensions,
 )
 from .contextual import Separation, contextual_separation, separation_curve
+from .experiments import cost_rows, error_sweep
 from .grid import (
     class_size,
     grid_sequences,
@@ -49,8 +51,11 @@ __all__ = [
     "contextual",
     "contextual_codes",
     "contextual_separation",
+    "cost_rows",
     "default_scale",
     "dimensions",
+    "error_sweep",
+    "experiments",
     "grid",
     "grid_sequences",
     "layers",
