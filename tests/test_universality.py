@@ -181,7 +181,7 @@ def test_dimensions_of_sizes_too_large_to_build():
 
 def test_target_finer_than_the_grid_is_not_approximated():
     # a sawtooth with 8 teeth (Lipschitz constant 8): the grids with delta >= 1/4 see
-    # it as a constant, and the error stays near its standard deviation 1/sqrt(12)
+    # it as a constant, and the error stays above its standard deviation 1/sqrt(12)
     def saw(X):
         return torch.remainder(8 * X, 1.0)
 
