@@ -189,6 +189,18 @@ CASES = [
         ValueError,
         "tol",
     ),
+    Case(
+        "error_sweep", "targets empty", lambda: U.error_sweep({}, 1, 1, [0.5]), TypeError, "targets"
+    ),
+    Case(
+        "error_sweep",
+        "p zero",
+        lambda: U.error_sweep({"a": (None, 1.0)}, 1, 1, [0.5], p=0),
+        ValueError,
+        "p",
+    ),
+    Case("cost_rows", "d zero", lambda: U.cost_rows(0, 1, [0.5]), ValueError, "d"),
+    Case("cost_rows", "delta", lambda: U.cost_rows(1, 1, [0.7]), ValueError, "delta"),
     Case("class_size", "d zero", lambda: U.class_size(0, 1, 0.5), ValueError, "d"),
     Case("log10_class_size", "delta", lambda: U.log10_class_size(1, 1, 0.4), ValueError, "delta"),
     Case("grid_sequences", "L negative", lambda: U.grid_sequences(1, -1, 0.5), ValueError, "L"),
