@@ -31,6 +31,7 @@ from ptheory.efficiency import (
     score_radius,
     select_degree,
 )
+from ptheory.efficiency import error_vs_bound as eff_error_vs_bound
 from ptheory.model import Attention
 
 F64 = torch.float64
@@ -340,3 +341,10 @@ def test_prompt_inference_falls_back_above_the_criterion():
     assert forced.fast and forced.degrees == (2,)
     err = float((forced.output - res.output).abs().max())
     assert err <= forced.error_bound  # possibly inf: the bound never lies
+
+
+def test_error_vs_bound_measured_below_proved_and_growing():
+    measured, proved = eff_error_vs_bound(256, [0.25, 1.0, 3.0], [1, 4], d=3, seed=1)
+    assert measured.shape == proved.shape == (2, 3)
+    assert (measured <= proved + 1e-13).all()
+    assert (measured.diff(dim=1) > 0).all() and (measured[1] < measured[0]).all()

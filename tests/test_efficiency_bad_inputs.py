@@ -361,6 +361,53 @@ CASES: list[Case] = [
         ValueError,
         "n",
     ),
+    # -------------------------------------------------------------- error_vs_bound
+    Case("error_vs_bound", "n zero", lambda: eff.error_vs_bound(0, [1.0], [1]), ValueError, "n"),
+    Case(
+        "error_vs_bound",
+        "bounds string",
+        lambda: eff.error_vs_bound(8, "1", [1]),
+        TypeError,
+        "bounds",
+    ),
+    Case(
+        "error_vs_bound",
+        "bounds negative",
+        lambda: eff.error_vs_bound(8, [-1.0], [1]),
+        ValueError,
+        "bounds",
+    ),
+    Case(
+        "error_vs_bound",
+        "degrees empty",
+        lambda: eff.error_vs_bound(8, [1.0], []),
+        TypeError,
+        "degrees",
+    ),
+    Case(
+        "error_vs_bound",
+        "degrees negative",
+        lambda: eff.error_vs_bound(8, [1.0], [-1]),
+        ValueError,
+        "degrees",
+    ),
+    Case(
+        "error_vs_bound", "d zero", lambda: eff.error_vs_bound(8, [1.0], [1], d=0), ValueError, "d"
+    ),
+    Case(
+        "error_vs_bound",
+        "method unknown",
+        lambda: eff.error_vs_bound(8, [1.0], [1], method="x"),
+        ValueError,
+        "method",
+    ),
+    Case(
+        "error_vs_bound",
+        "seed negative",
+        lambda: eff.error_vs_bound(8, [1.0], [1], seed=-1),
+        ValueError,
+        "seed",
+    ),
     # -------------------------------------------------------------- norm_criterion
     Case("norm_criterion", "Q 1-d", lambda: eff.norm_criterion(t(3), K), ValueError, "Q"),
     Case("norm_criterion", "K other d", lambda: eff.norm_criterion(Q, t(5, 4)), ValueError, "K"),

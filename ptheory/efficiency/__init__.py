@@ -10,7 +10,7 @@ Modules:
     polynomial: ``poly_attention``, the polynomial method (Theorem 3.1), its feature map,
         coefficients and proved error bounds.
     degree: ``select_degree``, the smallest degree for a bound ``B`` and an error target,
-        with its rank ``C(d + g, g)`` and cost.
+        with its rank ``C(d + g, g)`` and cost; ``error_vs_bound``, error as ``B`` grows.
     inference: ``norm_criterion`` and ``prompt_inference``: queries from the input, keys
         and values from ``[P, X]``, the fast path when ``B <= sqrt(ln n)`` (Theorem 3.1).
     transition: the planted-duplicate experiment, the nearest-neighbour gadget of the
@@ -20,7 +20,7 @@ Modules:
 """
 
 from . import degree, exact, inference, plots, polynomial, timing, transition
-from .degree import DegreePlan, monomial_count, select_degree
+from .degree import DegreePlan, error_vs_bound, monomial_count, select_degree
 from .exact import exact_attention
 from .inference import NormCriterion, PromptInference, norm_criterion, prompt_inference
 from .plots import (
@@ -62,6 +62,7 @@ __all__ = [
     "crossover_size",
     "degree",
     "entry_error_bound",
+    "error_vs_bound",
     "exact",
     "exact_attention",
     "exp_poly_coefficients",

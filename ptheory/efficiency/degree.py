@@ -10,13 +10,17 @@ a degree-``g`` polynomial with relative error ``eps_g`` there gives attention wi
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+import torch
 
 from .._validate import check_int, check_real
 from ._inputs import check_method
-from .polynomial import attention_error_bound, entry_error_bound
+from .exact import exact_attention
+from .polynomial import attention_error_bound, entry_error_bound, poly_attention, poly_error_bound
 
-__all__ = ["DegreePlan", "monomial_count", "select_degree"]
+__all__ = ["DegreePlan", "error_vs_bound", "monomial_count", "select_degree"]
 
 
 def monomial_count(d: int, degree: int) -> int:
@@ -81,3 +85,42 @@ def select_degree(
         f"eps = {eps:g} cannot be guaranteed with degree <= {max_degree} at bound {B:g} "
         f"(scores up to {R:g}); allow a larger max_degree or a larger eps"
     )
+
+
+def error_vs_bound(
+    n: int,
+    bounds: Sequence[float],
+    degrees: Sequence[int],
+    *,
+    d: int = 4,
+    method: str = "taylor",
+    seed: int = 0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Measured and proved max-abs error of the polynomial method as the entry bound grows.
+
+    ``Q = B Q_0``, ``K = B K_0`` with ``Q_0, K_0: (n, d)`` and ``V: (n, d)`` uniform in
+    ``[-1, 1]`` (float64, from ``seed``), for each ``B`` in ``bounds`` and each degree.
+    Returns ``(measured, proved)``, both ``(len(degrees), len(bounds))``; ``proved`` is
+    :func:`~ptheory.efficiency.poly_error_bound` at the data (``inf`` where ``eps >= 1``).
+    """
+    n = check_int(n, "n", minimum=1)
+    if isinstance(bounds, str | bytes) or not isinstance(bounds, Sequence) or not bounds:
+        raise TypeError("bounds must be a non-empty sequence of numbers")
+    Bs = [check_real(b, "bounds", minimum=0.0) for b in bounds]
+    if isinstance(degrees, str | bytes) or not isinstance(degrees, Sequence) or not degrees:
+        raise TypeError("degrees must be a non-empty sequence of integers")
+    gs = [check_int(g, "degrees", minimum=0, maximum=64) for g in degrees]
+    d = check_int(d, "d", minimum=1)
+    method = check_method(method)
+    gen = torch.Generator().manual_seed(check_int(seed, "seed", minimum=0))
+    Q0, K0, V = (torch.rand(n, d, generator=gen, dtype=torch.float64) * 2 - 1 for _ in range(3))
+    measured = torch.empty(len(gs), len(Bs), dtype=torch.float64)
+    proved = torch.empty_like(measured)
+    for j, B in enumerate(Bs):
+        Q, K = B * Q0, B * K0
+        exact = exact_attention(Q, K, V)
+        for i, g in enumerate(gs):
+            approx = poly_attention(Q, K, V, g, method)
+            measured[i, j] = (approx - exact).abs().max()
+            proved[i, j] = poly_error_bound(Q, K, V, g, method)
+    return measured, proved
