@@ -15,8 +15,19 @@ Modules, along the theory's seams:
 * :mod:`~ptheory.capacity.plots`: the part's figures.
 """
 
-from . import adapt, engine, invertible, plots, rays
+from . import adapt, counting, engine, invertible, plots, rays
 from .adapt import FitResult, LoRAResult, fine_tune, lora_fit
+from .counting import (
+    LookupReport,
+    bump_dataset,
+    counting_lower_bound,
+    embed_tokens,
+    grid_points_per_coordinate,
+    lookup_model,
+    lookup_prompt,
+    memorize_by_lookup,
+    prompt_bits_needed,
+)
 from .engine import PromptTuneResult, check_dataset, fit_loss, initial_prompts, prompt_tune
 from .invertible import (
     InjectivityBound,
@@ -26,7 +37,13 @@ from .invertible import (
     min_expansion,
     residual_model,
 )
-from .plots import plot_loss_by_length, plot_loss_by_norm, plot_rays
+from .plots import (
+    plot_construction,
+    plot_counting_bound,
+    plot_loss_by_length,
+    plot_loss_by_norm,
+    plot_rays,
+)
 from .rays import (
     RayGeometry,
     ff_contraction,
@@ -41,26 +58,38 @@ __all__ = [
     "FitResult",
     "InjectivityBound",
     "LoRAResult",
+    "LookupReport",
     "PromptTuneResult",
     "RayGeometry",
     "adapt",
+    "bump_dataset",
     "check_dataset",
     "collision_dataset",
+    "counting",
+    "counting_lower_bound",
+    "embed_tokens",
     "engine",
     "ff_contraction",
     "ff_inverse",
     "fine_tune",
     "fit_loss",
+    "grid_points_per_coordinate",
     "initial_prompts",
     "injectivity_bound",
     "injectivity_lower_bound",
     "invertible",
+    "lookup_model",
+    "lookup_prompt",
     "lora_fit",
+    "memorize_by_lookup",
     "min_expansion",
+    "plot_construction",
+    "plot_counting_bound",
     "plot_loss_by_length",
     "plot_loss_by_norm",
     "plot_rays",
     "plots",
+    "prompt_bits_needed",
     "prompt_tune",
     "ray_geometry",
     "ray_lower_bound",

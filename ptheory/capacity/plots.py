@@ -16,10 +16,17 @@ from matplotlib.figure import Figure
 from .._validate import as_tensor, check_real
 from ..plotting import PALETTE, new_figure
 from ..segments import prompt_split
+from .counting import LookupReport, counting_lower_bound
 from .engine import PromptTuneResult
 from .rays import _single_layer_parts, ray_geometry
 
-__all__ = ["plot_loss_by_length", "plot_loss_by_norm", "plot_rays"]
+__all__ = [
+    "plot_construction",
+    "plot_counting_bound",
+    "plot_loss_by_length",
+    "plot_loss_by_norm",
+    "plot_rays",
+]
 
 FLOOR = 1e-20  # losses below this are drawn at this height on logarithmic axes
 
@@ -192,6 +199,72 @@ def plot_loss_by_norm(
     ax.set_xlabel(r"bound $R$ on the norm of every prompt column")
     ax.set_ylabel("training loss (mean squared error)")
     ax.legend(loc="lower left")
+    return fig
+
+
+def plot_counting_bound(
+    eps_values: Sequence[float],
+    max_dl: int,
+    bits: float,
+    ax: Axes | None = None,
+    *,
+    lipschitz: float = 1.0,
+) -> Figure:
+    """The counting lower bound on ``L_p`` against ``d L``, one line per accuracy ``eps``.
+
+    Uses ``d = dL, L = 1`` (the bound depends on ``d`` and ``L`` only through ``dL``) for
+    ``dL = 1, ..., max_dL`` and ``bits`` bits per prompt token; logarithmic vertical axis,
+    so exponential growth in ``dL`` shows as a straight line.
+    """
+    eps = _check_sequence(eps_values, "eps_values")
+    if not isinstance(max_dl, int) or isinstance(max_dl, bool) or max_dl < 1:
+        raise ValueError(f"max_dl must be a positive integer, got {max_dl!r}")
+    bits = check_real(bits, "bits", minimum=0.0, strict_minimum=True)
+    ax = _axes(ax, 5.4, 4.0)
+    fig = ax.figure
+    n = np.arange(1, max_dl + 1)
+    markers = ["o", "s", "^", "D", "v"]
+    for j, e in enumerate(eps):
+        values = [counting_lower_bound(int(m), 1, float(e), bits, lipschitz=lipschitz) for m in n]
+        ax.plot(n, values, marker=markers[j % 5], color=PALETTE[j % len(PALETTE)],
+                label=rf"$\varepsilon = {e:g}$")  # fmt: skip
+    ax.axhline(1.0, color="0.3", lw=0.8)
+    ax.set_yscale("log")
+    ax.set_xlabel(r"number of input entries $dL$")
+    ax.set_ylabel(rf"prompt tokens needed, $L_p \geq dL\,k^{{dL}} / b$ ($b = {bits:g}$ bits)")
+    ax.legend(loc="upper left")
+    return fig
+
+
+def plot_construction(reports: Sequence[LookupReport], ax: Axes | None = None) -> Figure:
+    """Prompt length of the lookup construction and the counting bound, against ``N``.
+
+    One point per :class:`~ptheory.capacity.counting.LookupReport`: the construction's
+    length (filled) and the counting bound for its bits per token (open), on log-log axes,
+    with the line ``L_p = N`` for reference.
+    """
+    reports = list(reports)
+    if not reports or not all(isinstance(r, LookupReport) for r in reports):
+        raise TypeError("reports must be a non-empty sequence of LookupReport")
+    ax = _axes(ax, 5.4, 4.0)
+    fig = ax.figure
+    N = np.array([r.n_inputs for r in reports], dtype=float)
+    used = np.array([r.prompt_length for r in reports], dtype=float)
+    bound = np.array([r.counting_bound for r in reports], dtype=float)
+    ds = sorted({r.d for r in reports})
+    for j, d in enumerate(ds):
+        sel = np.array([r.d == d for r in reports])
+        color = PALETTE[j % len(PALETTE)]
+        ax.plot(N[sel], used[sel], "o", color=color, label=f"construction, d = {d}")
+        ax.plot(N[sel], bound[sel], "o", mfc="none", color=color)
+    line = np.array([N.min(), N.max()])
+    ax.plot(line, line, ":", color="0.3", label=r"$L_p = N$")
+    ax.plot([], [], "o", mfc="none", color="0.3", label="counting bound, same bits")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(r"grid inputs to memorize, $N = k^{d}$")
+    ax.set_ylabel(r"prompt tokens $L_p$")
+    ax.legend(loc="upper left")
     return fig
 
 
