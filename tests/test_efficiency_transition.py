@@ -46,6 +46,12 @@ def test_planted_mass_jumps_across_sqrt_ln_n():
     med = mass.median(dim=1).values
     assert (med.diff() > 0).all()
     assert med[1] < 0.05 and med[3] > 0.95  # 0.5 sqrt(ln n) vs 1.5 sqrt(ln n)
+    again, lower, upper = planted_mass(
+        n, [r * root for r in ratios], d=64, trials=8, with_bounds=True
+    )
+    assert torch.equal(again, mass)
+    assert (lower <= mass * (1 + 1e-12)).all() and (mass <= upper * (1 + 1e-12)).all()
+    assert (lower[2:] < upper[2:]).all()
     # B = 0: uniform attention, the planted key gets exactly 1/n
     assert torch.allclose(
         planted_mass(n, [0.0], trials=2), torch.full((1, 2), 1 / n, dtype=torch.float64)

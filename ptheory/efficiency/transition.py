@@ -51,26 +51,41 @@ def sign_vectors(n: int, d: int, *, seed: int = 0) -> torch.Tensor:
 
 
 def planted_mass(
-    n: int, bounds: Sequence[float], *, d: int = 64, trials: int = 16, seed: int = 0
-) -> torch.Tensor:
+    n: int,
+    bounds: Sequence[float],
+    *,
+    d: int = 64,
+    trials: int = 16,
+    seed: int = 0,
+    with_bounds: bool = False,
+) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Softmax mass on a planted duplicate key: ``(len(bounds), trials)``, float64.
 
     Each trial draws ``n`` keys in ``{-B, B}^d`` and takes the first key as the query, so it
-    scores ``B^2``; the other keys score ``B^2 <a, b_j> / d``. Returns the query's softmax
-    weight on its duplicate, for each ``B`` in ``bounds``, computed with a log-sum-exp.
+    scores ``B^2``; the other keys score ``B^2 rho_j`` with ``rho_j = <a, b_j> / d``. Returns
+    the query's softmax weight on its duplicate, ``1 / (1 + sum_j exp(-B^2 (1 - rho_j)))``,
+    for each ``B`` in ``bounds``. With ``with_bounds`` also the two bounds that the extreme
+    correlations give, ``1 / (1 + (n - 1) exp(-B^2 (1 - rho)))`` for ``rho`` the largest
+    (lower bound) and the smallest (upper bound) ``rho_j`` of the trial.
     """
     n = check_int(n, "n", minimum=2)
     Bs = torch.tensor(_bounds(bounds), dtype=torch.float64)
     d = check_int(d, "d", minimum=1)
     trials = check_int(trials, "trials", minimum=1)
     seed = check_int(seed, "seed", minimum=0)
+    if not isinstance(with_bounds, bool):
+        raise TypeError(f"with_bounds must be a bool, got {type(with_bounds).__name__}")
     out = torch.empty(len(Bs), trials, dtype=torch.float64)
+    lower, upper = torch.empty_like(out), torch.empty_like(out)
+    B2 = (Bs**2)[:, None]
     for t in range(trials):
         keys = sign_vectors(n, d, seed=seed * 100_003 + t)
-        z = keys @ keys[0] / d  # scores per unit B^2
-        s = (Bs**2)[:, None] * z[None, :]
+        rho = keys @ keys[0] / d  # rho[0] = 1: the duplicate
+        s = B2 * rho[None, :]
         out[:, t] = (s[:, 0] - torch.logsumexp(s, dim=1)).exp()
-    return out
+        for target, r in ((lower, rho[1:].max()), (upper, rho[1:].min())):
+            target[:, t] = torch.sigmoid(-(math.log(n - 1) - B2[:, 0] * (1 - r)))
+    return (out, lower, upper) if with_bounds else out
 
 
 @dataclass(frozen=True)
