@@ -69,8 +69,9 @@ def prompt_bits_needed(d: int, L: int, eps: float, *, lipschitz: float = 1.0) ->
     d = check_int(d, "d", minimum=1)
     L = check_int(L, "L", minimum=1)
     k = grid_points_per_coordinate(eps, lipschitz)
-    log2 = math.log2(d * L) + d * L * math.log2(k)
-    return 2.0**log2 if log2 < 1023 else math.inf
+    if d * L * math.log2(max(k, 2)) > 1000:  # beyond float range
+        return math.inf
+    return float(d * L * k ** (d * L))  # exact integer arithmetic, then one rounding
 
 
 def counting_lower_bound(
