@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import matplotlib
@@ -56,7 +57,7 @@ def test_grid_points_edge_cases():
     assert grid_points_per_coordinate(0.125) == 2  # C / (4 eps) = 2 exactly
     assert grid_points_per_coordinate(0.1) == 3
     assert grid_points_per_coordinate(0.24, lipschitz=0.1) == 1
-    with pytest.raises(ValueError, match="^eps"):
+    with pytest.raises(ValueError, match=r"^eps"):
         grid_points_per_coordinate(0.25)
 
 
@@ -65,7 +66,7 @@ def test_counting_bound_is_monotone():
     for d in range(1, 5):
         for L in range(1, 4):
             by_eps = [counting_lower_bound(d, L, e, 16) for e in eps_values]
-            assert all(b2 >= b1 for b1, b2 in zip(by_eps, by_eps[1:], strict=False))
+            assert all(b2 >= b1 for b1, b2 in itertools.pairwise(by_eps))
             assert counting_lower_bound(d + 1, L, 0.05, 16) > counting_lower_bound(d, L, 0.05, 16)
             assert counting_lower_bound(d, L + 1, 0.05, 16) > counting_lower_bound(d, L, 0.05, 16)
     assert counting_lower_bound(2, 2, 0.05, 32) < counting_lower_bound(2, 2, 0.05, 16)

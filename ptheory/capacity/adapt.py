@@ -22,7 +22,7 @@ from torch.func import functional_call
 
 from .._validate import check_int
 from ..model import Attention, Transformer
-from .engine import _layers, batched_lbfgs, check_dataset, fit_loss, on_one_thread
+from .engine import _fit_loss, _layers, batched_lbfgs, check_dataset, on_one_thread
 from .rays import _single_layer_parts, ff_contraction, ff_inverse
 
 __all__ = ["FitResult", "LoRAResult", "fine_tune", "lora_fit"]
@@ -76,7 +76,7 @@ def _attention_layer(model: nn.Module, layer: int | None) -> tuple[int, Attentio
 
 def _plain_loss(model: nn.Module, X: torch.Tensor, Y: torch.Tensor) -> float:
     with torch.no_grad():
-        return float(fit_loss(model(X), Y))
+        return float(_fit_loss(model(X), Y))
 
 
 def _closed_form_delta(model: Transformer, X: torch.Tensor, Y: torch.Tensor, rank: int):
@@ -164,7 +164,7 @@ def lora_fit(
             v = flat.detach()[0].requires_grad_(True)
             Bf, Af = v[: rows * rank].reshape(rows, rank), v[rows * rank :].reshape(rank, cols)
             params = {**base, name: W0 + (Bf @ Af)[None]}
-            f = fit_loss(functional_call(model, params, (X,)), Y)
+            f = _fit_loss(functional_call(model, params, (X,)), Y)
             (g,) = torch.autograd.grad(f, v)
             return f.detach()[None], g[None]
 
@@ -203,7 +203,7 @@ def fine_tune(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, *, steps: int 
 
     def fg(flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         v = flat.detach()[0].requires_grad_(True)
-        f = fit_loss(functional_call(model, unflatten(v), (X,)), Y)
+        f = _fit_loss(functional_call(model, unflatten(v), (X,)), Y)
         (g,) = torch.autograd.grad(f, v)
         return f.detach()[None], g[None]
 

@@ -88,6 +88,21 @@ def check_dataset(model: object, X: object, Y: object) -> tuple[torch.Tensor, to
 def fit_loss(outputs: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
     """``(1/N) sum_i ||outputs_i[:, -k:] - Y_i||_F^2`` for ``outputs: (..., N, d, L)`` and
     ``Y: (N, d, k)``; returns the leading shape ``(...)``."""
+    outputs = as_tensor(outputs, "outputs")
+    check_matrix_batch(outputs, "outputs", layout="(..., N, d, L)")
+    if outputs.dim() < 3:
+        raise ValueError(f"outputs must have shape (..., N, d, L), got {tuple(outputs.shape)}")
+    Y = as_tensor(Y, "Y", dtype=outputs.dtype, device=outputs.device)
+    check_matrix_batch(Y, "Y", ndim=3, rows=outputs.shape[-2], layout="(N, d, k)")
+    if Y.shape[0] != outputs.shape[-3] or Y.shape[-1] > outputs.shape[-1]:
+        raise ValueError(
+            f"Y must have shape (N, d, k) with N = {outputs.shape[-3]} and k <= "
+            f"{outputs.shape[-1]}, got {tuple(Y.shape)}"
+        )
+    return _fit_loss(outputs, Y)
+
+
+def _fit_loss(outputs: torch.Tensor, Y: torch.Tensor) -> torch.Tensor:
     k = Y.shape[-1]
     diff = outputs[..., -k:] - Y
     return diff.pow(2).sum(dim=(-1, -2)).mean(dim=-1)
@@ -396,7 +411,7 @@ def prompt_tune(
 
     def losses(Q: torch.Tensor) -> torch.Tensor:
         P = _squash(Q * col_mask, max_norm) * col_mask
-        return fit_loss(padded_forward(model, P, run_len, X), Y)
+        return _fit_loss(padded_forward(model, P, run_len, X), Y)
 
     def fg(flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         Q = flat.detach().reshape(B, d, L_max).requires_grad_(True)
