@@ -40,7 +40,8 @@ def _table(result: dict) -> str:
     head = (
         f"d = {result['d']}, degree g = {result['degree']} ({result['method']}), "
         f"rank r = C(d+g, g) = {result['rank']}, {result['dtype']}, "
-        f"{result['threads']} threads, best of {result['repeats']}"
+        f"{result['threads']} thread{'s' if result['threads'] != 1 else ''}, "
+        f"best of {result['repeats']}"
     )
     lines = [
         head,
