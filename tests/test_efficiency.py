@@ -348,3 +348,12 @@ def test_error_vs_bound_measured_below_proved_and_growing():
     assert measured.shape == proved.shape == (2, 3)
     assert (measured <= proved + 1e-13).all()
     assert (measured.diff(dim=1) > 0).all() and (measured[1] < measured[0]).all()
+
+
+def test_inputs_that_require_grad_are_accepted_without_warnings():
+    Q = uniform((6, 3), 1.0, 0).requires_grad_()
+    K, V = uniform((7, 3), 1.0, 1), uniform((7, 2), 1.0, 2)
+    out = poly_attention(Q, K, V, 3)
+    assert not out.requires_grad
+    assert float((out - exact_attention(Q, K, V)).abs().max()) <= poly_error_bound(Q, K, V, 3)
+    assert norm_criterion(Q, K).bound <= 1.0 and score_radius(Q, K) <= 3.0

@@ -27,9 +27,10 @@ def check_qkv(
     Returns the three tensors in ``Q``'s floating dtype and device, expanded to one batch
     shape, and that batch shape.
     """
-    Q = as_tensor(Q, "Q")
-    K = as_tensor(K, "K", dtype=Q.dtype, device=Q.device)
-    V = as_tensor(V, "V", dtype=Q.dtype, device=Q.device)
+    # Detached: the efficiency functions compute outputs, not gradients.
+    Q = as_tensor(Q, "Q").detach()
+    K = as_tensor(K, "K", dtype=Q.dtype, device=Q.device).detach()
+    V = as_tensor(V, "V", dtype=Q.dtype, device=Q.device).detach()
     for name, x in (("Q", Q), ("K", K), ("V", V)):
         if x.dim() < 2:
             raise ValueError(
