@@ -27,6 +27,7 @@ def stage(chapters: list[Path], out: Path) -> None:
     for name in ("_config.yml", "references.bib"):
         shutil.copy(ROOT / name, out / name)
     (out / "book").mkdir(exist_ok=True)
+    shutil.copytree(ROOT / "book" / "_ext", out / "book" / "_ext", dirs_exist_ok=True)
     for page in ("notation.md", "bibliography.md"):
         shutil.copy(ROOT / "book" / page, out / "book" / page)
     (out / "book" / "intro.md").write_text("# Preview\n\nA preview build of a few chapters.\n")
