@@ -42,10 +42,12 @@ from .plots import (
     plot_counting_bound,
     plot_loss_by_length,
     plot_loss_by_norm,
+    plot_parameters,
     plot_rays,
 )
 from .rays import (
     RayGeometry,
+    apex_dataset,
     ff_contraction,
     ff_inverse,
     ray_geometry,
@@ -62,6 +64,7 @@ __all__ = [
     "PromptTuneResult",
     "RayGeometry",
     "adapt",
+    "apex_dataset",
     "bump_dataset",
     "check_dataset",
     "collision_dataset",
@@ -87,6 +90,7 @@ __all__ = [
     "plot_counting_bound",
     "plot_loss_by_length",
     "plot_loss_by_norm",
+    "plot_parameters",
     "plot_rays",
     "plots",
     "prompt_bits_needed",

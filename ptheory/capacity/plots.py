@@ -25,6 +25,7 @@ __all__ = [
     "plot_counting_bound",
     "plot_loss_by_length",
     "plot_loss_by_norm",
+    "plot_parameters",
     "plot_rays",
 ]
 
@@ -198,7 +199,7 @@ def plot_loss_by_norm(
     ax.set_yscale("log")
     ax.set_xlabel(r"bound $R$ on the norm of every prompt column")
     ax.set_ylabel("training loss (mean squared error)")
-    ax.legend(loc="lower left")
+    ax.legend(loc="center right")
     return fig
 
 
@@ -265,6 +266,48 @@ def plot_construction(reports: Sequence[LookupReport], ax: Axes | None = None) -
     ax.set_xlabel(r"grid inputs to memorize, $N = k^{d}$")
     ax.set_ylabel(r"prompt tokens $L_p$")
     ax.legend(loc="upper left")
+    return fig
+
+
+def plot_parameters(
+    curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    ax: Axes | None = None,
+) -> Figure:
+    """Training loss against the number of tuned parameters, one line per method.
+
+    ``curves`` maps a label (say ``"prompt, n = 3"``) to ``(parameters, losses)``. Lines
+    whose label starts with ``"LoRA"`` are dashed. Logarithmic loss axis; losses below
+    ``1e-20`` are drawn at ``1e-20``.
+    """
+    if not isinstance(curves, Mapping) or not curves:
+        raise TypeError("curves must be a non-empty mapping of label to (parameters, losses)")
+    ax = _axes(ax, 6.0, 4.2)
+    fig = ax.figure
+    lows, highs = [], []
+    for j, (label, pair) in enumerate(curves.items()):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"curves[{label!r}] must be a pair (parameters, losses)")
+        x = _check_sequence(pair[0], "curves")
+        y = _check_sequence(pair[1], "curves").clip(FLOOR)
+        if x.size != y.size:
+            raise ValueError(f"curves[{label!r}] has {x.size} parameters and {y.size} losses")
+        lora = str(label).startswith("LoRA")
+        color = PALETTE[(j // 2) % len(PALETTE)]
+        ax.plot(
+            x,
+            y,
+            "s--" if lora else "o-",
+            color=color,
+            label=str(label),
+            mfc="none" if lora else None,
+        )
+        lows.append(y.min())
+        highs.append(y.max())
+    ax.set_ylim(min(lows) / 10.0, max(highs) * 10.0)
+    ax.set_yscale("log")
+    ax.set_xlabel("tuned parameters")
+    ax.set_ylabel("training loss (mean squared error)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     return fig
 
 

@@ -22,6 +22,7 @@ from .engine import check_dataset
 
 __all__ = [
     "RayGeometry",
+    "apex_dataset",
     "ff_contraction",
     "ff_inverse",
     "ray_geometry",
@@ -279,3 +280,37 @@ def ray_lower_bound(model: Transformer, X: torch.Tensor, Y: torch.Tensor) -> flo
     at_inf = float((geom.c - geom.c.mean(0)).pow(2).sum()) / e.shape[0]  # T -> inf
     best = min(float(values.min()), refined, at_zero, at_inf)
     return (1.0 - geom.kappa) ** 2 * best
+
+
+def apex_dataset(
+    model: Transformer,
+    n: int,
+    seed: int = 0,
+    *,
+    stretch: float = 0.5,
+    offset: float = 0.3,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """``n`` two-token examples with **distinct** query tokens whose rays share an apex.
+
+    Draws ``X_i = [x_i', x_i]`` uniform in ``[0, 1]^{d x 2}`` and computes
+    ``b_i = Att(x_i, X_i)``; with the apex ``o`` (the mean of the ``b_i`` plus a random offset
+    of scale ``offset``), the needed attention outputs are ``c_i = b_i + stretch (b_i - o)``,
+    so the ray ``{c_i + s (c_i - b_i), s > 0}`` lies on the half-line from ``o`` through
+    ``b_i``. Targets ``y_i = FF(x_i + c_i)`` of the last column. For ``n <= d`` the
+    directions ``b_i - o`` are linearly independent (for almost every draw), which is what
+    the prompt-length bound needs. Returns ``X: (n, d, 2)``, ``Y: (n, d, 1)``.
+    """
+    attn, ff = _single_layer_parts(model)
+    n = check_int(n, "n", minimum=1)
+    seed = check_int(seed, "seed", minimum=0)
+    stretch = check_real(stretch, "stretch", minimum=0.0, strict_minimum=True)
+    offset = check_real(offset, "offset", minimum=0.0)
+    d = attn.d
+    gen = torch.Generator().manual_seed(seed)
+    X = torch.rand(n, d, 2, generator=gen, dtype=torch.float64).to(attn.W_Q.dtype)
+    with torch.no_grad():
+        b = attn.attend(X[:, :, -1:], X)[..., 0]
+        o = b.mean(0) + offset * torch.randn(d, generator=gen, dtype=torch.float64).to(b.dtype)
+        c = b + stretch * (b - o)
+        Y = ff((X[:, :, -1] + c).unsqueeze(-1))
+    return X, Y
