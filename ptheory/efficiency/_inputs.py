@@ -51,8 +51,13 @@ def check_qkv(
         raise ValueError("K must hold at least one key (row)")
     if Q.shape[-1] == 0:
         raise ValueError("Q must have at least one feature column (d >= 1)")
+    same = Q.shape[:-2] == K.shape[:-2] == V.shape[:-2]  # the common case, no broadcasting
     try:
-        batch = torch.broadcast_shapes(Q.shape[:-2], K.shape[:-2], V.shape[:-2])
+        batch = (
+            Q.shape[:-2]
+            if same
+            else torch.broadcast_shapes(Q.shape[:-2], K.shape[:-2], V.shape[:-2])
+        )
     except RuntimeError as err:
         raise ValueError(
             "Q, K and V must have broadcastable leading (batch) dimensions, got shapes "
@@ -60,6 +65,8 @@ def check_qkv(
         ) from err
     for name, x in (("Q", Q), ("K", K), ("V", V)):
         _check_finite_fast(x, name)
+    if same:
+        return Q, K, V, tuple(batch)
     Q = Q.expand(*batch, *Q.shape[-2:])
     K = K.expand(*batch, *K.shape[-2:])
     V = V.expand(*batch, *V.shape[-2:])
