@@ -10,11 +10,13 @@ import pytest
 import torch
 
 from ptheory.capacity import (
+    apex_dataset,
     fine_tune,
     fit_loss,
     initial_prompts,
     lora_fit,
     plot_loss_by_length,
+    plot_parameters,
     plot_rays,
     prompt_tune,
     ray_geometry,
@@ -226,4 +228,24 @@ def test_figures():
     fig = plot_rays(model, X, Y, res.prompt)
     assert fig.axes[0].get_xlabel()
     fig = plot_loss_by_length(res, 0.5, {"LoRA rank 2": 1e-30})
+    assert fig.axes[0].get_yscale() == "log"
+
+
+# ------------------------------------------------------ prompt versus LoRA
+@pytest.mark.parametrize("n", [2, 3, 4])
+def test_apex_dataset_needs_rank_n_and_n_prompt_tokens(n):
+    model = single_layer_model(4, seed=1)
+    X, Y = apex_dataset(model, n, seed=n)
+    assert len({tuple(x) for x in X[:, :, -1].tolist()}) == n  # distinct query tokens
+    geom_b = model.layers[0].attend(X[:, :, -1:], X)[..., 0]
+    losses = [lora_fit(model, X, Y, r).loss for r in range(1, n + 1)]
+    assert losses[-1] < 1e-20 and all(v > 1e-8 for v in losses[:-1])
+    res = prompt_tune(model, X, Y, list(range(1, n)), steps=60, restarts=4)
+    assert float(res.losses.min()) > 1e-6  # no prompt shorter than n fits exactly
+    # the needed offsets point away from one apex: c_i - b_i parallel to b_i - o
+    assert geom_b.shape == (n, 4)
+
+
+def test_plot_parameters():
+    fig = plot_parameters({"prompt": ([4, 8], [0.1, 1e-30]), "LoRA": ([8], [1e-31])})
     assert fig.axes[0].get_yscale() == "log"

@@ -18,6 +18,7 @@ import torch
 
 from ptheory import capacity
 from ptheory.capacity import (
+    apex_dataset,
     bump_dataset,
     check_dataset,
     collision_dataset,
@@ -40,6 +41,7 @@ from ptheory.capacity import (
     plot_counting_bound,
     plot_loss_by_length,
     plot_loss_by_norm,
+    plot_parameters,
     plot_rays,
     prompt_bits_needed,
     prompt_tune,
@@ -101,6 +103,12 @@ CASES: list[Case] = [
          lambda: unmemorizable_dataset(MODEL, tilt=-1.0), ValueError, "tilt"),
     Case("unmemorizable_dataset", "same_direction int",
          lambda: unmemorizable_dataset(MODEL, same_direction=1), TypeError, "same_direction"),
+    Case("apex_dataset", "n zero", lambda: apex_dataset(MODEL, 0), ValueError, "n"),
+    Case("apex_dataset", "stretch zero", lambda: apex_dataset(MODEL, 2, stretch=0.0),
+         ValueError, "stretch"),
+    Case("apex_dataset", "offset negative", lambda: apex_dataset(MODEL, 2, offset=-1.0),
+         ValueError, "offset"),
+    Case("apex_dataset", "model deep", lambda: apex_dataset(DEEP, 2), ValueError, "model"),
     # ----------------------------------------------------------------- ray geometry
     Case("ray_lower_bound", "model two heads", lambda: ray_lower_bound(TWO_HEADS, X, Y),
          ValueError, "model"),
@@ -303,6 +311,11 @@ CASES: list[Case] = [
          ValueError, "max_dl"),
     Case("plot_counting_bound", "bits zero", lambda: plot_counting_bound([0.1], 3, 0), ValueError,
          "bits"),
+    Case("plot_parameters", "curves empty", lambda: plot_parameters({}), TypeError, "curves"),
+    Case("plot_parameters", "curves not pairs", lambda: plot_parameters({"a": [1.0]}),
+         TypeError, "curves"),
+    Case("plot_parameters", "curves lengths differ",
+         lambda: plot_parameters({"a": ([1.0, 2.0], [0.1])}), ValueError, "curves"),
     Case("plot_construction", "reports empty", lambda: plot_construction([]), TypeError,
          "reports"),
     Case("plot_construction", "reports of numbers", lambda: plot_construction([1, 2]), TypeError,
