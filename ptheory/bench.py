@@ -11,7 +11,10 @@ float64 exact attention, the proved bound, and the fitted log-log slope of each 
     python -m ptheory.bench --sizes 1024 4096 --repeats 5 --json bench.json
 
 Timings are the best of ``--repeats`` runs; on a shared machine they are noisy, the
-minimum least so.
+minimum least so. Exact attention runs with PyTorch's CPU threads (``--threads``), the
+polynomial method with one (``--poly-threads 1``, the default): a handicap for it on a
+multi-core machine, chosen because its many small parallel regions make multi-threaded
+timings erratic when other processes load the cores.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ def _table(result: dict) -> str:
     head = (
         f"d = {result['d']}, degree g = {result['degree']} ({result['method']}), "
         f"rank r = C(d+g, g) = {result['rank']}, {result['dtype']}, "
-        f"{result['threads']} thread{'s' if result['threads'] != 1 else ''}, "
+        f"CPU threads: exact {result['threads']}, polynomial {result['poly_threads']}; "
         f"best of {result['repeats']}"
     )
     lines = [
@@ -78,7 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--degree", type=int, default=2, help="polynomial degree g")
     parser.add_argument("--method", choices=["taylor", "chebyshev"], default="taylor")
     parser.add_argument("--no-error", action="store_true", help="skip the float64 error")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
+    parser.add_argument(
+        "--poly-threads",
+        type=int,
+        default=1,
+        help="CPU threads for the polynomial method (default 1: stable under load, and a "
+        "handicap against exact attention, which keeps --threads)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
     sizes = args.sizes or (QUICK_SIZES if args.quick else DEFAULT_SIZES)
@@ -89,6 +99,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.threads < 1:
             parser.error("threads must be >= 1")
         torch.set_num_threads(args.threads)
+    if args.poly_threads < 1:
+        parser.error("poly-threads must be >= 1")
     result = benchmark_attention(
         sizes,
         d=args.d,
@@ -96,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         method=args.method,
         repeats=repeats,
         error=not args.no_error,
+        poly_threads=args.poly_threads,
     )
     print(_table(result))
     if args.json is not None:

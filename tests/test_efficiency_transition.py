@@ -89,7 +89,9 @@ def test_best_time_and_benchmark_rows():
     calls = []
     t = best_time(lambda: calls.append(1), 3)
     assert t >= 0 and len(calls) >= 4
-    result = benchmark_attention([64, 128, 256], repeats=1, exact_up_to=128)
+    threads = torch.get_num_threads()
+    result = benchmark_attention([64, 128, 256], repeats=1, exact_up_to=128, poly_threads=1)
+    assert torch.get_num_threads() == threads and result["poly_threads"] == 1
     rows = result["rows"]
     assert [r["n"] for r in rows] == [64, 128, 256]
     assert rows[2]["exact_s"] is None and rows[2]["speedup"] is None

@@ -8,10 +8,11 @@ methods, errors as max-abs against float64 exact attention.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import torch
 
@@ -41,6 +42,18 @@ def best_time(fn: Callable[[], object], repeats: int = 3, *, budget: float = 0.0
     return min(times)
 
 
+@contextlib.contextmanager
+def _threads(k: int | None) -> Iterator[None]:
+    """Run the body with ``k`` intra-op CPU threads (``None``: leave them), then restore."""
+    before = torch.get_num_threads()
+    if k is not None:
+        torch.set_num_threads(k)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _sizes(sizes: Sequence[int], name: str) -> list[int]:
     if isinstance(sizes, str | bytes) or not isinstance(sizes, Sequence):
         raise TypeError(f"{name} must be a sequence of integers, got {type(sizes).__name__}")
@@ -60,6 +73,7 @@ def benchmark_attention(
     error: bool = True,
     dtype: torch.dtype = torch.float32,
     seed: int = 0,
+    poly_threads: int | None = None,
 ) -> dict:
     """Time exact attention (``scaled_dot_product_attention``) and the polynomial method.
 
@@ -70,6 +84,11 @@ def benchmark_attention(
     ``rows`` (one dict per ``n``: ``n, exact_s, poly_s, speedup, error, bound``; missing
     values are ``None``), ``slope_exact``, ``slope_poly`` (log-log fits over the sizes
     measured) and the configuration.
+
+    ``poly_threads`` runs the polynomial method with that many CPU threads (exact attention
+    keeps PyTorch's setting): with ``1`` the comparison handicaps the polynomial method on a
+    multi-core machine, but its timings stay stable when other processes load the cores
+    (its many small parallel regions suffer most from contention).
     """
     sizes = _sizes(sizes, "sizes")
     d = check_int(d, "d", minimum=1)
@@ -83,14 +102,17 @@ def benchmark_attention(
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype}")
     seed = check_int(seed, "seed", minimum=0)
+    if poly_threads is not None:
+        poly_threads = check_int(poly_threads, "poly_threads", minimum=1)
     rows = []
     for n in sizes:
         gen = torch.Generator().manual_seed(seed * 1_000_003 + n)
         Q, K, V = (torch.rand(n, d, generator=gen, dtype=dtype) * 2 - 1 for _ in range(3))
         row: dict = {"n": n, "exact_s": None, "poly_s": None, "speedup": None}
-        row["poly_s"] = best_time(
-            lambda Q=Q, K=K, V=V: poly_attention(Q, K, V, degree, method), repeats, budget=0.2
-        )
+        with _threads(poly_threads):
+            row["poly_s"] = best_time(
+                lambda Q=Q, K=K, V=V: poly_attention(Q, K, V, degree, method), repeats, budget=0.2
+            )
         if exact_up_to is None or n <= exact_up_to:
             row["exact_s"] = best_time(lambda Q=Q, K=K, V=V: exact_attention(Q, K, V), repeats)
             row["speedup"] = row["exact_s"] / row["poly_s"]
@@ -113,6 +135,7 @@ def benchmark_attention(
         "rank": math.comb(d + degree, degree),
         "dtype": str(dtype).removeprefix("torch."),
         "threads": torch.get_num_threads(),
+        "poly_threads": torch.get_num_threads() if poly_threads is None else poly_threads,
         "repeats": repeats,
         "rows": rows,
         "slope_exact": slopes["exact"],
