@@ -21,6 +21,7 @@ from ptheory.capacity import (
     grid_points_per_coordinate,
     injectivity_bound,
     injectivity_lower_bound,
+    lipschitz_dataset,
     lookup_model,
     lookup_prompt,
     memorize_by_lookup,
@@ -158,3 +159,15 @@ def test_bound_figures():
     assert fig.axes[0].get_xscale() == "log"
     fig = plot_loss_by_norm([2.0, 8.0], [0.03, 0.02], [0.004, 0.0], unbounded=1e-18)
     assert fig.axes[0].get_xlabel()
+
+
+def test_lipschitz_dataset_respects_its_constant():
+    X, Y = lipschitz_dataset(64, 2, 3, lipschitz=2.0, seed=5)
+    assert X.shape == Y.shape == (64, 2, 3)
+    assert float(Y.min()) > 0.0 and float(Y.max()) < 1.0
+    dx = (X[:, None] - X[None]).flatten(2).norm(dim=-1)
+    dy = (Y[:, None] - Y[None]).flatten(2).norm(dim=-1)
+    off = ~torch.eye(64, dtype=torch.bool)
+    assert bool((dy[off] <= 2.0 * dx[off] + 1e-12).all())
+    X2, Y2 = lipschitz_dataset(64, 2, 3, lipschitz=2.0, seed=5)
+    assert torch.equal(X, X2) and torch.equal(Y, Y2)
