@@ -38,6 +38,7 @@ from ptheory.capacity import (
     lora_fit,
     memorize_by_lookup,
     min_expansion,
+    optim,
     plot_construction,
     plot_counting_bound,
     plot_loss_by_length,
@@ -213,6 +214,15 @@ CASES: list[Case] = [
     Case("fine_tune", "steps float", lambda: fine_tune(MODEL, X, Y, steps=1.0), TypeError,
          "steps"),
     Case("fine_tune", "Y wrong rows", lambda: fine_tune(MODEL, X, Y[:, :1]), ValueError, "Y"),
+    Case("batched_lbfgs", "fg not callable", lambda: optim.batched_lbfgs(None, X[0], 1),
+         TypeError, "fg"),
+    Case("batched_lbfgs", "x0 3-d", lambda: optim.batched_lbfgs(lambda x: x, X, 1), ValueError,
+         "x0"),
+    Case("batched_lbfgs", "steps negative",
+         lambda: optim.batched_lbfgs(lambda x: x, X[0], -1), ValueError, "steps"),
+    Case("batched_lbfgs", "history zero",
+         lambda: optim.batched_lbfgs(lambda x: x, X[0], 1, history=0), ValueError, "history"),
+    Case("on_one_thread", "fn not callable", lambda: optim.on_one_thread(3), TypeError, "fn"),
     # --------------------------------------------------------------- counting bound
     Case("counting_lower_bound", "d zero", lambda: counting_lower_bound(0, 1, 0.1, 8),
          ValueError, "d"),
@@ -346,6 +356,7 @@ def test_bad_input_names_the_argument(case: Case):
 def test_sweep_covers_every_public_callable():
     covered = {c.target for c in CASES}
     missing = public_callables(capacity) - covered - RESULT_CLASSES
+    missing |= {"batched_lbfgs", "on_one_thread"} - covered
     assert not missing, f"no bad-input case for {sorted(missing)}"
     assert RESULT_CLASSES <= public_callables(capacity)
 
@@ -357,7 +368,7 @@ def test_case_ids_are_unique():
 
 def test_names_match_real_parameters():
     for c in CASES:
-        obj = getattr(capacity, c.target)
+        obj = getattr(capacity, c.target, None) or getattr(optim, c.target)
         if c.target == "RayGeometry":
             obj = obj.ray_points
         assert c.name in inspect.signature(obj).parameters, (c.target, c.name)

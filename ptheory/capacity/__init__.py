@@ -4,6 +4,7 @@ Modules, along the theory's seams:
 
 * :mod:`~ptheory.capacity.engine`: the batched prompt-tuning engine (restarts and prompt
   lengths in one tensor computation, Adam and L-BFGS), used by every chapter of the part.
+* :mod:`~ptheory.capacity.optim`: batched L-BFGS over independent runs, single-thread helper.
 * :mod:`~ptheory.capacity.rays`: Wang et al.'s single-layer limitation (the two rays that
   do not meet) and its analytic lower bound on the loss of every prompt.
 * :mod:`~ptheory.capacity.adapt`: the weight-space baselines, LoRA (closed form or

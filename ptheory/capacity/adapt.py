@@ -22,7 +22,8 @@ from torch.func import functional_call
 
 from .._validate import check_int
 from ..model import Attention, Transformer
-from .engine import _fit_loss, _layers, batched_lbfgs, check_dataset, on_one_thread
+from .engine import _fit_loss, _layers, check_dataset
+from .optim import batched_lbfgs, on_one_thread
 from .rays import _single_layer_parts, ff_contraction, ff_inverse
 
 __all__ = ["FitResult", "LoRAResult", "fine_tune", "lora_fit"]

@@ -16,10 +16,8 @@ batch. Initial prompts come from a generator seeded by ``(seed, L_p, restart)``.
 
 from __future__ import annotations
 
-import functools
 import math
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -27,6 +25,7 @@ from torch import nn
 
 from .._validate import as_tensor, check_finite, check_int, check_matrix_batch, check_real
 from ..model import Attention, FeedForward, Transformer
+from .optim import batched_lbfgs, on_one_thread
 
 __all__ = [
     "PromptTuneResult",
@@ -37,29 +36,6 @@ __all__ = [
 ]
 
 OPTIMIZERS = ("lbfgs", "adam")
-
-
-@contextmanager
-def single_thread() -> Iterator[None]:
-    """Run tiny tensor work on one CPU thread (restoring the setting afterwards): for the
-    small batched problems of this part, thread start-up costs far more than it saves."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
-
-
-def on_one_thread(fn: Callable) -> Callable:
-    """Decorator: run ``fn`` inside :func:`single_thread`."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with single_thread():
-            return fn(*args, **kwargs)
-
-    return wrapper
 
 
 def check_dataset(model: object, X: object, Y: object) -> tuple[torch.Tensor, torch.Tensor]:
@@ -250,96 +226,6 @@ def _squash(Q: torch.Tensor, max_norm: float | None) -> torch.Tensor:
     if max_norm is None:
         return Q
     return max_norm * Q / torch.sqrt(1.0 + Q.pow(2).sum(dim=-2, keepdim=True))
-
-
-def batched_lbfgs(
-    fg: Callable[[torch.Tensor], tuple[torch.Tensor, torch.Tensor]],
-    x0: torch.Tensor,
-    steps: int,
-    *,
-    history: int = 10,
-    max_line_search: int = 30,
-    gtol: float = 1e-12,
-    ftol: float = 1e-15,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Minimise ``B`` independent functions at once with L-BFGS.
-
-    ``x0: (B, n)``; ``fg(x)`` returns the ``B`` values and their gradients ``(B, n)``.
-    Each run has its own curvature pairs, step and backtracking Armijo line search, and
-    stops (keeps its point) once its gradient norm is below ``gtol``, a step changes its
-    value by less than ``ftol (1 + |f|)``, or its line search fails along ``-g``; so a
-    run's iterates do not depend on the others. Returns the final points and the curve
-    ``(steps + 1, B)``.
-    """
-    x = x0.clone()
-    f, g = fg(x)
-    B, n = x.shape
-    m = history
-    S = x.new_zeros(B, m, n)
-    Yh = x.new_zeros(B, m, n)
-    rho = x.new_zeros(B, m)
-    gamma = x.new_ones(B)
-    count = torch.zeros(B, dtype=torch.long, device=x.device)
-    done = g.norm(dim=-1) < gtol
-    curve = [f.clone()]
-    for _ in range(steps):
-        if bool(done.all()):
-            curve.append(f.clone())
-            continue
-        q = g.clone()
-        alpha = x.new_zeros(B, m)
-        for i in reversed(range(m)):
-            alpha[:, i] = rho[:, i] * (S[:, i] * q).sum(-1)
-            q = q - alpha[:, i, None] * Yh[:, i]
-        r = gamma[:, None] * q
-        for i in range(m):
-            beta = rho[:, i] * (Yh[:, i] * r).sum(-1)
-            r = r + S[:, i] * (alpha[:, i] - beta)[:, None]
-        direction = -r
-        slope = (direction * g).sum(-1)
-        bad = ~(slope < 0) | ~torch.isfinite(slope)
-        direction = torch.where(bad[:, None], -g, direction)
-        slope = torch.where(bad, -(g * g).sum(-1), slope)
-        t = torch.where(
-            count == 0, (1.0 / g.abs().sum(-1).clamp_min(1e-300)).clamp(max=1.0), x.new_ones(B)
-        )
-        accepted = done.clone()
-        x_new, f_new, g_new = x.clone(), f.clone(), g.clone()
-        for _ in range(max_line_search):
-            trial = x + t[:, None] * direction
-            ft, gt = fg(trial)
-            ok = ~accepted & torch.isfinite(ft) & (ft <= f + 1e-4 * t * slope)
-            x_new = torch.where(ok[:, None], trial, x_new)
-            f_new = torch.where(ok, ft, f_new)
-            g_new = torch.where(ok[:, None], gt, g_new)
-            accepted = accepted | ok
-            if bool(accepted.all()):
-                break
-            t = torch.where(accepted, t, 0.5 * t)
-        moved = accepted & ~done
-        s, y = x_new - x, g_new - g
-        sy, yy = (s * y).sum(-1), (y * y).sum(-1)
-        valid = moved & (sy > 1e-12 * s.norm(dim=-1) * y.norm(dim=-1)) & (sy > 0)
-        push = valid[:, None, None]
-        S = torch.where(push, torch.cat([S[:, 1:], s[:, None]], dim=1), S)
-        Yh = torch.where(push, torch.cat([Yh[:, 1:], y[:, None]], dim=1), Yh)
-        new_rho = torch.cat([rho[:, 1:], (1.0 / sy.clamp_min(1e-300))[:, None]], dim=1)
-        rho = torch.where(valid[:, None], new_rho, rho)
-        gamma = torch.where(valid, sy / yy.clamp_min(1e-300), gamma)
-        count_before = count.clone()
-        count = count + valid.long()
-        failed = ~accepted  # line search failed: forget the history, restart from -g
-        S = torch.where(failed[:, None, None], torch.zeros_like(S), S)
-        Yh = torch.where(failed[:, None, None], torch.zeros_like(Yh), Yh)
-        rho = torch.where(failed[:, None], torch.zeros_like(rho), rho)
-        count = torch.where(failed, torch.zeros_like(count), count)
-        # A run stops when its line search fails from steepest descent (it is at its floor
-        # in float64), when its gradient vanishes, or when a step no longer changes it.
-        stalled = moved & ((f - f_new).abs() <= ftol * (1.0 + f.abs()))
-        done = done | (failed & (count_before == 0)) | stalled | (g_new.norm(dim=-1) < gtol)
-        x, f, g = x_new, f_new, g_new
-        curve.append(f.clone())
-    return x, torch.stack(curve)
 
 
 @on_one_thread
