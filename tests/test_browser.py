@@ -126,8 +126,7 @@ class PageReport:
 
 
 _JS_STATE = """() => {
-  const visible = document.querySelector('main') || document.body;
-  const copy = visible.cloneNode(true);
+  const copy = document.body.cloneNode(true);  // the navigation too: titles hold math
   copy.querySelectorAll('pre, code, script, style, mjx-container, .highlight')
       .forEach(e => e.remove());
   return {

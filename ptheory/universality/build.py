@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -212,7 +213,7 @@ class UniversalModel:
     the whole class), ``eta`` (ramp width of the quantizer).
     """
 
-    def __init__(self, **kw) -> None:
+    def __init__(self, **kw: object) -> None:
         self.__dict__.update(kw)
 
     def __repr__(self) -> str:
@@ -233,13 +234,13 @@ class UniversalModel:
 
     __call__ = forward
 
-    def tuned(self, P: torch.Tensor):
+    def tuned(self, P: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         """The prompt-tuned model ``X -> forward(P, X)`` as a function of ``X`` alone."""
         P = check_finite(as_tensor(P, "P", dtype=F64), "P")
         check_matrix_batch(P, "P", ndim=2, rows=self.d, cols=self.prompt_length, layout="(d, L_p)")
         return lambda X: self.forward(P, X)
 
-    def prompt_for(self, target) -> torch.Tensor:
+    def prompt_for(self, target: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
         """The prompt ``P: (d, L_p)`` for ``target`` ``(N, d, L) -> (N, d, L)``, values in [0, 1].
 
         Column ``g L + k`` is the cell centre of ``target``'s value at position ``k`` of
