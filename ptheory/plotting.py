@@ -20,10 +20,21 @@ from matplotlib.figure import Figure
 from ._validate import as_tensor, check_int, check_real
 from .segments import PromptSplit
 
-__all__ = ["PALETTE", "new_figure", "plot_segments", "plot_weight_by_length", "use_style"]
+__all__ = [
+    "MARKERS",
+    "PALETTE",
+    "axes_or_new",
+    "new_figure",
+    "plot_segments",
+    "plot_weight_by_length",
+    "use_style",
+]
 
 PALETTE: list[tuple[float, float, float]] = sns.color_palette("colorblind")
 """The book's colours, in order of use."""
+
+MARKERS: list[str] = ["o", "s", "^", "D", "v", "P"]
+"""Markers, in order of use beside the colours, so that a greyscale print stays readable."""
 
 _STYLE = {
     "figure.dpi": 110,
@@ -84,6 +95,19 @@ def new_figure(
     return fig, axes.ravel()
 
 
+def axes_or_new(ax: Axes | None = None, *, width: float = 5.6, height: float = 4.0) -> Axes:
+    """``ax`` itself, or the single panel of a new ``width x height`` figure if ``None``.
+
+    The ``plot_*`` functions of every part take ``ax=None`` through this, and return
+    ``ax.figure``.
+    """
+    if ax is None:
+        return new_figure(width=width, height=height)[1][0]
+    if not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
+    return ax
+
+
 def _as_points(t: torch.Tensor, name: str) -> np.ndarray:
     arr = t.detach().cpu().double().numpy()
     if arr.shape[-2] != 2:
@@ -118,9 +142,7 @@ def plot_segments(
     out = _as_points(split.output, "split.output")[..., 0]
     a = _as_points(split.prompt_part, "split.prompt_part")[..., 0]
     b = _as_points(split.input_part, "split.input_part")[..., 0]
-    if ax is None:
-        fig, axes = new_figure(width=5.2, height=4.6)
-        ax = axes[0]
+    ax = axes_or_new(ax, width=5.2, height=4.6)
     fig = ax.figure
     K, N = out.shape[:2]
     input_colors = [PALETTE[i % len(PALETTE)] for i in range(N)]
@@ -197,9 +219,7 @@ def plot_weight_by_length(
             f"weights must have shape (len(labels), len(lengths), M) = "
             f"({len(labels)}, {len(lengths)}, M), got {tuple(w.shape)}"
         )
-    if ax is None:
-        fig, axes = new_figure(width=5.2, height=4.0)
-        ax = axes[0]
+    ax = axes_or_new(ax, width=5.2, height=4.0)
     fig = ax.figure
     x = np.asarray(lengths, dtype=float)
     markers = ["o", "s", "^", "D", "v"]

@@ -35,7 +35,13 @@ from ptheory.model import (
     prompt_forward,
     resolve_scale,
 )
-from ptheory.plotting import new_figure, plot_segments, plot_weight_by_length, use_style
+from ptheory.plotting import (
+    axes_or_new,
+    new_figure,
+    plot_segments,
+    plot_weight_by_length,
+    use_style,
+)
 from ptheory.segments import (
     check_prompt_identity,
     prompt_split,
@@ -1066,6 +1072,9 @@ CASES: list[Case] = [
         TypeError,
         "weights",
     ),
+    Case("axes_or_new", "ax a figure", lambda: axes_or_new(new_figure()[0]), TypeError, "ax"),
+    Case("axes_or_new", "ax a list", lambda: axes_or_new([]), TypeError, "ax"),
+    Case("axes_or_new", "width zero", lambda: axes_or_new(width=0.0), ValueError, "width"),
     Case("new_figure", "ncols zero", lambda: new_figure(0), ValueError, "ncols"),
     Case("new_figure", "ncols bool", lambda: new_figure(True), TypeError, "ncols"),
     Case("new_figure", "nrows negative", lambda: new_figure(1, -1), ValueError, "nrows"),

@@ -14,6 +14,7 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
+from ptheory import plotting
 from ptheory.distance import uniform_inputs
 from ptheory.model import Attention
 from ptheory.plotting import (
@@ -137,3 +138,11 @@ def test_plot_weight_by_length_input_share_uses_log_axes_and_a_guide():
     assert len(guide) == 1
     x, y = guide[0].get_data()
     assert np.allclose(np.asarray(y) * np.asarray(x), y[0] * x[0])  # slope -1
+
+
+def test_axes_or_new_returns_the_given_axes_or_a_fresh_panel():
+    fig, axes = plotting.new_figure(ncols=2)
+    assert plotting.axes_or_new(axes[1]) is axes[1]
+    fresh = plotting.axes_or_new(None, width=3.0, height=2.0)
+    assert fresh.figure is not fig
+    assert tuple(fresh.figure.get_size_inches()) == (3.0, 2.0)

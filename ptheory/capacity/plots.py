@@ -14,7 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .._validate import as_tensor, check_real
-from ..plotting import PALETTE, new_figure
+from ..plotting import PALETTE, axes_or_new
 from ..segments import prompt_split
 from .counting import LookupReport, counting_lower_bound
 from .engine import PromptTuneResult
@@ -30,15 +30,6 @@ __all__ = [
 ]
 
 FLOOR = 1e-20  # losses below this are drawn at this height on logarithmic axes
-
-
-def _axes(ax: Axes | None, width: float, height: float) -> Axes:
-    if ax is None:
-        _, axes = new_figure(width=width, height=height)
-        return axes[0]
-    if not isinstance(ax, Axes):
-        raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
-    return ax
 
 
 def plot_rays(
@@ -71,7 +62,7 @@ def plot_rays(
         q = p.double() - origin
         return torch.stack([q @ v2, q @ v1], dim=-1).numpy()
 
-    ax = _axes(ax, 5.4, 4.6)
+    ax = axes_or_new(ax, width=5.4, height=4.6)
     fig = ax.figure
     s = torch.linspace(0.0, 2.5, 2, dtype=torch.float64)
     rays = geom.ray_points(s)
@@ -130,7 +121,7 @@ def plot_loss_by_length(
     if not isinstance(baselines, Mapping):
         raise TypeError(f"baselines must be a mapping of label to loss, got {type(baselines)}")
     values = {str(k): check_real(v, "baselines", minimum=0.0) for k, v in baselines.items()}
-    ax = _axes(ax, 5.6, 4.0)
+    ax = axes_or_new(ax, width=5.6, height=4.0)
     fig = ax.figure
     x = np.asarray(result.lengths, dtype=float)
     losses = result.losses.detach().cpu().double().numpy().clip(FLOOR)
@@ -181,7 +172,7 @@ def plot_loss_by_norm(
         )
     if np.any(R <= 0):
         raise ValueError("max_norms must be positive")
-    ax = _axes(ax, 5.6, 4.0)
+    ax = axes_or_new(ax, width=5.6, height=4.0)
     fig = ax.figure
     ax.plot(R, loss.clip(FLOOR), "o-", color=PALETTE[0], label="prompt tuning, best run")
     certified = bound > 0
@@ -221,7 +212,7 @@ def plot_counting_bound(
     if not isinstance(max_dl, int) or isinstance(max_dl, bool) or max_dl < 1:
         raise ValueError(f"max_dl must be a positive integer, got {max_dl!r}")
     bits = check_real(bits, "bits", minimum=0.0, strict_minimum=True)
-    ax = _axes(ax, 5.4, 4.0)
+    ax = axes_or_new(ax, width=5.4, height=4.0)
     fig = ax.figure
     n = np.arange(1, max_dl + 1)
     markers = ["o", "s", "^", "D", "v"]
@@ -247,7 +238,7 @@ def plot_construction(reports: Sequence[LookupReport], ax: Axes | None = None) -
     reports = list(reports)
     if not reports or not all(isinstance(r, LookupReport) for r in reports):
         raise TypeError("reports must be a non-empty sequence of LookupReport")
-    ax = _axes(ax, 5.4, 4.0)
+    ax = axes_or_new(ax, width=5.4, height=4.0)
     fig = ax.figure
     N = np.array([r.n_inputs for r in reports], dtype=float)
     used = np.array([r.prompt_length for r in reports], dtype=float)
@@ -281,7 +272,7 @@ def plot_parameters(
     """
     if not isinstance(curves, Mapping) or not curves:
         raise TypeError("curves must be a non-empty mapping of label to (parameters, losses)")
-    ax = _axes(ax, 6.0, 4.2)
+    ax = axes_or_new(ax, width=6.0, height=4.2)
     fig = ax.figure
     lows, highs = [], []
     for j, (label, pair) in enumerate(curves.items()):

@@ -14,7 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .._validate import as_tensor
-from ..plotting import PALETTE, new_figure
+from ..plotting import MARKERS, PALETTE, axes_or_new
 from .timing import crossover_size
 from .transition import FeasibleBound, GadgetResult
 
@@ -25,17 +25,6 @@ __all__ = [
     "plot_planted_mass",
     "plot_runtime",
 ]
-
-_MARKERS = ["o", "s", "^", "D", "v", "P"]
-
-
-def _axes(ax: Axes | None, width: float = 5.4, height: float = 4.0) -> Axes:
-    if ax is None:
-        _, axes = new_figure(width=width, height=height)
-        return axes[0]
-    if not isinstance(ax, Axes):
-        raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
-    return ax
 
 
 def _array(x: object, name: str, ndim: int) -> np.ndarray:
@@ -67,10 +56,10 @@ def plot_error_vs_bound(
             f"errors must have shape (len(degrees), len(bounds)) = {(len(degrees), x.size)}, "
             f"got {err.shape}"
         )
-    ax = _axes(ax)
+    ax = axes_or_new(ax, width=5.4)
     for i, g in enumerate(degrees):
         color = PALETTE[i % len(PALETTE)]
-        ax.plot(x, err[i], marker=_MARKERS[i % 6], ms=4, color=color, label=f"degree {g}")
+        ax.plot(x, err[i], marker=MARKERS[i % 6], ms=4, color=color, label=f"degree {g}")
         if proved is not None:
             pr = _array(proved, "proved", 2)[i]
             ok = np.isfinite(pr) & (pr < 1e3)
@@ -90,7 +79,7 @@ def plot_runtime(result: dict, ax: Axes | None = None) -> Figure:
     if not isinstance(result, dict) or "rows" not in result:
         raise TypeError("result must be the dict returned by benchmark_attention")
     rows = result["rows"]
-    ax = _axes(ax)
+    ax = axes_or_new(ax, width=5.4)
     for key, label, color, marker in (
         ("exact_s", "exact (scaled_dot_product_attention)", PALETTE[3], "s"),
         (
@@ -128,12 +117,12 @@ def plot_planted_mass(
     m = _array(masses, "masses", 3)
     if m.shape[:2] != (len(sizes), r.size):
         raise ValueError(f"masses must have shape (len(sizes), len(ratios), trials), got {m.shape}")
-    ax = _axes(ax)
+    ax = axes_or_new(ax, width=5.4)
     for i, n in enumerate(sizes):
         color = PALETTE[i % len(PALETTE)]
         lo, med, hi = np.quantile(m[i], [0.1, 0.5, 0.9], axis=-1)
         ax.fill_between(r, lo, hi, color=color, alpha=0.2, lw=0)
-        ax.plot(r, med, marker=_MARKERS[i % 6], ms=4, color=color, label=f"n = {n}")
+        ax.plot(r, med, marker=MARKERS[i % 6], ms=4, color=color, label=f"n = {n}")
     ax.axvline(1.0, color="0.3", ls=":", lw=1.2)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel(r"$B / \sqrt{\ln n}$")
@@ -148,14 +137,14 @@ def plot_gadget(results: dict[int, Sequence[GadgetResult]], ax: Axes | None = No
     ``n``. ``results`` maps ``n`` to :func:`nn_gadget`'s output."""
     if not isinstance(results, dict) or not results:
         raise TypeError("results must be a non-empty dict {n: nn_gadget(n, ...)}")
-    ax = _axes(ax)
+    ax = axes_or_new(ax, width=5.4)
     for i, (n, res) in enumerate(results.items()):
         color = PALETTE[i % len(PALETTE)]
         x = [g.bound / math.sqrt(math.log(n)) for g in res]
         ax.plot(
             x,
             [g.accuracy for g in res],
-            marker=_MARKERS[i % 6],
+            marker=MARKERS[i % 6],
             ms=4,
             color=color,
             label=f"exact attention, n = {n}",
@@ -183,7 +172,7 @@ def plot_feasible_bound(results: Sequence[FeasibleBound], ax: Axes | None = None
     ``sqrt(ln n)``, with the line ``B = sqrt(ln n)``."""
     if not results or not all(isinstance(r, FeasibleBound) for r in results):
         raise TypeError("results must be a non-empty sequence of FeasibleBound")
-    ax = _axes(ax)
+    ax = axes_or_new(ax, width=5.4)
     x = np.array([math.sqrt(math.log(r.n)) for r in results])
     ax.plot(
         x,

@@ -11,20 +11,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..plotting import PALETTE, new_figure
+from ..plotting import MARKERS, PALETTE, axes_or_new
 
 __all__ = ["plot_class_size", "plot_error_vs_delta", "plot_separation", "plot_width_depth"]
-
-_MARKERS = ["o", "s", "^", "D", "v", "P"]
-
-
-def _axes(ax: Axes | None, width: float = 5.6, height: float = 4.0) -> Axes:
-    if ax is None:
-        _, axes = new_figure(width=width, height=height)
-        return axes[0]
-    if not isinstance(ax, Axes):
-        raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
-    return ax
 
 
 def _series(data: Mapping[str, Sequence[float]], name: str, n: int) -> dict[str, np.ndarray]:
@@ -61,9 +50,9 @@ def plot_error_vs_delta(
     mask = np.ones(x.size, bool) if built is None else np.asarray(built, dtype=bool)
     if mask.shape != x.shape:
         raise ValueError(f"built must have {x.size} entries, got {mask.shape}")
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     for i, (label, e) in enumerate(errs.items()):
-        color, marker = PALETTE[i % len(PALETTE)], _MARKERS[i % len(_MARKERS)]
+        color, marker = PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]
         ax.plot(x, e, color=color, lw=1.2, alpha=0.6)
         ax.plot(x[mask], e[mask], marker, color=color, label=label)
         ax.plot(x[~mask], e[~mask], marker, color=color, mfc="white")
@@ -94,10 +83,10 @@ def plot_separation(
     if x.ndim != 1 or x.size < 1 or not np.all(x > 0):
         raise ValueError("scales must be a non-empty sequence of positive numbers")
     seps = _series(separations, "separations", x.size)
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     floor = tol / 100
     for i, (label, s) in enumerate(seps.items()):
-        color, marker = PALETTE[i % len(PALETTE)], _MARKERS[i % len(_MARKERS)]
+        color, marker = PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]
         ax.plot(x, np.maximum(s, floor), marker=marker, color=color, label=label)
     ax.axhline(tol, ls=":", color="0.3", label="float64 limit")
     if default is not None:
@@ -119,7 +108,7 @@ def plot_width_depth(
     n = np.asarray(n_params, dtype=float)
     if x.ndim != 1 or x.shape != y.shape or x.shape != n.shape or x.size < 1:
         raise ValueError("depths, widths and n_params must be sequences of one length")
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     ax.plot(x, y, "o-", color=PALETTE[0])
     for xi, yi, ni in zip(x, y, n, strict=True):
         ax.annotate(
@@ -140,10 +129,10 @@ def plot_class_size(
     if x.ndim != 1 or x.size < 1 or not np.all(x > 0):
         raise ValueError("inv_deltas must be a non-empty sequence of positive numbers")
     sizes = _series(log10_sizes, "log10_sizes", x.size)
-    ax = _axes(ax)
+    ax = axes_or_new(ax)
     for i, (label, s) in enumerate(sizes.items()):
         ax.plot(
-            x, s, marker=_MARKERS[i % len(_MARKERS)], color=PALETTE[i % len(PALETTE)], label=label
+            x, s, marker=MARKERS[i % len(MARKERS)], color=PALETTE[i % len(PALETTE)], label=label
         )
     ax.set_yscale("log")
     ax.set_xlabel(r"cells per entry $1/\delta$")
