@@ -73,7 +73,8 @@ pytestmark = [
 
 
 # ----------------------------------------------------------------------------- serving
-_CDN_NPM = re.compile(r"^/(?:npm/)?((?:@[^/@]+/)?[^/@]+)(?:@[^/]*)?/(.+)$")
+_NPM_CDNS = {"cdn.jsdelivr.net": "/npm/", "unpkg.com": "/"}  # host: prefix of a package path
+_PACKAGE_PATH = re.compile(r"^((?:@[^/@]+/)?[^/@]+)(?:@[^/]*)?/(.+)$")  # name[@version]/file
 
 
 def local_asset(url: str) -> Path | None:
@@ -81,11 +82,9 @@ def local_asset(url: str) -> Path | None:
     parts = urlsplit(url)
     if parts.netloc == "cdnjs.cloudflare.com" and parts.path.startswith("/ajax/libs/require.js/"):
         return ASSETS / "requirejs" / "require.js"
-    if parts.netloc in ("cdn.jsdelivr.net", "unpkg.com"):
-        path = parts.path
-        if parts.netloc == "cdn.jsdelivr.net" and not path.startswith("/npm/"):
-            return None
-        if match := _CDN_NPM.match(path):
+    prefix = _NPM_CDNS.get(parts.netloc)
+    if prefix and parts.path.startswith(prefix):
+        if match := _PACKAGE_PATH.match(parts.path[len(prefix) :]):
             local = ASSETS / match.group(1) / match.group(2)
             return local if local.is_file() else None
     return None

@@ -54,7 +54,7 @@ def _guarded_connect_ex(self: socket.socket, address: object) -> int:
     return _connect_ex(self, address)
 
 
-def _guarded_getaddrinfo(host, *args, **kwargs):
+def _guarded_getaddrinfo(host: object, *args: object, **kwargs: object) -> list:
     if host not in (None, "localhost", "") and not _is_local((host, 0)):
         _refuse((host, args[0] if args else None))
     return _getaddrinfo(host, *args, **kwargs)
