@@ -11,6 +11,13 @@ Modules:
     targets: Lipschitz targets with a known constant, and an empirical Lipschitz estimate.
     measure: small measurement helpers (log-log slopes).
     plotting: the book's figure style and figures.
+
+The book's three parts are subpackages, imported on their own (``import
+ptheory.universality``) so that ``import ptheory`` stays light:
+    universality: a fixed one-layer, single-head transformer made universal by its prompt.
+    capacity: prompt tuning, LoRA and fine-tuning on frozen models; what no prompt can fit.
+    efficiency: exact and polynomial attention, the norm criterion, the phase transition.
+and ``python -m ptheory.bench`` benchmarks polynomial against exact attention.
 """
 
 from . import distance, measure, model, segments, targets
