@@ -26,6 +26,7 @@ from ptheory.capacity import (
 )
 from ptheory.capacity.engine import padded_forward
 from ptheory.capacity.rays import ff_inverse
+from ptheory.measure import loglog_slope
 from ptheory.model import build_transformer, prompt_forward
 from ptheory.segments import prompt_split
 
@@ -249,3 +250,13 @@ def test_apex_dataset_needs_rank_n_and_n_prompt_tokens(n):
 def test_plot_parameters():
     fig = plot_parameters({"prompt": ([4, 8], [0.1, 1e-30]), "LoRA": ([8], [1e-31])})
     assert fig.axes[0].get_yscale() == "log"
+
+
+def test_ray_bound_grows_like_radius_squared():
+    # The solution of the exercise "The bound against the radius" (unmemorizable_dataset).
+    model = single_layer_model(3, seed=0)
+    radii = [0.25, 0.5, 1.0, 2.0]
+    bounds = [
+        ray_lower_bound(model, *unmemorizable_dataset(model, seed=0, radius=r)) for r in radii
+    ]
+    assert loglog_slope(radii, bounds) == pytest.approx(2.0, abs=0.05)

@@ -107,6 +107,18 @@ def test_lookup_prompt_through_prompt_forward():
     assert float(out[:, 1:2].abs().max()) < 1e-12  # the value slot is emptied
 
 
+def test_removing_a_lookup_token_breaks_exactly_one_input():
+    # The solution of the chapter's exercise "Break the lookup" (memorization_capacity).
+    X, Y = bump_dataset(2, 0.1, seed=0)
+    P, Xe = lookup_prompt(X, Y), embed_tokens(X)
+    model = lookup_model(2, sharpness=200.0)
+    for j in range(P.shape[1]):
+        Q = torch.cat([P[:, :j], P[:, j + 1 :]], dim=1)
+        err = (prompt_forward(model, Q, Xe)[:, :2] - Y).abs().amax(dim=(1, 2))
+        assert int((err > 0.1).sum()) == 1
+        assert float(err.max()) <= 0.25 + 1e-12  # at most eta = 1/4
+
+
 # -------------------------------------------------------- invertible layers
 def test_injectivity_bound_constants_by_hand():
     model = residual_model(3, blocks=1, seed=0, value_norm=0.1, key_norm=0.2, ff_norm=0.3)
@@ -171,3 +183,17 @@ def test_lipschitz_dataset_respects_its_constant():
     assert bool((dy[off] <= 2.0 * dx[off] + 1e-12).all())
     X2, Y2 = lipschitz_dataset(64, 2, 3, lipschitz=2.0, seed=5)
     assert torch.equal(X, X2) and torch.equal(Y, Y2)
+
+
+def test_invertible_exercise_claims():
+    # The solutions of the exercises of invertible_layers: the largest certified radius
+    # lies between 3 and 3.5; with expanding feed-forward branches nothing is certified,
+    # yet bounded prompts still leave the no-prompt loss (almost) where it was.
+    model = residual_model(d=3, blocks=2, seed=0)
+    assert injectivity_bound(model, 3.0).ell > 0 > injectivity_bound(model, 3.5).ell
+    wide = residual_model(d=3, blocks=2, seed=0, ff_norm=3.0)
+    assert injectivity_bound(wide, 2.0).ell < -10
+    X, Y = collision_dataset(wide, L=1, seed=0)
+    no_prompt = float(fit_loss(wide(X), Y))
+    res = prompt_tune(wide, X, Y, [1, 2, 4, 8], steps=80, max_norm=2.0)
+    assert res.loss > 0.9 * no_prompt

@@ -21,7 +21,7 @@ from torch import nn
 from torch.func import functional_call
 
 from .._validate import check_int
-from ..model import Attention, Transformer
+from ..model import Attention, Transformer, freeze
 from .engine import _fit_loss, _layers, check_dataset
 from .optim import batched_lbfgs, on_one_thread
 from .rays import _single_layer_parts, ff_contraction, ff_inverse
@@ -107,9 +107,7 @@ def _with_weight(model: nn.Module, index: int, weight: str, delta: torch.Tensor)
     layers, _ = _layers(adapted)
     with torch.no_grad():
         getattr(layers[index], weight)[0].add_(delta)
-    for p in adapted.parameters():
-        p.requires_grad_(False)
-    return adapted
+    return freeze(adapted)
 
 
 @on_one_thread
@@ -209,12 +207,11 @@ def fine_tune(model: nn.Module, X: torch.Tensor, Y: torch.Tensor, *, steps: int 
         return f.detach()[None], g[None]
 
     flat, curve = batched_lbfgs(fg, x0, steps)
-    tuned = copy.deepcopy(model)
+    tuned = freeze(copy.deepcopy(model))
+    params = dict(tuned.named_parameters())
     with torch.no_grad():
         for n, t in unflatten(flat[0]).items():
-            dict(tuned.named_parameters())[n].copy_(t)
-    for p in tuned.parameters():
-        p.requires_grad_(False)
+            params[n].copy_(t)
     return FitResult(
         loss=_plain_loss(tuned, X, Y), curve=curve[:, 0], model=tuned, n_params=int(sum(sizes))
     )

@@ -25,8 +25,9 @@ from dataclasses import dataclass
 import torch
 
 from .._validate import check_int, check_real
-from ..model import Attention, FeedForward, Transformer, prompt_forward
+from ..model import Attention, Transformer, prompt_forward
 from .engine import _layers, check_dataset
+from .rays import _norm2, _scaled_ff
 
 __all__ = [
     "InjectivityBound",
@@ -67,18 +68,12 @@ def residual_model(
     layers = []
     for b in range(blocks):
         attn = Attention(d, heads=1, scale="none", seed=1000 * seed + 2 * b)
-        ff = FeedForward(d, hidden, seed=1000 * seed + 2 * b + 1)
         with torch.no_grad():
             M = attn.W_O[0] @ attn.W_V[0]
             A = attn.W_K[0].T @ attn.W_Q[0]
             attn.W_V.mul_(value_norm / torch.linalg.matrix_norm(M, ord=2))
             attn.W_Q.mul_(key_norm / torch.linalg.matrix_norm(A, ord=2))
-            n1 = torch.linalg.matrix_norm(ff.W_1, ord=2)
-            n2 = torch.linalg.matrix_norm(ff.W_2, ord=2)
-            ff.W_1.mul_(ff_norm**0.5 / n1)
-            ff.W_2.mul_(ff_norm**0.5 / n2)
-            ff.b_1.copy_(0.1 * torch.randn(hidden, generator=gen, dtype=torch.float64))
-            ff.b_2.copy_(0.05 * torch.randn(d, generator=gen, dtype=torch.float64))
+        ff = _scaled_ff(d, hidden, 1000 * seed + 2 * b + 1, ff_norm, gen, bias_std=(0.1, 0.05))
         layers += [attn, ff]
     return Transformer(layers).freeze()
 
@@ -103,10 +98,6 @@ class InjectivityBound:
     def injective(self) -> bool:
         """Whether the argument proves injectivity (``ell > 0``)."""
         return self.ell > 0.0
-
-
-def _norm2(W: torch.Tensor) -> float:
-    return float(torch.linalg.matrix_norm(W.detach().double(), ord=2))
 
 
 def injectivity_bound(model: Transformer, radius: float) -> InjectivityBound:

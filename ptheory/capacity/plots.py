@@ -13,8 +13,8 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .._validate import as_tensor, check_real
-from ..plotting import PALETTE, axes_or_new
+from .._validate import as_tensor, check_int, check_real
+from ..plotting import MARKERS, PALETTE, axes_or_new
 from ..segments import prompt_split
 from .counting import LookupReport, counting_lower_bound
 from .engine import PromptTuneResult
@@ -134,16 +134,9 @@ def plot_loss_by_length(
     for j, (label, value) in enumerate(values.items()):
         ax.axhline(max(value, FLOOR), ls="-.", color=PALETTE[(j + 1) % len(PALETTE)], label=label)
     ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    shown = [
-        losses.min(),
-        losses.max(),
-        max(bound, FLOOR),
-        *(max(v, FLOOR) for v in values.values()),
-    ]
-    ax.set_ylim(min(shown) / 10.0, max(shown) * 10.0)  # axhline does not widen the limits
+    shown = [losses.min(), losses.max(), max(bound, FLOOR)]
+    _loss_axis(ax, shown + [max(v, FLOOR) for v in values.values()])
     ax.set_xlabel(r"prompt length $L_p$ (tokens)")
-    ax.set_ylabel("training loss (mean squared error)")
     ax.legend(loc="center right")
     return fig
 
@@ -185,11 +178,9 @@ def plot_loss_by_norm(
         shown.append(value)
     if certified.any():
         shown.append(bound[certified].min())
-    ax.set_ylim(min(shown) / 10.0, max(shown) * 10.0)
+    _loss_axis(ax, shown)
     ax.set_xscale("log")
-    ax.set_yscale("log")
     ax.set_xlabel(r"bound $R$ on the norm of every prompt column")
-    ax.set_ylabel("training loss (mean squared error)")
     ax.legend(loc="center right")
     return fig
 
@@ -209,16 +200,14 @@ def plot_counting_bound(
     so exponential growth in ``dL`` shows as a straight line.
     """
     eps = _check_sequence(eps_values, "eps_values")
-    if not isinstance(max_dl, int) or isinstance(max_dl, bool) or max_dl < 1:
-        raise ValueError(f"max_dl must be a positive integer, got {max_dl!r}")
+    max_dl = check_int(max_dl, "max_dl", minimum=1)
     bits = check_real(bits, "bits", minimum=0.0, strict_minimum=True)
     ax = axes_or_new(ax, width=5.4, height=4.0)
     fig = ax.figure
     n = np.arange(1, max_dl + 1)
-    markers = ["o", "s", "^", "D", "v"]
     for j, e in enumerate(eps):
         values = [counting_lower_bound(int(m), 1, float(e), bits, lipschitz=lipschitz) for m in n]
-        ax.plot(n, values, marker=markers[j % 5], color=PALETTE[j % len(PALETTE)],
+        ax.plot(n, values, marker=MARKERS[j % len(MARKERS)], color=PALETTE[j % len(PALETTE)],
                 label=rf"$\varepsilon = {e:g}$")  # fmt: skip
     ax.axhline(1.0, color="0.3", lw=0.8)
     ax.set_yscale("log")
@@ -274,7 +263,7 @@ def plot_parameters(
         raise TypeError("curves must be a non-empty mapping of label to (parameters, losses)")
     ax = axes_or_new(ax, width=6.0, height=4.2)
     fig = ax.figure
-    lows, highs = [], []
+    shown = []
     for j, (label, pair) in enumerate(curves.items()):
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise TypeError(f"curves[{label!r}] must be a pair (parameters, losses)")
@@ -292,14 +281,19 @@ def plot_parameters(
             label=str(label),
             mfc="none" if lora else None,
         )
-        lows.append(y.min())
-        highs.append(y.max())
-    ax.set_ylim(min(lows) / 10.0, max(highs) * 10.0)
-    ax.set_yscale("log")
+        shown += [y.min(), y.max()]
+    _loss_axis(ax, shown)
     ax.set_xlabel("tuned parameters")
-    ax.set_ylabel("training loss (mean squared error)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     return fig
+
+
+def _loss_axis(ax: Axes, shown: Sequence[float]) -> None:
+    """A logarithmic loss axis spanning ``shown`` with a decade to spare on each side
+    (``axhline`` does not widen the limits by itself)."""
+    ax.set_yscale("log")
+    ax.set_ylim(min(shown) / 10.0, max(shown) * 10.0)
+    ax.set_ylabel("training loss (mean squared error)")
 
 
 def _check_sequence(x: Sequence[float], name: str) -> np.ndarray:

@@ -55,16 +55,35 @@ def single_layer_model(
     contraction = check_real(contraction, "contraction", minimum=0.0, maximum=0.99)
     heads = check_int(heads, "heads", minimum=1)
     attn = Attention(d, heads=heads, scale=scale, seed=2 * seed)
-    ff = FeedForward(d, hidden, seed=2 * seed + 1)
     gen = torch.Generator().manual_seed(7 * seed + 3)
-    with torch.no_grad():
-        n1 = torch.linalg.matrix_norm(ff.W_1, ord=2)
-        n2 = torch.linalg.matrix_norm(ff.W_2, ord=2)
-        ff.W_1.mul_(contraction**0.5 / n1)
-        ff.W_2.mul_(contraction**0.5 / n2)
-        ff.b_1.copy_(0.5 * torch.randn(hidden, generator=gen, dtype=torch.float64))
-        ff.b_2.copy_(0.1 * torch.randn(d, generator=gen, dtype=torch.float64))
+    ff = _scaled_ff(d, hidden, 2 * seed + 1, contraction, gen, bias_std=(0.5, 0.1))
     return Transformer([attn, ff]).freeze()
+
+
+def _scaled_ff(
+    d: int,
+    hidden: int,
+    seed: int,
+    norm: float,
+    gen: torch.Generator,
+    *,
+    bias_std: tuple[float, float],
+) -> FeedForward:
+    """A random ``FeedForward`` (weights from ``seed``) rescaled so that
+    ``||W_1||_2 = ||W_2||_2 = sqrt(norm)``, hence ``kappa = ||W_2|| ||W_1|| = norm``, with
+    biases ``b_1 ~ N(0, bias_std[0]^2)``, ``b_2 ~ N(0, bias_std[1]^2)`` drawn from ``gen``."""
+    ff = FeedForward(d, hidden, seed=seed)
+    with torch.no_grad():
+        ff.W_1.mul_(norm**0.5 / torch.linalg.matrix_norm(ff.W_1, ord=2))
+        ff.W_2.mul_(norm**0.5 / torch.linalg.matrix_norm(ff.W_2, ord=2))
+        ff.b_1.copy_(bias_std[0] * torch.randn(hidden, generator=gen, dtype=torch.float64))
+        ff.b_2.copy_(bias_std[1] * torch.randn(d, generator=gen, dtype=torch.float64))
+    return ff
+
+
+def _norm2(W: torch.Tensor) -> float:
+    """The spectral norm of ``W`` (no gradient, in float64)."""
+    return float(torch.linalg.matrix_norm(W.detach().double(), ord=2))
 
 
 def _single_layer_parts(
@@ -91,10 +110,7 @@ def ff_contraction(ff: FeedForward) -> float:
     """``kappa = ||W_2||_2 ||W_1||_2``, a Lipschitz constant of the residual branch of ``ff``."""
     if not isinstance(ff, FeedForward):
         raise TypeError(f"ff must be a ptheory FeedForward, got {type(ff).__name__}")
-    with torch.no_grad():
-        n1 = torch.linalg.matrix_norm(ff.W_1.double(), ord=2)
-        n2 = torch.linalg.matrix_norm(ff.W_2.double(), ord=2)
-    return float(n1 * n2)
+    return _norm2(ff.W_2) * _norm2(ff.W_1)
 
 
 def ff_inverse(ff: FeedForward, Y: torch.Tensor, *, tol: float = 1e-14) -> torch.Tensor:
