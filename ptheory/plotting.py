@@ -222,12 +222,11 @@ def plot_weight_by_length(
     ax = axes_or_new(ax, width=5.2, height=4.0)
     fig = ax.figure
     x = np.asarray(lengths, dtype=float)
-    markers = ["o", "s", "^", "D", "v"]
     for s, label in enumerate(labels):
         lo, med, hi = np.quantile(w[s], [0.05, 0.5, 0.95], axis=-1)
         color = PALETTE[s % len(PALETTE)]
         ax.fill_between(x, lo, hi, color=color, alpha=0.2, lw=0)
-        ax.plot(x, med, marker=markers[s % len(markers)], color=color, label=label)
+        ax.plot(x, med, marker=MARKERS[s % len(MARKERS)], color=color, label=label)
     ax.set_xscale("log", base=2)
     ax.set_xlabel(r"prompt length $L_p$")
     if input_share:

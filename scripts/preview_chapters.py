@@ -5,7 +5,8 @@ Usage: python scripts/preview_chapters.py notebooks/a.md [notebooks/b.md ...] [-
 The full build (``make book``) executes and renders every chapter in ``_toc.yml``. While a
 chapter is being written it is quicker, and it keeps ``_build`` untouched, to build just
 that chapter with the book's own configuration, bibliography and notation page, with
-warnings as errors, as the real build does. The chapters need not be in ``_toc.yml`` yet.
+warnings as errors, as the real build does. The chapters need not be in ``_toc.yml`` yet;
+the foundation chapter, whose labels the others cite, is always included.
 The HTML lands in ``DIR/_build/html`` (default: a fresh temporary folder, printed).
 Exit status is the build's.
 """
@@ -50,6 +51,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="folder for the preview")
     args = parser.parse_args(argv)
     chapters = [c.resolve() for c in args.chapters]
+    # Every chapter may refer to the foundation's definitions and lemma: stage it first.
+    foundation = (ROOT / "notebooks" / "prompt_tuning_model.md").resolve()
+    chapters = [foundation, *(c for c in chapters if c != foundation)]
     for chapter in chapters:
         if chapter.suffix != ".md" or not chapter.is_file():
             parser.error(f"chapters: {chapter} is not an existing .md file")
