@@ -599,6 +599,13 @@ CASES: list[Case] = [
     ),
     Case(
         "largest_feasible_bound",
+        "measure not a bool",
+        lambda: eff.largest_feasible_bound(8, measure=1),
+        TypeError,
+        "measure",
+    ),
+    Case(
+        "largest_feasible_bound",
         "grid empty",
         lambda: eff.largest_feasible_bound(8, grid=[]),
         ValueError,

@@ -83,6 +83,9 @@ def test_largest_feasible_bound_measured_at_least_proved():
     assert [r.max_degree for r in results] == sorted(r.max_degree for r in results)
     none = largest_feasible_bound(4, d=6)
     assert none.max_degree == -1 and none.measured == 0.0
+    proved_only = largest_feasible_bound(256, d=6, target=1e-2, measure=False)
+    assert proved_only.proved == results[1].proved and math.isnan(proved_only.measured)
+    assert proved_only.max_degree == results[1].max_degree
 
 
 def test_best_time_and_benchmark_rows():

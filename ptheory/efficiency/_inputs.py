@@ -13,8 +13,7 @@ from typing import Any
 
 import torch
 
-from .._validate import as_tensor, check_int
-from ..model import ScoreScale, resolve_scale
+from .._validate import as_tensor, check_finite, check_int, check_matrix_batch
 
 METHODS = ("taylor", "chebyshev")
 
@@ -32,11 +31,7 @@ def check_qkv(
     K = as_tensor(K, "K", dtype=Q.dtype, device=Q.device).detach()
     V = as_tensor(V, "V", dtype=Q.dtype, device=Q.device).detach()
     for name, x in (("Q", Q), ("K", K), ("V", V)):
-        if x.dim() < 2:
-            raise ValueError(
-                f"{name} must be a matrix (tokens, features) or a batch of them, "
-                f"got shape {tuple(x.shape)}"
-            )
+        check_matrix_batch(x, name, layout="(..., tokens, features)")
     if K.shape[-1] != Q.shape[-1]:
         raise ValueError(
             f"K must have d = {Q.shape[-1]} columns like Q (one token a row), "
@@ -76,10 +71,8 @@ def check_qkv(
 def _check_finite_fast(x: torch.Tensor, name: str) -> None:
     """A finite sum proves every entry finite (one fast pass); an infinite or NaN sum is
     checked entry by entry, since large finite entries can overflow the sum."""
-    if x.numel() == 0 or math.isfinite(float(x.sum())):
-        return
-    if not bool(torch.isfinite(x).all()):
-        raise ValueError(f"{name} must be finite, but it contains NaN or infinity")
+    if x.numel() and not math.isfinite(float(x.sum())):
+        check_finite(x, name)
 
 
 def check_method(method: Any) -> str:
@@ -92,13 +85,3 @@ def check_method(method: Any) -> str:
 
 def check_degree(degree: Any) -> int:
     return check_int(degree, "degree", minimum=0, maximum=64)
-
-
-def score_scale(scale: ScoreScale, d: int) -> float:
-    """The number that multiplies ``<q, k>``: ``"1/d"`` (default, Alman and Song),
-    ``"1/sqrt(d)"``, ``"none"`` or a positive number."""
-    return resolve_scale(scale, d)
-
-
-def batch_size(batch: tuple[int, ...]) -> int:
-    return math.prod(batch) if batch else 1

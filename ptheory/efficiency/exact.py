@@ -8,11 +8,13 @@ over the keys (flash attention) instead of materialising the ``n_q x n`` score m
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
-from ..model import ScoreScale
-from ._inputs import batch_size, check_qkv, score_scale
+from ..model import ScoreScale, resolve_scale
+from ._inputs import check_qkv
 
 __all__ = ["exact_attention"]
 
@@ -35,10 +37,10 @@ def exact_attention(
     if not isinstance(reference, bool):
         raise TypeError(f"reference must be a bool, got {type(reference).__name__}")
     Q, K, V, batch = check_qkv(Q, K, V)
-    s = score_scale(scale, Q.shape[-1])
+    s = resolve_scale(scale, Q.shape[-1])
     if reference:
         Q, K, V = Q.double(), K.double(), V.double()
-    b = batch_size(batch)
+    b = math.prod(batch)
     n_q, n, d, d_v = Q.shape[-2], K.shape[-2], Q.shape[-1], V.shape[-1]
     if n_q == 0:
         return torch.empty(*batch, 0, d_v, dtype=Q.dtype, device=Q.device)

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 import torch
 
 from .._validate import as_tensor, check_finite, check_matrix_batch, check_real
-from ..model import Attention, FeedForward, ScoreScale, Transformer
-from ._inputs import check_degree, check_method, check_qkv, score_scale
+from ..model import Attention, FeedForward, ScoreScale, Transformer, resolve_scale
+from ._inputs import check_degree, check_method, check_qkv
 from .exact import exact_attention
-from .polynomial import attention_error_bound, entry_error_bound, poly_attention, score_radius
+from .polynomial import _score_radius, attention_error_bound, entry_error_bound, poly_attention
 
 __all__ = ["NormCriterion", "PromptInference", "norm_criterion", "prompt_inference"]
 
@@ -53,7 +53,7 @@ def norm_criterion(
     Q, K, _, _ = check_qkv(Q, K, K)
     factor = check_real(factor, "factor", minimum=0.0, strict_minimum=True)
     m, n = Q.shape[-1], K.shape[-2]
-    s = score_scale(scale, m)
+    s = resolve_scale(scale, m)
     raw = max(float(Q.abs().max()) if Q.numel() else 0.0, float(K.abs().max()))
     B = math.sqrt(s * m) * raw
     threshold = math.sqrt(math.log(n))
@@ -113,14 +113,16 @@ def _plan_head(
 ) -> tuple[int, float]:
     """(degree, proved bound) for one head: ``degree`` if given, else the smallest degree
     of rank at most ``n`` that meets ``share``, else the largest of rank at most ``n``."""
+
+    def bound(g: int) -> float:
+        return attention_error_bound(entry_error_bound(g, R, method), v_max)
+
     if degree is not None:
-        return degree, attention_error_bound(entry_error_bound(degree, R, method), v_max)
-    best = (0, attention_error_bound(entry_error_bound(0, R, method), v_max))
+        return degree, bound(degree)
     g = 0
-    while best[1] > share and g < 64 and math.comb(m + g + 1, g + 1) <= n:
+    while bound(g) > share and g < 64 and math.comb(m + g + 1, g + 1) <= n:
         g += 1
-        best = (g, attention_error_bound(entry_error_bound(g, R, method), v_max))
-    return best
+    return g, bound(g)
 
 
 def prompt_inference(
@@ -179,8 +181,9 @@ def prompt_inference(
         n, m = Z.shape[-1], layer.head_size
         plan: list[tuple[int, float]] = []
         if path != "exact":
+            s = resolve_scale(layer.scale, m)
             for h in range(layer.heads):
-                R = score_radius(q[..., h, :, :], k[..., h, :, :], layer.scale)
+                R = _score_radius(q[..., h, :, :], k[..., h, :, :], s)
                 v_max = float(v[..., h, :, :].abs().max())
                 plan.append(_plan_head(R, v_max, eps / layer.heads, method, m, n, degree))
         fast = path == "poly" or (

@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from .._validate import as_tensor, check_finite, check_int, check_real
-from ..model import ScoreScale
-from ._inputs import batch_size, check_degree, check_method, check_qkv, score_scale
+from ..model import ScoreScale, resolve_scale
+from ._inputs import check_degree, check_method, check_qkv
 
 __all__ = [
     "attention_error_bound",
@@ -189,7 +189,11 @@ def score_radius(Q: torch.Tensor, K: torch.Tensor, scale: ScoreScale = "1/d") ->
     With entries bounded by ``B`` and ``s = 1/d`` this is at most ``B^2``.
     """
     Q, K, _, _ = check_qkv(Q, K, K)
-    s = score_scale(scale, Q.shape[-1])
+    return _score_radius(Q, K, resolve_scale(scale, Q.shape[-1]))
+
+
+def _score_radius(Q: torch.Tensor, K: torch.Tensor, s: float) -> float:
+    """:func:`score_radius` of checked ``Q, K`` for the score scale ``s``."""
     qn = float(torch.linalg.vector_norm(Q.double(), dim=-1).max()) if Q.numel() else 0.0
     kn = float(torch.linalg.vector_norm(K.double(), dim=-1).max())
     return s * qn * kn
@@ -213,7 +217,7 @@ def poly_error_bound(
     """
     Q, K, V, _ = check_qkv(Q, K, V)
     g, method = check_degree(degree), check_method(method)
-    data_radius = score_radius(Q, K, scale)
+    data_radius = _score_radius(Q, K, resolve_scale(scale, Q.shape[-1]))
     R = data_radius
     if radius is not None:
         radius = check_real(radius, "radius", minimum=0.0)
@@ -263,13 +267,13 @@ def poly_attention(
     Q, K, V, batch = check_qkv(Q, K, V)
     g, method = check_degree(degree), check_method(method)
     d, n, n_q, d_v = Q.shape[-1], K.shape[-2], Q.shape[-2], V.shape[-1]
-    s = score_scale(scale, d)
+    s = resolve_scale(scale, d)
     if radius is None:
-        R = score_radius(Q, K, scale) if method == "chebyshev" else 1.0
+        R = _score_radius(Q, K, s) if method == "chebyshev" else 1.0
     else:
         R = check_real(radius, "radius", minimum=0.0)
     table = _table(d, g)
-    b, r = batch_size(batch), table.rank
+    b, r = math.prod(batch), table.rank
     if chunk is None:
         chunk = _default_chunk(b, r)
     chunk = check_int(chunk, "chunk", minimum=1)

@@ -121,7 +121,7 @@ def benchmark_attention(
             approx = poly_attention(Q, K, V, degree, method).double()
             ref = exact_attention(Q, K, V, reference=True)
             row["error"] = float((approx - ref).abs().max())
-            row["bound"] = poly_error_bound(Q.double(), K.double(), V.double(), degree, method)
+            row["bound"] = poly_error_bound(Q, K, V, degree, method)
         rows.append(row)
     slopes = {}
     for key in ("exact", "poly"):

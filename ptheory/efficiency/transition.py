@@ -42,6 +42,14 @@ def _bounds(bounds: Sequence[float], name: str = "bounds") -> list[float]:
     return [check_real(b, name, minimum=0.0) for b in bounds]
 
 
+def _largest_degree(d: int, budget: float) -> int:
+    """The largest degree ``g <= 64`` of rank ``C(d + g, g) <= budget``; ``-1`` if none."""
+    g = -1
+    while g < 64 and math.comb(d + g + 1, g + 1) <= budget:
+        g += 1
+    return g
+
+
 def sign_vectors(n: int, d: int, *, seed: int = 0) -> torch.Tensor:
     """``n`` random vectors of ``{-1, +1}^d`` (float64, ``(n, d)``), from ``seed``."""
     n = check_int(n, "n", minimum=1)
@@ -145,9 +153,7 @@ def nn_gadget(
         A[i] = keys[idx[i]]
         A[i, flip] *= -1
     threshold = ((1 - 2 * flips / d) + math.sqrt(2 * math.log(n) / d)) / 2
-    g = 0
-    while math.comb(d + g + 1, g + 1) <= n // 5:
-        g += 1
+    g = max(0, _largest_degree(d, n / 5))
     results = []
     for B in Bs:
         out = exact_attention(B * A, B * keys, keys)
@@ -190,6 +196,7 @@ def largest_feasible_bound(
     grid: Sequence[float] | None = None,
     method: str = "chebyshev",
     seed: int = 0,
+    measure: bool = True,
 ) -> FeasibleBound:
     """Largest ``B`` (on ``grid``, default ``0.05, 0.10, ..., 6``) at which a polynomial of
     rank ``C(d + g, g) <= rank_fraction * n`` approximates attention within ``target``.
@@ -198,7 +205,8 @@ def largest_feasible_bound(
     largest allowed degree) is at most ``target``. ``measured``: the largest ``B`` on the
     grid up to which the measured max-abs error stays within ``target`` on a planted
     instance: ``n`` keys in ``{-B, B}^d``, the queries duplicates of keys (their scores
-    reach ``B^2``), values uniform in ``[-1, 1]``; float64 throughout.
+    reach ``B^2``), values uniform in ``[-1, 1]``; float64 throughout. With
+    ``measure=False`` only the (cheap) proved limit is computed and ``measured`` is ``nan``.
     """
     n = check_int(n, "n", minimum=2)
     d = check_int(d, "d", minimum=1)
@@ -206,17 +214,18 @@ def largest_feasible_bound(
     rank_fraction = check_real(rank_fraction, "rank_fraction", minimum=0.0, strict_minimum=True)
     method = check_method(method)
     seed = check_int(seed, "seed", minimum=0)
+    if not isinstance(measure, bool):
+        raise TypeError(f"measure must be a bool, got {type(measure).__name__}")
     grid = [0.05 * k for k in range(1, 121)] if grid is None else sorted(_bounds(grid, "grid"))
-    budget = rank_fraction * n
-    g = -1
-    while math.comb(d + g + 1, g + 1) <= budget and g < 64:
-        g += 1
+    g = _largest_degree(d, rank_fraction * n)
     if g < 0:
         return FeasibleBound(n, d, target, -1, 0, 0.0, 0.0)
     proved = 0.0
     for B in grid:
         if attention_error_bound(entry_error_bound(g, B * B, method)) <= target:
             proved = B
+    if not measure:
+        return FeasibleBound(n, d, target, g, math.comb(d + g, g), proved, math.nan)
     keys = sign_vectors(n, d, seed=seed)
     gen = torch.Generator().manual_seed(seed + 1)
     queries = keys[torch.randperm(n, generator=gen)[: min(n, 64)]]
