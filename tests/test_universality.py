@@ -53,6 +53,10 @@ def test_required_sizes_index_256_targets(d, L, delta):
         assert torch.equal(model.prompt_for(f), P)
         seen.add(tuple(P.reshape(-1).tolist()))
     assert len(seen) == 256
+    # all prompts at once: (R, d, L_p) gives (R, N, d, L), prompt by prompt the same
+    batched = model.forward(prompts, grid)
+    assert batched.shape == (256, len(grid), d, L)
+    assert torch.allclose(batched[7], model.forward(prompts[7], grid), atol=1e-12)
 
 
 def _cell(X, delta, d, L):

@@ -74,6 +74,13 @@ CASES = [
     ),
     Case(
         "UniversalModel",
+        "forward P 4-d",
+        lambda: small().forward(t(1, 1, 1, 2), t(2, 1, 1)),
+        ValueError,
+        "P",
+    ),
+    Case(
+        "UniversalModel",
         "forward X shape",
         lambda: small().forward(t(1, 2), t(2, 2, 1)),
         ValueError,

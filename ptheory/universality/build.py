@@ -171,6 +171,19 @@ def all_prompts(d: int, L: int, delta: float) -> torch.Tensor:
     return vocab[idx].transpose(1, 2).contiguous()
 
 
+def _front(dims: Dimensions, *, rank: str = "one", eta: float = 1e-7) -> Transformer:
+    """``Attn o FF_code`` on ``[P, X] + E`` for the sizes ``dims``: the fixed front of
+    :func:`construct`, which :func:`~.contextual.contextual_separation` measures."""
+    n = dims.prompt_length + dims.L
+    return Transformer(
+        [
+            code_layer(dims.d, n, dims.delta, eta=eta),
+            contextual_attention(dims.d, dims.scale, rank=rank),
+        ],
+        position_offsets(dims.d, n),
+    ).freeze()
+
+
 def contextual_codes(
     front: torch.nn.Module, prompts: torch.Tensor, grid: torch.Tensor
 ) -> torch.Tensor:
@@ -185,36 +198,63 @@ def contextual_codes(
     prompts = check_matrix_batch(
         as_tensor(prompts, "prompts", dtype=F64), "prompts", ndim=3, layout="(M, d, L_p)"
     )
-    M, d, L_p = prompts.shape
     grid = check_matrix_batch(
-        as_tensor(grid, "grid", dtype=F64), "grid", ndim=3, rows=d, layout="(G, d, L)"
+        as_tensor(grid, "grid", dtype=F64),
+        "grid",
+        ndim=3,
+        rows=prompts.shape[1],
+        layout="(G, d, L)",
     )
-    G, _, L = grid.shape
-    Z = torch.cat(
-        [
-            prompts[:, None].expand(M, G, d, L_p),
-            grid[None].expand(M, G, d, L),
-        ],
-        dim=-1,
-    ).reshape(M * G, d, L_p + L)
     with torch.no_grad():
-        out = front(Z)[..., L_p:]
-    return out.reshape(M, G, d, L).transpose(2, 3)
+        return prompt_forward(front, prompts, grid).transpose(2, 3)
 
 
+@dataclass(frozen=True, eq=False, repr=False)
 class UniversalModel:
     """A fixed transformer that prompt tuning makes approximate any target (see module).
 
-    Attributes: ``model`` (the frozen :class:`~ptheory.model.Transformer`), ``d``, ``L``,
-    ``delta``, ``p``, ``prompt_length``, ``n_params``, ``width``, ``depth``, ``scale``
-    (``lam``), ``rank``, ``value_map``, ``key_query_norm``, ``separation`` (``delta_cm``:
-    the smallest gap between contextual codes of distinct triples), ``code_range``,
-    ``n_codes``, ``class_size``, ``grid_error`` (the largest error on grid centres over
-    the whole class), ``eta`` (ramp width of the quantizer).
+    Built by :func:`construct`. Fields: ``model`` (the frozen
+    :class:`~ptheory.model.Transformer`), ``dimensions`` (its :class:`Dimensions`),
+    ``p``, ``rank``, ``value_map``, ``eta`` (ramp width of the quantizer),
+    ``separation`` (``delta_cm``: the smallest gap between contextual codes of distinct
+    triples), ``code_range``, ``grid_error`` (the largest error on grid centres over the
+    whole class). The sizes ``d``, ``L``, ``delta``, ``prompt_length``, ``scale``
+    (``lam``), ``key_query_norm``, ``n_codes`` and ``class_size`` are read from
+    ``dimensions``; ``n_params``, ``width`` and ``depth`` are counted on ``model``.
     """
 
-    def __init__(self, **kw: object) -> None:
-        self.__dict__.update(kw)
+    model: Transformer
+    dimensions: Dimensions
+    p: float
+    rank: str
+    value_map: str
+    eta: float
+    separation: float
+    code_range: float
+    grid_error: float
+
+    d = property(lambda self: self.dimensions.d)
+    L = property(lambda self: self.dimensions.L)
+    delta = property(lambda self: self.dimensions.delta)
+    prompt_length = property(lambda self: self.dimensions.prompt_length)
+    scale = property(lambda self: self.dimensions.scale)
+    key_query_norm = property(lambda self: self.dimensions.key_query_norm)
+    n_codes = property(lambda self: self.dimensions.n_codes)
+    class_size = property(lambda self: self.dimensions.class_size)
+
+    @property
+    def n_params(self) -> int:
+        return sum(w.numel() for w in self.model.parameters())
+
+    @property
+    def width(self) -> int:
+        """The widest feed-forward layer of ``model`` (hidden units)."""
+        return max(layer.hidden for layer in self.model.layers if hasattr(layer, "hidden"))
+
+    @property
+    def depth(self) -> int:
+        """The number of layers of ``model``, attention included."""
+        return len(self.model.layers)
 
     def __repr__(self) -> str:
         return (
@@ -223,10 +263,18 @@ class UniversalModel:
             f"n_params={self.n_params}, value_map={self.value_map!r}, rank={self.rank!r})"
         )
 
-    def forward(self, P: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
-        """``tau([P, X])``, last ``L`` columns. ``P: (d, L_p)``, ``X: (N, d, L) -> (N, d, L)``."""
+    def _prompt(self, P: torch.Tensor, ndim: int | tuple[int, ...] = 2) -> torch.Tensor:
         P = check_finite(as_tensor(P, "P", dtype=F64), "P")
-        check_matrix_batch(P, "P", ndim=2, rows=self.d, cols=self.prompt_length, layout="(d, L_p)")
+        layout = "(d, L_p)" if ndim == 2 else "(d, L_p) or (R, d, L_p)"
+        check_matrix_batch(P, "P", ndim=ndim, rows=self.d, cols=self.prompt_length, layout=layout)
+        return P
+
+    def forward(self, P: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
+        """``tau([P, X])``, last ``L`` columns: ``P: (d, L_p)``, ``X: (N, d, L) -> (N, d, L)``.
+
+        ``P: (R, d, L_p)`` runs ``R`` prompts at once and returns ``(R, N, d, L)``.
+        """
+        P = self._prompt(P, ndim=(2, 3))
         X = check_finite(as_tensor(X, "X", dtype=F64), "X")
         check_matrix_batch(X, "X", ndim=3, rows=self.d, cols=self.L, layout="(N, d, L)")
         with torch.no_grad():
@@ -236,8 +284,7 @@ class UniversalModel:
 
     def tuned(self, P: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         """The prompt-tuned model ``X -> forward(P, X)`` as a function of ``X`` alone."""
-        P = check_finite(as_tensor(P, "P", dtype=F64), "P")
-        check_matrix_batch(P, "P", ndim=2, rows=self.d, cols=self.prompt_length, layout="(d, L_p)")
+        P = self._prompt(P)
         return lambda X: self.forward(P, X)
 
     def prompt_for(self, target: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
@@ -303,18 +350,14 @@ def construct(
             "contextual codes "
             f"(limit {MAX_CODES}); use dimensions() for its sizes"
         )
-    n = dims.prompt_length + L
-    front = Transformer(
-        [code_layer(d, n, delta, eta=eta), contextual_attention(d, dims.scale, rank=rank)],
-        position_offsets(d, n),
-    ).freeze()
+    front = _front(dims, rank=rank, eta=eta)
     prompts = all_prompts(d, L, delta)
     grid = grid_sequences(d, L, delta)
     tokens = contextual_codes(front, prompts, grid)  # (M, G, L, d)
     # the value each triple must produce: token g L + k of prompt m
     values = prompts.transpose(1, 2).reshape(len(prompts), len(grid), L, d)
-    tokens, values = tokens.reshape(-1, d), values.reshape(-1, d)
-    codes, order = torch.sort(tokens[:, 0])
+    flat_tokens, flat_values = tokens.reshape(-1, d), values.reshape(-1, d)
+    codes, order = torch.sort(flat_tokens[:, 0])
     code_range = float(codes[-1] - codes[0])
     separation = float(codes.diff().min()) if len(codes) > 1 else math.inf
     if not separation > min_separation * code_range:
@@ -323,49 +366,26 @@ def construct(
             f"(range {code_range:.3g}): not injective in float64; try another scale"
         )
     if value_map == "wide":
-        value_layers = [wide_value_map(codes, values[order])]
+        value_layers = [wide_value_map(codes, flat_values[order])]
     else:
-        value_layers = deep_value_maps(codes, values[order], tokens[order], dims.value_depth - 1)
+        value_layers = deep_value_maps(
+            codes, flat_values[order], flat_tokens[order], dims.value_depth - 1
+        )
         value_layers.append(clamp_layer(d))
-    model = Transformer([*front.layers, *value_layers], position_offsets(d, n)).freeze()
-    with torch.no_grad():
-        out = model(
-            torch.cat(
-                [
-                    prompts[:, None].expand(-1, len(grid), d, dims.prompt_length),
-                    grid[None].expand(len(prompts), -1, d, L),
-                ],
-                dim=-1,
-            ).reshape(-1, d, n)
-        )[..., -L:]
-    expected = (
-        prompts.transpose(1, 2)
-        .reshape(len(prompts), len(grid), L, d)
-        .transpose(2, 3)
-        .reshape(-1, d, L)
-    )
-    grid_error = float((out - expected).abs().max())
+    model = Transformer([*front.layers, *value_layers], front.positions).freeze()
+    with torch.no_grad():  # the whole model on every (grid prompt, grid input)
+        out = prompt_forward(model, prompts, grid)  # (M, G, d, L)
+    grid_error = float((out - values.transpose(2, 3)).abs().max())
     n_params = sum(w.numel() for w in model.parameters())
     assert n_params == dims.n_params, (n_params, dims.n_params)
     return UniversalModel(
         model=model,
-        d=d,
-        L=L,
-        delta=delta,
+        dimensions=dims,
         p=p,
-        prompt_length=dims.prompt_length,
-        n_params=n_params,
-        width=max(layer.hidden for layer in model.layers if hasattr(layer, "hidden")),
-        depth=len(model.layers),
-        scale=dims.scale,
         rank=rank,
         value_map=value_map,
-        key_query_norm=dims.key_query_norm,
+        eta=eta,
         separation=separation,
         code_range=code_range,
-        n_codes=dims.n_codes,
-        class_size=dims.class_size,
         grid_error=grid_error,
-        eta=eta,
-        dimensions=dims,
     )

@@ -19,10 +19,8 @@ from dataclasses import dataclass
 import torch
 
 from .._validate import check_int, check_real
-from ..model import Transformer
-from .build import all_prompts, contextual_codes, dimensions
+from .build import _front, all_prompts, contextual_codes, dimensions
 from .grid import grid_sequences, levels
-from .layers import code_layer, contextual_attention, position_offsets
 
 __all__ = ["Separation", "contextual_separation", "separation_curve"]
 
@@ -45,12 +43,7 @@ class Separation:
 
 
 def _codes(d: int, L: int, delta: float, scale: float, rank: str) -> torch.Tensor:
-    dims = dimensions(d, L, delta, rank=rank, scale=scale)
-    n = dims.prompt_length + L
-    front = Transformer(
-        [code_layer(d, n, delta), contextual_attention(d, dims.scale, rank=rank)],
-        position_offsets(d, n),
-    ).freeze()
+    front = _front(dimensions(d, L, delta, rank=rank, scale=scale), rank=rank)
     tokens = contextual_codes(front, all_prompts(d, L, delta), grid_sequences(d, L, delta))
     return tokens[..., 0].reshape(-1)
 

@@ -61,8 +61,12 @@ def quantize(X: torch.Tensor, delta: float) -> torch.Tensor:
     """
     v1 = levels(delta)
     X = check_finite(as_tensor(X, "X", dtype=torch.float64), "X")
-    level = torch.clamp(torch.floor(X * v1), 0, v1 - 1)
-    return (level + 0.5) / v1
+    return (_cell_levels(X, v1) + 0.5) / v1
+
+
+def _cell_levels(X: torch.Tensor, v1: int) -> torch.Tensor:
+    """Each entry's cell, ``min(floor(x V1), V1 - 1)`` clamped at 0, as integers."""
+    return torch.clamp(torch.floor(X * v1), 0, v1 - 1).long()
 
 
 def grid_sequences(d: int, L: int, delta: float) -> torch.Tensor:
@@ -133,8 +137,7 @@ def quantized_target(target: SeqFunction, d: int, L: int, delta: float) -> SeqFu
     def f_bar(X: torch.Tensor) -> torch.Tensor:
         X = check_finite(as_tensor(X, "X", dtype=torch.float64), "X")
         check_matrix_batch(X, "X", rows=d, cols=L, ndim=3, layout="(N, d, L)")
-        level = torch.clamp(torch.floor(X * v1), 0, v1 - 1).long()
-        index = (level.transpose(1, 2).reshape(X.shape[0], -1) * weights).sum(dim=1)
+        index = (_cell_levels(X, v1).transpose(1, 2).reshape(X.shape[0], -1) * weights).sum(dim=1)
         return table[index]
 
     return f_bar

@@ -28,6 +28,13 @@ def _series(data: Mapping[str, Sequence[float]], name: str, n: int) -> dict[str,
     return out
 
 
+def _positive_axis(values: Sequence[float], name: str) -> np.ndarray:
+    x = np.asarray(values, dtype=float)
+    if x.ndim != 1 or x.size < 1 or not np.all(x > 0):
+        raise ValueError(f"{name} must be a non-empty sequence of positive numbers")
+    return x
+
+
 def plot_error_vs_delta(
     deltas: Sequence[float],
     errors: Mapping[str, Sequence[float]],
@@ -42,9 +49,7 @@ def plot_error_vs_delta(
     marks the resolutions where the model was built (filled markers); elsewhere the
     error is that of the quantized target the model computes (open markers).
     """
-    x = np.asarray(deltas, dtype=float)
-    if x.ndim != 1 or x.size < 1 or not np.all(x > 0):
-        raise ValueError("deltas must be a non-empty sequence of positive numbers")
+    x = _positive_axis(deltas, "deltas")
     errs = _series(errors, "errors", x.size)
     bnds = _series(bounds, "bounds", x.size) if bounds else {}
     mask = np.ones(x.size, bool) if built is None else np.asarray(built, dtype=bool)
@@ -79,9 +84,7 @@ def plot_separation(
     Zeros (exact collisions) are drawn at the bottom edge. The dotted line is ``tol``:
     below it float64 cannot tell codes apart. ``default`` marks the construction's ``lam``.
     """
-    x = np.asarray(scales, dtype=float)
-    if x.ndim != 1 or x.size < 1 or not np.all(x > 0):
-        raise ValueError("scales must be a non-empty sequence of positive numbers")
+    x = _positive_axis(scales, "scales")
     seps = _series(separations, "separations", x.size)
     ax = axes_or_new(ax)
     floor = tol / 100
@@ -125,9 +128,7 @@ def plot_class_size(
     inv_deltas: Sequence[int], log10_sizes: Mapping[str, Sequence[float]], ax: Axes | None = None
 ) -> Figure:
     """``log10`` of the number of quantized targets against ``1/delta``, one line per ``(d, L)``."""
-    x = np.asarray(inv_deltas, dtype=float)
-    if x.ndim != 1 or x.size < 1 or not np.all(x > 0):
-        raise ValueError("inv_deltas must be a non-empty sequence of positive numbers")
+    x = _positive_axis(inv_deltas, "inv_deltas")
     sizes = _series(log10_sizes, "log10_sizes", x.size)
     ax = axes_or_new(ax)
     for i, (label, s) in enumerate(sizes.items()):
