@@ -1,0 +1,34 @@
+"""Checks for the book's coding exercises: immediate feedback that never gives the answer.
+
+Every coding exercise of chapter ``notebooks/<chapter>.md`` has a check
+``check_<chapter>_<n>(answer)``, where ``n`` is the exercise's number in the chapter. The
+exercise's starting cell ends with the call::
+
+    answer = ...  # your answer
+    ex.check_prompt_as_index_2(answer)
+
+A check returns a :class:`Feedback`, truthy when the answer is correct, whose message says
+what is wrong otherwise. It accepts any correct answer (it tests properties of the answer,
+or recomputes the quantity independently, rather than comparing with one reference
+output), never raises on what a reader hands it, and never shows the solution.
+
+Modules: ``foundation`` (the model chapter), ``universality``, ``capacity``,
+``efficiency`` (the book's three parts); ``_core`` holds :class:`Feedback` and the helpers
+checks are written with.
+"""
+
+from . import capacity, efficiency, foundation, universality
+from ._core import Feedback, registered_checks
+from .capacity import *  # noqa: F403
+from .efficiency import *  # noqa: F403
+from .foundation import *  # noqa: F403
+from .universality import *  # noqa: F403
+
+__all__ = [
+    "Feedback",
+    "registered_checks",
+    *foundation.__all__,
+    *universality.__all__,
+    *capacity.__all__,
+    *efficiency.__all__,
+]
