@@ -1,7 +1,8 @@
 # Two commands do everything on a fresh machine with Python 3.11:
 #   make book   create .venv if needed, install, execute every chapter, build _build/html
 #   make test   lint and run the whole test suite (which also executes every chapter)
-# and `make lab` opens the chapters in JupyterLab.
+# and `make lab` opens the chapters in JupyterLab, `make student` builds the student
+# edition (no solutions) for instructors to hand out.
 
 PYTHON     ?= $(shell command -v python3.11 || command -v python3)
 VENV       ?= .venv
@@ -11,10 +12,11 @@ TORCH_SPEC ?= torch==2.13.0
 PIP        := $(BIN)/python -m pip
 INSTALLED  := $(VENV)/.installed
 
-.PHONY: help venv book test lint format lab browser-assets clean distclean
+.PHONY: help venv book student test lint format lab browser-assets clean distclean
 
 help:
 	@echo "make book    execute every chapter and build the HTML book into _build/html"
+	@echo "make student the student edition (no solutions) into _build/student: html/ and notebooks/"
 	@echo "make test    lint, then run the test suite (executes every chapter, builds the book)"
 	@echo "make lab     open the chapters in JupyterLab (the .md chapters open as notebooks)"
 	@echo "make clean   remove _build (executed outputs and the HTML)"
@@ -32,6 +34,12 @@ venv: $(INSTALLED)
 book: $(INSTALLED)
 	$(BIN)/python scripts/build_book.py
 	@echo "The book is in _build/html/index.html"
+
+# The student edition: the HTML book without solutions and one notebook per chapter with
+# the solutions removed (scripts/student.py). Reuses the executions `make book` cached.
+student: $(INSTALLED)
+	$(BIN)/python scripts/student.py
+	@echo "Hand out _build/student/notebooks/*.ipynb; the book is _build/student/html/index.html"
 
 lint: $(INSTALLED)
 	$(BIN)/ruff check

@@ -31,7 +31,7 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "book"))
 
 # Slow tests last, in this order: chapters execute, then the book builds (and its
 # executions are compared with the chapters'), then the browser reads the built book.
-_LAST = {"test_chapters.py": 1, "test_book.py": 2, "test_browser.py": 3}
+_LAST = {"test_chapters.py": 1, "test_book.py": 2, "test_student.py": 3, "test_browser.py": 4}
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

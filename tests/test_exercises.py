@@ -1,0 +1,110 @@
+"""Every chapter's exercises, their checks, the chapters' exercise cells and the instructor
+guide agree with each other."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jupytext
+import pytest
+
+import ptheory.exercises as ex
+
+from exercisetools import (
+    CHAPTERS,
+    GUIDE,
+    KINDS,
+    chapter_exercises,
+    gated_solution_cells,
+    guide_rows,
+)
+
+IDS = [c.stem for c in CHAPTERS]
+
+
+def _rows_by_label():
+    rows = guide_rows()
+    labels = [r.label for r in rows]
+    assert len(labels) == len(set(labels)), "the instructor guide lists an exercise twice"
+    return {r.label: r for r in rows}
+
+
+def test_guide_lists_every_exercise_once() -> None:
+    in_chapters = {label for c in CHAPTERS for label, _ in chapter_exercises(c)}
+    assert GUIDE.is_file()
+    listed = set(_rows_by_label())
+    assert listed == in_chapters, (
+        f"in chapters, not in the guide: {sorted(in_chapters - listed)}; "
+        f"in the guide, not in chapters: {sorted(listed - in_chapters)}"
+    )
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
+def test_chapter_has_three_kinds_of_exercise(chapter: Path) -> None:
+    exercises = chapter_exercises(chapter)
+    assert len(exercises) >= 3, f"{chapter.name} has {len(exercises)} exercises"
+    assert all(label for label, _ in exercises), f"{chapter.name}: an exercise has no label"
+    rows = _rows_by_label()
+    kinds = [rows[label].kind for label, _ in exercises]
+    assert set(kinds) <= set(KINDS), kinds
+    for kind in KINDS:
+        assert kind in kinds, f"{chapter.name} has no {kind} exercise"
+    for label, _ in exercises:
+        row = rows[label]
+        assert 5 <= row.minutes <= 90, f"{label}: {row.minutes} min"
+        if row.kind == "coding":
+            assert row.check, f"{label} is a coding exercise without a check"
+
+
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
+def test_checks_are_named_and_wired(chapter: Path) -> None:
+    """``check_<chapter>_<n>`` is registered for exercise n, called by its exercise cell
+    and by its solution, and the solution is gated so that the student edition drops it."""
+    rows = _rows_by_label()
+    registry = ex.registered_checks()
+    code = [c for c in jupytext.read(chapter).cells if c.cell_type == "code"]
+    solutions = gated_solution_cells(chapter)
+    for number, (label, _) in enumerate(chapter_exercises(chapter), start=1):
+        name = rows[label].check
+        if name is None:
+            continue
+        assert name == f"check_{chapter.stem}_{number}", (label, name)
+        assert registry.get(name) == label, f"{name} is not registered for {label}"
+        assert name in ex.__all__ and callable(getattr(ex, name))
+        call = re.compile(rf"\bex\.{name}\(answer\)")
+        stubs = [c for c in code if "exercise" in c.metadata.get("tags", [])]
+        stub = [c for c in stubs if call.search(c.source)]
+        assert len(stub) == 1, f"{label}: want one exercise cell calling {name}(answer)"
+        assert re.search(r"^answer = \.\.\.", stub[0].source, re.M), (
+            f"{label}: the exercise cell must start the reader at `answer = ...`"
+        )
+        assert label in solutions, f"{label} has a check but no gated solution"
+        tagged = [c for c in solutions[label] if "solution" in c.metadata.get("tags", [])]
+        assert any(call.search(c.source) for c in tagged), (
+            f"{label}: no solution cell (tag `solution`) runs {name}(answer)"
+        )
+        assert len(tagged) == len(solutions[label]), f"{label}: untagged code cell in solution"
+
+
+def test_every_check_is_listed_in_the_guide() -> None:
+    listed = {r.check for r in guide_rows() if r.check}
+    # (tests register checks of their own under names without the ``check_`` prefix)
+    registered = {n for n in ex.registered_checks() if n.startswith("check_")}
+    assert registered == listed, (
+        f"registered, not in the guide: {sorted(registered - listed)}; "
+        f"in the guide, not registered: {sorted(listed - registered)}"
+    )
+    public = {n for n in ex.__all__ if n.startswith("check_")}
+    assert public == registered
+
+
+def test_no_solution_cell_outside_a_gated_solution() -> None:
+    for chapter in CHAPTERS:
+        cells = jupytext.read(chapter).cells
+        tagged = [c for c in cells if "solution" in c.metadata.get("tags", [])]
+        inside = [c for span in gated_solution_cells(chapter).values() for c in span]
+        assert len(tagged) == len(inside), (
+            f"{chapter.name}: a `solution` cell outside solution-start/end, or an untagged "
+            "code cell inside one"
+        )

@@ -1,0 +1,69 @@
+"""Bad answers to every exercise check: feedback that names what is wrong, never a crash.
+
+A check is where a learner's mistakes land, so unlike the rest of ``ptheory`` it does not
+raise on a wrong type or shape: it returns a failed :class:`~ptheory.exercises.Feedback`
+whose message says what is wrong, so that a student notebook keeps running. The one
+argument a programmer (not a reader) passes, the decorator's label, is checked as usual.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import ptheory.exercises as ex
+from ptheory.exercises._core import exercise_check
+
+from badinput import Case, case_params, check_case
+
+CHECKS = sorted(n for n in ex.__all__ if n.startswith("check_"))
+
+
+def _raises(*args, **kwargs):
+    raise RuntimeError("reader bug")
+
+
+JUNK = {
+    "string": "0.5",
+    "bool": True,
+    "nan": float("nan"),
+    "inf": float("inf"),
+    "dict": {"answer": 1},
+    "empty list": [],
+    "ragged list": [[1.0], [1.0, 2.0]],
+    "wrong-shape tensor": torch.zeros(7, 3, 2),
+    "nan array": np.full(3, np.nan),
+    "function that raises": _raises,
+    "object": object(),
+}
+
+
+@pytest.mark.parametrize("name", CHECKS)
+@pytest.mark.parametrize("junk", list(JUNK), ids=list(JUNK))
+def test_check_reports_bad_answer(name: str, junk: str) -> None:
+    feedback = getattr(ex, name)(JUNK[junk])
+    assert isinstance(feedback, ex.Feedback)
+    assert feedback.status == "wrong", f"{name} accepted {junk}: {feedback}"
+    assert len(feedback.message) > 10
+    assert "Traceback" not in feedback.message
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_stub_answer_is_not_attempted(name: str) -> None:
+    assert getattr(ex, name)(...).status == "missing"
+
+
+def test_there_are_checks() -> None:
+    assert len(CHECKS) >= 10  # at least one coding exercise per chapter
+
+
+CASES = [
+    Case("exercise_check", "label not a string", lambda: exercise_check(3), ValueError, "label"),
+    Case("exercise_check", "label without ex-", lambda: exercise_check("x"), ValueError, "label"),
+]
+
+
+@pytest.mark.parametrize("case", case_params(CASES))
+def test_bad_input_names_the_argument(case: Case) -> None:
+    check_case(case)

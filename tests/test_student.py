@@ -1,0 +1,229 @@
+"""The student edition (``make student``): no solution anywhere, notebooks that run.
+
+Also the setup cell that every handed-out or downloaded notebook starts with, and the
+executed exercise cells of the instructor's edition (stubs say "no answer yet", every
+reference solution passes its own check).
+"""
+
+from __future__ import annotations
+
+import html as htmllib
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import jupytext
+import nbformat
+import pytest
+from IPython.core.inputtransformer2 import TransformerManager
+from nbclient import NotebookClient
+
+from booktools import ROOT, cached_execution, cell_timeout, toc_chapters
+from exercisetools import chapter_exercises, editions, guide_rows, solution_texts
+
+STUDENT = ROOT / "_build" / "student"
+MAIN_HTML = ROOT / "_build" / "html"
+CHAPTERS = toc_chapters()
+IDS = [c.stem for c in CHAPTERS]
+
+
+@pytest.fixture(scope="session")
+def student_edition(built_book: str) -> Path:
+    """``make student`` (after the main build, whose cached executions it reuses)."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "student.py")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            "the student edition failed to build:\n" + (result.stdout + result.stderr)[-6000:],
+            pytrace=False,
+        )
+    return STUDENT
+
+
+# ------------------------------------------------------------------ solution detection
+def _words(text: str) -> str:
+    """Text reduced to its lower-case words, for comparing Markdown with rendered HTML."""
+    return " ".join(re.findall(r"[a-z]{2,}", text.lower()))
+
+
+def _html_text(page: str) -> str:
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    return htmllib.unescape(re.sub(r"<[^>]+>", " ", page))
+
+
+def _solution_fragments() -> list[str]:
+    """Word runs (eight words or more) found in solutions and nowhere else in the chapters."""
+    elsewhere = []
+    fragments = set()
+    for chapter in CHAPTERS:
+        solutions = solution_texts(chapter)
+        source = chapter.read_text()
+        for text in solutions:
+            source = source.replace(text, " ")
+            for line in text.splitlines():
+                words = _words(line)
+                if len(words.split()) >= 8:
+                    fragments.add(words)
+        elsewhere.append(_words(source))
+    rest = " ".join(elsewhere)
+    return sorted(f for f in fragments if f not in rest)
+
+
+def _edition_texts(root: Path) -> dict[str, str]:
+    """Every text file of an edition as words: HTML as rendered text, notebooks' cells."""
+    texts = {}
+    for path in root.rglob("*"):
+        if not path.is_file() or path.suffix in (".png", ".svg", ".jpg", ".woff", ".woff2"):
+            continue
+        raw = path.read_text(errors="replace")
+        if path.suffix == ".html":
+            raw = _html_text(raw)
+        elif path.suffix == ".ipynb":
+            nb = nbformat.reads(raw, as_version=4)
+            raw = "\n".join(c.source for c in nb.cells)
+        texts[str(path.relative_to(root))] = _words(raw)
+    return texts
+
+
+@pytest.mark.book
+def test_no_solution_text_in_the_student_edition(student_edition: Path) -> None:
+    fragments = _solution_fragments()
+    assert len(fragments) >= 50, "too few solution fragments to make this test meaningful"
+    # The detector works: the instructor's edition shows nearly all of them.
+    main = " ".join(_edition_texts(MAIN_HTML).values())
+    shown = sum(f in main for f in fragments)
+    assert shown >= 0.9 * len(fragments), f"only {shown}/{len(fragments)} found in _build/html"
+    leaks = [
+        (name, f)
+        for name, text in _edition_texts(student_edition).items()
+        for f in fragments
+        if f in text
+    ]
+    assert not leaks, f"solution text in the student edition: {leaks[:5]}"
+
+
+@pytest.mark.book
+def test_student_html_has_exercises_but_no_solution_boxes(student_edition: Path) -> None:
+    html = student_edition / "html"
+    assert (html / "index.html").is_file()
+    published = list((html / "_sources").glob("**/*.md"))
+    assert not published, f"page sources (with solutions) are published: {published[:3]}"
+    for chapter in CHAPTERS:
+        page = (html / chapter.relative_to(ROOT).with_suffix(".html")).read_text()
+        assert not re.search(r'class="[^"]*\bsolution\b', page), f"{chapter.name}: solution box"
+        assert "download-source-button" not in page, f"{chapter.name}: dead .md download"
+        assert page.count('class="admonition exercise') + page.count("exercise admonition") >= 3
+        ipynb = html / "_sources" / chapter.relative_to(ROOT).with_suffix(".ipynb")
+        assert (
+            ipynb.read_bytes()
+            == (student_edition / "notebooks" / f"{chapter.stem}.ipynb").read_bytes()
+        ), f"{chapter.name}: the download is not the student notebook"
+
+
+# ------------------------------------------------------------------ student notebooks
+@pytest.mark.book
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
+def test_student_notebook_runs_top_to_bottom(student_edition: Path, chapter: Path) -> None:
+    path = student_edition / "notebooks" / f"{chapter.stem}.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    assert nb.cells[2].metadata["tags"] == [editions.BOOTSTRAP_TAG]
+    assert not any(editions.SOLUTION_TAG in c.metadata.get("tags", []) for c in nb.cells)
+    titles = [title for _, title in chapter_exercises(chapter)]
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    for number, title in enumerate(titles, start=1):
+        assert f"**Exercise {number}** ({title})." in text
+    assert "{solution" not in text and "{exercise}" not in text
+    NotebookClient(
+        nb,
+        timeout=cell_timeout(),
+        kernel_name="python3",
+        resources={"metadata": {"path": str(chapter.parent)}},
+    ).execute()
+    stubs = [c for c in nb.cells if editions.EXERCISE_TAG in c.metadata.get("tags", [])]
+    checks = [
+        r.check for r in guide_rows() if r.check and r.check.startswith(f"check_{chapter.stem}_")
+    ]
+    assert len(stubs) == len(checks)
+    for cell in stubs:
+        shown = "".join(str(o.get("data", {}).get("text/plain", "")) for o in cell.outputs)
+        assert "No answer yet" in shown, f"{chapter.name}: stub output {shown!r}"
+
+
+# ------------------------------------------------------ the instructor's edition's cells
+@pytest.mark.book
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
+def test_book_solutions_pass_their_checks(built_book: str, chapter: Path) -> None:
+    nb = cached_execution(chapter)
+    assert nb is not None
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    tags = [
+        set(c.metadata.get("tags", []))
+        for c in jupytext.read(chapter).cells
+        if c.cell_type == "code"
+    ]
+    assert len(code) == len(tags)
+    for cell, cell_tags in zip(code, tags, strict=True):
+        shown = "".join(str(o.get("data", {}).get("text/plain", "")) for o in cell.outputs)
+        if "solution" in cell_tags and ".check_" in cell.source:
+            assert "✔ Correct" in shown, f"{chapter.name}: a solution fails its check: {shown}"
+        if "exercise" in cell_tags:
+            assert "No answer yet" in shown, f"{chapter.name}: stub output {shown!r}"
+
+
+# ------------------------------------------------------------------ the setup cell
+def _run_setup(installed: dict[str, str]) -> list[str]:
+    """Run the setup cell with the given installed distributions; return pip's arguments."""
+    import importlib.metadata
+
+    python = TransformerManager().transform_cell(editions.bootstrap_source())
+    calls: list[str] = []
+
+    namespace: dict = {}
+
+    class Shell:
+        def run_line_magic(self, name: str, line: str) -> None:
+            # IPython expands {name} in a magic's line from the user's namespace.
+            calls.append(f"{name} {line.format(**namespace)}")
+
+    def version(name: str) -> str:
+        if name not in installed:
+            raise importlib.metadata.PackageNotFoundError(name)
+        return installed[name]
+
+    real = importlib.metadata.version
+    importlib.metadata.version = version
+    try:
+        namespace["get_ipython"] = Shell
+        exec(python, namespace)
+    finally:
+        importlib.metadata.version = real
+    return calls
+
+
+def test_setup_cell_installs_only_what_is_missing() -> None:
+    version, url = editions.book_release()
+    import ptheory
+
+    assert version == ptheory.__version__
+    assert _run_setup({"ptheory": version, "myst-nb": "1.4.0"}) == []
+    (call,) = _run_setup({"myst-nb": "1.4.0"})
+    assert call == f'pip install --quiet "ptheory @ git+{url}@v{version}"'
+    (call,) = _run_setup({"ptheory": "0.0.1"})  # another version: the book's is installed
+    assert f"@v{version}" in call and "myst-nb" in call
+
+
+@pytest.mark.book
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
+def test_downloaded_notebook_starts_with_the_setup_cell(built_book: str, chapter: Path) -> None:
+    ipynb = MAIN_HTML / "_sources" / chapter.relative_to(ROOT).with_suffix(".ipynb")
+    nb = nbformat.read(ipynb, as_version=4)
+    nbformat.validate(nb)
+    setup = [c for c in nb.cells if editions.BOOTSTRAP_TAG in c.metadata.get("tags", [])]
+    assert len(setup) == 1 and setup[0].source == editions.bootstrap_source()
+    assert nb.cells.index(setup[0]) == 1
