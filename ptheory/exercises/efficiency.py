@@ -151,7 +151,7 @@ def check_phase_transition_3(answer: Any) -> str | None:
     if not 0 <= value <= 1:
         raise Wrong(f"answer = {value:.6g} is not an accuracy: a share of queries lies in [0, 1]")
     if value == 1.0:
-        raise Wrong("answer = 1 is the accuracy of the gadget *with* its gap; run it with flips=28")
+        raise Wrong("answer = 1 is the accuracy of the gadget with its gap; run it with flips=28")
     # Other seeds or query counts move the accuracy by a query or two at most.
     expect_close(value, 0.5, atol=0.07, rtol=0.0, what="answer")
     return None
