@@ -1,0 +1,307 @@
+"""The Capacity checks accept correct answers in several forms, reject typical mistakes with
+a message saying what is wrong, never show the reference, and say "no answer yet" to a stub."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+import torch
+
+import ptheory as pt
+from ptheory import capacity as cap
+from ptheory import exercises as ex
+from ptheory.exercises import capacity as checks
+
+CHECKS = [
+    ex.check_memorization_capacity_2,
+    ex.check_unmemorizable_dataset_2,
+    ex.check_unmemorizable_dataset_3,
+    ex.check_prompt_vs_lora_2,
+    ex.check_prompt_vs_lora_3,
+    ex.check_invertible_layers_2,
+    ex.check_invertible_layers_3,
+]
+
+
+def wrong(feedback, *fragments: str) -> None:
+    assert feedback.status == "wrong", feedback
+    for fragment in fragments:
+        assert fragment in feedback.message, feedback.message
+
+
+def reveals(feedback, *numbers: float) -> bool:
+    """Whether the message shows one of ``numbers`` (to 3 or 6 significant digits)."""
+    return any(f"{v:.3g}" in feedback.message or f"{v:.6g}" in feedback.message for v in numbers)
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+def test_stub_is_missing(check):
+    assert check(...).status == "missing"
+    assert check(None).status == "missing"
+
+
+@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
+def test_nonsense_is_wrong_not_an_error(check):
+    for junk in ("a string", {"a": 1}, 3.0, [1, 2]):
+        assert check(junk).status == "wrong"
+
+
+# ------------------------------------------------------------ memorization_capacity
+@functools.cache
+def lookup_errors() -> torch.Tensor:
+    X, Y = cap.bump_dataset(2, 0.1, seed=0)
+    P, Xe = cap.lookup_prompt(X, Y), cap.embed_tokens(X)
+    model = cap.lookup_model(2)
+    rows = []
+    for j in range(P.shape[1]):
+        Q = torch.cat([P[:, :j], P[:, j + 1 :]], dim=1)
+        rows.append((pt.prompt_forward(model, Q, Xe)[:, :2] - Y).abs().amax(dim=(1, 2)))
+    return torch.stack(rows)
+
+
+def test_memorization_2_accepts_tensor_list_and_another_method():
+    ref = lookup_errors()
+    assert ex.check_memorization_capacity_2(ref)
+    assert ex.check_memorization_capacity_2(ref.tolist())
+    # another method: one input at a time, through the model on the concatenated sequence
+    X, Y = cap.bump_dataset(2, 0.1, seed=0)
+    P, Xe = cap.lookup_prompt(X, Y), cap.embed_tokens(X)
+    model = cap.lookup_model(2, sharpness=200.0)
+    other = np.zeros((9, 9))
+    for j in range(9):
+        keep = [k for k in range(9) if k != j]
+        for i in range(9):
+            out = model(torch.cat([P[:, keep], Xe[i]], dim=1))[:2, -1]
+            other[j, i] = float((out - Y[i, :, 0]).abs().max())
+    assert ex.check_memorization_capacity_2(other)
+
+
+def test_memorization_2_rejects_typical_mistakes():
+    ref = lookup_errors()
+    wrong(ex.check_memorization_capacity_2(ref[:, :5]), "shape (9, 9)")
+    signed = ref.clone()
+    signed[0, 0] = -signed[0, 0]
+    wrong(ex.check_memorization_capacity_2(signed), "non-negative")
+    wrong(ex.check_memorization_capacity_2(torch.zeros(9, 9)), "removed")
+    halved = ref.clone()
+    halved[3, 3] /= 2
+    feedback = ex.check_memorization_capacity_2(halved)
+    wrong(feedback, "answer[3, 3]", "too small")
+    assert not reveals(feedback, float(ref[3, 3]))
+
+
+# ------------------------------------------------------------ unmemorizable_dataset
+@functools.cache
+def radius_table(steps: int = 40, restarts: int = 4, lengths: tuple = (1, 8)) -> torch.Tensor:
+    model = cap.single_layer_model(d=3, seed=0)
+    rows = []
+    for r in checks.RADII:
+        X, Y = cap.unmemorizable_dataset(model, seed=0, radius=r)
+        res = cap.prompt_tune(model, X, Y, list(lengths), steps=steps, restarts=restarts)
+        rows.append([cap.ray_lower_bound(model, X, Y), res.loss])
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+def test_unmemorizable_2_accepts_other_settings():
+    assert ex.check_unmemorizable_dataset_2(radius_table())
+    other = radius_table(steps=20, restarts=2, lengths=(2, 16))
+    assert ex.check_unmemorizable_dataset_2(other.numpy())
+
+
+def test_unmemorizable_2_rejects_typical_mistakes():
+    table = radius_table()
+    wrong(ex.check_unmemorizable_dataset_2(table.flip(1)), "order [bound, loss]")
+    same_r = table.clone()
+    same_r[:, 0] = table[2, 0]  # the bound of r = 1 for every row
+    feedback = ex.check_unmemorizable_dataset_2(same_r)
+    wrong(feedback, "bound for r = 0.25", "too large")
+    assert not reveals(feedback, float(table[0, 0]))
+    below = table.clone()
+    below[1, 1] = 0.5 * below[1, 0]
+    wrong(ex.check_unmemorizable_dataset_2(below), "r = 0.5", "below the lower bound")
+    untuned = table.clone()
+    untuned[3, 1] = 10 * untuned[3, 1]
+    wrong(ex.check_unmemorizable_dataset_2(untuned), "r = 2", "without a prompt")
+
+
+@functools.cache
+def two_head_answer(lengths=(1, 4, 16), steps=40):
+    model, X, Y, _ = checks._two_heads()
+    P = cap.prompt_tune(model, X, Y, list(lengths), steps=steps, restarts=4).prompt
+    split = pt.prompt_split(model.layers[0], P, X, queries=X[:, :, -1:])
+    _, distance = pt.segment_fit(split.output, split.prompt_part, split.input_part)
+    return P, distance
+
+
+def test_unmemorizable_3_accepts_other_prompts_and_forms():
+    P, distance = two_head_answer()
+    assert ex.check_unmemorizable_dataset_3((P, distance))
+    P2, d2 = two_head_answer(lengths=(2, 8), steps=30)
+    assert ex.check_unmemorizable_dataset_3([P2.numpy(), d2.reshape(-1).tolist()])
+
+
+def test_unmemorizable_3_rejects_typical_mistakes():
+    P, distance = two_head_answer()
+    model, X, _, _ = checks._two_heads()
+    wrong(ex.check_unmemorizable_dataset_3((P[None], distance)), "shape (3, L_p)")
+    wrong(ex.check_unmemorizable_dataset_3((torch.zeros(3, 2), distance)), "tune it first")
+    # all query columns instead of the last one only: four numbers
+    split = pt.prompt_split(model.layers[0], P, X)
+    _, every = pt.segment_fit(split.output, split.prompt_part, split.input_part)
+    wrong(ex.check_unmemorizable_dataset_3((P, every)), "2 numbers")
+    # the absolute distance instead of the relative one
+    split = pt.prompt_split(model.layers[0], P, X, queries=X[:, :, -1:])
+    gap = (split.prompt_part - split.input_part).norm(dim=-2).reshape(-1)
+    feedback = ex.check_unmemorizable_dataset_3((P, distance.reshape(-1) * gap))
+    wrong(feedback, "distance of example")
+    assert not reveals(feedback, *distance.reshape(-1).tolist())
+
+
+# ------------------------------------------------------------------ prompt_vs_lora
+@functools.cache
+def query_losses(steps: int = 50) -> tuple[float, ...]:
+    model = cap.single_layer_model(d=4, seed=0)
+    X, Y = cap.apex_dataset(model, 3, seed=0)
+    return tuple(
+        cap.lora_fit(model, X, Y, r, method="train", weight="W_Q", steps=steps).loss
+        for r in (1, 2, 3)
+    )
+
+
+def test_lora_2_accepts_other_steps_and_forms():
+    assert ex.check_prompt_vs_lora_2(list(query_losses()))
+    assert ex.check_prompt_vs_lora_2(np.array(query_losses(steps=120)))
+
+
+def test_lora_2_rejects_typical_mistakes():
+    model = cap.single_layer_model(d=4, seed=0)
+    X, Y = cap.apex_dataset(model, 3, seed=0)
+    wv = [cap.lora_fit(model, X, Y, r).loss for r in (1, 2, 3)]  # W_V, closed form
+    feedback = ex.check_prompt_vs_lora_2(wv)
+    wrong(feedback, "below what any update of W_Q can reach")
+    untrained = [cap.lora_fit(model, X, Y, 1, method="train", weight="W_Q", steps=0).loss] * 3
+    wrong(ex.check_prompt_vs_lora_2(untrained), "has the training run")
+    short = [cap.lora_fit(model, X, Y, 1, method="train", weight="W_Q", steps=2).loss] * 3
+    wrong(ex.check_prompt_vs_lora_2(short), "too large", "more steps")
+    wrong(ex.check_prompt_vs_lora_2(query_losses()[:2]), "3 losses")
+    floor, _ = checks._query_update_reference()
+    assert not reveals(feedback, floor)
+
+
+def general_dataset(model, n, seed):
+    attn, ff = model.layers
+    X, _ = cap.apex_dataset(model, n, seed=seed)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        b = attn.attend(X[:, :, -1:], X)[..., 0]
+        c = b + 0.5 * torch.randn(b.shape, generator=gen, dtype=torch.float64)
+        return X, ff((X[:, :, -1] + c).unsqueeze(-1))
+
+
+def general_numpy(model, n, seed):
+    """Another correct implementation: NumPy draws, its own inputs, NumPy arrays out."""
+    attn, ff = model.layers
+    rng = np.random.default_rng(1000 + seed)
+    X = torch.tensor(rng.uniform(size=(n, attn.d, 2)))
+    with torch.no_grad():
+        b = attn.attend(X[:, :, -1:], X)[..., 0]
+        c = b + torch.tensor(rng.standard_normal((n, attn.d))) / 2
+        Y = ff((X[:, :, -1] + c).unsqueeze(-1))
+    return X.numpy(), Y.numpy()
+
+
+def test_lora_3_accepts_two_implementations():
+    assert ex.check_prompt_vs_lora_3(general_dataset)
+    assert ex.check_prompt_vs_lora_3(general_numpy)
+
+
+def variant(scale=0.5, shared=False, uniform=False, fixed=False, noisy=False):
+    def make(model, n, seed):
+        attn, ff = model.layers
+        X, _ = cap.apex_dataset(model, n, seed=0 if fixed else seed)
+        gen = torch.Generator().manual_seed(0 if fixed else seed)
+        if noisy:
+            gen = torch.Generator().manual_seed(torch.seed())
+        shape = (1, attn.d) if shared else (n, attn.d)
+        draw = torch.rand if uniform else torch.randn
+        with torch.no_grad():
+            b = attn.attend(X[:, :, -1:], X)[..., 0]
+            c = b + scale * draw(shape, generator=gen, dtype=torch.float64)
+            return X, ff((X[:, :, -1] + c).unsqueeze(-1))
+
+    return make
+
+
+def test_lora_3_rejects_typical_mistakes():
+    wrong(ex.check_prompt_vs_lora_3(42), "must be a function")
+    apex = lambda model, n, seed: cap.apex_dataset(model, n, seed=seed)  # noqa: E731
+    wrong(ex.check_prompt_vs_lora_3(apex), "share an apex")
+    wrong(ex.check_prompt_vs_lora_3(variant(scale=1.0)), "too large")
+    wrong(ex.check_prompt_vs_lora_3(variant(scale=0.1)), "too small")
+    wrong(ex.check_prompt_vs_lora_3(variant(uniform=True)), "not centred")
+    wrong(ex.check_prompt_vs_lora_3(variant(shared=True)), "point the same way")
+    wrong(ex.check_prompt_vs_lora_3(variant(fixed=True)), "different seeds")
+    wrong(ex.check_prompt_vs_lora_3(variant(noisy=True)), "same seed")
+    broken = lambda model, n, seed: 1 / 0  # noqa: E731
+    wrong(ex.check_prompt_vs_lora_3(broken), "ZeroDivisionError")
+    shapes = lambda model, n, seed: (torch.rand(n, 4, 3), torch.rand(n, 4, 1))  # noqa: E731
+    wrong(ex.check_prompt_vs_lora_3(shapes), "shape (3, 4, 2)")
+
+
+# --------------------------------------------------------------- invertible_layers
+def test_invertible_2_accepts_rough_answers():
+    for answer in [(3.20, 24.0), (3.2, 32), (3.204, 20.0), [3.2, 16]]:
+        assert ex.check_invertible_layers_2(answer), answer
+
+
+def test_invertible_2_rejects_typical_mistakes():
+    wrong(ex.check_invertible_layers_2((3.25, 24.0)), "r_cert is too large")
+    wrong(ex.check_invertible_layers_2((3.0, 24.0)), "r_cert is too small")
+    wrong(ex.check_invertible_layers_2((3.2, 8.0)), "r_half is too small")
+    wrong(ex.check_invertible_layers_2((3.2, 128.0)), "r_half is too large")
+    wrong(ex.check_invertible_layers_2(3.2), "pair (r_cert, r_half)")
+
+
+@pytest.mark.parametrize("steps, restarts", [(40, 4), (80, 8)])
+def test_invertible_2_half_range_brackets_the_halving(steps, restarts):
+    # The window the check accepts for r_half: above half at its lower end, below at its
+    # upper end, with two optimizer settings.
+    model = cap.residual_model(d=3, blocks=2, seed=0)
+    X, Y = cap.collision_dataset(model, L=1, seed=0)
+    half = 0.5 * float(cap.fit_loss(model(X), Y))
+    lo, hi = checks.HALF_RANGE
+    loss = [
+        cap.prompt_tune(model, X, Y, [2, 4, 8], steps=steps, restarts=restarts, max_norm=r).loss
+        for r in (lo, hi)
+    ]
+    assert loss[0] > half > loss[1]
+
+
+@functools.cache
+def wide_answer(steps=40, lengths=(1, 2, 4, 8)):
+    wide = cap.residual_model(d=3, blocks=2, seed=0, ff_norm=3.0)
+    X, Y = cap.collision_dataset(wide, L=1, seed=0)
+    res = cap.prompt_tune(wide, X, Y, list(lengths), steps=steps, restarts=4, max_norm=2.0)
+    return cap.injectivity_bound(wide, 2.0).ell, res.loss
+
+
+def test_invertible_3_accepts_other_settings():
+    assert ex.check_invertible_layers_3(wide_answer())
+    ell, loss = wide_answer(steps=80, lengths=(2, 16))
+    assert ex.check_invertible_layers_3([np.float64(ell), torch.tensor(loss)])
+
+
+def test_invertible_3_rejects_typical_mistakes():
+    ell, loss = wide_answer()
+    small = cap.residual_model(d=3, blocks=2, seed=0)
+    wrong(ex.check_invertible_layers_3((cap.injectivity_bound(small, 2.0).ell, loss)), "positive")
+    wide = cap.residual_model(d=3, blocks=2, seed=0, ff_norm=3.0)
+    feedback = ex.check_invertible_layers_3((cap.injectivity_bound(wide, 3.0).ell, loss))
+    wrong(feedback, "ell")
+    assert not reveals(feedback, ell)
+    X, Y = cap.collision_dataset(wide, L=1, seed=0)
+    free = cap.prompt_tune(wide, X, Y, [2, 4], steps=150, restarts=4).loss  # no max_norm
+    wrong(ex.check_invertible_layers_3((ell, free)), "max_norm")
+    wrong(ex.check_invertible_layers_3((ell, 5 * loss)), "too large")
