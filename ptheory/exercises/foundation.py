@@ -48,24 +48,24 @@ def check_prompt_tuning_model_2(answer):
     mass after ``k`` repetitions (a tensor of ``weight``'s shape) from the mass ``weight``
     (a float64 tensor, entries in (0, 1)) of the prompt used once."""
     fn = as_function(answer)
+    results = []
     for weight, k, expected, desc in _repeat_cases():
-        got = as_array(
-            call(fn, weight.clone(), k, what=f"repeated_weight(weight, {k})"),
-            tuple(weight.shape),
-            what=f"repeated_weight(weight, {k})",
-        )
-        gap = (got - expected).abs().max()
-        if gap <= 1e-9:
+        what = f"repeated_weight(weight, {k})"
+        got = as_array(call(fn, weight.clone(), k, what=what), tuple(weight.shape), what=what)
+        results.append((got, k, expected, desc))
+    for got, k, _, desc in results:
+        if k > 1 and bool((got >= 1).any()):
+            raise Wrong(
+                f"for {desc} your weight reaches 1 or more: the prompt's share of a softmax "
+                "stays below 1 however often the prompt is repeated"
+            )
+    for got, k, expected, desc in results:
+        if (got - expected).abs().max() <= 1e-9:
             continue
         if k == 1:
             raise Wrong(
                 "for k = 1 (the prompt used once) your function must give back the weight "
                 "it was given, and it does not"
-            )
-        if bool((got >= 1).any()):
-            raise Wrong(
-                f"for {desc} your weight reaches 1 or more: the prompt's share of a softmax "
-                "stays below 1 however often the prompt is repeated"
             )
         direction = "too large" if bool((got - expected).sum() > 0) else "too small"
         raise Wrong(f"for {desc} your weight is {direction} (measured with pt.prompt_split)")
