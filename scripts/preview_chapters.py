@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def stage(chapters: list[Path], out: Path) -> None:
     """Copy the configuration, the appendix pages and ``chapters`` into ``out``."""
-    for name in ("_config.yml", "references.bib"):
+    for name in ("_config.yml", "references.bib", "pyproject.toml"):
         shutil.copy(ROOT / name, out / name)
     (out / "book").mkdir(exist_ok=True)
     shutil.copytree(ROOT / "book" / "_ext", out / "book" / "_ext", dirs_exist_ok=True)
