@@ -286,6 +286,10 @@ def check_prompt_vs_lora_3(answer: Any) -> str | None:
     draws = [first] + [_dataset(make, model, 3, s)[1] for s in range(1, 20)]
     if any(torch.allclose(first, e, atol=1e-12) for e in draws[1:]):
         raise Wrong("different seeds gave the same offsets: the seed must change the draw")
+    g = 2.0 * torch.cat(draws).reshape(-1)  # the entries of the g_i: 240 draws
+    mean, var = float(g.mean()), float(g.var())
+    if abs(mean) > 0.3:
+        raise Wrong("the offsets c_i - b_i are not centred: g_i must be standard Gaussian")
     cosines = [
         float(torch.nn.functional.cosine_similarity(E[i], E[j], dim=0))
         for E in draws
@@ -294,10 +298,6 @@ def check_prompt_vs_lora_3(answer: Any) -> str | None:
     ]
     if sum(cosines) / len(cosines) > 0.5:
         raise Wrong("the offsets of the examples point the same way: draw one g_i per example")
-    g = 2.0 * torch.cat(draws).reshape(-1)  # the entries of the g_i: 240 draws
-    mean, var = float(g.mean()), float(g.var())
-    if abs(mean) > 0.3:
-        raise Wrong("the offsets c_i - b_i are not centred: g_i must be standard Gaussian")
     if var > 1.6:
         raise Wrong("the offsets c_i - b_i are too large for g_i / 2, g_i standard Gaussian")
     if var < 0.6:
