@@ -18,6 +18,7 @@ from ptheory import exercises as ex
 CHECKS = [
     ex.check_prompt_as_index_2,
     ex.check_prompt_as_index_3,
+    ex.check_contextual_mapping_1,
     ex.check_contextual_mapping_2,
     ex.check_universality_2,
     ex.check_universality_3,
@@ -49,6 +50,7 @@ def test_registered_with_labels():
     registered = ex.registered_checks()
     assert registered["check_prompt_as_index_2"] == "ex-index-code"
     assert registered["check_prompt_as_index_3"] == "ex-index-break"
+    assert registered["check_contextual_mapping_1"] == "ex-cm-collision"
     assert registered["check_contextual_mapping_2"] == "ex-cm-rank"
     assert registered["check_universality_2"] == "ex-univ-own"
     assert registered["check_universality_3"] == "ex-univ-eta"
@@ -119,6 +121,37 @@ def test_sawtooth_wrong_answers():
     _fails(ex.check_prompt_as_index_3(-0.4), "negative")
     _fails(ex.check_prompt_as_index_3(1.5), "larger than 1")
     _fails(ex.check_prompt_as_index_3([0.4, 0.5]), "must be a number")
+
+
+# ------------------------------------------------------------------ ex-cm-collision
+def _prompt(*upper):
+    P = torch.full((1, 8), 0.25, dtype=torch.float64)
+    P[0, list(upper)] = 0.75
+    return P
+
+
+def test_collision_reference_and_other_forms():
+    grid_prompts = U.all_prompts(1, 2, 0.5)
+    one_up = grid_prompts[(grid_prompts > 0.5).sum(dim=(1, 2)) == 1]
+    _passes(ex.check_contextual_mapping_1(one_up[:2]))  # the chapter's solution
+    # any two prompts with as many upper tokens collide: a list, NumPy, other counts
+    _passes(ex.check_contextual_mapping_1(torch.stack([_prompt(0, 3), _prompt(5, 7)]).tolist()))
+    _passes(ex.check_contextual_mapping_1(np.stack([_prompt(0, 1, 2, 3), _prompt(4, 5, 6, 7)])))
+    _passes(ex.check_contextual_mapping_1(torch.stack([_prompt(*range(7)), _prompt(*range(1, 8))])))
+
+
+def test_collision_wrong_answers():
+    _fails(
+        ex.check_contextual_mapping_1(torch.stack([_prompt(0), _prompt(0, 1)])), "do not collide"
+    )
+    _fails(ex.check_contextual_mapping_1(torch.stack([_prompt(), _prompt(7)])), "do not collide")
+    _fails(ex.check_contextual_mapping_1(torch.stack([_prompt(2), _prompt(2)])), "the same prompt")
+    _fails(
+        ex.check_contextual_mapping_1(torch.stack([_prompt(0), _prompt(1)]) - 0.25), "cell centre"
+    )
+    _fails(ex.check_contextual_mapping_1(torch.stack([_prompt(0), _prompt(1)])[:, :, :4]), "shape")
+    _fails(ex.check_contextual_mapping_1(_prompt(0)), "shape")
+    _fails(ex.check_contextual_mapping_1("two prompts"), "array of numbers")
 
 
 # ------------------------------------------------------------------ ex-cm-rank

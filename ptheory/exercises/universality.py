@@ -4,6 +4,9 @@
   than ``10^100`` quantized targets, recomputed from :func:`~ptheory.universality.grid`.
 - :func:`check_prompt_as_index_3` (``ex-index-break``): the ``d_2`` error of the built
   model on the sawtooth, against its exact value (Monte Carlo noise allowed).
+- :func:`check_contextual_mapping_1` (``ex-cm-collision``): two grid prompts whose
+  contextual codes coincide for every input at ``lambda = 0``, recomputed with the
+  construction's code layer and an averaging head.
 - :func:`check_contextual_mapping_2` (``ex-cm-rank``): the full-rank and rank-one
   separations, recomputed with :func:`~ptheory.universality.contextual_separation`.
 - :func:`check_universality_2` (``ex-univ-own``): the reader's own 2-Lipschitz target:
@@ -25,11 +28,15 @@ from ..distance import dp_distance, uniform_inputs
 from ..targets import empirical_lipschitz, random_relu_target
 from ..universality import (
     construct,
+    contextual_codes,
     contextual_separation,
     default_scale,
+    dimensions,
+    grid_sequences,
     log10_class_size,
     quantized_target,
 )
+from ..universality.build import _front  # the code layer and head that construct uses
 from ._core import (
     Wrong,
     as_array,
@@ -42,6 +49,7 @@ from ._core import (
 )
 
 __all__ = [
+    "check_contextual_mapping_1",
     "check_contextual_mapping_2",
     "check_prompt_as_index_2",
     "check_prompt_as_index_3",
@@ -123,6 +131,41 @@ def check_prompt_as_index_3(answer):
 
 
 # ------------------------------------------------------------------ contextual_mapping
+_CM = (1, 2, 0.5)  # (d, L, delta) of the collision exercise
+
+
+@lru_cache(maxsize=1)
+def _flat_front():
+    """The code layer and an averaging head (``lam = 0``) for :data:`_CM`, with the grid."""
+    return _front(dimensions(*_CM, scale=0.0)), grid_sequences(*_CM)
+
+
+@exercise_check("ex-cm-collision")
+def check_contextual_mapping_1(answer):
+    """``answer``: two different grid prompts for ``(d, L, delta) = (1, 2, 1/2)`` as an array
+    of shape ``(2, 1, 8)`` (entries among the cell centres 1/4 and 3/4) that give every grid
+    input the same contextual codes at ``lambda = 0``."""
+    d, L, _ = _CM
+    length = dimensions(*_CM).prompt_length
+    prompts = as_array(answer, (2, d, length), what="answer (two prompts)")
+    centres = torch.tensor([0.25, 0.75], dtype=torch.float64)
+    on_grid = (prompts.unsqueeze(-1) - centres).abs().min(dim=-1).values <= 1e-9
+    if not bool(on_grid.all()):
+        raise Wrong("every entry of a grid prompt must be a cell centre, 1/4 or 3/4")
+    if torch.equal(prompts[0], prompts[1]):
+        raise Wrong("your two prompts are the same prompt: the exercise asks for two different")
+    front, grid = _flat_front()
+    codes = contextual_codes(front, prompts, grid)[..., 0]  # (2, G, L)
+    gap = (codes[0] - codes[1]).abs()
+    if float(gap.max()) > 1e-9 * float(codes.abs().max()):
+        g, k = divmod(int(gap.argmax()), L)
+        raise Wrong(
+            f"at lambda = 0 your prompts give grid input {g} different codes (at position "
+            f"{k}): they do not collide"
+        )
+    return None
+
+
 @lru_cache(maxsize=1)
 def _rank_separations() -> tuple[float, float, float, float]:
     lam = default_scale(2, 1, 0.5)
