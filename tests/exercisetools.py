@@ -106,3 +106,21 @@ def guide_rows() -> list[GuideRow]:
 
 
 CHAPTERS = toc_chapters()
+
+
+def passes(feedback: object) -> None:
+    """The check accepted the answer."""
+    assert feedback.status == "correct", feedback.message
+    assert feedback
+
+
+def fails(feedback: object, *fragments: str, hidden: tuple[float, ...] = ()) -> None:
+    """The check rejected the answer, saying ``fragments``, and showing none of ``hidden``
+    (reference numbers, in any of the usual formats)."""
+    assert feedback.status == "wrong", feedback.message
+    assert not feedback
+    for fragment in fragments:
+        assert fragment in feedback.message, feedback.message
+    for number in hidden:
+        for text in (f"{number:g}", f"{number:.3g}", f"{number:.4g}", f"{number:.6g}"):
+            assert text not in feedback.message, (text, feedback.message)

@@ -7,37 +7,12 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import pytest
 import torch
 
 import ptheory as pt
 from ptheory import exercises as ex
 
-CHECKS = [ex.check_prompt_tuning_model_2, ex.check_prompt_tuning_model_3]
-
-
-def _passes(feedback):
-    assert feedback.status == "correct", feedback.message
-    assert feedback
-
-
-def _fails(feedback, *fragments):
-    assert feedback.status == "wrong", feedback.message
-    assert not feedback
-    for fragment in fragments:
-        assert fragment in feedback.message, feedback.message
-
-
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
-def test_stub_is_missing(check):
-    assert check(...).status == "missing"
-    assert check(None).status == "missing"
-
-
-def test_registered_with_labels():
-    registered = ex.registered_checks()
-    assert registered["check_prompt_tuning_model_2"] == "ex-model-repeat"
-    assert registered["check_prompt_tuning_model_3"] == "ex-model-break"
+from exercisetools import fails, passes
 
 
 # ------------------------------------------------------------------ ex-model-repeat
@@ -47,30 +22,28 @@ def repeated_weight(weight, k):  # the chapter's solution: odds times k
 
 
 def test_repeat_reference_and_other_forms():
-    _passes(ex.check_prompt_tuning_model_2(repeated_weight))
+    passes(ex.check_prompt_tuning_model_2(repeated_weight))
     # the logistic form with log-sum-exps, written with NumPy, returning a list
-    _passes(
+    passes(
         ex.check_prompt_tuning_model_2(
             lambda w, k: (
                 1 / (1 + np.exp(-(np.log(w.numpy() / (1 - w.numpy())) + math.log(k))))
             ).tolist()
         )
     )
-    _passes(
-        ex.check_prompt_tuning_model_2(lambda w, k: torch.sigmoid(torch.logit(w) + math.log(k)))
-    )
-    _passes(ex.check_prompt_tuning_model_2(lambda w, k: k * w / (1 - w + k * w)))
+    passes(ex.check_prompt_tuning_model_2(lambda w, k: torch.sigmoid(torch.logit(w) + math.log(k))))
+    passes(ex.check_prompt_tuning_model_2(lambda w, k: k * w / (1 - w + k * w)))
 
 
 def test_repeat_wrong_answers():
-    _fails(ex.check_prompt_tuning_model_2(lambda w, k: w), "for k = 2", "too small")
-    _fails(ex.check_prompt_tuning_model_2(lambda w, k: w ** (1 / k)), "too large")
-    _fails(ex.check_prompt_tuning_model_2(lambda w, k: k * w), "below 1")
-    _fails(ex.check_prompt_tuning_model_2(lambda w, k: 1 - (1 - w) / k), "too large")
-    _fails(ex.check_prompt_tuning_model_2(lambda w, k: w + 0.01), "for k = 1")
-    _fails(ex.check_prompt_tuning_model_2(lambda w, k: w[..., 0]), "must have shape")
-    _fails(ex.check_prompt_tuning_model_2(lambda w: w), "raised TypeError")
-    _fails(ex.check_prompt_tuning_model_2(0.5), "must be a function")
+    fails(ex.check_prompt_tuning_model_2(lambda w, k: w), "for k = 2", "too small")
+    fails(ex.check_prompt_tuning_model_2(lambda w, k: w ** (1 / k)), "too large")
+    fails(ex.check_prompt_tuning_model_2(lambda w, k: k * w), "below 1")
+    fails(ex.check_prompt_tuning_model_2(lambda w, k: 1 - (1 - w) / k), "too large")
+    fails(ex.check_prompt_tuning_model_2(lambda w, k: w + 0.01), "for k = 1")
+    fails(ex.check_prompt_tuning_model_2(lambda w, k: w[..., 0]), "must have shape")
+    fails(ex.check_prompt_tuning_model_2(lambda w: w), "raised TypeError")
+    fails(ex.check_prompt_tuning_model_2(0.5), "must be a function")
 
 
 # ------------------------------------------------------------------ ex-model-break
@@ -79,7 +52,7 @@ def att_exp(layer, x, Z):  # the chapter's solution
 
 
 def test_unnormalised_reference_and_other_forms():
-    _passes(ex.check_prompt_tuning_model_3(att_exp))
+    passes(ex.check_prompt_tuning_model_3(att_exp))
 
     def by_hand(layer, x, Z):  # scores from the weights and the scale, in NumPy
         W = {k: getattr(layer, k).detach().numpy()[0] for k in ("W_Q", "W_K", "W_V", "W_O")}
@@ -87,13 +60,13 @@ def test_unnormalised_reference_and_other_forms():
         scores = (W["W_K"] @ Zn).T @ (W["W_Q"] @ xn) * layer.scale
         return W["W_O"] @ W["W_V"] @ Zn @ np.exp(scores)
 
-    _passes(ex.check_prompt_tuning_model_3(by_hand))
+    passes(ex.check_prompt_tuning_model_3(by_hand))
 
     def from_softmax(layer, x, Z):  # softmax attention times the partition function
         mass = torch.exp(layer.scores(x, Z)[0]).sum(dim=0)
         return layer.attend(x, Z) * mass
 
-    _passes(ex.check_prompt_tuning_model_3(from_softmax))
+    passes(ex.check_prompt_tuning_model_3(from_softmax))
 
 
 def test_unnormalised_identity_holds_for_the_reference():
@@ -106,7 +79,7 @@ def test_unnormalised_identity_holds_for_the_reference():
 
 
 def test_unnormalised_wrong_answers():
-    _fails(
+    fails(
         ex.check_prompt_tuning_model_3(lambda layer, x, Z: layer.attend(x, Z)),
         "softmax attention",
     )
@@ -115,10 +88,10 @@ def test_unnormalised_wrong_answers():
         scores = (layer.W_K[0] @ Z).T @ (layer.W_Q[0] @ x)
         return layer.W_O[0] @ layer.W_V[0] @ Z @ torch.exp(scores)
 
-    _fails(ex.check_prompt_tuning_model_3(unscaled), "score scale")
-    _fails(ex.check_prompt_tuning_model_3(lambda l, x, Z: att_exp(l, x, Z).T), "must have shape")
-    _fails(
+    fails(ex.check_prompt_tuning_model_3(unscaled), "score scale")
+    fails(ex.check_prompt_tuning_model_3(lambda l, x, Z: att_exp(l, x, Z).T), "must have shape")
+    fails(
         ex.check_prompt_tuning_model_3(lambda l, x, Z: att_exp(l, x, Z) / Z.shape[-1]),
         "differs from W_O W_V Z exp(scores)",
     )
-    _fails(ex.check_prompt_tuning_model_3(lambda l, x: x), "raised TypeError")
+    fails(ex.check_prompt_tuning_model_3(lambda l, x: x), "raised TypeError")

@@ -8,52 +8,13 @@ import functools
 import math
 
 import numpy as np
-import pytest
 import torch
 
 import ptheory as pt
 import ptheory.universality as U
 from ptheory import exercises as ex
 
-CHECKS = [
-    ex.check_prompt_as_index_2,
-    ex.check_prompt_as_index_3,
-    ex.check_contextual_mapping_1,
-    ex.check_contextual_mapping_2,
-    ex.check_universality_2,
-    ex.check_universality_3,
-]
-
-
-def _passes(feedback):
-    assert feedback.status == "correct", feedback.message
-    assert feedback
-
-
-def _fails(feedback, *fragments, hidden=()):
-    assert feedback.status == "wrong", feedback.message
-    assert not feedback
-    for fragment in fragments:
-        assert fragment in feedback.message, feedback.message
-    for number in hidden:  # the reference numbers never appear
-        for text in (f"{number:g}", f"{number:.2g}", f"{number:.3g}", f"{number:.4g}"):
-            assert text not in feedback.message, (text, feedback.message)
-
-
-@pytest.mark.parametrize("check", CHECKS, ids=lambda c: c.__name__)
-def test_stub_is_missing(check):
-    assert check(...).status == "missing"
-    assert check(None).status == "missing"
-
-
-def test_registered_with_labels():
-    registered = ex.registered_checks()
-    assert registered["check_prompt_as_index_2"] == "ex-index-code"
-    assert registered["check_prompt_as_index_3"] == "ex-index-break"
-    assert registered["check_contextual_mapping_1"] == "ex-cm-collision"
-    assert registered["check_contextual_mapping_2"] == "ex-cm-rank"
-    assert registered["check_universality_2"] == "ex-univ-own"
-    assert registered["check_universality_3"] == "ex-univ-eta"
+from exercisetools import fails, passes
 
 
 # ------------------------------------------------------------------ ex-index-code
@@ -67,23 +28,23 @@ def _largest_level():
 def test_index_count_reference_and_other_forms():
     v = _largest_level()
     assert U.log10_class_size(1, 2, 1 / v) < 100 <= U.log10_class_size(1, 2, 1 / (v + 1))
-    _passes(ex.check_prompt_as_index_2(v))
-    _passes(ex.check_prompt_as_index_2(float(v)))
-    _passes(ex.check_prompt_as_index_2(np.int64(v)))
+    passes(ex.check_prompt_as_index_2(v))
+    passes(ex.check_prompt_as_index_2(float(v)))
+    passes(ex.check_prompt_as_index_2(np.int64(v)))
     # counted by hand: V1^(2 V1^2) targets, 2 V1^2 log10 V1 digits
     by_hand = max(n for n in range(2, 50) if 2 * n * n * math.log10(n) < 100)
-    _passes(ex.check_prompt_as_index_2(torch.tensor(by_hand)))
+    passes(ex.check_prompt_as_index_2(torch.tensor(by_hand)))
 
 
 def test_index_count_wrong_answers():
     v = _largest_level()
-    _fails(ex.check_prompt_as_index_2(v + 1), "too large")
-    _fails(ex.check_prompt_as_index_2(v - 1), "too small", hidden=(v,))
-    _fails(ex.check_prompt_as_index_2(2), "too small", hidden=(v,))  # the d = L = 2 answer
-    _fails(ex.check_prompt_as_index_2(1 / v), "not delta", hidden=(v,))
-    _fails(ex.check_prompt_as_index_2(1), "at least 2")
-    _fails(ex.check_prompt_as_index_2(v + 0.5), "whole number")
-    _fails(ex.check_prompt_as_index_2("seven"), "must be a number")
+    fails(ex.check_prompt_as_index_2(v + 1), "too large")
+    fails(ex.check_prompt_as_index_2(v - 1), "too small", hidden=(v,))
+    fails(ex.check_prompt_as_index_2(2), "too small", hidden=(v,))  # the d = L = 2 answer
+    fails(ex.check_prompt_as_index_2(1 / v), "not delta", hidden=(v,))
+    fails(ex.check_prompt_as_index_2(1), "at least 2")
+    fails(ex.check_prompt_as_index_2(v + 0.5), "whole number")
+    fails(ex.check_prompt_as_index_2("seven"), "must be a number")
 
 
 # ------------------------------------------------------------------ ex-index-break
@@ -100,12 +61,12 @@ def saw(X):
 def test_sawtooth_reference_and_other_forms():
     model, P = _sawtooth_setup()
     estimate = pt.dp_distance(model.tuned(P), saw, 1, 1)
-    _passes(ex.check_prompt_as_index_3(estimate))
-    _passes(ex.check_prompt_as_index_3(estimate.value))
+    passes(ex.check_prompt_as_index_3(estimate))
+    passes(ex.check_prompt_as_index_3(estimate.value))
     for seed, n in ((3, 1024), (7, 2048)):  # other seeds and sample sizes
         other = pt.dp_distance(model.tuned(P), saw, 1, 1, n_samples=n, seed=seed)
-        _passes(ex.check_prompt_as_index_3(torch.tensor(other.value)))
-    _passes(ex.check_prompt_as_index_3(math.sqrt(1 / 12 + (3 / 8) ** 2)))  # by hand
+        passes(ex.check_prompt_as_index_3(torch.tensor(other.value)))
+    passes(ex.check_prompt_as_index_3(math.sqrt(1 / 12 + (3 / 8) ** 2)))  # by hand
 
 
 def test_sawtooth_wrong_answers():
@@ -113,14 +74,14 @@ def test_sawtooth_wrong_answers():
     model, P = _sawtooth_setup()
     quantized = U.quantized_target(saw, 1, 1, 1 / 4)
     to_bar = pt.dp_distance(model.tuned(P), quantized, 1, 1).value
-    _fails(ex.check_prompt_as_index_3(to_bar), "quantized target", hidden=(exact,))
+    fails(ex.check_prompt_as_index_3(to_bar), "quantized target", hidden=(exact,))
     p1 = pt.dp_distance(model.tuned(P), saw, 1, 1, p=1).value  # the d_1 distance
-    _fails(ex.check_prompt_as_index_3(p1), "too small", hidden=(exact,))
-    _fails(ex.check_prompt_as_index_3(1 / math.sqrt(12)), "too small", hidden=(exact,))
-    _fails(ex.check_prompt_as_index_3(exact**2), "too small", hidden=(exact,))  # squared
-    _fails(ex.check_prompt_as_index_3(-0.4), "negative")
-    _fails(ex.check_prompt_as_index_3(1.5), "larger than 1")
-    _fails(ex.check_prompt_as_index_3([0.4, 0.5]), "must be a number")
+    fails(ex.check_prompt_as_index_3(p1), "too small", hidden=(exact,))
+    fails(ex.check_prompt_as_index_3(1 / math.sqrt(12)), "too small", hidden=(exact,))
+    fails(ex.check_prompt_as_index_3(exact**2), "too small", hidden=(exact,))  # squared
+    fails(ex.check_prompt_as_index_3(-0.4), "negative")
+    fails(ex.check_prompt_as_index_3(1.5), "larger than 1")
+    fails(ex.check_prompt_as_index_3([0.4, 0.5]), "must be a number")
 
 
 # ------------------------------------------------------------------ ex-cm-collision
@@ -133,25 +94,23 @@ def _prompt(*upper):
 def test_collision_reference_and_other_forms():
     grid_prompts = U.all_prompts(1, 2, 0.5)
     one_up = grid_prompts[(grid_prompts > 0.5).sum(dim=(1, 2)) == 1]
-    _passes(ex.check_contextual_mapping_1(one_up[:2]))  # the chapter's solution
+    passes(ex.check_contextual_mapping_1(one_up[:2]))  # the chapter's solution
     # any two prompts with as many upper tokens collide: a list, NumPy, other counts
-    _passes(ex.check_contextual_mapping_1(torch.stack([_prompt(0, 3), _prompt(5, 7)]).tolist()))
-    _passes(ex.check_contextual_mapping_1(np.stack([_prompt(0, 1, 2, 3), _prompt(4, 5, 6, 7)])))
-    _passes(ex.check_contextual_mapping_1(torch.stack([_prompt(*range(7)), _prompt(*range(1, 8))])))
+    passes(ex.check_contextual_mapping_1(torch.stack([_prompt(0, 3), _prompt(5, 7)]).tolist()))
+    passes(ex.check_contextual_mapping_1(np.stack([_prompt(0, 1, 2, 3), _prompt(4, 5, 6, 7)])))
+    passes(ex.check_contextual_mapping_1(torch.stack([_prompt(*range(7)), _prompt(*range(1, 8))])))
 
 
 def test_collision_wrong_answers():
-    _fails(
-        ex.check_contextual_mapping_1(torch.stack([_prompt(0), _prompt(0, 1)])), "do not collide"
-    )
-    _fails(ex.check_contextual_mapping_1(torch.stack([_prompt(), _prompt(7)])), "do not collide")
-    _fails(ex.check_contextual_mapping_1(torch.stack([_prompt(2), _prompt(2)])), "the same prompt")
-    _fails(
+    fails(ex.check_contextual_mapping_1(torch.stack([_prompt(0), _prompt(0, 1)])), "do not collide")
+    fails(ex.check_contextual_mapping_1(torch.stack([_prompt(), _prompt(7)])), "do not collide")
+    fails(ex.check_contextual_mapping_1(torch.stack([_prompt(2), _prompt(2)])), "the same prompt")
+    fails(
         ex.check_contextual_mapping_1(torch.stack([_prompt(0), _prompt(1)]) - 0.25), "cell centre"
     )
-    _fails(ex.check_contextual_mapping_1(torch.stack([_prompt(0), _prompt(1)])[:, :, :4]), "shape")
-    _fails(ex.check_contextual_mapping_1(_prompt(0)), "shape")
-    _fails(ex.check_contextual_mapping_1("two prompts"), "array of numbers")
+    fails(ex.check_contextual_mapping_1(torch.stack([_prompt(0), _prompt(1)])[:, :, :4]), "shape")
+    fails(ex.check_contextual_mapping_1(_prompt(0)), "shape")
+    fails(ex.check_contextual_mapping_1("two prompts"), "array of numbers")
 
 
 # ------------------------------------------------------------------ ex-cm-rank
@@ -166,11 +125,11 @@ def _separations():
 
 def test_rank_reference_and_other_forms():
     full, one = _separations()
-    _passes(ex.check_contextual_mapping_2((full.relative, one.relative)))
-    _passes(ex.check_contextual_mapping_2([full.relative, one.relative]))
-    _passes(ex.check_contextual_mapping_2(np.array([full.relative, one.relative])))
+    passes(ex.check_contextual_mapping_2((full.relative, one.relative)))
+    passes(ex.check_contextual_mapping_2([full.relative, one.relative]))
+    passes(ex.check_contextual_mapping_2(np.array([full.relative, one.relative])))
     # recomputed as gap over range
-    _passes(
+    passes(
         ex.check_contextual_mapping_2(
             (full.min_gap / full.code_range, one.min_gap / one.code_range)
         )
@@ -180,24 +139,20 @@ def test_rank_reference_and_other_forms():
 def test_rank_wrong_answers():
     full, one = _separations()
     hidden = (full.relative, one.relative)
-    _fails(ex.check_contextual_mapping_2((one.relative, full.relative)), "swapped", hidden=hidden)
-    _fails(
-        ex.check_contextual_mapping_2((full.min_gap, one.min_gap)), "absolute gap", hidden=hidden
-    )
+    fails(ex.check_contextual_mapping_2((one.relative, full.relative)), "swapped", hidden=hidden)
+    fails(ex.check_contextual_mapping_2((full.min_gap, one.min_gap)), "absolute gap", hidden=hidden)
     # the message shows the reader's own number only: here the full-rank one
-    _fails(
+    fails(
         ex.check_contextual_mapping_2((full.relative, full.relative)),
         "rank one",
         hidden=(one.relative,),
     )
     lam = U.default_scale(2, 1, 0.5)
     flat = U.contextual_separation(2, 1, 0.5, 0.1 * lam)  # at another scale
-    _fails(
-        ex.check_contextual_mapping_2((full.relative, flat.relative)), "too small", hidden=hidden
-    )
-    _fails(ex.check_contextual_mapping_2((0.0, one.relative)), "positive", hidden=hidden)
-    _fails(ex.check_contextual_mapping_2(full.relative), "pair")
-    _fails(ex.check_contextual_mapping_2((full, one)), "must be a number")
+    fails(ex.check_contextual_mapping_2((full.relative, flat.relative)), "too small", hidden=hidden)
+    fails(ex.check_contextual_mapping_2((0.0, one.relative)), "positive", hidden=hidden)
+    fails(ex.check_contextual_mapping_2(full.relative), "pair")
+    fails(ex.check_contextual_mapping_2((full, one)), "must be a number")
 
 
 # ------------------------------------------------------------------ ex-univ-own
@@ -206,24 +161,24 @@ def f_own(X):  # the chapter's solution
 
 
 def test_own_target_reference_and_other_forms():
-    _passes(ex.check_universality_2(f_own))
-    _passes(ex.check_universality_2(lambda X: X.flip(-2)))  # an isometry
-    _passes(ex.check_universality_2(pt.mean_pool_target(2, 1, lipschitz=2.0)))
-    _passes(ex.check_universality_2(lambda X: 0.5 + 0.5 * torch.tanh(4 * (X - 0.5))))  # C = 2
-    _passes(ex.check_universality_2(lambda X: X.clamp(0.2, 0.7).numpy()))  # NumPy output
+    passes(ex.check_universality_2(f_own))
+    passes(ex.check_universality_2(lambda X: X.flip(-2)))  # an isometry
+    passes(ex.check_universality_2(pt.mean_pool_target(2, 1, lipschitz=2.0)))
+    passes(ex.check_universality_2(lambda X: 0.5 + 0.5 * torch.tanh(4 * (X - 0.5))))  # C = 2
+    passes(ex.check_universality_2(lambda X: X.clamp(0.2, 0.7).numpy()))  # NumPy output
 
 
 def test_own_target_wrong_answers():
-    _fails(
+    fails(
         ex.check_universality_2(lambda X: 0.5 + 0.5 * torch.tanh(8 * (X - 0.5))), "not 2-Lipschitz"
     )
-    _fails(ex.check_universality_2(lambda X: torch.remainder(8 * X, 1.0)), "not 2-Lipschitz")
-    _fails(ex.check_universality_2(lambda X: 2 * X.flip(-2)), "values in [0, 1]")
-    _fails(ex.check_universality_2(lambda X: X[..., 0]), "same shape")
-    _fails(ex.check_universality_2(lambda X: X.transpose(-1, -2)), "same shape")
-    _fails(ex.check_universality_2(lambda X: 0 * X + 0.3), "constant")
-    _fails(ex.check_universality_2(lambda X, Y: X), "raised TypeError")
-    _fails(ex.check_universality_2(torch.zeros(2, 1)), "must be a function")
+    fails(ex.check_universality_2(lambda X: torch.remainder(8 * X, 1.0)), "not 2-Lipschitz")
+    fails(ex.check_universality_2(lambda X: 2 * X.flip(-2)), "values in [0, 1]")
+    fails(ex.check_universality_2(lambda X: X[..., 0]), "same shape")
+    fails(ex.check_universality_2(lambda X: X.transpose(-1, -2)), "same shape")
+    fails(ex.check_universality_2(lambda X: 0 * X + 0.3), "constant")
+    fails(ex.check_universality_2(lambda X, Y: X), "raised TypeError")
+    fails(ex.check_universality_2(torch.zeros(2, 1)), "must be a function")
 
 
 # ------------------------------------------------------------------ ex-univ-eta
@@ -243,21 +198,21 @@ def _eta_estimates(n_samples=4096, seed=0):
 
 def test_eta_reference_and_other_forms():
     default, wide = _eta_estimates()
-    _passes(ex.check_universality_3((default, wide)))
-    _passes(ex.check_universality_3([default.value, wide.value]))
+    passes(ex.check_universality_3((default, wide)))
+    passes(ex.check_universality_3([default.value, wide.value]))
     small = _eta_estimates(1024, 5)  # fewer samples, another seed
-    _passes(ex.check_universality_3(np.array([small[0].value, small[1].value])))
+    passes(ex.check_universality_3(np.array([small[0].value, small[1].value])))
 
 
 def test_eta_wrong_answers():
     default, wide = _eta_estimates()
     hidden = (default.value, wide.value)
-    _fails(ex.check_universality_3((wide, default)), "swapped", hidden=hidden)
-    _fails(ex.check_universality_3((default, default)), "eta=0.05", hidden=hidden)
-    _fails(ex.check_universality_3((default.value, 0.5)), "too large", hidden=hidden)
+    fails(ex.check_universality_3((wide, default)), "swapped", hidden=hidden)
+    fails(ex.check_universality_3((default, default)), "eta=0.05", hidden=hidden)
+    fails(ex.check_universality_3((default.value, 0.5)), "too large", hidden=hidden)
     # the bound's term instead of a measured error
     mu_term = math.sqrt(3 * 0.05)
-    _fails(ex.check_universality_3((default.value, mu_term)), "too large", hidden=hidden)
-    _fails(ex.check_universality_3((0.01, wide.value)), "too small", hidden=hidden)
-    _fails(ex.check_universality_3(wide.value), "pair")
-    _fails(ex.check_universality_3((1, 2, 3)), "two numbers")
+    fails(ex.check_universality_3((default.value, mu_term)), "too large", hidden=hidden)
+    fails(ex.check_universality_3((0.01, wide.value)), "too small", hidden=hidden)
+    fails(ex.check_universality_3(wide.value), "pair")
+    fails(ex.check_universality_3((1, 2, 3)), "two numbers")

@@ -17,6 +17,7 @@ stubs runs from top to bottom. A check never prints the reference answer: its me
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -122,7 +123,12 @@ def exercise_check(
             message = success if remark is None else f"{success} {remark}"
             return Feedback(label, "correct", message)
 
+        # What a reader calls: ``check(answer: Any) -> Feedback`` (not the body's signature).
         check.__annotations__ = {"answer": Any, "return": Feedback}
+        check.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            [inspect.Parameter("answer", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Any)],
+            return_annotation=Feedback,
+        )
         _REGISTRY[body.__name__] = label
         return check
 
