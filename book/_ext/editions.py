@@ -93,6 +93,7 @@ def with_bootstrap(nb: nbformat.NotebookNode, root: Path = ROOT) -> nbformat.Not
 
 
 # ---------------------------------------------------------------- removing solutions
+_TARGET = re.compile(r"^\([\w:-]+\)=\s*$")
 _FENCE_OPEN = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:-]+)\}(?P<arg>[^\n]*)$")
 
 
@@ -164,8 +165,8 @@ def student_notebook(nb: nbformat.NotebookNode, root: Path = ROOT) -> nbformat.N
         kept: list[str] = []
         for block in _blocks(cell.source):
             if not block.name:
-                if not in_gated:
-                    kept.extend(block.body)
+                if not in_gated:  # MyST targets such as "(chapter-x)=" mean nothing in Jupyter
+                    kept.extend(line for line in block.body if not _TARGET.match(line))
             elif block.name == "solution-start":
                 in_gated = True
             elif block.name == "solution-end":
@@ -191,15 +192,16 @@ def student_notebook(nb: nbformat.NotebookNode, root: Path = ROOT) -> nbformat.N
             cell.outputs = []
             cell.execution_count = None
     out.metadata.pop("jupytext", None)
+    out = with_bootstrap(out, root)
     out.cells.insert(
-        1 if out.cells and out.cells[0].cell_type == "markdown" else 0,
+        1,
         nbformat.v4.new_markdown_cell(
             "*Student edition: the solutions are removed. Each coding exercise has a cell "
             "that ends with a check: put your answer in `answer` and run the cell for "
             "feedback.*"
         ),
     )
-    return with_bootstrap(out, root)
+    return _renumber_ids(out)
 
 
 def _renumber_ids(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
