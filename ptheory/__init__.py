@@ -18,6 +18,8 @@ ptheory.universality``) so that ``import ptheory`` stays light:
     capacity: prompt tuning, LoRA and fine-tuning on frozen models; what no prompt can fit.
     efficiency: exact and polynomial attention, the norm criterion, the phase transition.
 and ``python -m ptheory.bench`` benchmarks polynomial against exact attention.
+For coursework, ``ptheory.exercises`` holds the checks of the chapters' exercises and
+``ptheory.widgets`` the live explorers (one figure, one knob) of each part.
 """
 
 from . import distance, measure, model, segments, targets
