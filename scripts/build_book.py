@@ -63,6 +63,18 @@ def invalidate_if_stale(root: Path = ROOT) -> bool:
     return True
 
 
+def jupyter_book_command(root: Path, *options: str) -> list[str]:
+    """``jupyter-book build`` of ``root`` as every build of this book runs it.
+
+    ``--all``: a fresh Sphinx environment every time. Sphinx otherwise skips unchanged
+    pages, so a warning from the last build would not be raised again and a rebuild would
+    pass. Executions still come from the jupyter cache, so this costs seconds. Warnings are
+    errors (``-W -n --keep-going``).
+    """
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    return [str(jupyter_book), "build", str(root), "--all", "-W", "-n", "--keep-going", *options]
+
+
 def build(root: Path = ROOT, builder: str = "html") -> int:
     """Run the build and record its time in ``_build/reports/build.json``."""
     stale = invalidate_if_stale(root)
@@ -70,21 +82,7 @@ def build(root: Path = ROOT, builder: str = "html") -> int:
         print("build_book: ptheory changed (or first build): every chapter will be executed")
     else:
         print("build_book: ptheory unchanged: chapters with unchanged code reuse cached outputs")
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
-    # --all: a fresh Sphinx environment every time. Sphinx otherwise skips unchanged
-    # pages, so a warning from the last build would not be raised again and a rebuild
-    # would pass. Executions still come from the jupyter cache, so this costs seconds.
-    cmd = [
-        str(jupyter_book),
-        "build",
-        str(root),
-        "--all",
-        "--builder",
-        builder,
-        "-W",
-        "-n",
-        "--keep-going",
-    ]
+    cmd = jupyter_book_command(root, "--builder", builder)
     start = time.perf_counter()
     result = subprocess.run(cmd, cwd=root, check=False)
     seconds = time.perf_counter() - start

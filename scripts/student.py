@@ -35,30 +35,11 @@ import build_book  # noqa: E402  (scripts, not a package)
 import editions  # noqa: E402
 
 
-def chapters(root: Path) -> list[Path]:
-    """The chapters listed in ``_toc.yml`` (its entries under ``notebooks/``)."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text())
-    found: list[str] = []
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if isinstance(node.get("file"), str):
-                found.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(toc)
-    return [root / f"{f}.md" for f in found if f.startswith("notebooks/")]
-
-
 def write_notebooks(root: Path, out: Path) -> list[Path]:
     """Write the student notebook of every chapter into ``out``; return their paths."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
-    for chapter in chapters(root):
+    for chapter in editions.toc_chapters(root):
         notebook = editions.student_notebook(jupytext.read(chapter), root)
         path = out / f"{chapter.stem}.ipynb"
         nbformat.validate(notebook)
@@ -91,9 +72,9 @@ def build_html(root: Path, out: Path, notebooks: Path) -> int:
     staging.mkdir(parents=True, exist_ok=True)
     config = staging / "_config.yml"
     config.write_text(yaml.safe_dump(student_config(root, notebooks), sort_keys=False))
-    jupyter_book = Path(sys.executable).parent / "jupyter-book"
-    cmd = [str(jupyter_book), "build", str(root), "--config", str(config)]
-    cmd += ["--path-output", str(staging), "--all", "-W", "-n", "--keep-going"]
+    cmd = build_book.jupyter_book_command(
+        root, "--config", str(config), "--path-output", str(staging)
+    )
     result = subprocess.run(cmd, cwd=root, check=False)
     if result.returncode == 0:
         shutil.rmtree(out / "html", ignore_errors=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import sys
 import time
 from pathlib import Path
 from types import ModuleType
@@ -22,6 +23,11 @@ OFFLINE = ROOT / "tests" / "offline"
 NETWORK_LOG = REPORTS / "network-attempts.log"
 """Where the guard records every blocked connection."""
 
+# The book's own reader of _toc.yml (book/_ext is a folder of modules, not a package).
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+import editions  # noqa: E402, F401  (re-exported)
+from editions import toc_chapters, toc_files  # noqa: E402, F401  (re-exported)
+
 
 def load_build_book() -> ModuleType:
     """``scripts/build_book.py`` as a module (it is a script, not part of the package)."""
@@ -39,30 +45,6 @@ def book_config(root: Path = ROOT) -> dict:
 def cell_timeout(root: Path = ROOT) -> int:
     """Seconds allowed per cell: the book's own ``execute.timeout``."""
     return int(book_config(root)["execute"]["timeout"])
-
-
-def toc_files(root: Path = ROOT) -> list[str]:
-    """Every ``file:`` entry of ``_toc.yml`` (the root included), in reading order."""
-    toc = yaml.safe_load((root / "_toc.yml").read_text())
-    found = [toc["root"]]
-
-    def walk(node: object) -> None:
-        if isinstance(node, dict):
-            if "file" in node:
-                found.append(node["file"])
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(toc.get("parts", toc.get("chapters", [])))
-    return found
-
-
-def toc_chapters(root: Path = ROOT) -> list[Path]:
-    """The executable chapters listed in ``_toc.yml``: its entries under ``notebooks/``."""
-    return [root / f"{entry}.md" for entry in toc_files(root) if entry.startswith("notebooks/")]
 
 
 def record_chapter_time(name: str, seconds: float) -> None:

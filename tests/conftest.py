@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import settings
@@ -43,14 +44,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: _LAST.get(item.path.name, 0))
 
 
-@pytest.fixture(scope="session")
-def built_book() -> str:
-    """Build the book as ``make book`` does (``-W -n --keep-going``, cached executions).
-
-    Returns the build's output. Fails the requesting test if the build fails.
-    """
+def _run_script(script: str, what: str) -> str:
+    """Run ``scripts/<script>`` with this Python; its output, or fail the requesting test."""
     result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "build_book.py")],
+        [sys.executable, str(ROOT / "scripts" / script)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -58,10 +55,24 @@ def built_book() -> str:
     )
     output = result.stdout + result.stderr
     if result.returncode != 0:
-        pytest.fail(
-            "the book build failed (warnings are errors):\n" + output[-6000:], pytrace=False
-        )
+        pytest.fail(f"{what} failed (warnings are errors):\n" + output[-6000:], pytrace=False)
     return output
+
+
+@pytest.fixture(scope="session")
+def built_book() -> str:
+    """Build the book as ``make book`` does (``-W -n --keep-going``, cached executions).
+
+    Returns the build's output. Fails the requesting test if the build fails.
+    """
+    return _run_script("build_book.py", "the book build")
+
+
+@pytest.fixture(scope="session")
+def student_edition(built_book: str) -> Path:
+    """``make student``, after the main build, whose cached executions it reuses."""
+    _run_script("student.py", "the student edition's build")
+    return ROOT / "_build" / "student"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

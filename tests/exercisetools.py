@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import re
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import jupytext
 import nbformat
 
-from booktools import ROOT, toc_chapters
-
-sys.path.insert(0, str(ROOT / "book" / "_ext"))
-import editions  # book/_ext is not a package
+from booktools import ROOT, editions, toc_chapters
 
 GUIDE = ROOT / "book" / "instructor_guide.md"
 KINDS = ("proof", "coding", "break")

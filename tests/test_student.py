@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import html as htmllib
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import jupytext
@@ -22,28 +20,9 @@ from nbclient import NotebookClient
 from booktools import ROOT, cached_execution, cell_timeout, toc_chapters
 from exercisetools import chapter_exercises, editions, guide_rows, solution_texts
 
-STUDENT = ROOT / "_build" / "student"
 MAIN_HTML = ROOT / "_build" / "html"
 CHAPTERS = toc_chapters()
 IDS = [c.stem for c in CHAPTERS]
-
-
-@pytest.fixture(scope="session")
-def student_edition(built_book: str) -> Path:
-    """``make student`` (after the main build, whose cached executions it reuses)."""
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "student.py")],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        pytest.fail(
-            "the student edition failed to build:\n" + (result.stdout + result.stderr)[-6000:],
-            pytrace=False,
-        )
-    return STUDENT
 
 
 # ------------------------------------------------------------------ solution detection

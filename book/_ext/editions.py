@@ -23,12 +23,38 @@ from pathlib import Path
 from typing import NamedTuple
 
 import nbformat
+import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 
 SOLUTION_TAG = "solution"
 EXERCISE_TAG = "exercise"
 BOOTSTRAP_TAG = "bootstrap"
+
+
+# ------------------------------------------------------------ the table of contents
+def toc_files(root: Path = ROOT) -> list[str]:
+    """Every ``file:`` entry of ``_toc.yml`` (the root included), in reading order."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    found = [toc["root"]]
+
+    def walk(node: object) -> None:
+        if isinstance(node, dict):
+            if "file" in node:
+                found.append(node["file"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(toc.get("parts", toc.get("chapters", [])))
+    return found
+
+
+def toc_chapters(root: Path = ROOT) -> list[Path]:
+    """The executable chapters listed in ``_toc.yml``: its entries under ``notebooks/``."""
+    return [root / f"{entry}.md" for entry in toc_files(root) if entry.startswith("notebooks/")]
 
 
 # ------------------------------------------------------------------ the setup cell

@@ -138,7 +138,7 @@ def exercise_check(
 # ------------------------------------------------------------------ reading answers
 def as_number(answer: Any, what: str = "answer") -> float:
     """A finite real number from a Python, NumPy or one-element torch number."""
-    if isinstance(answer, bool) or isinstance(answer, (str, bytes)):
+    if isinstance(answer, bool | str | bytes):
         raise Wrong(f"{what} must be a number, got {type(answer).__name__}")
     if isinstance(answer, torch.Tensor | np.ndarray):
         count = answer.size if isinstance(answer, np.ndarray) else answer.numel()
