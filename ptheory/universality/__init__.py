@@ -19,17 +19,21 @@ Which theorem each piece serves (precise statements are this book's reconstructi
 * :mod:`.plots`: the figures of the three universality chapters.
 """
 
-from . import contextual, experiments, grid, layers, plots
+from . import checks, contextual, experiments, grid, layers, plots, precision, targets
 from .build import (
+    MAX_CODES,
     UniversalModel,
     all_prompts,
     construct,
     contextual_codes,
-    default_scale,
+    default_lam,
     dimensions,
+    front_model,
+    grid_codes,
 )
+from .checks import Agreement, off_ramp_agreement, on_ramp
 from .contextual import Separation, contextual_separation, separation_curve
-from .experiments import cost_rows, error_sweep
+from .experiments import cost_rows, error_sweep, quantized_sweep
 from .grid import (
     class_size,
     grid_sequences,
@@ -40,35 +44,60 @@ from .grid import (
     quantized_target,
     target_table,
 )
-from .plots import plot_class_size, plot_error_vs_delta, plot_separation, plot_width_depth
+from .plots import (
+    plot_class_size,
+    plot_error_vs_delta,
+    plot_precision,
+    plot_separation,
+    plot_width_depth,
+)
+from .precision import PrecisionRow, exact_codes, poly_codes, separation_by_precision
+from .targets import sine_wave, triangle_wave
 
 __all__ = [
+    "MAX_CODES",
+    "Agreement",
+    "PrecisionRow",
     "Separation",
     "UniversalModel",
     "all_prompts",
+    "checks",
     "class_size",
     "construct",
     "contextual",
     "contextual_codes",
     "contextual_separation",
     "cost_rows",
-    "default_scale",
+    "default_lam",
     "dimensions",
     "error_sweep",
+    "exact_codes",
     "experiments",
+    "front_model",
     "grid",
+    "grid_codes",
     "grid_sequences",
     "layers",
     "levels",
     "log10_class_size",
+    "off_ramp_agreement",
+    "on_ramp",
     "plot_class_size",
     "plot_error_vs_delta",
+    "plot_precision",
     "plot_separation",
     "plot_width_depth",
     "plots",
+    "poly_codes",
+    "precision",
     "quantization_bound",
     "quantize",
+    "quantized_sweep",
     "quantized_target",
+    "separation_by_precision",
     "separation_curve",
+    "sine_wave",
     "target_table",
+    "targets",
+    "triangle_wave",
 ]

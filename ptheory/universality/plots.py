@@ -13,7 +13,13 @@ from matplotlib.figure import Figure
 
 from ..plotting import MARKERS, PALETTE, axes_or_new
 
-__all__ = ["plot_class_size", "plot_error_vs_delta", "plot_separation", "plot_width_depth"]
+__all__ = [
+    "plot_class_size",
+    "plot_error_vs_delta",
+    "plot_precision",
+    "plot_separation",
+    "plot_width_depth",
+]
 
 
 def _series(data: Mapping[str, Sequence[float]], name: str, n: int) -> dict[str, np.ndarray]:
@@ -41,33 +47,36 @@ def plot_error_vs_delta(
     bounds: Mapping[str, Sequence[float]],
     ax: Axes | None = None,
     *,
-    built: Sequence[bool] | None = None,
+    quantized: tuple[Sequence[float], Mapping[str, Sequence[float]]] | None = None,
 ) -> Figure:
-    """Measured ``d_p`` error (markers) and its bound (dashed, same colour) against ``delta``.
+    """Measured ``d_p`` error of the built transformers (filled markers) and their bound
+    (dashed, same colour) against ``delta``.
 
-    ``errors`` and ``bounds`` map a target's label to one value per ``delta``. ``built``
-    marks the resolutions where the model was built (filled markers); elsewhere the
-    error is that of the quantized target the model computes (open markers).
+    ``errors`` and ``bounds`` map a target's label to one value per ``delta``.
+    ``quantized = (fine_deltas, errors)`` adds the error of ``q o f o q`` alone on finer
+    grids, where no transformer was built (open markers, dotted).
     """
     x = _positive_axis(deltas, "deltas")
     errs = _series(errors, "errors", x.size)
     bnds = _series(bounds, "bounds", x.size) if bounds else {}
-    mask = np.ones(x.size, bool) if built is None else np.asarray(built, dtype=bool)
-    if mask.shape != x.shape:
-        raise ValueError(f"built must have {x.size} entries, got {mask.shape}")
+    if quantized is not None:
+        qx = _positive_axis(quantized[0], "quantized deltas")
+        qerrs = _series(quantized[1], "quantized errors", qx.size)
     ax = axes_or_new(ax)
     for i, (label, e) in enumerate(errs.items()):
         color, marker = PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]
-        ax.plot(x, e, color=color, lw=1.2, alpha=0.6)
-        ax.plot(x[mask], e[mask], marker, color=color, label=label)
-        ax.plot(x[~mask], e[~mask], marker, color=color, mfc="white")
+        ax.plot(x, e, marker + "-", color=color, lw=1.2, label=f"{label}: transformer")
         if label in bnds:
             ax.plot(x, bnds[label], "--", color=color, lw=1.2)
+        if quantized is not None and label in qerrs:
+            ax.plot(qx, qerrs[label], marker + ":", color=color, mfc="white", lw=1.0)
+    if quantized is not None:
+        ax.plot([], [], "o:", color="0.4", mfc="white", label=r"$q\circ f\circ q$ only (no model)")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel(r"resolution $\delta$")
     ax.set_ylabel(r"$d_p$ error (dashed: bound)")
-    ax.legend(loc="lower right")
+    ax.legend(loc="lower right", fontsize=7)
     return ax.figure
 
 
@@ -82,7 +91,8 @@ def plot_separation(
     """Relative separation ``delta_cm / range`` of the contextual codes against ``lam``.
 
     Zeros (exact collisions) are drawn at the bottom edge. The dotted line is ``tol``:
-    below it float64 cannot tell codes apart. ``default`` marks the construction's ``lam``.
+    below it :func:`~ptheory.universality.construct` refuses to build (its
+    ``min_separation``). ``default`` marks the construction's ``lam``.
     """
     x = _positive_axis(scales, "scales")
     seps = _series(separations, "separations", x.size)
@@ -91,13 +101,13 @@ def plot_separation(
     for i, (label, s) in enumerate(seps.items()):
         color, marker = PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]
         ax.plot(x, np.maximum(s, floor), marker=marker, color=color, label=label)
-    ax.axhline(tol, ls=":", color="0.3", label="float64 limit")
+    ax.axhline(tol, ls=":", color="0.3", label="construct refuses below")
     if default is not None:
         ax.axvline(default, ls="--", color="0.5", lw=1.0, label=r"construction's $\lambda$")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_ylim(bottom=floor / 2)
-    ax.set_xlabel(r"attention scale $\lambda$ ($W_K^\top W_Q$)")
+    ax.set_xlabel(r"$\lambda$ in $W_K^\top W_Q = \lambda e_1 e_1^\top$")
     ax.set_ylabel(r"separation $\delta_{cm}$ / code range")
     ax.legend(loc="lower center", fontsize=8)
     return ax.figure
@@ -139,4 +149,54 @@ def plot_class_size(
     ax.set_xlabel(r"cells per entry $1/\delta$")
     ax.set_ylabel(r"$\log_{10}$ (number of quantized targets)")
     ax.legend(loc="upper left")
+    return ax.figure
+
+
+def plot_precision(
+    n_codes: Sequence[int],
+    separations: Mapping[str, Sequence[float]],
+    ax: Axes | None = None,
+    *,
+    resolutions: Mapping[str, float] | None = None,
+    refuse_separation: float | None = None,
+    refuse_codes: int | None = None,
+    breaks: Mapping[str, float] | None = None,
+) -> Figure:
+    """Relative separation of the contextual codes against their number ``K``, one line per
+    arithmetic (``separations``: label -> one value per ``K``; zeros drawn at the bottom).
+
+    ``resolutions``: label -> a horizontal line (e.g. a format's unit roundoff);
+    ``refuse_separation`` / ``refuse_codes``: where ``construct`` refuses (a horizontal and a
+    vertical line); ``breaks``: label -> the ``K`` where that arithmetic breaks (a marker).
+    """
+    x = _positive_axis(n_codes, "n_codes")
+    seps = _series(separations, "separations", x.size)
+    ax = axes_or_new(ax)
+    positive = [v for s in seps.values() for v in s if v > 0]
+    floor = min(positive) / 100 if positive else 1e-20
+    for i, (label, s) in enumerate(seps.items()):
+        color, marker = PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]
+        ax.plot(x, np.maximum(s, floor), marker + "-", color=color, label=label)
+        if breaks and label in breaks and breaks[label] is not None:
+            ax.axvline(breaks[label], color=color, ls="-.", lw=0.9)
+    for label, level in (resolutions or {}).items():
+        ax.axhline(level, color="0.55", ls=":", lw=1.0)
+        ax.annotate(label, (x[0], level), textcoords="offset points", xytext=(2, 3), fontsize=7)
+    if refuse_separation is not None:
+        ax.axhline(refuse_separation, color="0.2", ls="--", lw=1.0, label="construct refuses below")
+    if refuse_codes is not None:
+        ax.axvline(refuse_codes, color="0.2", ls="--", lw=1.0)
+        ax.annotate(
+            "construct: too many codes",
+            (refuse_codes, floor * 10),
+            fontsize=7,
+            textcoords="offset points",
+            xytext=(3, 0),
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(bottom=floor / 2)
+    ax.set_xlabel(r"number of contextual codes $K$")
+    ax.set_ylabel("smallest gap / code range")
+    ax.legend(loc="lower left", fontsize=7)
     return ax.figure
