@@ -28,6 +28,7 @@ from .build import (
     contextual_codes,
     default_lam,
     dimensions,
+    ff2_table,
     front_model,
     grid_codes,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "error_sweep",
     "exact_codes",
     "experiments",
+    "ff2_table",
     "front_model",
     "grid",
     "grid_codes",

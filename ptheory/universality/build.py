@@ -50,6 +50,7 @@ __all__ = [
     "contextual_codes",
     "default_lam",
     "dimensions",
+    "ff2_table",
     "front_model",
     "grid_codes",
 ]
@@ -369,6 +370,27 @@ def _run_tokenwise(layers, Z: torch.Tensor) -> torch.Tensor:
     return merged.reshape(*shape[:-2], shape[-1], shape[-2]).transpose(-1, -2)
 
 
+def _table(front: Transformer, d: int, L: int, delta: float):
+    """Tokens after ``Attn`` ``(M, G, L, d)`` for every (grid prompt, grid input, position),
+    and the value each must produce ``(M, G, L, d)``: token ``g L + k`` of prompt ``m``."""
+    prompts = all_prompts(d, L, delta)
+    grid = grid_sequences(d, L, delta)
+    tokens = contextual_codes(front, prompts, grid)
+    values = prompts.transpose(1, 2).reshape(len(prompts), len(grid), L, d)
+    return tokens, values
+
+
+def ff2_table(
+    d: int, L: int, delta: float, *, lam: float | None = None, rank: str = "one"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The table ``FF_2`` must store: the sorted contextual codes ``(K,)`` and the output
+    token each must give ``(K, d)`` (first entry of each output column)."""
+    dims = dimensions(d, L, delta, rank=rank, lam=lam)
+    tokens, values = _table(front_model(dims, rank=rank), d, L, delta)
+    codes, order = torch.sort(tokens.reshape(-1, d)[:, 0])
+    return codes, values.reshape(-1, d)[order]
+
+
 def construct(
     d: int,
     L: int,
@@ -404,11 +426,7 @@ def construct(
             f"contextual codes (limit MAX_CODES = {MAX_CODES}); use dimensions() for its sizes"
         )
     front = front_model(dims, rank=rank, eta=eta)
-    prompts = all_prompts(d, L, delta)
-    grid = grid_sequences(d, L, delta)
-    tokens = contextual_codes(front, prompts, grid)  # (M, G, L, d)
-    # the value each triple must produce: token g L + k of prompt m
-    values = prompts.transpose(1, 2).reshape(len(prompts), len(grid), L, d)
+    tokens, values = _table(front, d, L, delta)
     flat_tokens, flat_values = tokens.reshape(-1, d), values.reshape(-1, d)
     codes, order = torch.sort(flat_tokens[:, 0])
     code_range = float(codes[-1] - codes[0])
