@@ -48,6 +48,7 @@ from .grid import (
 from .plots import (
     plot_class_size,
     plot_error_vs_delta,
+    plot_pipeline,
     plot_precision,
     plot_separation,
     plot_width_depth,
@@ -86,6 +87,7 @@ __all__ = [
     "on_ramp",
     "plot_class_size",
     "plot_error_vs_delta",
+    "plot_pipeline",
     "plot_precision",
     "plot_separation",
     "plot_width_depth",

@@ -16,6 +16,7 @@ from ..plotting import MARKERS, PALETTE, axes_or_new
 __all__ = [
     "plot_class_size",
     "plot_error_vs_delta",
+    "plot_pipeline",
     "plot_precision",
     "plot_separation",
     "plot_width_depth",
@@ -87,6 +88,7 @@ def plot_separation(
     *,
     tol: float = 1e-9,
     default: float | None = None,
+    floor: float | None = None,
 ) -> Figure:
     """Relative separation ``delta_cm / range`` of the contextual codes against ``lam``.
 
@@ -97,7 +99,7 @@ def plot_separation(
     x = _positive_axis(scales, "scales")
     seps = _series(separations, "separations", x.size)
     ax = axes_or_new(ax)
-    floor = tol / 100
+    floor = tol / 100 if floor is None else floor
     for i, (label, s) in enumerate(seps.items()):
         color, marker = PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]
         ax.plot(x, np.maximum(s, floor), marker=marker, color=color, label=label)
@@ -200,3 +202,77 @@ def plot_precision(
     ax.set_ylabel("smallest gap / code range")
     ax.legend(loc="lower left", fontsize=7)
     return ax.figure
+
+
+def plot_pipeline(model, *, n_points: int = 4000) -> Figure:
+    """Three panels for a built ``d = 1`` model (:func:`~ptheory.universality.construct`):
+    ``FF_1`` as a staircase (code against the entry, at the first prompt and the first
+    input position); the codes of the first input position before and after ``Attn``,
+    one row per input cell, coloured by prompt; ``FF_2`` as a ``K``-step staircase from
+    the contextual code to the output.
+    """
+    import torch
+
+    from .build import ff2_table
+    from .grid import grid_sequences
+
+    if getattr(model, "d", None) != 1:
+        raise ValueError("plot_pipeline draws models with d = 1")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.6))
+    ff1, attn = model.model.layers[0], model.model.layers[1]
+    x = torch.linspace(0, 1, n_points, dtype=torch.float64)
+    L_p = model.prompt_length
+    with torch.no_grad():
+        for i, label in ((0, "prompt position 1"), (L_p, "input position 1")):
+            t = x + float(model.model.positions[0, i])
+            code = ff1(t.reshape(1, -1))[0]
+            axes[0].plot(x.numpy(), code.numpy(), label=label)
+    axes[0].set_xlabel("entry $x$ of the token")
+    axes[0].set_ylabel(r"code $a$ after $\mathrm{FF}_1$")
+    axes[0].legend(fontsize=7)
+    axes[0].set_title(r"$\mathrm{FF}_1$: a staircase", fontsize=9)
+    from .build import all_prompts
+
+    prompts = all_prompts(1, model.L, model.delta)
+    grid = grid_sequences(1, model.L, model.delta)
+    with torch.no_grad():
+        Z = (
+            torch.cat(
+                [
+                    prompts[:, None].expand(-1, len(grid), -1, -1),
+                    grid[None].expand(len(prompts), -1, -1, -1),
+                ],
+                dim=-1,
+            )
+            + model.model.positions
+        )
+        before = ff1(Z)[..., 0, L_p]  # (M, G)
+        after = attn(ff1(Z))[..., 0, L_p]
+    colors = plt.get_cmap("viridis")(np.linspace(0, 1, len(prompts)))
+    for g in range(len(grid)):
+        b, a = before[:, g].numpy(), after[:, g].numpy()
+        lo, hi = a.min(), a.max()
+        scale = hi - lo if hi > lo else 1.0
+        axes[1].scatter(np.full_like(b, 0.5), np.full_like(b, 2 * g + 1), c=colors, s=12)
+        axes[1].scatter((a - lo) / scale, np.full_like(a, 2 * g), c=colors, s=12)
+    axes[1].set_yticks(
+        [v for g in range(len(grid)) for v in (2 * g, 2 * g + 1)],
+        [s for g in range(len(grid)) for s in (f"cell {g + 1}: after", f"cell {g + 1}: before")],
+        fontsize=7,
+    )
+    axes[1].set_xlabel("code, rescaled within each row")
+    axes[1].set_title("input codes, coloured by prompt", fontsize=9)
+    codes, values = ff2_table(1, model.L, model.delta)
+    z = torch.linspace(float(codes[0]), float(codes[-1]), n_points, dtype=torch.float64)
+    with torch.no_grad():
+        out = z.reshape(1, -1)
+        for layer in model.model.layers[2:]:
+            out = layer(out)
+    axes[2].plot(z.numpy(), out[0].numpy(), lw=0.8, color=PALETTE[0])
+    axes[2].plot(codes.numpy(), values[:, 0].numpy(), ".", ms=3, color=PALETTE[1])
+    axes[2].set_xlabel(r"contextual code $c$")
+    axes[2].set_ylabel("output")
+    axes[2].set_title(rf"$\mathrm{{FF}}_2$: a {len(codes)}-step table", fontsize=9)
+    return fig

@@ -6,8 +6,9 @@ The feed-forward layer after it can only tell two contexts apart if their codes 
 by more than the rounding of the arithmetic. :func:`separation_by_precision` computes the
 smallest gap between the codes of distinct (prompt, input, position) triples three ways:
 
-* exactly: the exponentials by ``mpmath`` at 320 bits, the sums and quotients in integer
-  fixed point with 256 fractional bits (every rounding below ``2^-240`` of the range);
+* exactly: the exponentials by ``mpmath``, the sums and quotients in integer fixed point
+  with at least 256 fractional bits for the smallest weight (every rounding far below
+  ``2^-200`` of the code range: "exact" for every purpose here);
 * by the construction's own attention layer in float64, and the same layer in float32.
 
 :func:`poly_codes` runs the same codes through the polynomial method of
@@ -34,6 +35,7 @@ __all__ = [
     "PrecisionRow",
     "exact_codes",
     "float_codes",
+    "log10_relative_separation",
     "poly_codes",
     "relative_separation",
     "separation_by_precision",
@@ -77,14 +79,18 @@ def _check_lam(d: int, L: int, delta: float, lam: float | None) -> float:
 
 def exact_codes(d: int, L: int, delta: float, *, lam: float | None = None) -> np.ndarray:
     """The contextual codes of every triple, exactly: an object array ``(M G L,)`` of Python
-    ints, each ``c * 2^FRAC_BITS`` rounded down (see the module for the rounding)."""
+    ints, each ``c * 2^bits`` rounded down, with ``bits = FRAC_BITS`` plus enough bits that
+    the smallest softmax weight keeps ``FRAC_BITS`` of its own (see the module)."""
     lam = _check_lam(d, L, delta, lam)
     prompt, inputs = token_codes(d, L, delta)
     V, A = levels(delta) ** d, int(prompt.min()) if prompt.numel() else int(inputs.min())
     n = prompt.shape[1] + inputs.shape[1]
     values = list(range(A, A + n * V))  # every token code
-    one = 1 << FRAC_BITS
-    with mpmath.workprec(FRAC_BITS + 64):
+    # the smallest weight is about e^{-lam q_max n V}: give it FRAC_BITS bits of its own
+    spread = lam * int(inputs.max()) * n * V / math.log(2)
+    bits = FRAC_BITS + math.ceil(spread)
+    one = 1 << bits
+    with mpmath.workprec(bits + 64):
         lam_mp = mpmath.mpf(lam)
         weight = {}  # (query, key) -> e^{lam q (a - A)} in fixed point, in (0, 1] * 2^k
         for q in sorted(set(inputs.reshape(-1).tolist())):
@@ -137,14 +143,30 @@ def float_codes(
 
 
 def relative_separation(codes) -> float:
-    """Smallest gap between sorted codes over their range (0 when two coincide)."""
+    """Smallest gap between sorted codes over their range (0 when two coincide).
+
+    For exact codes (an object array of ints) a ratio below float64's range underflows to
+    0: use :func:`log10_relative_separation` there."""
     if isinstance(codes, np.ndarray) and codes.dtype == object:
-        s = sorted(codes.tolist())
-        gap = min(b - a for a, b in itertools.pairwise(s))
-        return gap / (s[-1] - s[0]) if s[-1] > s[0] else 0.0
+        return 10.0 ** log10_relative_separation(codes)
     c = torch.sort(torch.as_tensor(codes).double()).values
     rng = float(c[-1] - c[0])
     return float(c.diff().min()) / rng if rng > 0 else 0.0
+
+
+def log10_relative_separation(codes: np.ndarray) -> float:
+    """``log10`` of the smallest gap over the range, for exact codes (``-inf`` if two
+    coincide); no underflow, however small the gap."""
+    s = sorted(codes.tolist())
+    gap = min(b - a for a, b in itertools.pairwise(s))
+    if gap <= 0 or s[-1] <= s[0]:
+        return -math.inf
+    return _log10_int(gap) - _log10_int(s[-1] - s[0])
+
+
+def _log10_int(x: int) -> float:
+    shift = max(0, x.bit_length() - 60)
+    return math.log10(x >> shift) + shift * math.log10(2)
 
 
 @dataclass(frozen=True)
