@@ -217,7 +217,7 @@ def plot_pipeline(model, *, n_points: int = 4000) -> Figure:
     from .grid import grid_sequences
 
     if getattr(model, "d", None) != 1:
-        raise ValueError("plot_pipeline draws models with d = 1")
+        raise ValueError("model must be a built model with d = 1 (plot_pipeline draws d = 1 only)")
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.6))

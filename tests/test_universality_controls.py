@@ -1,0 +1,29 @@
+"""The chapters of the Universality part and the foundation chapter each run at least one
+``control`` cell: the same check as a principal claim, on a wrong answer, shown failing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import jupytext
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHAPTERS = ["prompt_tuning_model", "prompt_as_index", "contextual_mapping", "universality"]
+
+
+def _controls(stem: str) -> list[str]:
+    nb = jupytext.read(ROOT / "notebooks" / f"{stem}.md")
+    return [
+        c.source
+        for c in nb.cells
+        if c.cell_type == "code" and "control" in c.metadata.get("tags", [])
+    ]
+
+
+@pytest.mark.parametrize("stem", CHAPTERS)
+def test_chapter_has_a_control_cell(stem: str) -> None:
+    controls = _controls(stem)
+    assert controls, f"{stem} has no cell tagged `control`"
+    for source in controls:  # a control checks something: an assert or an expected error
+        assert "assert" in source or "except" in source, source[:80]
