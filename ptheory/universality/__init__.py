@@ -1,22 +1,26 @@
 """Universality: a fixed one-layer, one-head transformer; the prompt is all that changes.
 
-Which theorem each piece serves (precise statements are this book's reconstructions):
+Which result each piece serves (precise statements are this book's reconstructions of
+Wang et al. 2023 and of Hu et al. 2025, Theorems 2.1/2.2):
 
-* :mod:`.grid`: quantization and counting, the first step of Wang et al. (2023,
-  Theorem 1) and of Hu et al. (2025, Theorems 2.1/2.2): ``quantize``,
-  ``quantized_target``, ``class_size`` (the ``V1^{dL G}`` quantized targets),
-  ``quantization_bound`` (``(C + 1)(delta/2)(dL)^{1/p}``).
-* :mod:`.layers`: the fixed layers, from :mod:`ptheory.model`: token codes
-  (``code_layer``), one attention head (``contextual_attention``), the value map as one
-  wide layer (Theorem 2.2, ``wide_value_map``) or a deep narrow stack (Theorem 2.1,
-  ``deep_value_maps``).
-* :mod:`.contextual`: the attention layer as a contextual mapping (Kajitsuka and Sato
-  2024; any rank, Hu et al. 2025): ``contextual_separation`` over the whole grid.
-* :mod:`.build`: ``construct(d, L, delta, p=2)`` returns a :class:`UniversalModel`
-  with ``forward(P, X)`` and ``prompt_for(target)``; ``dimensions`` gives every size
-  analytically, for sizes far too large to build.
-* :mod:`.experiments`: the chapter's measurements (``error_sweep``, ``cost_rows``).
-* :mod:`.plots`: the figures of the three universality chapters.
+* :mod:`.grid`: quantization and counting: ``quantize``, ``quantized_target``,
+  ``class_size`` (the ``V1^{dL G}`` quantized targets), ``quantization_bound``
+  (``(C + 1)(delta/2)(dL)^{1/p}``).
+* :mod:`.layers`: the fixed layers, from :mod:`ptheory.model`: ``FF_1``
+  (``ff1_layer``, token codes), one attention head (``contextual_attention``), ``FF_2``
+  as one wide layer (``ff2_wide``) or a deep narrow stack (``ff2_deep``).
+* :mod:`.build`: ``construct(d, L, delta)`` returns a :class:`UniversalModel` with
+  ``forward(P, X)`` and the oracle ``prompt_for(target)``; ``dimensions`` gives every
+  size analytically; ``grid_codes``, ``front_model``, ``ff2_table``; ``MAX_CODES``.
+* :mod:`.checks`: the sharp check ``off_ramp_agreement`` (equality with ``q o f o q``
+  off the quantizer's ramps).
+* :mod:`.contextual`: the attention layer as a contextual mapping, in float64
+  (``contextual_separation``); :mod:`.precision`: the same codes exactly (``mpmath``),
+  in float64 and float32, and through ``ptheory.efficiency.poly_attention``.
+* :mod:`.tuning`: the oracle prompt against gradient-tuned prompts.
+* :mod:`.experiments`: the chapter's measurements (``error_sweep``, ``quantized_sweep``,
+  ``cost_rows``); :mod:`.targets`: targets with an exact Lipschitz constant;
+  :mod:`.plots`: the figures of the three universality chapters.
 """
 
 from . import checks, contextual, experiments, grid, layers, plots, precision, targets

@@ -1,6 +1,6 @@
 """One attention layer as a contextual mapping, measured on the whole grid.
 
-For the token codes of :func:`~ptheory.universality.layers.code_layer`, the attention
+For the token codes of :func:`~ptheory.universality.layers.ff1_layer`, the attention
 layer of :func:`~ptheory.universality.layers.contextual_attention` sends column ``k`` of
 ``[P, X]`` to ``a_k + boltz(a; lam a_k)`` where ``boltz(a; beta) = sum_i a_i e^{beta a_i}
 / sum_i e^{beta a_i}`` is the Boltzmann operator (Kajitsuka and Sato 2024). It is a

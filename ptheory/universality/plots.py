@@ -204,7 +204,7 @@ def plot_precision(
     return ax.figure
 
 
-def plot_pipeline(model, *, n_points: int = 4000) -> Figure:
+def plot_pipeline(model: object, *, n_points: int = 4000) -> Figure:
     """Three panels for a built ``d = 1`` model (:func:`~ptheory.universality.construct`):
     ``FF_1`` as a staircase (code against the entry, at the first prompt and the first
     input position); the codes of the first input position before and after ``Attn``,

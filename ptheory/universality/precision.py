@@ -142,7 +142,7 @@ def float_codes(
     return torch.cat(out)
 
 
-def relative_separation(codes) -> float:
+def relative_separation(codes: np.ndarray | torch.Tensor) -> float:
     """Smallest gap between sorted codes over their range (0 when two coincide).
 
     For exact codes (an object array of ints) a ratio below float64's range underflows to
