@@ -313,3 +313,22 @@ def test_ff2_table_and_layer_sizes_share_one_source():
         assert len(codes) == dims.n_codes == values.shape[0]
         assert dims.ff2_layers[0][0] == dims.value_width
         assert bool((codes.diff() > 0).all())
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, name",
+    [
+        ({"target": 3}, TypeError, "target"),
+        ({"lengths": ()}, ValueError, "lengths"),
+        ({"lengths": (0,)}, ValueError, "lengths"),
+        ({"restarts": 0}, ValueError, "restarts"),
+        ({"n_samples": 1.5}, TypeError, "n_samples"),
+        ({"delta": 0.3}, ValueError, "delta"),
+    ],
+)
+def test_oracle_vs_gradient_bad_inputs(kwargs, error, name):
+    from ptheory.universality.tuning import oracle_vs_gradient
+
+    args = {"target": pt.universality.sine_wave(1.0), **kwargs}
+    with pytest.raises(error, match=name):
+        oracle_vs_gradient(**args)
