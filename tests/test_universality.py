@@ -332,3 +332,14 @@ def test_oracle_vs_gradient_bad_inputs(kwargs, error, name):
     args = {"target": pt.universality.sine_wave(1.0), **kwargs}
     with pytest.raises(error, match=name):
         oracle_vs_gradient(**args)
+
+
+def test_float64_ff2_misses_the_sharp_tolerance_at_fifteen_thousand_codes():
+    """At delta = 1/5 (K = 15,625 codes, relative separation about 7e-9) the codes are
+    still apart in float64 and construct builds, but FF_2's own rounding (ramps over gaps
+    of 1e-8 of the range) already breaks the 1e-9 sharp check, though not the 1e-6 one."""
+    model = construct(1, 1, 0.2)
+    assert 1e-9 < model.separation / model.code_range < 1e-8
+    f = pt.random_relu_target(1, 1, seed=0)
+    agree = off_ramp_agreement(model, model.prompt_for(f), f, n_samples=1024)
+    assert not agree.passes(1e-9) and agree.passes(1e-6), agree
