@@ -163,24 +163,34 @@ def plot_precision(
     refuse_separation: float | None = None,
     refuse_codes: int | None = None,
     breaks: Mapping[str, float] | None = None,
+    extrapolated: tuple[float, float] | None = None,
 ) -> Figure:
     """Relative separation of the contextual codes against their number ``K``, one line per
     arithmetic (``separations``: label -> one value per ``K``; zeros drawn at the bottom).
 
     ``resolutions``: label -> a horizontal line (e.g. a format's unit roundoff);
     ``refuse_separation`` / ``refuse_codes``: where ``construct`` refuses (a horizontal and a
-    vertical line); ``breaks``: label -> the ``K`` where that arithmetic breaks (a marker).
+    vertical line); ``breaks``: label -> the ``K`` where that arithmetic breaks (a marker);
+    ``extrapolated = (K, separation)``: a dotted line from the first series' last point to
+    that point, marked as an extrapolation.
     """
     x = _positive_axis(n_codes, "n_codes")
     seps = _series(separations, "separations", x.size)
     ax = axes_or_new(ax)
     positive = [v for s in seps.values() for v in s if v > 0]
+    positive += [v for v in (resolutions or {}).values() if v > 0]
+    if extrapolated is not None:
+        positive.append(float(extrapolated[1]))
     floor = min(positive) / 100 if positive else 1e-20
     for i, (label, s) in enumerate(seps.items()):
         color, marker = PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]
         ax.plot(x, np.maximum(s, floor), marker + "-", color=color, label=label)
         if breaks and label in breaks and breaks[label] is not None:
             ax.axvline(breaks[label], color=color, ls="-.", lw=0.9)
+    if extrapolated is not None:
+        first = next(iter(seps.values()))
+        ax.plot([x[-1], extrapolated[0]], [first[-1], extrapolated[1]], ":", color="0.3")
+        ax.plot([extrapolated[0]], [extrapolated[1]], "x", color="0.3", label="extrapolated")
     for label, level in (resolutions or {}).items():
         ax.axhline(level, color="0.55", ls=":", lw=1.0)
         ax.annotate(label, (x[0], level), textcoords="offset points", xytext=(2, 3), fontsize=7)
@@ -200,7 +210,7 @@ def plot_precision(
     ax.set_ylim(bottom=floor / 2)
     ax.set_xlabel(r"number of contextual codes $K$")
     ax.set_ylabel("smallest gap / code range")
-    ax.legend(loc="lower left", fontsize=7)
+    ax.legend(loc="upper right", fontsize=7)
     return ax.figure
 
 
@@ -218,9 +228,12 @@ def plot_pipeline(model: object, *, n_points: int = 4000) -> Figure:
 
     if getattr(model, "d", None) != 1:
         raise ValueError("model must be a built model with d = 1 (plot_pipeline draws d = 1 only)")
-    import matplotlib.pyplot as plt
+    from matplotlib import colormaps
 
-    fig, axes = plt.subplots(1, 3, figsize=(11.0, 3.6))
+    from ..plotting import new_figure
+
+    fig, grid_axes = new_figure(ncols=3, width=11.0, height=3.6)
+    axes = np.asarray(grid_axes).reshape(-1)
     ff1, attn = model.model.layers[0], model.model.layers[1]
     x = torch.linspace(0, 1, n_points, dtype=torch.float64)
     L_p = model.prompt_length
@@ -250,7 +263,7 @@ def plot_pipeline(model: object, *, n_points: int = 4000) -> Figure:
         )
         before = ff1(Z)[..., 0, L_p]  # (M, G)
         after = attn(ff1(Z))[..., 0, L_p]
-    colors = plt.get_cmap("viridis")(np.linspace(0, 1, len(prompts)))
+    colors = colormaps["viridis"](np.linspace(0, 1, len(prompts)))
     for g in range(len(grid)):
         b, a = before[:, g].numpy(), after[:, g].numpy()
         lo, hi = a.min(), a.max()
