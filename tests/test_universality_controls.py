@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import jupytext
@@ -27,3 +28,17 @@ def test_chapter_has_a_control_cell(stem: str) -> None:
     assert controls, f"{stem} has no cell tagged `control`"
     for source in controls:  # a control checks something: an assert or an expected error
         assert "assert" in source or "except" in source, source[:80]
+
+
+_ROLE = re.compile(r"\{glue:(?:text|md|math)\}`([^`]*)`")
+
+
+@pytest.mark.parametrize("stem", CHAPTERS)
+def test_glue_roles_are_well_formed(stem: str) -> None:
+    """Every ``{glue:text}`key:fmt``` role of the chapter has a plain key and format spec:
+    a role whose closing backtick is missing swallows the prose after it."""
+    text = (ROOT / "notebooks" / f"{stem}.md").read_text()
+    for body in _ROLE.findall(text):
+        key, _, spec = body.partition(":")
+        assert re.fullmatch(r"[\w-]+", key), f"{stem}: malformed glue role `{body}`"
+        assert re.fullmatch(r"[-+ #0-9.,_a-zA-Z%]*", spec), f"{stem}: bad format in `{body}`"
