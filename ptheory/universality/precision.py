@@ -12,8 +12,8 @@ smallest gap between the codes of distinct (prompt, input, position) triples thr
 * by the construction's own attention layer in float64, and the same layer in float32.
 
 :func:`poly_codes` runs the same codes through the polynomial method of
-:func:`ptheory.efficiency.poly_attention` (Hu et al. 2025, Theorem 3.1, via Alman and
-Song 2023), to see whether its approximation error leaves the codes apart.
+:func:`ptheory.efficiency.poly_attention` (the almost-linear algorithm of Hu et al. 2025,
+cited by content, via Alman and Song 2023), to see whether its approximation error leaves the codes apart.
 """
 
 from __future__ import annotations
