@@ -13,7 +13,8 @@ smallest gap between the codes of distinct (prompt, input, position) triples thr
 
 :func:`poly_codes` runs the same codes through the polynomial method of
 :func:`ptheory.efficiency.poly_attention` (the almost-linear algorithm of Hu et al. 2025,
-cited by content, via Alman and Song 2023), to see whether its approximation error leaves the codes apart.
+cited by content, via Alman and Song 2023), to see whether its approximation error
+leaves the codes apart.
 """
 
 from __future__ import annotations
