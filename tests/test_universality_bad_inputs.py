@@ -386,6 +386,53 @@ CASES = [
         TypeError,
         "targets",
     ),
+    Case("resolution_for", "eps zero", lambda: U.resolution_for(0, 1.0, 1, 1), ValueError, "eps"),
+    Case(
+        "resolution_for",
+        "lipschitz negative",
+        lambda: U.resolution_for(0.1, -1.0, 1, 1),
+        ValueError,
+        "lipschitz",
+    ),
+    Case("resolution_for", "p", lambda: U.resolution_for(0.1, 1.0, 1, 1, p=0.5), ValueError, "p"),
+    Case("construction_size", "d", lambda: U.construction_size(0.1, 1.0, 0, 1), ValueError, "d"),
+    Case(
+        "construction_size", "eps str", lambda: U.construction_size("a", 1, 1, 1), TypeError, "eps"
+    ),
+    Case("sphere_polynomial_dim", "n", lambda: U.sphere_polynomial_dim(-1, 2), ValueError, "n"),
+    Case("sphere_polynomial_dim", "m", lambda: U.sphere_polynomial_dim(2, 0), ValueError, "m"),
+    Case(
+        "sphere_polynomial_dim", "m float", lambda: U.sphere_polynomial_dim(2, 1.5), TypeError, "m"
+    ),
+    Case(
+        "jackson_count", "lipschitz", lambda: U.jackson_count(0.1, 0.0, 2), ValueError, "lipschitz"
+    ),
+    Case("jackson_count", "eps", lambda: U.jackson_count(-0.1, 1.0, 2), ValueError, "eps"),
+    Case(
+        "max_loglog_slope", "short", lambda: U.max_loglog_slope([2], [1.0]), ValueError, "inv_eps"
+    ),
+    Case(
+        "max_loglog_slope",
+        "decreasing",
+        lambda: U.max_loglog_slope([4, 2], [1.0, 2.0]),
+        ValueError,
+        "inv_eps",
+    ),
+    Case("max_loglog_slope", "str", lambda: U.max_loglog_slope("ab", [1.0]), TypeError, "inv_eps"),
+    Case(
+        "plot_size_comparison",
+        "book empty",
+        lambda: U.plot_size_comparison([2, 4], {}, {"j": [1, 2]}),
+        TypeError,
+        "book",
+    ),
+    Case(
+        "plot_size_comparison",
+        "jackson length",
+        lambda: U.plot_size_comparison([2, 4], {"b": [1, 2]}, {"j": [1]}),
+        ValueError,
+        "jackson",
+    ),
 ]
 
 

@@ -18,12 +18,21 @@ Wang et al. 2023 and of Hu et al. 2025, Theorems 2.1/2.2):
   (``contextual_separation``); :mod:`.precision`: the same codes exactly (``mpmath``),
   in float64 and float32, and through ``ptheory.efficiency.poly_attention``.
 * :mod:`.tuning`: the oracle prompt against gradient-tuned prompts.
+* :mod:`.anchor`: the construction's size against a Jackson-type count, as functions of
+  ``eps`` (the comparison with Petrov, Torr and Bibi 2024).
 * :mod:`.experiments`: the chapter's measurements (``error_sweep``, ``quantized_sweep``,
   ``cost_rows``); :mod:`.targets`: targets with an exact Lipschitz constant;
   :mod:`.plots`: the figures of the three universality chapters.
 """
 
-from . import checks, contextual, experiments, grid, layers, plots, precision, targets
+from . import anchor, checks, contextual, experiments, grid, layers, plots, precision, targets
+from .anchor import (
+    construction_size,
+    jackson_count,
+    max_loglog_slope,
+    resolution_for,
+    sphere_polynomial_dim,
+)
 from .build import (
     MAX_CODES,
     UniversalModel,
@@ -55,6 +64,7 @@ from .plots import (
     plot_pipeline,
     plot_precision,
     plot_separation,
+    plot_size_comparison,
     plot_width_depth,
 )
 from .precision import PrecisionRow, exact_codes, poly_codes, separation_by_precision
@@ -67,9 +77,11 @@ __all__ = [
     "Separation",
     "UniversalModel",
     "all_prompts",
+    "anchor",
     "checks",
     "class_size",
     "construct",
+    "construction_size",
     "contextual",
     "contextual_codes",
     "contextual_separation",
@@ -84,9 +96,11 @@ __all__ = [
     "grid",
     "grid_codes",
     "grid_sequences",
+    "jackson_count",
     "layers",
     "levels",
     "log10_class_size",
+    "max_loglog_slope",
     "off_ramp_agreement",
     "on_ramp",
     "plot_class_size",
@@ -94,6 +108,7 @@ __all__ = [
     "plot_pipeline",
     "plot_precision",
     "plot_separation",
+    "plot_size_comparison",
     "plot_width_depth",
     "plots",
     "poly_codes",
@@ -102,9 +117,11 @@ __all__ = [
     "quantize",
     "quantized_sweep",
     "quantized_target",
+    "resolution_for",
     "separation_by_precision",
     "separation_curve",
     "sine_wave",
+    "sphere_polynomial_dim",
     "target_table",
     "targets",
     "triangle_wave",

@@ -19,6 +19,7 @@ __all__ = [
     "plot_pipeline",
     "plot_precision",
     "plot_separation",
+    "plot_size_comparison",
     "plot_width_depth",
 ]
 
@@ -289,3 +290,29 @@ def plot_pipeline(model: object, *, n_points: int = 4000) -> Figure:
     axes[2].set_ylabel("output")
     axes[2].set_title(rf"$\mathrm{{FF}}_2$: a {len(codes)}-step table", fontsize=9)
     return fig
+
+
+def plot_size_comparison(
+    inv_eps: Sequence[float],
+    book: Mapping[str, Sequence[float]],
+    jackson: Mapping[str, Sequence[float]],
+    ax: Axes | None = None,
+) -> Figure:
+    """``log10`` of sizes against ``1/eps``: this book's construction (``book``, solid, one
+    line per label) and a Jackson-type count (``jackson``, dotted, paired by order)."""
+    x = _positive_axis(inv_eps, "inv_eps")
+    ours = _series(book, "book", x.size)
+    theirs = _series(jackson, "jackson", x.size)
+    ax = axes_or_new(ax)
+    for i, (label, s) in enumerate(ours.items()):
+        c = PALETTE[i % len(PALETTE)]
+        ax.plot(x, s, marker=MARKERS[i % len(MARKERS)], color=c, label=label)
+    for i, (label, s) in enumerate(theirs.items()):
+        c = PALETTE[i % len(PALETTE)]
+        ax.plot(x, s, ":", marker=MARKERS[i % len(MARKERS)], mfc="none", color=c, label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel(r"accuracy $1/\varepsilon$")
+    ax.set_ylabel(r"$\log_{10}$ (size)")
+    ax.legend(loc="upper left", fontsize=8)
+    return ax.figure
