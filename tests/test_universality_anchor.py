@@ -83,5 +83,13 @@ def test_codes_grow_faster_than_any_low_power_but_prompt_length_does_not():
 
 
 def test_plot_size_comparison_draws_every_series():
-    fig = U.plot_size_comparison([2, 4], {"a": [1, 2], "b": [2, 3]}, {"c": [1, 1.5]})
-    assert len(fig.axes[0].lines) == 3
+    fig = U.plot_size_comparison([2, 4], {"a": [1, 2], "b": [2, 3]}, {"p": [1, 2]}, {"c": [1, 1.5]})
+    assert len(fig.axes[0].lines) == 4
+
+
+def test_size_comparison_labels_and_values():
+    out = U.size_comparison([2, 4], [(1, 1), (1, 2)])
+    assert set(out) == {"codes", "prompt", "jackson"}
+    assert list(out["codes"]) == ["codes K, dL=1", "codes K, dL=2"]
+    assert out["jackson"]["Jackson-type count, $S^1$"] == [math.log10(5), math.log10(9)]
+    assert out["codes"]["codes K, dL=1"][1] == U.construction_size(0.25, 1.0, 1, 1)["log10 codes"]

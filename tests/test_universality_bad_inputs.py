@@ -420,16 +420,21 @@ CASES = [
     ),
     Case("max_loglog_slope", "str", lambda: U.max_loglog_slope("ab", [1.0]), TypeError, "inv_eps"),
     Case(
+        "size_comparison", "inv_eps", lambda: U.size_comparison([], [(1, 1)]), TypeError, "inv_eps"
+    ),
+    Case("size_comparison", "shapes", lambda: U.size_comparison([2], [1]), TypeError, "shapes"),
+    Case("size_comparison", "eps", lambda: U.size_comparison([-2], [(1, 1)]), ValueError, "eps"),
+    Case(
         "plot_size_comparison",
         "book empty",
-        lambda: U.plot_size_comparison([2, 4], {}, {"j": [1, 2]}),
+        lambda: U.plot_size_comparison([2, 4], {}, {"p": [1, 2]}, {"j": [1, 2]}),
         TypeError,
-        "book",
+        "codes",
     ),
     Case(
         "plot_size_comparison",
         "jackson length",
-        lambda: U.plot_size_comparison([2, 4], {"b": [1, 2]}, {"j": [1]}),
+        lambda: U.plot_size_comparison([2, 4], {"b": [1, 2]}, {"p": [1, 2]}, {"j": [1]}),
         ValueError,
         "jackson",
     ),

@@ -31,6 +31,7 @@ from .anchor import (
     jackson_count,
     max_loglog_slope,
     resolution_for,
+    size_comparison,
     sphere_polynomial_dim,
 )
 from .build import (
@@ -121,6 +122,7 @@ __all__ = [
     "separation_by_precision",
     "separation_curve",
     "sine_wave",
+    "size_comparison",
     "sphere_polynomial_dim",
     "target_table",
     "targets",

@@ -32,6 +32,7 @@ __all__ = [
     "jackson_count",
     "max_loglog_slope",
     "resolution_for",
+    "size_comparison",
     "sphere_polynomial_dim",
 ]
 
@@ -110,3 +111,33 @@ def max_loglog_slope(inv_eps: Sequence[float], log10_sizes: Sequence[float]) -> 
         raise ValueError("inv_eps must be strictly increasing")
     steps = zip(itertools.pairwise(x), itertools.pairwise(y), strict=True)
     return max((y1 - y0) / (x1 - x0) for (x0, x1), (y0, y1) in steps)
+
+
+def size_comparison(
+    inv_eps: Sequence[int],
+    shapes: Sequence[tuple[int, int]],
+    *,
+    lipschitz: float = 1.0,
+    p: float = 2,
+) -> dict[str, dict[str, list[float]]]:
+    """``log10`` sizes at ``eps = 1 / v`` for each ``v`` in ``inv_eps`` and each ``(d, L)``
+    in ``shapes``: ``{"codes", "prompt", "jackson"}``, each label -> one value per ``v``.
+    ``codes`` and ``prompt`` are :func:`construction_size`'s; ``jackson`` is
+    :func:`jackson_count` on ``S^{dL}``."""
+    if isinstance(inv_eps, (str, bytes)) or not isinstance(inv_eps, Sequence) or not inv_eps:
+        raise TypeError("inv_eps must be a non-empty sequence of positive numbers")
+    if isinstance(shapes, (str, bytes)) or not isinstance(shapes, Sequence) or not shapes:
+        raise TypeError("shapes must be a non-empty sequence of (d, L) pairs")
+    out: dict[str, dict[str, list[float]]] = {"codes": {}, "prompt": {}, "jackson": {}}
+    for shape in shapes:
+        if not isinstance(shape, tuple) or len(shape) != 2:
+            raise TypeError(f"shapes must hold (d, L) pairs, got {shape!r}")
+        d, L = shape
+        rows = [construction_size(1 / v, lipschitz, d, L, p=p) for v in inv_eps]
+        m = d * L
+        out["codes"][f"codes K, dL={m}"] = [r["log10 codes"] for r in rows]
+        out["prompt"][f"prompt length, dL={m}"] = [r["log10 prompt length"] for r in rows]
+        out["jackson"][f"Jackson-type count, $S^{m}$"] = [
+            math.log10(jackson_count(1 / v, lipschitz, m)) for v in inv_eps
+        ]
+    return out

@@ -294,22 +294,25 @@ def plot_pipeline(model: object, *, n_points: int = 4000) -> Figure:
 
 def plot_size_comparison(
     inv_eps: Sequence[float],
-    book: Mapping[str, Sequence[float]],
+    codes: Mapping[str, Sequence[float]],
+    prompt: Mapping[str, Sequence[float]],
     jackson: Mapping[str, Sequence[float]],
     ax: Axes | None = None,
 ) -> Figure:
-    """``log10`` of sizes against ``1/eps``: this book's construction (``book``, solid, one
-    line per label) and a Jackson-type count (``jackson``, dotted, paired by order)."""
+    """``log10`` of sizes against ``1/eps``, one colour per dimension (paired by order):
+    this book's number of contextual codes (``codes``, solid), its prompt length
+    (``prompt``, dashed) and a Jackson-type count (``jackson``, dotted, open markers)."""
     x = _positive_axis(inv_eps, "inv_eps")
-    ours = _series(book, "book", x.size)
-    theirs = _series(jackson, "jackson", x.size)
+    groups = [
+        (_series(codes, "codes", x.size), "-", None),
+        (_series(prompt, "prompt", x.size), "--", None),
+        (_series(jackson, "jackson", x.size), ":", "none"),
+    ]
     ax = axes_or_new(ax)
-    for i, (label, s) in enumerate(ours.items()):
-        c = PALETTE[i % len(PALETTE)]
-        ax.plot(x, s, marker=MARKERS[i % len(MARKERS)], color=c, label=label)
-    for i, (label, s) in enumerate(theirs.items()):
-        c = PALETTE[i % len(PALETTE)]
-        ax.plot(x, s, ":", marker=MARKERS[i % len(MARKERS)], mfc="none", color=c, label=label)
+    for series, style, face in groups:
+        for i, (label, s) in enumerate(series.items()):
+            c, mk = PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]
+            ax.plot(x, s, style, marker=mk, mfc=face or c, color=c, label=label)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel(r"accuracy $1/\varepsilon$")
