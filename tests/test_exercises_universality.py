@@ -51,11 +51,11 @@ def test_index_count_wrong_answers():
 @functools.cache
 def _sawtooth_setup():
     model = U.construct(1, 1, 1 / 4)
-    return model, model.prompt_for(lambda X: torch.remainder(8 * X, 1.0))
+    return model, model.prompt_for(saw)
 
 
-def saw(X):
-    return torch.remainder(8 * X, 1.0)
+def saw(X):  # the triangle wave of slope 8 (the name is kept from an earlier sawtooth)
+    return U.triangle_wave(8.0)(X)
 
 
 def test_sawtooth_reference_and_other_forms():
@@ -116,7 +116,7 @@ def test_collision_wrong_answers():
 # ------------------------------------------------------------------ ex-cm-rank
 @functools.cache
 def _separations():
-    lam = U.default_scale(2, 1, 0.5)
+    lam = U.default_lam(2, 1, 0.5)
     return (
         U.contextual_separation(2, 1, 0.5, lam, rank="full"),
         U.contextual_separation(2, 1, 0.5, lam),
@@ -147,7 +147,7 @@ def test_rank_wrong_answers():
         "rank one",
         hidden=(one.relative,),
     )
-    lam = U.default_scale(2, 1, 0.5)
+    lam = U.default_lam(2, 1, 0.5)
     flat = U.contextual_separation(2, 1, 0.5, 0.1 * lam)  # at another scale
     fails(ex.check_contextual_mapping_2((full.relative, flat.relative)), "too small", hidden=hidden)
     fails(ex.check_contextual_mapping_2((0.0, one.relative)), "positive", hidden=hidden)
@@ -172,6 +172,7 @@ def test_own_target_wrong_answers():
     fails(
         ex.check_universality_2(lambda X: 0.5 + 0.5 * torch.tanh(8 * (X - 0.5))), "not 2-Lipschitz"
     )
+    fails(ex.check_universality_2(U.triangle_wave(8.0)), "not 2-Lipschitz")
     fails(ex.check_universality_2(lambda X: torch.remainder(8 * X, 1.0)), "not 2-Lipschitz")
     fails(ex.check_universality_2(lambda X: 2 * X.flip(-2)), "values in [0, 1]")
     fails(ex.check_universality_2(lambda X: X[..., 0]), "same shape")
@@ -216,3 +217,23 @@ def test_eta_wrong_answers():
     fails(ex.check_universality_3((0.01, wide.value)), "too small", hidden=hidden)
     fails(ex.check_universality_3(wide.value), "pair")
     fails(ex.check_universality_3((1, 2, 3)), "two numbers")
+
+
+def test_universality_check_rejects_a_model_that_misses_the_quantized_target(monkeypatch):
+    """The sharp check inside ``check_universality_2`` can fail: with a model whose oracle
+    returns another target's prompt, a valid target is rejected."""
+    import dataclasses
+
+    from ptheory.exercises import universality as exu
+
+    real = exu._own_model()
+    other = real.prompt_for(lambda X: X.flip(-2))
+
+    @dataclasses.dataclass(frozen=True, eq=False, repr=False)
+    class Liar(type(real)):
+        def prompt_for(self, target):
+            return other
+
+    liar = Liar(**{f.name: getattr(real, f.name) for f in dataclasses.fields(real)})
+    monkeypatch.setattr(exu, "_own_model", lambda: liar)
+    fails(ex.check_universality_2(lambda X: 0.5 + 0.25 * torch.tanh(X - 0.5)), "differs")

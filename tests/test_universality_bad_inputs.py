@@ -33,7 +33,13 @@ CASES = [
     Case("construct", "delta not 1/n", lambda: U.construct(1, 1, 0.3), ValueError, "delta"),
     Case("construct", "delta too big", lambda: U.construct(1, 1, 0.75), ValueError, "delta"),
     Case("construct", "delta string", lambda: U.construct(1, 1, "1/2"), TypeError, "delta"),
-    Case("construct", "p below 1", lambda: U.construct(1, 1, 0.5, 0.5), ValueError, "p"),
+    Case(
+        "construct",
+        "min_separation",
+        lambda: U.construct(1, 1, 0.5, min_separation=-1),
+        ValueError,
+        "min_separation",
+    ),
     Case(
         "construct",
         "value_map",
@@ -51,17 +57,17 @@ CASES = [
     Case("construct", "rank", lambda: U.construct(1, 1, 0.5, rank="two"), ValueError, "rank"),
     Case(
         "construct",
-        "scale negative",
-        lambda: U.construct(1, 1, 0.5, scale=-1.0),
+        "lam negative",
+        lambda: U.construct(1, 1, 0.5, lam=-1.0),
         ValueError,
-        "scale",
+        "lam",
     ),
     Case(
         "construct",
-        "scale too small",
-        lambda: U.construct(1, 1, 0.5, scale=0.0),
+        "lam too small",
+        lambda: U.construct(1, 1, 0.5, lam=0.0),
         ValueError,
-        "scale",
+        "lam",
     ),
     Case("construct", "eta too big", lambda: U.construct(1, 1, 0.5, eta=0.5), ValueError, "eta"),
     Case("construct", "too large", lambda: U.construct(2, 2, 0.5), ValueError, "delta"),
@@ -145,10 +151,8 @@ CASES = [
         ValueError,
         "depth",
     ),
-    Case(
-        "default_scale", "rho zero", lambda: U.default_scale(1, 1, 0.5, rho=0.0), ValueError, "rho"
-    ),
-    Case("default_scale", "delta zero", lambda: U.default_scale(1, 1, 0.0), ValueError, "delta"),
+    Case("default_lam", "rho zero", lambda: U.default_lam(1, 1, 0.5, rho=0.0), ValueError, "rho"),
+    Case("default_lam", "delta zero", lambda: U.default_lam(1, 1, 0.0), ValueError, "delta"),
     Case("all_prompts", "too many", lambda: U.all_prompts(2, 2, 0.5), ValueError, "delta"),
     Case("all_prompts", "L zero", lambda: U.all_prompts(1, 0, 0.5), ValueError, "L"),
     Case(
@@ -167,10 +171,10 @@ CASES = [
     ),
     Case(
         "contextual_separation",
-        "scale negative",
+        "lam negative",
         lambda: U.contextual_separation(1, 1, 0.5, -1.0),
         ValueError,
-        "scale",
+        "lam",
     ),
     Case(
         "contextual_separation",
@@ -187,7 +191,7 @@ CASES = [
         "tol",
     ),
     Case(
-        "separation_curve", "empty", lambda: U.separation_curve(1, 1, 0.5, []), ValueError, "scales"
+        "separation_curve", "empty", lambda: U.separation_curve(1, 1, 0.5, []), ValueError, "lams"
     ),
     Case(
         "Separation",
@@ -265,10 +269,10 @@ CASES = [
     ),
     Case(
         "plot_error_vs_delta",
-        "built",
-        lambda: U.plot_error_vs_delta([0.5], {"a": [1]}, {}, built=[1, 1]),
+        "quantized deltas",
+        lambda: U.plot_error_vs_delta([0.5], {"a": [1]}, {}, quantized=([], {"a": []})),
         ValueError,
-        "built",
+        "quantized deltas",
     ),
     Case(
         "plot_separation",
@@ -295,6 +299,145 @@ CASES = [
         "plot_class_size", "ax", lambda: U.plot_class_size([2], {"a": [1]}, ax=3), TypeError, "ax"
     ),
     Case("plot_class_size", "sizes", lambda: U.plot_class_size([2], {}), TypeError, "log10_sizes"),
+    Case(
+        "plot_precision", "n_codes", lambda: U.plot_precision([], {"a": []}), ValueError, "n_codes"
+    ),
+    Case(
+        "plot_precision",
+        "separations",
+        lambda: U.plot_precision([8], {"a": [1, 2]}),
+        ValueError,
+        r"separations\[",
+    ),
+    Case(
+        "plot_pipeline",
+        "d = 2",
+        lambda: U.plot_pipeline(U.construct(2, 1, 0.5)),
+        ValueError,
+        "model",
+    ),
+    Case("plot_pipeline", "not a model", lambda: U.plot_pipeline(3), ValueError, "model"),
+    Case("Agreement", "passes tol", lambda: U.Agreement(0.0, 1, 1).passes(-1.0), ValueError, "tol"),
+    Case("on_ramp", "eta zero", lambda: U.on_ramp(t(2, 1, 1), 0.5, 0.0), ValueError, "eta"),
+    Case("on_ramp", "X list", lambda: U.on_ramp([[0.5]], 0.5, 1e-7), TypeError, "X"),
+    Case("on_ramp", "X scalar", lambda: U.on_ramp(torch.tensor(0.5), 0.5, 1e-7), ValueError, "X"),
+    Case(
+        "off_ramp_agreement",
+        "model",
+        lambda: U.off_ramp_agreement(3, t(1, 2), lambda X: X),
+        TypeError,
+        "model",
+    ),
+    Case(
+        "off_ramp_agreement",
+        "target",
+        lambda: U.off_ramp_agreement(small(), t(1, 2), 3),
+        TypeError,
+        "target",
+    ),
+    Case(
+        "off_ramp_agreement",
+        "n_samples",
+        lambda: U.off_ramp_agreement(small(), t(1, 2), lambda X: X, n_samples=0),
+        ValueError,
+        "n_samples",
+    ),
+    Case(
+        "off_ramp_agreement",
+        "P shape",
+        lambda: U.off_ramp_agreement(small(), t(1, 3), lambda X: X),
+        ValueError,
+        "P",
+    ),
+    Case("front_model", "dims", lambda: U.front_model(3), TypeError, "dims"),
+    Case(
+        "front_model",
+        "rank",
+        lambda: U.front_model(U.dimensions(1, 1, 0.5), rank="x"),
+        ValueError,
+        "rank",
+    ),
+    Case("grid_codes", "rank", lambda: U.grid_codes(1, 1, 0.5, rank="x"), ValueError, "rank"),
+    Case("grid_codes", "lam", lambda: U.grid_codes(1, 1, 0.5, lam=-1.0), ValueError, "lam"),
+    Case("ff2_table", "delta", lambda: U.ff2_table(1, 1, 0.3), ValueError, "delta"),
+    Case("exact_codes", "d zero", lambda: U.exact_codes(0, 1, 0.5), ValueError, "d"),
+    Case("exact_codes", "too many", lambda: U.exact_codes(1, 1, 1 / 8), ValueError, "delta"),
+    Case("poly_codes", "degree", lambda: U.poly_codes(1, 1, 0.5, -1), ValueError, "degree"),
+    Case(
+        "separation_by_precision",
+        "L float",
+        lambda: U.separation_by_precision(1, 1.5, 0.5),
+        TypeError,
+        "L",
+    ),
+    Case(
+        "PrecisionRow",
+        "reliable which",
+        lambda: U.PrecisionRow(1, 1, 0.5, 8, 3, 0.1, 0.1, 0.1, True, True).reliable("fp16"),
+        ValueError,
+        "which",
+    ),
+    Case("triangle_wave", "C zero", lambda: U.triangle_wave(0.0), ValueError, "lipschitz"),
+    Case("sine_wave", "C string", lambda: U.sine_wave("1"), TypeError, "lipschitz"),
+    Case(
+        "quantized_sweep",
+        "targets",
+        lambda: U.quantized_sweep({}, 1, 1, [0.5]),
+        TypeError,
+        "targets",
+    ),
+    Case("resolution_for", "eps zero", lambda: U.resolution_for(0, 1.0, 1, 1), ValueError, "eps"),
+    Case(
+        "resolution_for",
+        "lipschitz negative",
+        lambda: U.resolution_for(0.1, -1.0, 1, 1),
+        ValueError,
+        "lipschitz",
+    ),
+    Case("resolution_for", "p", lambda: U.resolution_for(0.1, 1.0, 1, 1, p=0.5), ValueError, "p"),
+    Case("construction_size", "d", lambda: U.construction_size(0.1, 1.0, 0, 1), ValueError, "d"),
+    Case(
+        "construction_size", "eps str", lambda: U.construction_size("a", 1, 1, 1), TypeError, "eps"
+    ),
+    Case("sphere_polynomial_dim", "n", lambda: U.sphere_polynomial_dim(-1, 2), ValueError, "n"),
+    Case("sphere_polynomial_dim", "m", lambda: U.sphere_polynomial_dim(2, 0), ValueError, "m"),
+    Case(
+        "sphere_polynomial_dim", "m float", lambda: U.sphere_polynomial_dim(2, 1.5), TypeError, "m"
+    ),
+    Case(
+        "jackson_count", "lipschitz", lambda: U.jackson_count(0.1, 0.0, 2), ValueError, "lipschitz"
+    ),
+    Case("jackson_count", "eps", lambda: U.jackson_count(-0.1, 1.0, 2), ValueError, "eps"),
+    Case(
+        "max_loglog_slope", "short", lambda: U.max_loglog_slope([2], [1.0]), ValueError, "inv_eps"
+    ),
+    Case(
+        "max_loglog_slope",
+        "decreasing",
+        lambda: U.max_loglog_slope([4, 2], [1.0, 2.0]),
+        ValueError,
+        "inv_eps",
+    ),
+    Case("max_loglog_slope", "str", lambda: U.max_loglog_slope("ab", [1.0]), TypeError, "inv_eps"),
+    Case(
+        "size_comparison", "inv_eps", lambda: U.size_comparison([], [(1, 1)]), TypeError, "inv_eps"
+    ),
+    Case("size_comparison", "shapes", lambda: U.size_comparison([2], [1]), TypeError, "shapes"),
+    Case("size_comparison", "eps", lambda: U.size_comparison([-2], [(1, 1)]), ValueError, "eps"),
+    Case(
+        "plot_size_comparison",
+        "book empty",
+        lambda: U.plot_size_comparison([2, 4], {}, {"p": [1, 2]}, {"j": [1, 2]}),
+        TypeError,
+        "codes",
+    ),
+    Case(
+        "plot_size_comparison",
+        "jackson length",
+        lambda: U.plot_size_comparison([2, 4], {"b": [1, 2]}, {"p": [1, 2]}, {"j": [1]}),
+        ValueError,
+        "jackson",
+    ),
 ]
 
 

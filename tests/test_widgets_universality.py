@@ -18,7 +18,8 @@ from ptheory import widgets
 from badinput import Case, case_params, check_case
 
 LIPSCHITZ = (0.5, 1.0, 2.0, 4.0, 8.0)
-DELTAS = (1 / 2, 1 / 3, 1 / 4, 1 / 8, 1 / 16, 1 / 32)
+BUILT = (1 / 2, 1 / 3, 1 / 4)  # transformers built and run
+FINE = (1 / 8, 1 / 16, 1 / 32)  # the quantized target alone
 
 
 @functools.cache
@@ -36,15 +37,18 @@ def _visible(fig):
 
 
 def _curves(ax):
-    """``{colour: (errors, bounds)}``: the solid error line and dashed bound per target."""
+    """``{colour: (errors, bounds, fine errors)}``: the built transformers' error line, its
+    dashed bound, and the dotted error of the quantized target alone, per target."""
     out: dict = {}
     for line in ax.get_lines():
         x = np.asarray(line.get_xdata(), dtype=float)
-        if x.size != len(DELTAS):
-            continue  # the filled and open marker subsets
+        if x.size != 3:
+            continue  # legend handles
         key = tuple(np.round(matplotlib.colors.to_rgb(line.get_color()), 6))
-        slot = 1 if line.get_linestyle() == "--" else 0
-        out.setdefault(key, [None, None])[slot] = np.asarray(line.get_ydata(), dtype=float)
+        style = line.get_linestyle()
+        slot = {"-": 0, "--": 1, ":": 2}[style]
+        assert np.allclose(x, BUILT if slot < 2 else FINE)
+        out.setdefault(key, [None, None, None])[slot] = np.asarray(line.get_ydata(), dtype=float)
     return {k: tuple(v) for k, v in out.items()}
 
 
@@ -55,8 +59,11 @@ def test_grid_has_one_panel_per_lipschitz_constant():
     for ax in axes:
         assert "delta" in ax.get_xlabel() and ax.get_ylabel()
         assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
-        assert len(_curves(ax)) == 2  # the sine and the zigzag, each with its bound
-        assert sorted(t.get_text() for t in ax.get_legend().get_texts()) == ["sine", "zigzag"]
+        curves = _curves(ax)
+        assert len(curves) == 2 and all(x is not None for c in curves.values() for x in c)
+        labels = sorted(t.get_text() for t in ax.get_legend().get_texts())
+        assert labels[1:] == ["sine: transformer", "triangle: transformer"]
+        assert "no model" in labels[0]  # the quantized target alone is labelled as such
 
 
 def test_panels_differ_and_larger_constants_cost_more():
@@ -68,14 +75,14 @@ def test_panels_differ_and_larger_constants_cost_more():
     # on the finest grid the error grows with C, for both targets
     first, last = panels[0], panels[-1]
     for colour in first:
-        assert last[colour][0][-1] > 3 * first[colour][0][-1]
+        assert last[colour][2][-1] > 3 * first[colour][2][-1]
 
 
 def test_errors_stay_under_the_bound():
-    # The theorem: every measured error (built models and quantized targets) is at most
-    # its bound, with Monte Carlo slack.
+    # The theorem: every measured error of a built transformer is at most its bound, with
+    # Monte Carlo slack.
     for ax in _visible(grid()):
-        for errors, bounds in _curves(ax).values():
+        for errors, bounds, _ in _curves(ax).values():
             assert np.all(errors <= bounds + 0.01), (errors, bounds)
 
 
@@ -89,7 +96,9 @@ def test_widget_moves_with_the_slider():
 
 
 def test_other_arguments():
-    small = widgets.universality_explorer((1, 3), deltas=(1 / 4, 1 / 2), n_samples=64, seed=1)
+    small = widgets.universality_explorer(
+        (1, 3), deltas=(1 / 4, 1 / 2), fine_deltas=(), n_samples=64, seed=1
+    )
     assert small.values == (1.0, 3.0)
     fig = small.static_grid()
     assert len(_visible(fig)) == 2
@@ -200,6 +209,13 @@ CASES = [
         lambda: widgets.universality_explorer(seed=-1),
         ValueError,
         "seed",
+    ),
+    Case(
+        "universality_explorer",
+        "fine_deltas string",
+        lambda: widgets.universality_explorer(fine_deltas="1/8"),
+        TypeError,
+        "fine_deltas",
     ),
 ]
 

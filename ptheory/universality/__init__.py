@@ -1,35 +1,54 @@
 """Universality: a fixed one-layer, one-head transformer; the prompt is all that changes.
 
-Which theorem each piece serves (precise statements are this book's reconstructions):
+Which result each piece serves (precise statements are this book's reconstructions of
+Wang et al. 2023 and of Hu et al. 2025, Theorems 2.1/2.2):
 
-* :mod:`.grid`: quantization and counting, the first step of Wang et al. (2023,
-  Theorem 1) and of Hu et al. (2025, Theorems 2.1/2.2): ``quantize``,
-  ``quantized_target``, ``class_size`` (the ``V1^{dL G}`` quantized targets),
-  ``quantization_bound`` (``(C + 1)(delta/2)(dL)^{1/p}``).
-* :mod:`.layers`: the fixed layers, from :mod:`ptheory.model`: token codes
-  (``code_layer``), one attention head (``contextual_attention``), the value map as one
-  wide layer (Theorem 2.2, ``wide_value_map``) or a deep narrow stack (Theorem 2.1,
-  ``deep_value_maps``).
-* :mod:`.contextual`: the attention layer as a contextual mapping (Kajitsuka and Sato
-  2024; any rank, Hu et al. 2025): ``contextual_separation`` over the whole grid.
-* :mod:`.build`: ``construct(d, L, delta, p=2)`` returns a :class:`UniversalModel`
-  with ``forward(P, X)`` and ``prompt_for(target)``; ``dimensions`` gives every size
-  analytically, for sizes far too large to build.
-* :mod:`.experiments`: the chapter's measurements (``error_sweep``, ``cost_rows``).
-* :mod:`.plots`: the figures of the three universality chapters.
+* :mod:`.grid`: quantization and counting: ``quantize``, ``quantized_target``,
+  ``class_size`` (the ``V1^{dL G}`` quantized targets), ``quantization_bound``
+  (``(C + 1)(delta/2)(dL)^{1/p}``).
+* :mod:`.layers`: the fixed layers, from :mod:`ptheory.model`: ``FF_1``
+  (``ff1_layer``, token codes), one attention head (``contextual_attention``), ``FF_2``
+  as one wide layer (``ff2_wide``) or a deep narrow stack (``ff2_deep``).
+* :mod:`.build`: ``construct(d, L, delta)`` returns a :class:`UniversalModel` with
+  ``forward(P, X)`` and the oracle ``prompt_for(target)``; ``dimensions`` gives every
+  size analytically; ``grid_codes``, ``front_model``, ``ff2_table``; ``MAX_CODES``.
+* :mod:`.checks`: the sharp check ``off_ramp_agreement`` (equality with ``q o f o q``
+  off the quantizer's ramps).
+* :mod:`.contextual`: the attention layer as a contextual mapping, in float64
+  (``contextual_separation``); :mod:`.precision`: the same codes exactly (``mpmath``),
+  in float64 and float32, and through ``ptheory.efficiency.poly_attention``.
+* :mod:`.tuning`: the oracle prompt against gradient-tuned prompts.
+* :mod:`.anchor`: the construction's size against a Jackson-type count, as functions of
+  ``eps`` (the comparison with Petrov, Torr and Bibi 2024).
+* :mod:`.experiments`: the chapter's measurements (``error_sweep``, ``quantized_sweep``,
+  ``cost_rows``); :mod:`.targets`: targets with an exact Lipschitz constant;
+  :mod:`.plots`: the figures of the three universality chapters.
 """
 
-from . import contextual, experiments, grid, layers, plots
+from . import anchor, checks, contextual, experiments, grid, layers, plots, precision, targets
+from .anchor import (
+    construction_size,
+    jackson_count,
+    max_loglog_slope,
+    resolution_for,
+    size_comparison,
+    sphere_polynomial_dim,
+)
 from .build import (
+    MAX_CODES,
     UniversalModel,
     all_prompts,
     construct,
     contextual_codes,
-    default_scale,
+    default_lam,
     dimensions,
+    ff2_table,
+    front_model,
+    grid_codes,
 )
+from .checks import Agreement, off_ramp_agreement, on_ramp
 from .contextual import Separation, contextual_separation, separation_curve
-from .experiments import cost_rows, error_sweep
+from .experiments import cost_rows, error_sweep, quantized_sweep
 from .grid import (
     class_size,
     grid_sequences,
@@ -40,35 +59,72 @@ from .grid import (
     quantized_target,
     target_table,
 )
-from .plots import plot_class_size, plot_error_vs_delta, plot_separation, plot_width_depth
+from .plots import (
+    plot_class_size,
+    plot_error_vs_delta,
+    plot_pipeline,
+    plot_precision,
+    plot_separation,
+    plot_size_comparison,
+    plot_width_depth,
+)
+from .precision import PrecisionRow, exact_codes, poly_codes, separation_by_precision
+from .targets import sine_wave, triangle_wave
 
 __all__ = [
+    "MAX_CODES",
+    "Agreement",
+    "PrecisionRow",
     "Separation",
     "UniversalModel",
     "all_prompts",
+    "anchor",
+    "checks",
     "class_size",
     "construct",
+    "construction_size",
     "contextual",
     "contextual_codes",
     "contextual_separation",
     "cost_rows",
-    "default_scale",
+    "default_lam",
     "dimensions",
     "error_sweep",
+    "exact_codes",
     "experiments",
+    "ff2_table",
+    "front_model",
     "grid",
+    "grid_codes",
     "grid_sequences",
+    "jackson_count",
     "layers",
     "levels",
     "log10_class_size",
+    "max_loglog_slope",
+    "off_ramp_agreement",
+    "on_ramp",
     "plot_class_size",
     "plot_error_vs_delta",
+    "plot_pipeline",
+    "plot_precision",
     "plot_separation",
+    "plot_size_comparison",
     "plot_width_depth",
     "plots",
+    "poly_codes",
+    "precision",
     "quantization_bound",
     "quantize",
+    "quantized_sweep",
     "quantized_target",
+    "resolution_for",
+    "separation_by_precision",
     "separation_curve",
+    "sine_wave",
+    "size_comparison",
+    "sphere_polynomial_dim",
     "target_table",
+    "targets",
+    "triangle_wave",
 ]

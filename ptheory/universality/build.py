@@ -1,17 +1,21 @@
 """The construction: a fixed one-layer, one-head transformer and a prompt for any target.
 
-:func:`construct` builds ``tau = FF_value o Attn o FF_code`` (see :mod:`.layers`) for
+:func:`construct` builds ``tau = FF_2 o Attn o FF_1`` (see :mod:`.layers`) for
 ``(d, L, delta)`` once, without any target, and returns a :class:`UniversalModel`.
 Its :meth:`~UniversalModel.prompt_for` turns a target into a prompt: the table of the
 quantized target's values, one token per (grid sequence, position), ``L_p = G L``
-tokens with ``G = V1^{dL}``. Every grid prompt is a valid prompt, so the prompts index
-the whole class of ``V1^{dL G}`` quantized targets (Wang et al. 2023, Theorem 1; Hu et
-al. 2025, Theorems 2.1 and 2.2, in this book's reconstruction).
+tokens with ``G = V1^{dL}``. ``prompt_for`` is an *oracle*: it reads the target's table;
+no gradient is involved. Every grid prompt is a valid prompt, so the prompts index the
+whole class of ``V1^{dL G}`` quantized targets (this book's reconstruction of the
+meta-function argument of Wang et al. 2023 and of the construction behind Hu et al.
+2025, Theorems 2.1 and 2.2).
 
-To build the value map, :func:`construct` runs the fixed ``FF_code`` and ``Attn`` on every
-``[P, X]`` with ``P`` any grid prompt and ``X`` any grid sequence, and checks that the
-resulting contextual codes are pairwise at least ``separation`` apart. The number of
-codes, ``K = V^{L_p} G L``, explodes; :func:`dimensions` gives every size analytically.
+To build ``FF_2``, :func:`construct` runs the fixed ``FF_1`` and ``Attn`` on every
+``[P, X]`` with ``P`` any grid prompt and ``X`` any grid sequence (:func:`grid_codes`),
+and checks that the resulting contextual codes are pairwise at least ``min_separation``
+(relative to their range) apart. ``FF_2`` then tabulates all ``K = V^{L_p} G L`` codes:
+the whole quantized class is stored in the weights. :func:`dimensions` gives every size
+analytically; :data:`MAX_CODES` is the one limit on what is built.
 """
 
 from __future__ import annotations
@@ -28,30 +32,35 @@ from ..model import Transformer, prompt_forward
 from .grid import grid_sequences, levels, quantization_bound, target_table
 from .layers import (
     clamp_layer,
-    code_layer,
     code_offset,
     contextual_attention,
-    deep_value_maps,
+    ff1_layer,
+    ff1_width,
+    ff2_deep,
+    ff2_wide,
     position_offsets,
-    wide_value_map,
 )
 
 __all__ = [
+    "MAX_CODES",
     "Dimensions",
     "UniversalModel",
     "all_prompts",
     "construct",
     "contextual_codes",
-    "default_scale",
+    "default_lam",
     "dimensions",
+    "ff2_table",
+    "front_model",
+    "grid_codes",
 ]
 
 F64 = torch.float64
-MAX_CODES = 200_000
+MAX_CODES = 20_000  # contextual codes: the one limit on what construct builds
 RHO = 0.2  # spread of the scores over the keys, for the lowest query code
 
 
-def default_scale(d: int, L: int, delta: float, rho: float = RHO) -> float:
+def default_lam(d: int, L: int, delta: float, rho: float = RHO) -> float:
     """``lam = rho / (A (n V - 1))``: the scores of the lowest query spread over ``rho``.
 
     Token codes lie in ``[A, A + n V - 1]``, so ``lam a_i a_k`` varies over the keys by
@@ -72,7 +81,9 @@ class Dimensions:
 
     ``class_size`` and ``n_codes`` are exact integers (they explode); ``width`` is the
     widest feed-forward layer, ``depth`` the number of layers (attention included),
-    ``key_query_norm`` the largest entry of ``W_Q [P, X]`` and ``W_K [P, X]``.
+    ``ff2_layers`` the ``(hidden width, how many layers)`` of ``FF_2`` (the builders use
+    it), ``lam`` the attention's ``lambda``, ``key_query_norm`` the largest entry of
+    ``W_Q [P, X]`` and ``W_K [P, X]``.
     """
 
     d: int
@@ -89,8 +100,9 @@ class Dimensions:
     width: int
     depth: int
     n_params: int
-    scale: float
+    lam: float
     key_query_norm: float
+    ff2_layers: tuple[tuple[int, int], ...]
 
 
 def _ff_params(d: int, hidden: int) -> int:
@@ -105,7 +117,7 @@ def dimensions(
     value_map: str = "wide",
     depth: int | None = None,
     rank: str = "one",
-    scale: float | None = None,
+    lam: float | None = None,
 ) -> Dimensions:
     """Every size of :func:`construct` ``(d, L, delta, ...)``, analytically (any size)."""
     d = check_int(d, "d", minimum=1)
@@ -116,7 +128,7 @@ def dimensions(
     n = L_p + L
     M = V**L_p
     K = M * G * L
-    code_width = 2 * d + 2 * (n * (v1 - 1) + n - 1) + 2 * (d - 1) * (v1 - 1)
+    code_width = ff1_width(d, n, delta)
     if value_map == "wide":
         value_layers = [(2 * d + 2 * (K - 1), 1)]  # (hidden width, how many layers)
     elif value_map == "deep":
@@ -128,7 +140,7 @@ def dimensions(
         raise ValueError(f"value_map must be 'wide' or 'deep', got {value_map!r}")
     if rank not in ("one", "full"):
         raise ValueError(f"rank must be 'one' or 'full', got {rank!r}")
-    lam = default_scale(d, L, delta) if scale is None else check_real(scale, "scale", minimum=0.0)
+    lam = default_lam(d, L, delta) if lam is None else check_real(lam, "lam", minimum=0.0)
     s = 1 if rank == "one" else d
     attn_params = 3 * s * d + d * s
     n_params = (
@@ -150,8 +162,9 @@ def dimensions(
         width=max(code_width, *(w for w, _ in value_layers)),
         depth=2 + sum(c for _, c in value_layers),
         n_params=n_params,
-        scale=lam,
+        lam=lam,
         key_query_norm=math.sqrt(lam) * a_max,
+        ff2_layers=tuple(value_layers),
     )
 
 
@@ -171,17 +184,36 @@ def all_prompts(d: int, L: int, delta: float) -> torch.Tensor:
     return vocab[idx].transpose(1, 2).contiguous()
 
 
-def _front(dims: Dimensions, *, rank: str = "one", eta: float = 1e-7) -> Transformer:
-    """``Attn o FF_code`` on ``[P, X] + E`` for the sizes ``dims``: the fixed front of
-    :func:`construct`, which :func:`~.contextual.contextual_separation` measures."""
+def front_model(dims: Dimensions, *, rank: str = "one", eta: float = 1e-7) -> Transformer:
+    """``Attn o FF_1`` on ``[P, X] + E`` for the sizes ``dims`` (from :func:`dimensions`):
+    the fixed front of :func:`construct`, which :func:`grid_codes` and
+    :func:`~.contextual.contextual_separation` run."""
+    if not isinstance(dims, Dimensions):
+        raise TypeError(f"dims must be a Dimensions (from dimensions()), got {type(dims).__name__}")
+    if rank not in ("one", "full"):
+        raise ValueError(f"rank must be 'one' or 'full', got {rank!r}")
+    eta = check_real(eta, "eta", minimum=0.0, strict_minimum=True, maximum=dims.delta / 4)
     n = dims.prompt_length + dims.L
     return Transformer(
         [
-            code_layer(dims.d, n, dims.delta, eta=eta),
-            contextual_attention(dims.d, dims.scale, rank=rank),
+            ff1_layer(dims.d, n, dims.delta, eta=eta),
+            contextual_attention(dims.d, dims.lam, rank=rank),
         ],
         position_offsets(dims.d, n),
     ).freeze()
+
+
+def grid_codes(
+    d: int, L: int, delta: float, *, lam: float | None = None, rank: str = "one"
+) -> torch.Tensor:
+    """The contextual codes (first entry after ``Attn``) of every (grid prompt, grid
+    input, input position): ``(V^{L_p}, G, L)``, float64. The public form of what
+    :func:`construct` tabulates and :func:`~.contextual.contextual_separation` measures."""
+    dims = dimensions(d, L, delta, rank=rank, lam=lam)
+    tokens = contextual_codes(
+        front_model(dims, rank=rank), all_prompts(d, L, delta), grid_sequences(d, L, delta)
+    )
+    return tokens[..., 0]
 
 
 def contextual_codes(
@@ -209,23 +241,25 @@ def contextual_codes(
         return prompt_forward(front, prompts, grid).transpose(2, 3)
 
 
+_CHUNK = 1 << 22  # tokens x hidden units per FF_2 call (about 32 MB in float64)
+
+
 @dataclass(frozen=True, eq=False, repr=False)
 class UniversalModel:
     """A fixed transformer that prompt tuning makes approximate any target (see module).
 
     Built by :func:`construct`. Fields: ``model`` (the frozen
     :class:`~ptheory.model.Transformer`), ``dimensions`` (its :class:`Dimensions`),
-    ``p``, ``rank``, ``value_map``, ``eta`` (ramp width of the quantizer),
-    ``separation`` (``delta_cm``: the smallest gap between contextual codes of distinct
-    triples), ``code_range``, ``grid_error`` (the largest error on grid centres over the
-    whole class). The sizes ``d``, ``L``, ``delta``, ``prompt_length``, ``scale``
-    (``lam``), ``key_query_norm``, ``n_codes`` and ``class_size`` are read from
-    ``dimensions``; ``n_params``, ``width`` and ``depth`` are counted on ``model``.
+    ``rank``, ``value_map``, ``eta`` (ramp width of the quantizer), ``separation``
+    (``delta_cm``: the smallest gap between contextual codes of distinct triples),
+    ``code_range``, ``grid_error`` (the largest error on grid centres over the whole
+    class). The sizes ``d``, ``L``, ``delta``, ``prompt_length``, ``lam``,
+    ``key_query_norm``, ``n_codes`` and ``class_size`` are read from ``dimensions``;
+    ``n_params``, ``width`` and ``depth`` are counted on ``model``.
     """
 
     model: Transformer
     dimensions: Dimensions
-    p: float
     rank: str
     value_map: str
     eta: float
@@ -237,7 +271,7 @@ class UniversalModel:
     L = property(lambda self: self.dimensions.L)
     delta = property(lambda self: self.dimensions.delta)
     prompt_length = property(lambda self: self.dimensions.prompt_length)
-    scale = property(lambda self: self.dimensions.scale)
+    lam = property(lambda self: self.dimensions.lam)
     key_query_norm = property(lambda self: self.dimensions.key_query_norm)
     n_codes = property(lambda self: self.dimensions.n_codes)
     class_size = property(lambda self: self.dimensions.class_size)
@@ -272,13 +306,17 @@ class UniversalModel:
     def forward(self, P: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
         """``tau([P, X])``, last ``L`` columns: ``P: (d, L_p)``, ``X: (N, d, L) -> (N, d, L)``.
 
-        ``P: (R, d, L_p)`` runs ``R`` prompts at once and returns ``(R, N, d, L)``.
+        ``P: (R, d, L_p)`` runs ``R`` prompts at once and returns ``(R, N, d, L)``. The
+        token-wise ``FF_2`` runs on the last ``L`` columns only, in chunks (the same
+        function as running the whole model on every column).
         """
         P = self._prompt(P, ndim=(2, 3))
         X = check_finite(as_tensor(X, "X", dtype=F64), "X")
         check_matrix_batch(X, "X", ndim=3, rows=self.d, cols=self.L, layout="(N, d, L)")
+        front = Transformer(self.model.layers[:2], self.model.positions)
         with torch.no_grad():
-            return prompt_forward(self.model, P, X)
+            Z = prompt_forward(front, P, X)  # (..., d, L) after Attn
+            return _run_tokenwise(self.model.layers[2:], Z)
 
     __call__ = forward
 
@@ -288,16 +326,17 @@ class UniversalModel:
         return lambda X: self.forward(P, X)
 
     def prompt_for(self, target: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-        """The prompt ``P: (d, L_p)`` for ``target`` ``(N, d, L) -> (N, d, L)``, values in [0, 1].
+        """The oracle prompt ``P: (d, L_p)`` for ``target`` ``(N, d, L) -> (N, d, L)``.
 
         Column ``g L + k`` is the cell centre of ``target``'s value at position ``k`` of
-        grid sequence ``g`` (:func:`~ptheory.universality.grid.grid_sequences` order).
+        grid sequence ``g`` (:func:`~ptheory.universality.grid.grid_sequences` order): the
+        prompt is read off the target's table, not found by tuning.
         """
         table = target_table(target, self.d, self.L, self.delta)  # (G, d, L)
         return table.transpose(1, 2).reshape(-1, self.d).T.contiguous()
 
-    def error_bound(self, lipschitz: float) -> float:
-        """The bound on ``d_p(tau_P, f)`` for a ``C``-Lipschitz target with values in [0, 1]:
+    def error_bound(self, lipschitz: float, p: float = 2) -> float:
+        """A bound on ``d_p(tau_P, f)`` for a ``C``-Lipschitz target with values in [0, 1]:
 
         ``(C + 1)(delta/2)(dL)^{1/p} + (mu d L)^{1/p} + e_grid (dL)^{1/p}`` with ``mu =
         d L (V1 - 1) eta`` the measure of inputs within ``eta`` above a cell boundary
@@ -305,83 +344,112 @@ class UniversalModel:
         error of the built model on grid centres (rounding).
         """
         C = check_real(lipschitz, "lipschitz", minimum=0.0)
+        p = check_p(p)
         dl = self.d * self.L
         mu = dl * (levels(self.delta) - 1) * self.eta
         return (
-            quantization_bound(C, self.d, self.L, self.delta, self.p)
-            + (mu * dl) ** (1.0 / self.p)
-            + self.grid_error * dl ** (1.0 / self.p)
+            quantization_bound(C, self.d, self.L, self.delta, p)
+            + (mu * dl) ** (1.0 / p)
+            + self.grid_error * dl ** (1.0 / p)
         )
+
+
+def _run_tokenwise(layers, Z: torch.Tensor) -> torch.Tensor:
+    """Token-wise layers on ``Z: (..., d, L)``, a chunk of columns at a time."""
+    widest = max([getattr(layer, "hidden", 1) for layer in layers] + [1])
+    shape = Z.shape
+    cols = Z.transpose(-1, -2).reshape(-1, shape[-2])  # one token a row
+    step = max(1, _CHUNK // widest)
+    out = []
+    for a in range(0, cols.shape[0], step):
+        z = cols[a : a + step].T
+        for layer in layers:
+            z = layer(z)
+        out.append(z.T)
+    merged = torch.cat(out) if out else cols
+    return merged.reshape(*shape[:-2], shape[-1], shape[-2]).transpose(-1, -2)
+
+
+def _table(front: Transformer, d: int, L: int, delta: float):
+    """Tokens after ``Attn`` ``(M, G, L, d)`` for every (grid prompt, grid input, position),
+    and the value each must produce ``(M, G, L, d)``: token ``g L + k`` of prompt ``m``."""
+    prompts = all_prompts(d, L, delta)
+    grid = grid_sequences(d, L, delta)
+    tokens = contextual_codes(front, prompts, grid)
+    values = prompts.transpose(1, 2).reshape(len(prompts), len(grid), L, d)
+    return tokens, values
+
+
+def ff2_table(
+    d: int, L: int, delta: float, *, lam: float | None = None, rank: str = "one"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The table ``FF_2`` must store: the sorted contextual codes ``(K,)`` and the output
+    token each must give ``(K, d)`` (first entry of each output column)."""
+    dims = dimensions(d, L, delta, rank=rank, lam=lam)
+    tokens, values = _table(front_model(dims, rank=rank), d, L, delta)
+    codes, order = torch.sort(tokens.reshape(-1, d)[:, 0])
+    return codes, values.reshape(-1, d)[order]
 
 
 def construct(
     d: int,
     L: int,
     delta: float,
-    p: float = 2,
     *,
     value_map: str = "wide",
     depth: int | None = None,
     rank: str = "one",
-    scale: float | None = None,
+    lam: float | None = None,
     eta: float = 1e-7,
     min_separation: float = 1e-9,
 ) -> UniversalModel:
     """Build the fixed model for ``(d, L, delta)``; no target is involved.
 
-    ``value_map`` is ``"wide"`` (one wide layer, Hu et al. Theorem 2.2) or ``"deep"``
-    (``depth`` narrow layers, default one per code, Theorem 2.1). ``rank`` picks ``W_K^T
-    W_Q`` of rank one or full rank; ``scale`` is ``lam`` (default :func:`default_scale`).
-    Raises ``ValueError`` if the class is too large to list (use :func:`dimensions`) or if
-    the contextual codes are not ``min_separation`` (relative to their range) apart: the
-    attention is then no contextual mapping in float64.
+    ``value_map`` is ``"wide"`` (``FF_2`` as one wide layer, as in Hu et al.'s two-layer
+    result) or ``"deep"`` (``depth`` narrow layers, default one per code). ``rank`` picks
+    ``W_K^T W_Q`` of rank one or full rank; ``lam`` is its ``lambda`` (default
+    :func:`default_lam`). Raises ``ValueError`` if the class has more than
+    :data:`MAX_CODES` codes (use :func:`dimensions`) or if the contextual codes are not
+    ``min_separation`` (relative to their range) apart: the attention is then no
+    contextual mapping that float64 can read.
     """
     d = check_int(d, "d", minimum=1)
     L = check_int(L, "L", minimum=1)
-    p = check_p(p)
     v1 = levels(delta)
     delta = 1.0 / v1
     eta = check_real(eta, "eta", minimum=0.0, strict_minimum=True, maximum=delta / 4)
     min_separation = check_real(min_separation, "min_separation", minimum=0.0)
-    dims = dimensions(d, L, delta, value_map=value_map, depth=depth, rank=rank, scale=scale)
+    dims = dimensions(d, L, delta, value_map=value_map, depth=depth, rank=rank, lam=lam)
     if dims.n_codes > MAX_CODES:
         raise ValueError(
             f"delta={delta:g} with d={d}, L={L} needs 10^{math.log10(dims.n_codes):.1f} "
-            "contextual codes "
-            f"(limit {MAX_CODES}); use dimensions() for its sizes"
+            f"contextual codes (limit MAX_CODES = {MAX_CODES}); use dimensions() for its sizes"
         )
-    front = _front(dims, rank=rank, eta=eta)
-    prompts = all_prompts(d, L, delta)
-    grid = grid_sequences(d, L, delta)
-    tokens = contextual_codes(front, prompts, grid)  # (M, G, L, d)
-    # the value each triple must produce: token g L + k of prompt m
-    values = prompts.transpose(1, 2).reshape(len(prompts), len(grid), L, d)
+    front = front_model(dims, rank=rank, eta=eta)
+    tokens, values = _table(front, d, L, delta)
     flat_tokens, flat_values = tokens.reshape(-1, d), values.reshape(-1, d)
     codes, order = torch.sort(flat_tokens[:, 0])
     code_range = float(codes[-1] - codes[0])
     separation = float(codes.diff().min()) if len(codes) > 1 else math.inf
     if not separation > min_separation * code_range:
         raise ValueError(
-            f"scale={dims.scale:.3g} gives contextual codes only {separation:.3g} apart "
-            f"(range {code_range:.3g}): not injective in float64; try another scale"
+            f"lam={dims.lam:.3g} gives contextual codes only {separation:.3g} apart "
+            f"(range {code_range:.3g}, relative {separation / code_range:.3g} <= "
+            f"min_separation = {min_separation:g}): not injective in float64"
         )
     if value_map == "wide":
-        value_layers = [wide_value_map(codes, flat_values[order])]
+        value_layers = [ff2_wide(codes, flat_values[order])]
     else:
-        value_layers = deep_value_maps(
-            codes, flat_values[order], flat_tokens[order], dims.value_depth - 1
-        )
+        n_narrow = sum(count for _, count in dims.ff2_layers) - 1  # the clamp is last
+        value_layers = ff2_deep(codes, flat_values[order], flat_tokens[order], n_narrow)
         value_layers.append(clamp_layer(d))
     model = Transformer([*front.layers, *value_layers], front.positions).freeze()
-    with torch.no_grad():  # the whole model on every (grid prompt, grid input)
-        out = prompt_forward(model, prompts, grid)  # (M, G, d, L)
+    with torch.no_grad():  # FF_2 on the codes of every (grid prompt, grid input)
+        out = _run_tokenwise(value_layers, tokens.transpose(2, 3))  # (M, G, d, L)
     grid_error = float((out - values.transpose(2, 3)).abs().max())
-    n_params = sum(w.numel() for w in model.parameters())
-    assert n_params == dims.n_params, (n_params, dims.n_params)
     return UniversalModel(
         model=model,
         dimensions=dims,
-        p=p,
         rank=rank,
         value_map=value_map,
         eta=eta,

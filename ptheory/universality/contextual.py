@@ -1,14 +1,16 @@
 """One attention layer as a contextual mapping, measured on the whole grid.
 
-For the token codes of :func:`~ptheory.universality.layers.code_layer`, the attention
+For the token codes of :func:`~ptheory.universality.layers.ff1_layer`, the attention
 layer of :func:`~ptheory.universality.layers.contextual_attention` sends column ``k`` of
 ``[P, X]`` to ``a_k + boltz(a; lam a_k)`` where ``boltz(a; beta) = sum_i a_i e^{beta a_i}
 / sum_i e^{beta a_i}`` is the Boltzmann operator (Kajitsuka and Sato 2024). It is a
 *contextual mapping* on the grid when distinct (prompt, input, position) triples get
 distinct codes; :func:`contextual_separation` measures the smallest gap ``delta_cm``
 over every grid prompt and grid input. At ``lam = 0`` the layer averages the codes and
-distinct sequences with the same code sum collide; for ``lam`` large the softmax
-concentrates on the top code and the lower tokens fall below float64 resolution.
+distinct sequences with the same code sum collide. In float64 a very small or very large
+``lam`` also loses the codes to rounding (the relative gap shrinks like ``lam^3`` for small
+``lam``; for large ``lam`` the weights of low tokens underflow), although the exact map
+stays injective there: compare :mod:`.precision`, which computes the same codes exactly.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ from dataclasses import dataclass
 import torch
 
 from .._validate import check_int, check_real
-from .build import _front, all_prompts, contextual_codes, dimensions
-from .grid import grid_sequences, levels
+from .build import grid_codes
+from .grid import levels
 
 __all__ = ["Separation", "contextual_separation", "separation_curve"]
 
@@ -42,27 +44,22 @@ class Separation:
         return self.relative > check_real(tol, "tol", minimum=0.0)
 
 
-def _codes(d: int, L: int, delta: float, scale: float, rank: str) -> torch.Tensor:
-    front = _front(dimensions(d, L, delta, rank=rank, scale=scale), rank=rank)
-    tokens = contextual_codes(front, all_prompts(d, L, delta), grid_sequences(d, L, delta))
-    return tokens[..., 0].reshape(-1)
-
-
 def contextual_separation(
-    d: int, L: int, delta: float, scale: float, *, rank: str = "one", tol: float = 1e-9
+    d: int, L: int, delta: float, lam: float, *, rank: str = "one", tol: float = 1e-9
 ) -> Separation:
-    """Codes of every (grid prompt, grid input, position) after the attention layer.
+    """Codes of every (grid prompt, grid input, position) after the attention layer, in
+    float64 (for exact arithmetic see :mod:`.precision`).
 
-    ``scale`` is ``lam`` (``W_K^T W_Q = lam e_1 e_1^T`` or ``lam I``); ``0`` is allowed
+    ``lam`` is ``lambda`` (``W_K^T W_Q = lam e_1 e_1^T`` or ``lam I``); ``0`` is allowed
     and gives the averaging layer. Lists all ``V^{L_p} G L`` triples, so only toy sizes
     run (see :func:`~ptheory.universality.build.dimensions`).
     """
     d = check_int(d, "d", minimum=1)
     L = check_int(L, "L", minimum=1)
     levels(delta)
-    scale = check_real(scale, "scale", minimum=0.0)
+    lam = check_real(lam, "lam", minimum=0.0)
     tol = check_real(tol, "tol", minimum=0.0)
-    codes = torch.sort(_codes(d, L, delta, scale, rank)).values
+    codes = torch.sort(grid_codes(d, L, delta, lam=lam, rank=rank).reshape(-1)).values
     gaps = codes.diff()
     rng = float(codes[-1] - codes[0])
     min_gap = float(gaps.min())
@@ -76,12 +73,12 @@ def contextual_separation(
 
 
 def separation_curve(
-    d: int, L: int, delta: float, scales: Sequence[float], *, rank: str = "one"
+    d: int, L: int, delta: float, lams: Sequence[float], *, rank: str = "one"
 ) -> torch.Tensor:
-    """``contextual_separation(...).relative`` for each scale: a tensor ``(len(scales),)``."""
-    if len(scales) == 0:
-        raise ValueError("scales must hold at least one scale")
+    """``contextual_separation(...).relative`` for each ``lambda``: ``(len(lams),)``."""
+    if len(lams) == 0:
+        raise ValueError("lams must hold at least one lambda")
     return torch.tensor(
-        [contextual_separation(d, L, delta, s, rank=rank).relative for s in scales],
+        [contextual_separation(d, L, delta, s, rank=rank).relative for s in lams],
         dtype=torch.float64,
     )

@@ -1,7 +1,8 @@
 """Quantization and counting: the first step of every universality proof.
 
 Both universality results start by replacing a target ``f`` by a piecewise-constant one
-(Wang et al. 2023, Theorem 1; Hu et al. 2025, Theorems 2.1 and 2.2). With a resolution
+(the universality result of Wang et al. 2023, cited by content; Hu et al. 2025,
+Theorems 2.1 and 2.2). With a resolution
 ``delta = 1/V1`` (``V1`` an integer), each entry of ``X in [0, 1]^{d x L}`` is snapped to
 the centre of its cell, ``q(x) = (floor(x / delta) + 1/2) delta``, and each output entry
 likewise. The quantized target

@@ -1,21 +1,23 @@
 """The fixed layers of the universality construction, built from :mod:`ptheory.model`.
 
-The model is ``tau = FF_value o Attn o FF_code`` run on ``[P, X] + E`` (Hu et al. 2025,
-Theorems 2.1 and 2.2, in this book's reconstruction):
+The model is ``tau = FF_2 o Attn o FF_1`` run on ``[P, X] + E`` (this book's
+reconstruction of the construction behind Hu et al. 2025, Theorems 2.1 and 2.2):
 
 * positions ``E``: column ``i`` gets ``2 i`` added to its first entry, so a token's first
   entry ``t = x_1 + 2 i`` tells both its value and its position;
-* :func:`code_layer` (``FF_code``, token-wise): ReLU staircases quantize every entry and
+* :func:`ff1_layer` (``FF_1``, token-wise): ReLU staircases quantize every entry and
   map the token to an integer code ``a = A + i V + m`` where ``m`` in ``[0, V)`` numbers
   the token's cell (``V = V1^d``) and ``A = 10 n V``: prompt and input tokens, and all
   positions, occupy disjoint code ranges;
-* :func:`contextual_attention` (``Attn``, one head): ``W_K^T W_Q = lam e_1 e_1^T`` (rank
+* :func:`contextual_attention` (``Attn``, one head, score scale ``"none"``):
+  ``W_K^T W_Q = lam e_1 e_1^T`` (rank
   one) or ``lam I`` (full rank), values ``W_O W_V = e_1 e_1^T``; column ``k`` becomes
   ``a_k + sum_i a_i softmax_i(lam a_i a_k)``, the query's code plus a Boltzmann average of
   all codes (Kajitsuka and Sato 2024);
-* a value map from the contextual code to the output: :func:`wide_value_map` (one wide
-  two-layer network, Theorem 2.2) or :func:`deep_value_maps` (a stack of narrow ones,
-  Theorem 2.1), which compute the same function on the grid.
+* ``FF_2``, a token-wise table from the contextual code to the output: :func:`ff2_wide`
+  (one wide layer, two ReLUs per code) or :func:`ff2_deep` (a stack of narrow layers, four
+  ReLUs per code), which compute the same function on the codes. A token-wise layer sees
+  one scalar code per column, so it can only decode the code by tabulating it.
 """
 
 from __future__ import annotations
@@ -30,12 +32,13 @@ from .grid import levels
 
 __all__ = [
     "clamp_layer",
-    "code_layer",
     "code_offset",
     "contextual_attention",
-    "deep_value_maps",
+    "ff1_layer",
+    "ff1_width",
+    "ff2_deep",
+    "ff2_wide",
     "position_offsets",
-    "wide_value_map",
 ]
 
 F64 = torch.float64
@@ -62,14 +65,23 @@ def _steps(thetas, eta):
     return w, -th / eta, -th / eta - 1.0
 
 
-def code_layer(d: int, n: int, delta: float, *, eta: float = 1e-7) -> FeedForward:
-    """``FF_code``: quantize each token of ``[P, X] + E`` and replace it by its code.
+def ff1_width(d: int, n: int, delta: float) -> int:
+    """Hidden width of :func:`ff1_layer`: ``2 d + 2 (n (V1 - 1) + n - 1) + 2 (d - 1)(V1 - 1)``
+    (residual cancelled, level and position steps of coordinate 1, level steps of the rest)."""
+    d = check_int(d, "d", minimum=1)
+    n = check_int(n, "n", minimum=1)
+    v1 = levels(delta)
+    return 2 * d + 2 * (n * (v1 - 1) + n - 1) + 2 * (d - 1) * (v1 - 1)
+
+
+def ff1_layer(d: int, n: int, delta: float, *, eta: float = 1e-7) -> FeedForward:
+    """``FF_1``: quantize each token of ``[P, X] + E`` and replace it by its code.
 
     Output column ``i``: first entry ``A + i V + m`` (``m = sum_j level_j V1^(j-1)``, the
     levels ``floor(x_j / delta)``), entries ``j >= 2`` the cell centres of ``x_j``. Each
     step is a ReLU ramp of width ``eta`` starting at its threshold: the layer is exact
     except for entries within ``eta`` above a cell boundary. Hidden width
-    ``2 d + 2 (n (V1 - 1) + n - 1) + 2 (d - 1)(V1 - 1)``.
+    :func:`ff1_width`.
     """
     d = check_int(d, "d", minimum=1)
     n = check_int(n, "n", minimum=1)
@@ -116,21 +128,24 @@ def code_layer(d: int, n: int, delta: float, *, eta: float = 1e-7) -> FeedForwar
             add(j, float(w[k]), float(b_dn[k]), -out)
     b2 = torch.full((d,), delta / 2, dtype=F64)
     b2[0] = float(code_offset(d, n, delta))
+    if len(rows_w1) != ff1_width(d, n, delta):
+        raise RuntimeError("ff1_layer built a width that ff1_width does not give")
     return FeedForward.from_weights(
         torch.stack(rows_w1), torch.tensor(rows_b1, dtype=F64), torch.stack(cols_w2, dim=1), b2
     )
 
 
-def contextual_attention(d: int, scale: float, *, rank: str = "one") -> Attention:
-    """``Attn`` with ``W_K^T W_Q = scale e_1 e_1^T`` (``rank="one"``) or ``scale I``
-    (``rank="full"``), and ``W_O W_V = e_1 e_1^T``; scores are not rescaled (``"none"``)."""
+def contextual_attention(d: int, lam: float, *, rank: str = "one") -> Attention:
+    """``Attn`` with ``W_K^T W_Q = lam e_1 e_1^T`` (``rank="one"``) or ``lam I``
+    (``rank="full"``), and ``W_O W_V = e_1 e_1^T``; the model's score scale is ``"none"``
+    (``lam`` is the only temperature)."""
     d = check_int(d, "d", minimum=1)
-    scale = check_real(scale, "scale", minimum=0.0)
+    lam = check_real(lam, "lam", minimum=0.0)
     if rank not in ("one", "full"):
         raise ValueError(f"rank must be 'one' or 'full', got {rank!r}")
     e1 = torch.zeros(1, d, dtype=F64)
     e1[0, 0] = 1.0
-    root = math.sqrt(scale)
+    root = math.sqrt(lam)
     if rank == "one":
         return Attention.from_weights(root * e1, root * e1, e1.clone(), e1.T.clone())
     eye = torch.eye(d, dtype=F64)
@@ -144,8 +159,8 @@ def _sorted_gaps(codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     return lo, hi
 
 
-def wide_value_map(codes: torch.Tensor, values: torch.Tensor) -> FeedForward:
-    """One wide layer mapping each sorted code ``codes[m]`` (first entry) to ``values[m]``.
+def ff2_wide(codes: torch.Tensor, values: torch.Tensor) -> FeedForward:
+    """``FF_2`` as one wide layer: each sorted code ``codes[m]`` (first entry) to ``values[m]``.
 
     ``FF(z) = z - z + v_1 + sum_m (v_m - v_{m-1}) ramp_m(z_1)``: the residual is cancelled
     and a staircase with a ramp in the middle half of every gap between consecutive codes
@@ -177,10 +192,10 @@ def wide_value_map(codes: torch.Tensor, values: torch.Tensor) -> FeedForward:
     )
 
 
-def deep_value_maps(
+def ff2_deep(
     codes: torch.Tensor, values: torch.Tensor, tokens: torch.Tensor, depth: int
 ) -> list[FeedForward]:
-    """``depth`` narrow layers that send each code's token ``tokens[m]`` to ``values[m]``.
+    """``FF_2`` as ``depth`` narrow layers: each code's token ``tokens[m]`` to ``values[m]``.
 
     Layer by layer, from the highest codes down, each adds ``(v_m - z_m) bump_m(z_1)`` for
     its share of the codes, with a trapezoid bump (4 ReLUs) that is one on the middle half

@@ -3,70 +3,39 @@
 :func:`universality_explorer` serves the universality theorem of the chapter
 ``notebooks/universality.md`` (this book's reconstruction of Hu et al. 2025, Theorems
 2.1/2.2): the ``d_2`` error of the prompt-tuned construction against the resolution
-``delta``, with its bound ``(C + 1)(delta/2)(dL)^{1/p} + ...``, for targets of Lipschitz
-constant ``C``; the slider moves ``C``.
+``delta`` (built transformers on coarse grids, the quantized target alone on finer ones,
+drawn differently), with its bound ``(C + 1)(delta/2)(dL)^{1/p} + ...``, for targets of
+Lipschitz constant ``C``; the slider moves ``C``.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 
-import torch
 from matplotlib.axes import Axes
 
 from .._validate import check_int, check_real
-from ..distance import dp_distance
-from ..universality import construct, dimensions, quantization_bound, quantized_target
-from ..universality.experiments import BUILD_LIMIT
+from ..universality import error_sweep, quantized_sweep
 from ..universality.plots import plot_error_vs_delta
+from ..universality.targets import sine_wave, triangle_wave
 from ._core import Explorer
 
 __all__ = ["universality_explorer"]
 
-DELTAS = (1 / 2, 1 / 3, 1 / 4, 1 / 8, 1 / 16, 1 / 32)
+BUILT = (1 / 2, 1 / 3, 1 / 4)  # grids whose transformer every panel builds and runs
+FINE = (1 / 8, 1 / 16, 1 / 32)  # finer grids: the quantized target alone, no transformer
 LIPSCHITZ = (0.5, 1.0, 2.0, 4.0, 8.0)
 
 
-def _sine(C: float) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``x -> 1/2 + sin(2 C x)/2``: values in [0, 1], Lipschitz constant exactly ``C``."""
-    return lambda X: 0.5 + 0.5 * torch.sin(2 * C * X)
-
-
-def _zigzag(C: float) -> Callable[[torch.Tensor], torch.Tensor]:
-    """A triangle wave of slope ``+-C`` between 0 and 1: Lipschitz constant exactly ``C``."""
-    return lambda X: 1.0 - (torch.remainder(C * X, 2.0) - 1.0).abs()
-
-
-@lru_cache(maxsize=8)
-def _model(delta: float):
-    """The fixed model for ``d = L = 1`` at ``delta``, built once for every panel."""
-    return construct(1, 1, delta)
-
-
 @lru_cache(maxsize=32)
-def _panel(C: float, deltas: tuple[float, ...], n_samples: int, seed: int) -> dict:
-    """Errors and bounds of the sine and zigzag targets of Lipschitz constant ``C``."""
-    targets = {
-        "sine": _sine(C),
-        "zigzag": _zigzag(C),
-    }
-    built = [dimensions(1, 1, delta).n_codes <= BUILD_LIMIT for delta in deltas]
-    errors: dict[str, list[float]] = {}
-    bounds: dict[str, list[float]] = {}
-    for label, f in targets.items():
-        errors[label], bounds[label] = [], []
-        for delta, build in zip(deltas, built, strict=True):
-            if build:  # the model itself, tuned with the target's prompt
-                model = _model(delta)
-                g, bound = model.tuned(model.prompt_for(f)), model.error_bound(C)
-            else:  # the function the construction computes off the quantizer's ramps
-                g, bound = quantized_target(f, 1, 1, delta), quantization_bound(C, 1, 1, delta)
-            est = dp_distance(g, f, 1, 1, n_samples=n_samples, seed=seed, batch_size=512)
-            errors[label].append(est.value)
-            bounds[label].append(bound)
-    return {"errors": errors, "bounds": bounds, "built": built}
+def _panel(C: float, built: tuple[float, ...], fine: tuple[float, ...], n_samples: int, seed: int):
+    """Errors and bounds of the sine and triangle wave of Lipschitz constant ``C``."""
+    targets = {"sine": (sine_wave(C), C), "triangle": (triangle_wave(C), C)}
+    real = error_sweep(targets, 1, 1, built, n_samples=n_samples, seed=seed)
+    quant = quantized_sweep(targets, 1, 1, fine, n_samples=n_samples, seed=seed) if fine else None
+    return real, quant
 
 
 def _resolution(delta: object) -> float:
@@ -80,24 +49,23 @@ def _resolution(delta: object) -> float:
 def universality_explorer(
     lipschitz: Sequence[float] = LIPSCHITZ,
     *,
-    deltas: Sequence[float] = DELTAS,
+    deltas: Sequence[float] = BUILT,
+    fine_deltas: Sequence[float] = FINE,
     n_samples: int = 512,
     seed: int = 0,
 ) -> Explorer:
     """The universality theorem's error against ``delta``, with a slider over ``C``.
 
-    Each panel shows, for ``d = L = 1``, the measured ``d_2`` error of the prompt-tuned
-    construction (markers) and the theorem's bound (dashed), against the resolution
-    ``delta``, for two targets of Lipschitz constant exactly ``C``: ``1/2 + sin(2 C x)/2``
-    and a zigzag (triangle wave) of slope ``+-C`` between 0 and 1.
-    Filled markers: the model is built (``delta`` of 1/2, 1/3, 1/4) and run; open
-    markers: the quantized target it computes, for grids too fine to build. The knob is
-    ``C``: the larger it is, the larger the error on coarse grids and the finer the grid
-    needed before the error falls like ``delta``.
+    Each panel shows, for ``d = L = 1``, the measured ``d_2`` error of the built,
+    prompt-tuned transformer (filled markers, at ``deltas``) and the bound (dashed), and
+    the error of the quantized target ``q o f o q`` alone on the finer ``fine_deltas``
+    (open markers: no transformer is built there), for two targets of Lipschitz constant
+    exactly ``C``: ``1/2 + sin(2 C x)/2`` and a triangle wave of slope ``+-C``.
 
     Args:
         lipschitz: the slider's values of ``C`` (at least two, positive, distinct).
-        deltas: resolutions ``1/V1`` on the horizontal axis (at least two, distinct).
+        deltas: resolutions ``1/V1`` whose transformer is built (at least two, distinct).
+        fine_deltas: finer resolutions, quantized target only (may be empty).
         n_samples: Monte Carlo samples per error (at least 64).
         seed: seed of the Monte Carlo samples.
     """
@@ -112,12 +80,18 @@ def universality_explorer(
     if len(grid) < 2 or len(set(grid)) != len(grid):
         raise ValueError(f"deltas must hold at least two distinct resolutions, got {grid}")
     grid = tuple(sorted(grid, reverse=True))
+    if isinstance(fine_deltas, (str, bytes)) or not isinstance(fine_deltas, Sequence):
+        raise TypeError(
+            f"fine_deltas must be a sequence of numbers, got {type(fine_deltas).__name__}"
+        )
+    fine = tuple(sorted((_resolution(x) for x in fine_deltas), reverse=True))
     n_samples = check_int(n_samples, "n_samples", minimum=64)
     seed = check_int(seed, "seed", minimum=0)
 
     def draw(C: float, ax: Axes) -> None:
-        panel = _panel(C, grid, n_samples, seed)
-        plot_error_vs_delta(grid, panel["errors"], panel["bounds"], ax, built=panel["built"])
+        real, quant = _panel(C, grid, fine, n_samples, seed)
+        extra = (fine, quant["errors"]) if quant else None
+        plot_error_vs_delta(grid, real["errors"], real["bounds"], ax, quantized=extra)
         ax.set_ylim(1e-3, 10.0)
 
     return Explorer(
