@@ -100,8 +100,10 @@ $(LAB_SETTINGS): $(INSTALLED)
 	@# side (which opens .md as notebooks) is all this needs.
 	$(BIN)/jupyter labextension disable jupyterlab-jupytext
 
+# book/_ext/lab_contents.py gives jupyterlab-myst the book's math macros (_config.yml).
 lab: $(LAB_SETTINGS)
-	$(BIN)/jupyter lab notebooks
+	PYTHONPATH=book/_ext $(BIN)/jupyter lab \
+	    --ServerApp.contents_manager_class=lab_contents.BookContentsManager notebooks
 
 clean:
 	rm -rf _build

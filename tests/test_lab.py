@@ -78,6 +78,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+        # the book's contents manager (book/_ext/lab_contents.py), as make lab uses it
+        "PYTHONPATH": os.pathsep.join(
+            [os.environ.get("PYTHONPATH", ""), str(ROOT / "book" / "_ext")]
+        ),
     }
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1"]
     cmd += [f"--port={port}", f"--IdentityProvider.token={token}", "--expose-app-in-browser"]
@@ -88,6 +92,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     shutil.copy2(ROOT / "notebooks" / CHAPTER, folder / CHAPTER)
     shutil.copy2(ROOT / "jupytext.toml", home / "jupytext.toml")
     cmd += [f"--ServerApp.root_dir={folder}", "--ServerApp.port_retries=0"]
+    cmd += ["--ServerApp.contents_manager_class=lab_contents.BookContentsManager"]
     # offline: no extension listing from PyPI, no news; root in containers and CI
     cmd += ["--LabApp.extension_manager=readonly", "--LabApp.news_url=", "--allow-root"]
     log = open(home / "lab.log", "w")
@@ -125,6 +130,8 @@ _STATE = """() => {
       const r = c.querySelector('.jp-RenderedMarkdown, .jp-RenderedMySTMarkdown, .myst');
       return r ? r.innerText : null;
     }),
+    mathErrors: Array.from(document.querySelectorAll('.jp-MarkdownCell'))
+        .filter(c => /Undefined control sequence/.test(c.innerText)).length,
     boxes: Array.from(document.querySelectorAll(
         '.jp-MarkdownCell aside, .jp-MarkdownCell .admonition'))
         .map(b => b.innerText.slice(0, 80)),
@@ -195,6 +202,7 @@ def test_lab_renders_a_chapter_as_myst(lab: str) -> None:
     assert len(rendered) == len(state["rendered"]), "a Markdown cell is not rendered"
     raw = [t[:120] for t in rendered if re.search(r"[`:]{3,}\{[\w:-]+\}|\{prf:\w+\}", t)]
     assert not raw, f"raw MyST directives visible: {raw}"
+    assert state["mathErrors"] == 0, f"{state['mathErrors']} formulas fail (undefined macros?)"
     titled = [b for b in state["boxes"] if re.match(r"(Theorem|Lemma|Definition)", b)]
     assert len(titled) >= boxes_in_source, f"boxes rendered: {state['boxes']}"
     assert not blocked, f"requests leaving the machine: {blocked}"
