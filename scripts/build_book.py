@@ -100,8 +100,10 @@ def publish_downloads(html: Path, root: Path = ROOT) -> list[Path]:
     return placed
 
 
-def build(root: Path = ROOT, builder: str = "html") -> int:
-    """Run the build and record its time in ``_build/reports/build.json``."""
+def build(root: Path = ROOT, builder: str = "html", downloads: bool = False) -> int:
+    """Run the build and record its time in ``_build/reports/build.json``; with
+    ``downloads`` (as ``make book`` runs it), also build and publish the site's downloads
+    (:func:`publish_downloads`)."""
     stale = invalidate_if_stale(root)
     if stale:
         print("build_book: ptheory changed (or first build): every chapter will be executed")
@@ -125,7 +127,7 @@ def build(root: Path = ROOT, builder: str = "html") -> int:
         )
         + "\n"
     )
-    if result.returncode == 0 and builder == "html":
+    if result.returncode == 0 and downloads:
         for path in publish_downloads(root / "_build" / "html", root):
             print(f"build_book: {path.relative_to(root)}")
     print(f"build_book: {builder} build took {seconds:.1f} s (exit status {result.returncode})")
@@ -137,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=ROOT, help="the book's root folder")
     parser.add_argument("--builder", default="html", help="Sphinx builder (default: html)")
     args = parser.parse_args(argv)
-    return build(args.root.resolve(), args.builder)
+    return build(args.root.resolve(), args.builder, downloads=args.builder == "html")
 
 
 if __name__ == "__main__":
