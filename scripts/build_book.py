@@ -75,8 +75,35 @@ def jupyter_book_command(root: Path, *options: str) -> list[str]:
     return [str(jupyter_book), "build", str(root), "--all", "-W", "-n", "--keep-going", *options]
 
 
-def build(root: Path = ROOT, builder: str = "html") -> int:
-    """Run the build and record its time in ``_build/reports/build.json``."""
+def build_wheel(root: Path = ROOT) -> Path:
+    """Build the ``ptheory`` wheel into ``_build/wheel`` (offline: no build isolation)."""
+    out = root / "_build" / "wheel"
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-index"]
+    cmd += ["--no-build-isolation", "--wheel-dir", str(out), str(root)]
+    subprocess.run(cmd, cwd=root, check=True)
+    # pip leaves setuptools' build folder behind in the source tree
+    shutil.rmtree(root / "build", ignore_errors=True)
+    (wheel,) = out.glob("ptheory-*.whl")
+    return wheel
+
+
+def publish_downloads(html: Path, root: Path = ROOT) -> list[Path]:
+    """Put the site's downloads into ``html/downloads``: the ``ptheory`` wheel, and the
+    PDF edition when ``make pdf`` has built it. Returns the files placed."""
+    downloads = html / "downloads"
+    downloads.mkdir(parents=True, exist_ok=True)
+    placed = [Path(shutil.copy2(build_wheel(root), downloads))]
+    pdf = root / "_build" / "pdf" / "book.pdf"
+    if pdf.is_file():
+        placed.append(Path(shutil.copy2(pdf, downloads / pdf.name)))
+    return placed
+
+
+def build(root: Path = ROOT, builder: str = "html", downloads: bool = False) -> int:
+    """Run the build and record its time in ``_build/reports/build.json``; with
+    ``downloads`` (as ``make book`` runs it), also build and publish the site's downloads
+    (:func:`publish_downloads`)."""
     stale = invalidate_if_stale(root)
     if stale:
         print("build_book: ptheory changed (or first build): every chapter will be executed")
@@ -100,6 +127,9 @@ def build(root: Path = ROOT, builder: str = "html") -> int:
         )
         + "\n"
     )
+    if result.returncode == 0 and downloads:
+        for path in publish_downloads(root / "_build" / "html", root):
+            print(f"build_book: {path.relative_to(root)}")
     print(f"build_book: {builder} build took {seconds:.1f} s (exit status {result.returncode})")
     return result.returncode
 
@@ -109,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", type=Path, default=ROOT, help="the book's root folder")
     parser.add_argument("--builder", default="html", help="Sphinx builder (default: html)")
     args = parser.parse_args(argv)
-    return build(args.root.resolve(), args.builder)
+    return build(args.root.resolve(), args.builder, downloads=args.builder == "html")
 
 
 if __name__ == "__main__":

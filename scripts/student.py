@@ -1,13 +1,17 @@
 """Build the student edition into ``_build/student``: the book without solutions.
 
-Usage: python scripts/student.py [--root DIR] [--no-html]
+Usage: python scripts/student.py [--root DIR]
 
-- ``_build/student/notebooks/<chapter>.ipynb``: one notebook per chapter in ``_toc.yml``,
-  with every solution removed, the exercise cells left as starting points (each runs as it
-  is and reports "no answer yet"), no outputs, and a setup cell that installs ``ptheory``
-  at the book's version where it is missing (Colab). See ``book/_ext/editions.py``.
 - ``_build/student/html``: the HTML book built with ``hide_solutions``, without the page
   sources, offering the student notebook for download on every chapter page.
+- ``_build/student/notebooks/<chapter>.ipynb``: one notebook per chapter in ``_toc.yml``,
+  written by that build (``book/_ext/book_fixes.py``, ``editions.student_notebook``):
+  every solution removed, the exercise cells left as starting points (each runs as it is
+  and reports "no answer yet"), no outputs but the figures, plain Markdown that Jupyter and
+  Colab render (glued values filled in from the build's execution), and a setup cell that
+  installs ``ptheory`` at the book's version where it is missing.
+- ``_build/student/handout.zip``: what an instructor hands out: those notebooks, the
+  ``ptheory`` wheel they install from (next to them), and a short README.
 
 The HTML build reuses the main build's cached executions (``_build/.jupyter_cache``,
 cleared first if ``ptheory`` changed, as ``make book`` does), so after ``make book`` it
@@ -21,10 +25,9 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 
-import jupytext
-import nbformat
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -34,18 +37,21 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import build_book  # noqa: E402  (scripts, not a package)
 import editions  # noqa: E402
 
+HANDOUT_README = """\
+{title}: student notebooks (ptheory {version})
+{rule}
 
-def write_notebooks(root: Path, out: Path) -> list[Path]:
-    """Write the student notebook of every chapter into ``out``; return their paths."""
-    out.mkdir(parents=True, exist_ok=True)
-    written = []
-    for chapter in editions.toc_chapters(root):
-        notebook = editions.student_notebook(jupytext.read(chapter), root)
-        path = out / f"{chapter.stem}.ipynb"
-        nbformat.validate(notebook)
-        nbformat.write(notebook, path)
-        written.append(path)
-    return written
+One notebook per chapter, with the exercises and without their solutions.
+
+1. Make a Python environment (3.10 or newer) with Jupyter, for example:
+       python3 -m venv venv && . venv/bin/activate && pip install jupyterlab
+2. Open a notebook from this folder in Jupyter (or upload it, with the .whl file, to
+   Colab) and run its first cell. It installs ptheory from {wheel}, which must stay in
+   the same folder as the notebook, with numpy, torch, matplotlib, seaborn and myst-nb
+   from the Python Package Index when they are missing.
+3. Work through the chapter. Each coding exercise ends with a check: put your answer in
+   `answer` and run the cell for feedback.
+"""
 
 
 def student_config(root: Path, notebooks: Path) -> dict:
@@ -66,9 +72,11 @@ def student_config(root: Path, notebooks: Path) -> dict:
 
 
 def build_html(root: Path, out: Path, notebooks: Path) -> int:
-    """Build the HTML edition into ``out / "html"``; return the build's exit status."""
+    """Build the HTML edition into ``out / "html"`` (and the student notebooks into
+    ``notebooks``); return the build's exit status."""
     staging = root / "_build" / ".student"
     shutil.rmtree(staging / "_build" / "html", ignore_errors=True)
+    shutil.rmtree(notebooks, ignore_errors=True)
     staging.mkdir(parents=True, exist_ok=True)
     config = staging / "_config.yml"
     config.write_text(yaml.safe_dump(student_config(root, notebooks), sort_keys=False))
@@ -82,23 +90,46 @@ def build_html(root: Path, out: Path, notebooks: Path) -> int:
     return result.returncode
 
 
+def write_handout(root: Path, out: Path, notebooks: Path, wheel: Path) -> Path:
+    """``out / "handout.zip"``: the student notebooks, the wheel and a README, in one
+    folder ``handout/``."""
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    title = f"{config['title']}"
+    version = editions.book_version(root)
+    readme = HANDOUT_README.format(
+        title=title, version=version, rule="=" * (len(title) + 40), wheel=wheel.name
+    )
+    target = out / "handout.zip"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("handout/README.txt", readme)
+        zf.write(wheel, f"handout/{wheel.name}")
+        for notebook in sorted(notebooks.glob("*.ipynb")):
+            zf.write(notebook, f"handout/{notebook.name}")
+    return target
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, default=ROOT, help="the book's root folder")
-    parser.add_argument("--no-html", action="store_true", help="write the notebooks only")
     args = parser.parse_args(argv)
     root = args.root.resolve()
     out = root / "_build" / "student"
+    notebooks = out / "notebooks"
     start = time.perf_counter()
-    notebooks = write_notebooks(root, out / "notebooks")
-    print(f"student: {len(notebooks)} notebooks in {out / 'notebooks'}")
-    status = 0
-    if not args.no_html:
-        if build_book.invalidate_if_stale(root):
-            print("student: ptheory changed (or first build): every chapter will be executed")
-        status = build_html(root, out, out / "notebooks")
-        if status == 0:
-            print(f"student: the HTML edition is in {out / 'html' / 'index.html'}")
+    if build_book.invalidate_if_stale(root):
+        print("student: ptheory changed (or first build): every chapter will be executed")
+    status = build_html(root, out, notebooks)
+    if status == 0:
+        expected = {c.stem for c in editions.toc_chapters(root)}
+        written = {p.stem for p in notebooks.glob("*.ipynb")}
+        if written != expected:
+            print(f"student: notebooks missing: {sorted(expected - written)}")
+            return 1
+        placed = build_book.publish_downloads(out / "html", root)
+        handout = write_handout(root, out, notebooks, placed[0])
+        print(f"student: {len(written)} notebooks in {notebooks}")
+        print(f"student: the HTML edition is in {out / 'html' / 'index.html'}")
+        print(f"student: the hand-out is {handout}")
     print(f"student: took {time.perf_counter() - start:.1f} s (exit status {status})")
     return status
 

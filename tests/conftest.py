@@ -31,8 +31,17 @@ settings.register_profile("explore", deadline=None, max_examples=500)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "book"))
 
 # Slow tests last, in this order: chapters execute, then the book builds (and its
-# executions are compared with the chapters'), then the browser reads the built book.
-_LAST = {"test_chapters.py": 1, "test_book.py": 2, "test_student.py": 3, "test_browser.py": 4}
+# executions are compared with the chapters'), the student edition and its hand-out, the
+# PDF, then the browser reads the built book (which offers the PDF).
+_LAST = {
+    "test_chapters.py": 1,
+    "test_book.py": 2,
+    "test_student.py": 3,
+    "test_handout.py": 4,
+    "test_pdf.py": 5,
+    "test_browser.py": 6,
+    "test_lab.py": 7,
+}
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -73,6 +82,14 @@ def student_edition(built_book: str) -> Path:
     """``make student``, after the main build, whose cached executions it reuses."""
     _run_script("student.py", "the student edition's build")
     return ROOT / "_build" / "student"
+
+
+@pytest.fixture(scope="session")
+def built_pdf(built_book: str) -> Path:
+    """``make pdf`` (XeLaTeX), then the site rebuilt so that it offers the PDF."""
+    _run_script("build_pdf.py", "the PDF build")
+    _run_script("build_book.py", "the book build")
+    return ROOT / "_build" / "pdf" / "book.pdf"
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -1,18 +1,23 @@
 """The built book, read in a real browser: every page renders as a reader would see it.
 
 The book is built (or the build of this session reused), served on 127.0.0.1, and every page
-of the table of contents is opened in headless Chromium through Playwright. The pages load
-MathJax (and, with widgets, require.js and the widgets' HTML manager) from CDNs, which an
-offline machine cannot reach: those requests are answered from the npm packages pinned in
-``tests/browser/package.json`` (``make browser-assets``), so the test sees the real
-rendering. Any other request that leaves the machine fails the page.
+of the table of contents is opened in headless Chromium through Playwright. Every request
+that does not go to the loopback server is **blocked**: the book must be self-contained
+(MathJax, require.js and the widgets' HTML manager come from its own ``_static/vendor``,
+see ``book/_ext/book_fixes.py``), and a page that asks for anything else fails.
 
-Per page: HTTP 200; no console error and no page error; every equation typeset by MathJax,
-no raw TeX left in the text; every image loaded; every internal link and anchor resolves;
-the theorem, definition and exercise boxes of the source present; no error or warning
-printed by a cell. A full-page screenshot of each chapter lands in ``_build/screenshots``.
+Per page: HTTP 200; no console error and no page error; no request leaving the machine;
+every equation typeset by MathJax, no raw TeX left in the text; every image loaded, with
+alt text that is not a file name; every internal link and anchor resolves; the theorem,
+definition and exercise boxes of the source present; no error or warning printed by a
+cell; axe-core (pinned in ``tests/browser/package.json``) finds no critical or serious
+accessibility violation (its counts per page land in ``_build/reports/axe.json``). Every
+page is opened again in dark mode (the reader's system preference, which the theme
+follows): the theme switches to dark without a console error, and every figure stays
+readable (opaque, or on a light background). A full-page screenshot of each chapter lands
+in ``_build/screenshots``.
 
-Without Chromium, Playwright or the assets the tests are skipped, and the summary of the
+Without Chromium, Playwright or axe-core the tests are skipped, and the summary of the
 run says so in red; with ``PTHEORY_REQUIRE_BROWSER=1`` (as ``.ci/run`` sets) they fail.
 """
 
@@ -36,10 +41,11 @@ from booktools import REPORTS, ROOT, toc_files
 
 HTML = ROOT / "_build" / "html"
 SHOTS = ROOT / "_build" / "screenshots"
-ASSETS = ROOT / "tests" / "browser" / "node_modules"
+AXE = ROOT / "tests" / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 PAGES = toc_files()
 CHAPTERS = [p for p in PAGES if p.startswith("notebooks/")]
 TOTALS: dict[str, int] = {}
+AXE_COUNTS: dict[str, dict[str, int]] = {}
 
 
 def _chromium() -> str | None:
@@ -58,8 +64,8 @@ def _why_not() -> str | None:
         return "Playwright for Python is not installed (pip install -e '.[test]')"
     if _chromium() is None:
         return "no Chromium found (apt-get install chromium, or set PTHEORY_CHROMIUM)"
-    if not (ASSETS / "mathjax" / "es5" / "tex-mml-chtml.js").is_file():
-        return "the local CDN assets are missing (make browser-assets, which needs npm)"
+    if not AXE.is_file():
+        return "axe-core is missing (make browser-assets, which needs npm)"
     return None
 
 
@@ -73,30 +79,13 @@ pytestmark = [
 
 
 # ----------------------------------------------------------------------------- serving
-_NPM_CDNS = {"cdn.jsdelivr.net": "/npm/", "unpkg.com": "/"}  # host: prefix of a package path
-_PACKAGE_PATH = re.compile(r"^((?:@[^/@]+/)?[^/@]+)(?:@[^/]*)?/(.+)$")  # name[@version]/file
-
-
-def local_asset(url: str) -> Path | None:
-    """The local copy of a CDN URL the book loads, or None if there is none."""
-    parts = urlsplit(url)
-    if parts.netloc == "cdnjs.cloudflare.com" and parts.path.startswith("/ajax/libs/require.js/"):
-        return ASSETS / "requirejs" / "require.js"
-    prefix = _NPM_CDNS.get(parts.netloc)
-    if prefix and parts.path.startswith(prefix):
-        if match := _PACKAGE_PATH.match(parts.path[len(prefix) :]):
-            local = ASSETS / match.group(1) / match.group(2)
-            return local if local.is_file() else None
-    return None
-
-
 class _Quiet(http.server.SimpleHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
 
 @pytest.fixture(scope="module")
-def server(built_book: str) -> Iterator[str]:
+def server(built_pdf: Path) -> Iterator[str]:  # the site as published: it offers the PDF
     handler = functools.partial(_Quiet, directory=str(HTML))
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
@@ -121,7 +110,7 @@ def browser() -> Iterator[object]:
 class PageReport:
     status: int = 0
     errors: list[str] = field(default_factory=list)  # console errors, page errors
-    offline: list[str] = field(default_factory=list)  # requests with no local answer
+    blocked: list[str] = field(default_factory=list)  # requests that left the machine
 
 
 _JS_STATE = """() => {
@@ -131,7 +120,8 @@ _JS_STATE = """() => {
   return {
     text: copy.textContent,
     mathjax: document.querySelectorAll('mjx-container').length,
-    images: Array.from(document.images).map(i => [i.getAttribute('src'), i.naturalWidth]),
+    images: Array.from(document.images).map(
+        i => [i.getAttribute('src'), i.naturalWidth, i.getAttribute('alt') || '']),
     links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
     boxes: {
       theorem: document.querySelectorAll('div.proof.theorem').length,
@@ -146,19 +136,23 @@ _JS_STATE = """() => {
 }"""
 
 
-def read_page(browser: object, base: str, page_file: str) -> tuple[PageReport, dict, object]:
-    """Open one page, wait for MathJax and the images, and return what it shows."""
+def read_page(
+    browser: object, base: str, page_file: str, scheme: str = "light"
+) -> tuple[PageReport, dict, object]:
+    """Open one page, wait for MathJax and the images, and return what it shows.
+
+    Every request that does not go to ``base`` (the loopback server) is aborted and
+    recorded: the book must not need the network.
+    """
     report = PageReport()
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
 
     def route(r: object) -> None:
         url = r.request.url
         if url.startswith(base):
             r.continue_()
-        elif (local := local_asset(url)) is not None:
-            r.fulfill(path=str(local))
         else:
-            report.offline.append(url)
+            report.blocked.append(url)
             r.abort()
 
     context.route("**/*", route)
@@ -173,6 +167,48 @@ def read_page(browser: object, base: str, page_file: str) -> tuple[PageReport, d
         page.wait_for_function("window.MathJax.startup && window.MathJax.startup.promise")
         page.evaluate("window.MathJax.startup.promise.then(() => true)")
     return report, page.evaluate(_JS_STATE), page
+
+
+_AXE_RUN = """async () => {
+  const result = await axe.run(document, {resultTypes: ['violations']});
+  return result.violations.map(v => ({
+    id: v.id, impact: v.impact, nodes: v.nodes.length,
+    first: v.nodes[0] ? v.nodes[0].target.join(' ') : ''}));
+}"""
+
+
+def axe_violations(page: object) -> list[dict]:
+    """axe-core's violations on the open page (injected from the pinned npm package)."""
+    page.add_script_tag(path=str(AXE))
+    return page.evaluate(_AXE_RUN)
+
+
+# In dark mode: is every content figure readable? An image is readable when its corners
+# are opaque (it brings its own background), or when what is behind it is light.
+_JS_DARK = """() => {
+  const light = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = getComputedStyle(e).backgroundColor.match(/[0-9.]+/g);
+      if (c && (c.length < 4 || Number(c[3]) > 0)) {
+        const [r, g, b] = c.slice(0, 3).map(Number);
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b > 160;
+      }
+    }
+    return false;
+  };
+  const unreadable = [];
+  for (const img of document.querySelectorAll('.bd-article img')) {
+    const canvas = document.createElement('canvas');
+    canvas.width = img.naturalWidth; canvas.height = img.naturalHeight;
+    const ctx = canvas.getContext('2d');
+    ctx.drawImage(img, 0, 0);
+    const w = img.naturalWidth - 1, h = img.naturalHeight - 1;
+    const opaque = [[0, 0], [w, 0], [0, h], [w, h]].every(
+      ([x, y]) => ctx.getImageData(x, y, 1, 1).data[3] === 255);
+    if (!opaque && !light(img)) unreadable.push(img.getAttribute('src'));
+  }
+  return {theme: document.documentElement.dataset.theme, unreadable: unreadable};
+}"""
 
 
 @functools.cache
@@ -216,15 +252,17 @@ def test_page_renders(browser: object, server: str, page_file: str) -> None:
     try:
         assert report.status == 200, f"{page_file}: HTTP {report.status}"
         assert not report.errors, f"{page_file}: {report.errors}"
-        assert not report.offline, f"{page_file}: requests with no local copy: {report.offline}"
+        assert not report.blocked, f"{page_file}: requests leaving the machine: {report.blocked}"
         raw = [tex for tex in ("\\(", "\\[", "$$", "\\begin{") if tex in state["text"]]
         assert not raw, f"{page_file}: untypeset TeX {raw} left in the text"
         assert state["mathjax"] >= math_in_source, (
             f"{page_file}: {math_in_source} equations in the page, "
             f"{state['mathjax']} typeset by MathJax"
         )
-        unloaded = [src for src, width in state["images"] if width == 0]
+        unloaded = [src for src, width, _ in state["images"] if width == 0]
         assert not unloaded, f"{page_file}: images that did not load: {unloaded}"
+        no_alt = [src for src, _, alt in state["images"] if not alt.strip() or alt.endswith(src)]
+        assert not no_alt, f"{page_file}: images without alt text: {no_alt}"
         broken = broken_links(server, state["links"])
         assert not broken, f"{page_file}: broken internal links: {broken}"
         for kind, count in source_boxes(page_file).items():
@@ -232,6 +270,15 @@ def test_page_renders(browser: object, server: str, page_file: str) -> None:
                 f"{page_file}: {count} {kind} boxes in the source, {state['boxes'][kind]} shown"
             )
         assert state["cellErrors"] == 0, f"{page_file}: a cell shows an error or a warning"
+        violations = axe_violations(page)
+        counts = {level: 0 for level in ("critical", "serious", "moderate", "minor")}
+        for v in violations:
+            counts[v["impact"] or "minor"] += v["nodes"]
+        AXE_COUNTS[page_file] = counts
+        REPORTS.mkdir(parents=True, exist_ok=True)
+        (REPORTS / "axe.json").write_text(json.dumps(AXE_COUNTS, indent=2) + "\n")
+        grave = [v for v in violations if v["impact"] in ("critical", "serious")]
+        assert not grave, f"{page_file}: accessibility violations (axe-core): {grave}"
         if page_file in CHAPTERS:
             assert state["images"], f"{page_file}: a chapter without a figure"
             SHOTS.mkdir(parents=True, exist_ok=True)
@@ -250,6 +297,23 @@ def test_page_renders(browser: object, server: str, page_file: str) -> None:
         TOTALS[key] = TOTALS.get(key, 0) + value
     REPORTS.mkdir(parents=True, exist_ok=True)
     (REPORTS / "browser.json").write_text(json.dumps(TOTALS, indent=2) + "\n")
+
+
+@pytest.mark.parametrize("page_file", PAGES)
+def test_page_in_dark_mode(browser: object, server: str, page_file: str) -> None:
+    """The reader's system asks for dark: the theme follows, and figures stay readable."""
+    report, _, page = read_page(browser, server, page_file, scheme="dark")
+    try:
+        dark = page.evaluate(_JS_DARK)
+        assert not report.errors, f"{page_file} (dark): {report.errors}"
+        assert not report.blocked, f"{page_file} (dark): requests leaving: {report.blocked}"
+        assert dark["theme"] == "dark", f"{page_file}: the theme stays {dark['theme']!r}"
+        assert not dark["unreadable"], f"{page_file}: unreadable on dark: {dark['unreadable']}"
+        if page_file == CHAPTERS[0]:
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "dark.png"))
+    finally:
+        page.context.close()
 
 
 def test_every_chapter_has_a_screenshot(browser: object, server: str) -> None:

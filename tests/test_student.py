@@ -20,6 +20,8 @@ from nbclient import NotebookClient
 from booktools import ROOT, cached_execution, cell_timeout, toc_chapters
 from exercisetools import chapter_exercises, editions, guide_rows, solution_texts
 
+mystmd = editions.mystmd  # book/_ext/mystmd.py
+
 MAIN_HTML = ROOT / "_build" / "html"
 CHAPTERS = toc_chapters()
 IDS = [c.stem for c in CHAPTERS]
@@ -118,6 +120,7 @@ def test_student_notebook_runs_top_to_bottom(student_edition: Path, chapter: Pat
     for number, title in enumerate(titles, start=1):
         assert f"**Exercise {number}** ({title})." in text
     assert "{solution" not in text and "{exercise}" not in text
+    _assert_plain_markdown(nb, chapter)
     NotebookClient(
         nb,
         timeout=cell_timeout(),
@@ -156,13 +159,18 @@ def test_book_solutions_pass_their_checks(built_book: str, chapter: Path) -> Non
 
 
 # ------------------------------------------------------------------ the setup cell
-def _run_setup(installed: dict[str, str]) -> list[str]:
-    """Run the setup cell with the given installed distributions; return pip's arguments."""
+def _run_setup(
+    installed: dict[str, str], folder: Path, root: Path = ROOT
+) -> tuple[list[str], object]:
+    """Run the setup cell in ``folder`` with the given installed distributions; return
+    pip's arguments and the ``myst_nb`` stand-in it patched."""
     import importlib.metadata
+    import os
+    import sys
+    import types
 
-    python = TransformerManager().transform_cell(editions.bootstrap_source())
+    python = TransformerManager().transform_cell(editions.bootstrap_source(root))
     calls: list[str] = []
-
     namespace: dict = {}
 
     class Shell:
@@ -175,34 +183,103 @@ def _run_setup(installed: dict[str, str]) -> list[str]:
             raise importlib.metadata.PackageNotFoundError(name)
         return installed[name]
 
-    real = importlib.metadata.version
+    fake = types.ModuleType("myst_nb")
+    fake.glue = lambda name, variable, display=True: (name, display)
+    real, real_module, cwd = importlib.metadata.version, sys.modules.get("myst_nb"), os.getcwd()
     importlib.metadata.version = version
+    sys.modules["myst_nb"] = fake
+    os.chdir(folder)
     try:
         namespace["get_ipython"] = Shell
         exec(python, namespace)
     finally:
         importlib.metadata.version = real
-    return calls
+        sys.modules["myst_nb"] = real_module
+        os.chdir(cwd)
+    return calls, fake
 
 
-def test_setup_cell_installs_only_what_is_missing() -> None:
-    version, url = editions.book_release()
+def _root_with_baseurl(tmp_path: Path, baseurl: str) -> Path:
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+    config = (ROOT / "_config.yml").read_text()
+    assert '\n  baseurl: ""\n' in config
+    (root / "_config.yml").write_text(
+        config.replace('\n  baseurl: ""\n', f"\n  baseurl: {baseurl}\n")
+    )
+    return root
+
+
+def test_setup_cell_installs_only_what_is_missing(tmp_path: Path) -> None:
     import ptheory
 
-    assert version == ptheory.__version__
-    assert _run_setup({"ptheory": version, "myst-nb": "1.4.0"}) == []
-    (call,) = _run_setup({"myst-nb": "1.4.0"})
-    assert call == f'pip install --quiet "ptheory @ git+{url}@v{version}"'
-    (call,) = _run_setup({"ptheory": "0.0.1"})  # another version: the book's is installed
-    assert f"@v{version}" in call and "myst-nb" in call
+    version, wheel = editions.book_version(), editions.wheel_name()
+    assert version == ptheory.__version__ and wheel == f"ptheory-{version}-py3-none-any.whl"
+    assert editions.book_baseurl() == "", "this repository publishes no address yet"
+    assert _run_setup({"ptheory": version, "myst-nb": "1.4.0"}, tmp_path)[0] == []
+    # 1. the wheel next to the notebook
+    (tmp_path / wheel).write_bytes(b"")
+    (call,) = _run_setup({"myst-nb": "1.4.0"}, tmp_path)[0]
+    assert call == f'pip install --quiet "{wheel}"'
+    (call,) = _run_setup({"ptheory": "0.0.1"}, tmp_path)[0]  # another version
+    assert call == f'pip install --quiet "{wheel}" "myst-nb>=1.1,<2"'
+    (tmp_path / wheel).unlink()
+    # 2. the book's published address, when _config.yml configures one
+    root = _root_with_baseurl(tmp_path, "https://books.example.org/ptt/")
+    (call,) = _run_setup({"myst-nb": "1.4.0"}, tmp_path, root)[0]
+    assert call == f'pip install --quiet "https://books.example.org/ptt/downloads/{wheel}"'
+    # 3. neither: one sentence that says what to do, and nothing installed
+    with pytest.raises(SystemExit) as stop:
+        _run_setup({"myst-nb": "1.4.0"}, tmp_path)
+    message = str(stop.value)
+    assert message.count(". ") == 0 and message.endswith(".") and wheel in message
+    assert "git+" not in editions.bootstrap_source()
+
+
+def test_setup_cell_shows_glued_figures(tmp_path: Path) -> None:
+    class Figure:
+        def savefig(self) -> None: ...
+
+    _, myst_nb = _run_setup({"ptheory": editions.book_version(), "myst-nb": "1"}, tmp_path)
+    assert myst_nb.glue("x", 3, display=False) == ("x", False)  # values stay hidden
+    assert myst_nb.glue("f", Figure(), display=False) == ("f", True)  # figures show
+    assert myst_nb.glue.__wrapped__("f", Figure(), display=False) == ("f", False)
 
 
 @pytest.mark.book
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
-def test_downloaded_notebook_starts_with_the_setup_cell(built_book: str, chapter: Path) -> None:
+def test_downloaded_notebook_reads_right_outside_the_book(built_book: str, chapter: Path) -> None:
+    """The reader's notebook: the setup cell second, no MyST left, every glued figure in
+    the cell that makes it, every glued value filled in, the references at the end."""
     ipynb = MAIN_HTML / "_sources" / chapter.relative_to(ROOT).with_suffix(".ipynb")
     nb = nbformat.read(ipynb, as_version=4)
     nbformat.validate(nb)
     setup = [c for c in nb.cells if editions.BOOTSTRAP_TAG in c.metadata.get("tags", [])]
     assert len(setup) == 1 and setup[0].source == editions.bootstrap_source()
     assert nb.cells.index(setup[0]) == 1
+    _assert_plain_markdown(nb, chapter)
+    source = chapter.read_text()
+    figures = re.findall(r"^[`:]{3,}\{glue:figure\}\s*(\S+)", source, re.M)
+    shown = [
+        name
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for name in re.findall(r"\bglue\(\s*[\"']([^\"']+)", cell.source)
+        if any("image/png" in o.get("data", {}) for o in cell.outputs)
+    ]
+    missing = [f for f in figures if f not in shown]
+    assert not missing, f"{chapter.name}: glued figures not shown in their cells: {missing}"
+    if "{cite" in source:
+        assert nb.cells[-1].source.startswith("## References\n\n- ")
+
+
+def _assert_plain_markdown(nb: nbformat.NotebookNode, chapter: Path) -> None:
+    """No MyST role, directive or target in any Markdown cell of ``nb``."""
+    for number, cell in enumerate(nb.cells):
+        if cell.cell_type != "markdown":
+            continue
+        left = mystmd.leftover_myst(cell.source)
+        assert not left, f"{chapter.name}, cell {number}: MyST left: {left}"
+        # a glued value that failed to resolve would leave its key; a box its fence
+        assert "{glue" not in cell.source and "{prf:" not in cell.source, cell.source[:300]

@@ -21,19 +21,79 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
+import jupytext
 import nbformat
 from docutils import nodes
+from sphinx import addnodes
+from sphinx.errors import ExtensionError
 from sphinx.transforms import SphinxTransform
+from sphinx.transforms.post_transforms import SphinxPostTransform
 from sphinx_exercise.directive import SolutionStartDirective
-from sphinx_exercise.nodes import solution_end_node
+from sphinx_exercise.nodes import exercise_latex_number_reference, solution_end_node
 
 sys.path.insert(0, str(Path(__file__).parent))
 import editions  # the folder is this extension's (Jupyter Book puts it on the path)
+import mystmd
+
+ASSETS = Path(__file__).resolve().parent.parent / "assets" / "node_modules"
+"""The npm packages of ``book/assets/package.json`` (``make assets``: ``npm ci`` there)."""
+
+VENDOR = {
+    # what the pages load: source under ASSETS -> place under _static/vendor
+    "mathjax/es5/tex-mml-chtml.js": "mathjax/tex-mml-chtml.js",
+    "mathjax/es5/output/chtml": "mathjax/output/chtml",
+    "mathjax/es5/input": "mathjax/input",
+    "mathjax/es5/a11y": "mathjax/a11y",
+    "mathjax/es5/adaptors": "mathjax/adaptors",
+    "mathjax/es5/ui": "mathjax/ui",
+    "mathjax/es5/sre": "mathjax/sre",
+    "requirejs/require.js": "require.js",
+    "@jupyter-widgets/html-manager/dist": "html-manager",
+}
+"""MathJax (with its fonts and the components it loads on demand), require.js and the
+widgets' HTML manager: the book's pages load them from ``_static/vendor``, never from a
+CDN (``mathjax_path`` and ``nb_ipywidgets_js`` in ``_config.yml`` point there)."""
+
+
+def place_vendor_assets(app: Any) -> None:
+    """Copy :data:`VENDOR` from the pinned npm packages into a static folder of the build."""
+    if app.builder.format != "html":
+        return
+    missing = [src for src in VENDOR if not (ASSETS / src).exists()]
+    if missing:
+        raise ExtensionError(
+            f"the book's JavaScript assets are missing ({missing[0]} under {ASSETS}): run "
+            "`make assets` (npm ci in book/assets), which `make book` does"
+        )
+    static = Path(app.outdir).parent / ".vendor"
+    for src, dest in VENDOR.items():
+        source, target = ASSETS / src, static / "vendor" / dest
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(
+                source, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("*.map")
+            )
+        else:
+            shutil.copy2(source, target)
+    app.config.html_static_path.extend([str(static), str(Path(__file__).parent / "static")])
+    app.add_css_file("ptheory-book.css")
+
+
+def bibliography_list_roles(
+    app: Any, pagename: str, templatename: str, context: dict, doctree: Any
+) -> None:
+    """docutils writes the bibliography as ``role="list"`` whose entries have the role
+    ``doc-biblioentry``, which ARIA does not allow in a list (axe-core: critical,
+    "aria-required-children"): make the entries list items."""
+    body = context.get("body")
+    if body and 'role="doc-biblioentry"' in body:
+        context["body"] = body.replace('role="doc-biblioentry"', 'role="listitem"')
 
 
 def drop_duplicate_scripts(
@@ -55,19 +115,94 @@ def drop_duplicate_scripts(
     context["script_files"] = unique
 
 
+def context_for(app: Any, docname: str) -> tuple[mystmd.Context, dict[str, dict]]:
+    """What converting ``docname``'s MyST to plain Markdown needs, from the build, and the
+    page's glued outputs (``<page>.glue.json``)."""
+    env = app.env
+    fignumbers = getattr(env, "toc_fignumbers", {})
+    formats = app.config.numfig_format or {}
+    numbered_ids: dict[tuple[str, str], str] = {}  # (docname, id) -> "Fig. 3"
+    numbers: dict[str, list[str]] = {}
+    for doc, kinds in fignumbers.items():
+        for kind, ids in kinds.items():
+            fmt = formats.get(kind, kind.title() + " %s")
+            for node_id, number in ids.items():
+                numbered_ids[(doc, node_id)] = fmt % ".".join(map(str, number))
+            if doc == docname:
+                numbers[kind] = [
+                    ".".join(map(str, n)) for n in sorted(ids.values(), key=lambda n: tuple(n))
+                ]
+    refs: dict[str, mystmd.Ref] = {}
+    numbered: dict[str, mystmd.Ref] = {}
+    std = env.domaindata["std"]
+    for label, (doc, anchor, title) in std["labels"].items():
+        refs[label] = mystmd.Ref(title, doc, anchor)
+    for label, (doc, anchor) in std["anonlabels"].items():
+        if (doc, anchor) in numbered_ids:
+            numbered[label] = mystmd.Ref(numbered_ids[(doc, anchor)], doc, anchor)
+    for label, info in getattr(env, "proof_list", {}).items():
+        doc, kind = info["docname"], info["realtype"]
+        number = ".".join(
+            map(str, fignumbers.get(doc, {}).get(info["countertype"], {}).get(label, ()))
+        )
+        text = f"{kind.title()} {number}".strip()
+        refs[label] = numbered[label] = mystmd.Ref(text, doc, label)
+    equations = {
+        label: str(number)
+        for label, (doc, number) in env.domaindata.get("math", {}).get("objects", {}).items()
+    }
+    mathjax = app.config.mathjax3_config or {}
+    glue_file = Path(app.outdir).parent / "jupyter_execute" / f"{docname}.glue.json"
+    glue = json.loads(glue_file.read_text()) if glue_file.is_file() else {}
+    return mystmd.Context(
+        docname=docname,
+        glue={name: output.get("data", {}) for name, output in glue.items()},
+        refs=refs,
+        numbered=numbered,
+        equations=equations,
+        docs={doc: title.astext() for doc, title in env.titles.items()},
+        numbers=numbers,
+        bib=_bibliography(app),
+        baseurl=editions.book_baseurl(Path(app.srcdir)),
+        macros=mystmd.mathjax_macros(mathjax),
+        figure_format=formats.get("figure", "Fig. %s"),
+    ), glue
+
+
+def _bibliography(app: Any) -> dict[str, mystmd.BibEntry]:
+    entries: dict[str, mystmd.BibEntry] = {}
+    for name in app.config.bibtex_bibfiles:
+        entries.update(mystmd.read_bibliography(Path(app.srcdir) / name))
+    return entries
+
+
 def offer_notebook(app: Any, pagename: str, templatename: str, context: dict, doctree: Any) -> None:
-    """Put the page's notebook in ``_sources`` and list it for download."""
+    """Put the page's notebook, in plain Markdown, in ``_sources`` and list it for download.
+
+    In the student edition (``book_student_notebooks`` set) it is the student notebook,
+    also written into that folder.
+    """
     executed = Path(app.outdir).parent / "jupyter_execute" / f"{pagename}.ipynb"
     if not executed.is_file():
         return  # not a notebook page
     target = Path(app.outdir) / "_sources" / f"{pagename}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
+    ctx, glue = context_for(app, pagename)
     student = app.config.book_student_notebooks
+    try:
+        if student:
+            source = jupytext.read(Path(app.srcdir) / f"{pagename}.md")
+            notebook = editions.student_notebook(source, ctx, glue, Path(app.srcdir))
+        else:
+            executed_nb = nbformat.read(executed, as_version=4)
+            notebook = editions.reader_notebook(executed_nb, ctx, glue, Path(app.srcdir))
+    except mystmd.UnknownMyST as err:
+        raise ExtensionError(f"the notebook edition of {pagename}: {err}") from err
+    nbformat.validate(notebook)
+    nbformat.write(notebook, target)
     if student:
-        shutil.copy2(Path(student) / f"{Path(pagename).name}.ipynb", target)
-    else:
-        notebook = nbformat.read(executed, as_version=4)
-        nbformat.write(editions.with_bootstrap(notebook, Path(app.srcdir)), target)
+        Path(student).mkdir(parents=True, exist_ok=True)
+        shutil.copy2(target, Path(student) / f"{Path(pagename).name}.ipynb")
     context["ipynb_source"] = f"{pagename}.ipynb"
 
 
@@ -83,6 +218,52 @@ def drop_dead_source_link(
             group["buttons"] = [
                 b for b in group["buttons"] if b.get("label") != "download-source-button"
             ]
+
+
+def caption_alt_text(app: Any, doctree: Any, docname: str) -> None:
+    """Give every figure's image its caption as alt text (screen readers), instead of the
+    file name Sphinx writes; an image outside a figure (a plain cell output) gets a plain
+    description rather than a file name."""
+    for figure in doctree.findall(nodes.figure):
+        captions = list(figure.findall(nodes.caption))
+        text = " ".join(captions[0].astext().split()) if captions else ""
+        for image in figure.findall(nodes.image):
+            image["alt"] = text or "Figure"
+    for image in doctree.findall(nodes.image):
+        if not image.get("alt") or image["alt"] == image.get("uri"):
+            image["alt"] = "Figure made by the code cell above"
+
+
+def latex_macros(app: Any, config: Any) -> None:
+    """Define the book's MathJax macros (``mathjax3_config``) for the PDF edition too."""
+    lines = []
+    for name, (body, nargs) in mystmd.mathjax_macros(config.mathjax3_config or {}).items():
+        args = f"[{nargs}]" if nargs else ""
+        lines.append(f"\\providecommand{{\\{name}}}{{}}\\renewcommand{{\\{name}}}{args}{{{body}}}")
+    elements = dict(config.latex_elements or {})
+    elements["preamble"] = elements.get("preamble", "") + "\n" + "\n".join(lines) + "\n"
+    config.latex_elements = elements
+
+
+class ExerciseReferencesInLatex(SphinxPostTransform):
+    """In the PDF, a reference to an exercise on another page ("Exercise 11" in the
+    instructor guide) became ``Exercise \\ref{page:label}``, a label that sphinx-exercise
+    never defines (it writes ``exercise:label``), so LaTeX printed "Exercise ??". Write the
+    number the HTML shows, linked to the label that exists."""
+
+    default_priority = 999
+    formats = ("latex",)
+
+    def run(self, **kwargs: Any) -> None:
+        registry = getattr(self.env, "sphinx_exercise_registry", {})
+        for node in list(self.document.findall(addnodes.number_reference)):
+            if isinstance(node, exercise_latex_number_reference):
+                continue  # same page: sphinx-exercise links it right
+            target = node.get("refid") or node.get("refuri", "").rsplit("#", 1)[-1]
+            if target in registry:
+                text = node.astext()
+                latex = f"\\hyperref[exercise:{target}]{{{text}}}"
+                node.replace_self(nodes.raw("", latex, format="latex"))
 
 
 class _HiddenSolution(nodes.Element):
@@ -123,7 +304,12 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_node(_HiddenSolution)
     app.add_directive("solution-start", HiddenSolutionStart, override=True)
     app.add_transform(DropHiddenSolutions)
+    app.add_post_transform(ExerciseReferencesInLatex)
+    app.connect("config-inited", latex_macros)
+    app.connect("builder-inited", place_vendor_assets)
+    app.connect("doctree-resolved", caption_alt_text)
     app.connect("html-page-context", drop_duplicate_scripts)
+    app.connect("html-page-context", bibliography_list_roles)
     # Before the theme builds its download menu (default priority 500).
     app.connect("html-page-context", offer_notebook, priority=400)
     # After the theme has built it (default priority 500).

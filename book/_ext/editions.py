@@ -1,18 +1,22 @@
 """The book's two notebook editions, built from the same chapter sources.
 
-- The **reader's notebook** (offered for download on every chapter page) is the executed
-  chapter with a setup cell in front: :func:`bootstrap_cell` installs ``ptheory``, pinned
-  to the book's version, where it is missing (a fresh Colab runtime), and does nothing
-  where it is installed.
+- The **reader's notebook** (:func:`reader_notebook`, offered for download on every
+  chapter page) is the executed chapter in plain Markdown (``mystmd.convert``: glued
+  values filled in, boxes as bold titles and quotes, citations author-year with the
+  references at the end), every glued figure shown by the cell that makes it, and a setup
+  cell in front: :func:`bootstrap_source` installs ``ptheory``, pinned to the book's
+  version, where it is missing (a fresh Colab runtime) from the wheel next to the
+  notebook, else from the book's published address (``html.baseurl``), else stops with
+  one sentence saying what to do; it does nothing where ``ptheory`` is installed.
 - The **student notebook** (:func:`student_notebook`, built by ``make student``) has every
   solution removed (the ``{solution}`` blocks, and everything between ``{solution-start}``
-  and ``{solution-end}``, code cells included), exercise blocks rewritten as plain
-  Markdown that Jupyter and Colab render, no outputs, and the same setup cell. The
-  exercise cells (tag ``exercise``) stay as starting points: they run as they are and
-  report "no answer yet".
+  and ``{solution-end}``, code cells included), the same plain Markdown, no outputs but
+  the figures, and the same setup cell. The exercise cells (tag ``exercise``) stay as
+  starting points: they run as they are and report "no answer yet".
 
-This module has no dependency beyond the standard library and ``nbformat``: the Sphinx
-extension ``book_fixes``, ``scripts/student.py`` and the tests all use it.
+The Sphinx extension ``book_fixes`` writes both during the build, where the glued values
+and the numbers of theorems and figures are known; ``scripts/student.py`` and the tests
+use this module too.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import re
 from pathlib import Path
 from typing import NamedTuple
 
+import mystmd
 import nbformat
 import yaml
 
@@ -58,29 +63,56 @@ def toc_chapters(root: Path = ROOT) -> list[Path]:
 
 
 # ------------------------------------------------------------------ the setup cell
-def book_release(root: Path = ROOT) -> tuple[str, str]:
-    """The book's version and repository address, from ``pyproject.toml``."""
+def book_version(root: Path = ROOT) -> str:
+    """The book's (and ``ptheory``'s) version, from ``pyproject.toml``."""
     text = (root / "pyproject.toml").read_text()  # tomllib is Python 3.11+ only
     version = re.search(r'^version\s*=\s*"([^"]+)"', text, re.M)
-    url = re.search(r'^Homepage\s*=\s*"([^"]+)"', text, re.M)
-    if not (version and url):
-        raise ValueError("pyproject.toml must give the project's version and Homepage url")
-    return version.group(1), url.group(1)
+    if not version:
+        raise ValueError("pyproject.toml must give the project's version")
+    return version.group(1)
 
 
-def install_spec(root: Path = ROOT) -> str:
-    """What ``pip`` installs: ``ptheory`` at the release tag of the book's version."""
-    version, url = book_release(root)
-    return f"ptheory @ git+{url}@v{version}"
+def book_baseurl(root: Path = ROOT) -> str:
+    """The book's published address (``html.baseurl`` in ``_config.yml``), or ``""``.
+
+    The one place where the book's address is configured: nothing else names it.
+    """
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    url = str((config.get("html") or {}).get("baseurl") or "").strip()
+    return url.rstrip("/")
+
+
+def wheel_name(root: Path = ROOT) -> str:
+    """The file name of the ``ptheory`` wheel that ``make book`` builds."""
+    return f"ptheory-{book_version(root)}-py3-none-any.whl"
+
+
+DOWNLOADS = "downloads"
+"""The site's folder of downloads (the ``ptheory`` wheel, the PDF), under the HTML root."""
+
+NO_SOURCE = (
+    "ptheory {version} is not installed and this notebook does not know where to get it: "
+    "download {wheel} from the book's site (or take it from the hand-out), put it in the "
+    "folder of this notebook, and run this cell again."
+)
 
 
 def bootstrap_source(root: Path = ROOT) -> str:
-    """The setup cell's code: install ``ptheory`` (and ``myst-nb``) only where missing."""
-    version, _ = book_release(root)
+    """The setup cell's code: install ``ptheory`` (and ``myst-nb``) only where missing.
+
+    ``ptheory`` comes, in this order, from the wheel next to the notebook, from the book's
+    published address when ``_config.yml`` configures one, or nowhere: then the cell stops
+    with one sentence saying what to do.
+    """
+    version, wheel, baseurl = book_version(root), wheel_name(root), book_baseurl(root)
+    remote = f"{baseurl}/{DOWNLOADS}/{wheel}" if baseurl else ""
+    stop = NO_SOURCE.format(version=version, wheel=wheel)
     return f'''\
 # Setup, for Colab or any fresh environment: installs what this chapter imports, with
 # ptheory pinned to the book's version ({version}). Where both are installed it does nothing.
+import importlib
 import importlib.metadata as _metadata
+import pathlib as _pathlib
 
 
 def _needs(distribution, version=None):
@@ -93,12 +125,28 @@ def _needs(distribution, version=None):
 
 _install = []
 if _needs("ptheory", "{version}"):
-    _install.append("{install_spec(root)}")
+    if _pathlib.Path("{wheel}").is_file():  # next to this notebook (the hand-out)
+        _install.append("{wheel}")
+    elif "{remote}":  # the book's published address (html.baseurl in _config.yml)
+        _install.append("{remote}")
+    else:
+        raise SystemExit("{stop}")
 if _needs("myst-nb"):  # the chapters' `glue` comes from myst-nb
     _install.append("myst-nb>=1.1,<2")
 if _install:
-    _requirements = " ".join(f'"{{r}}"' for r in _install)
-    %pip install --quiet {{_requirements}}'''
+    _requirements = " ".join(f\'"{{r}}"\' for r in _install)
+    %pip install --quiet {{_requirements}}
+    importlib.invalidate_caches()
+
+# Outside the book a glued figure is shown by the cell that makes it.
+import myst_nb as _myst_nb
+
+if not hasattr(_myst_nb.glue, "__wrapped__"):
+    def _glue_and_show(name, variable, display=True, _glue=_myst_nb.glue):
+        return _glue(name, variable, display=display or hasattr(variable, "savefig"))
+
+    _glue_and_show.__wrapped__ = _myst_nb.glue
+    _myst_nb.glue = _glue_and_show'''
 
 
 def bootstrap_cell(root: Path = ROOT) -> nbformat.NotebookNode:
@@ -118,8 +166,60 @@ def with_bootstrap(nb: nbformat.NotebookNode, root: Path = ROOT) -> nbformat.Not
     return _renumber_ids(nb)
 
 
+# ------------------------------------------------------------------ glued outputs
+_GLUE_CALL = re.compile(r"""\bglue\(\s*(?:name\s*=\s*)?["']([^"']+)["']""")
+_SHOWN = ("image/png", "image/svg+xml", "image/jpeg", "text/html")
+
+
+def show_glued_outputs(
+    nb: nbformat.NotebookNode, glue: dict[str, dict], *, figures_only: bool = False
+) -> nbformat.NotebookNode:
+    """Give each code cell that glues a figure (or an HTML table) that output, visible.
+
+    myst-nb hides glued values in the cell that makes them and shows them where the text
+    pastes them; outside the book that paste is a caption, so the figure goes back to its
+    cell. ``glue`` is the build's ``<page>.glue.json``: name -> output.
+    """
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for name in _GLUE_CALL.findall(cell.source):
+            output = glue.get(name)
+            data = (output or {}).get("data", {})
+            if not any(m in data for m in _SHOWN):
+                continue
+            if figures_only and not any(m.startswith("image/") for m in data):
+                continue
+            shown = nbformat.v4.new_output("display_data", data=copy.deepcopy(data))
+            cell.setdefault("outputs", []).append(shown)
+    return nb
+
+
+# ------------------------------------------------------------------ the reader's notebook
+def _convert_cells(nb: nbformat.NotebookNode, ctx: mystmd.Context, solutions: bool) -> None:
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            cell.source = mystmd.convert(cell.source, ctx, solutions=solutions)
+    nb.cells = [c for c in nb.cells if c.cell_type != "markdown" or c.source.strip()]
+    references = ctx.references_markdown()
+    if references:
+        nb.cells.append(nbformat.v4.new_markdown_cell(references))
+
+
+def reader_notebook(
+    nb: nbformat.NotebookNode, ctx: mystmd.Context, glue: dict[str, dict], root: Path = ROOT
+) -> nbformat.NotebookNode:
+    """The executed chapter as a reader downloads it: plain Markdown, glued figures in
+    their cells, the references at the end, and the setup cell in front."""
+    nb = copy.deepcopy(nb)
+    _convert_cells(nb, ctx, solutions=True)
+    show_glued_outputs(nb, glue)
+    nb.metadata.pop("jupytext", None)
+    return with_bootstrap(nb, root)
+
+
 # ---------------------------------------------------------------- removing solutions
-_TARGET = re.compile(r"^\([\w:-]+\)=\s*$")
+# The chapters' top-level blocks as the exercise tests read them (tests/exercisetools.py).
 _FENCE_OPEN = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[\w:-]+)\}(?P<arg>[^\n]*)$")
 
 
@@ -170,18 +270,11 @@ def _blocks(text: str) -> list[Block]:
     return items
 
 
-def _exercise_markdown(number: int, title: str, body: list[str]) -> list[str]:
-    heading = f"**Exercise {number}** ({title})." if title else f"**Exercise {number}.**"
-    while body and not body[0].strip():
-        body = body[1:]
-    return ["---", "", heading, "", *body]
-
-
-def student_notebook(nb: nbformat.NotebookNode, root: Path = ROOT) -> nbformat.NotebookNode:
-    """The student edition of a chapter notebook (see the module docstring)."""
+def _without_solutions(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``nb`` with every solution removed: ``{solution}`` blocks, cells tagged
+    ``solution``, and everything between ``{solution-start}`` and ``{solution-end}``."""
     cells: list[nbformat.NotebookNode] = []
     in_gated = False
-    exercise_number = 0
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
         if cell.cell_type != "markdown":
@@ -189,21 +282,16 @@ def student_notebook(nb: nbformat.NotebookNode, root: Path = ROOT) -> nbformat.N
                 cells.append(copy.deepcopy(cell))
             continue
         kept: list[str] = []
-        for block in _blocks(cell.source):
-            if not block.name:
-                if not in_gated:  # MyST targets such as "(chapter-x)=" mean nothing in Jupyter
-                    kept.extend(line for line in block.body if not _TARGET.match(line))
+        for block in mystmd.split_blocks(cell.source):
+            if isinstance(block, str):
+                if not in_gated:
+                    kept.append(block)
             elif block.name == "solution-start":
                 in_gated = True
             elif block.name == "solution-end":
                 in_gated = False
-            elif in_gated or block.name == "solution":
-                continue
-            elif block.name == "exercise":
-                exercise_number += 1
-                kept.extend(_exercise_markdown(exercise_number, block.argument, block.body))
-            else:
-                kept.extend(block.lines())
+            elif not in_gated and block.name != "solution":
+                kept.append(block.source)
         text = re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip("\n")
         if text.strip():
             new = copy.deepcopy(cell)
@@ -213,20 +301,33 @@ def student_notebook(nb: nbformat.NotebookNode, root: Path = ROOT) -> nbformat.N
         raise ValueError("a {solution-start} block has no {solution-end}")
     out = copy.deepcopy(nb)
     out.cells = cells
+    return out
+
+
+STUDENT_NOTE = (
+    "*Student edition: the solutions are removed. Each coding exercise has a cell "
+    "that ends with a check: put your answer in `answer` and run the cell for "
+    "feedback.*"
+)
+
+
+def student_notebook(
+    nb: nbformat.NotebookNode,
+    ctx: mystmd.Context,
+    glue: dict[str, dict],
+    root: Path = ROOT,
+) -> nbformat.NotebookNode:
+    """The student edition of a chapter notebook (see the module docstring)."""
+    out = _without_solutions(nb)
     for cell in out.cells:
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
+    _convert_cells(out, ctx, solutions=False)
+    show_glued_outputs(out, glue, figures_only=True)
     out.metadata.pop("jupytext", None)
     out = with_bootstrap(out, root)
-    out.cells.insert(
-        1,
-        nbformat.v4.new_markdown_cell(
-            "*Student edition: the solutions are removed. Each coding exercise has a cell "
-            "that ends with a check: put your answer in `answer` and run the cell for "
-            "feedback.*"
-        ),
-    )
+    out.cells.insert(1, nbformat.v4.new_markdown_cell(STUDENT_NOTE))
     return _renumber_ids(out)
 
 

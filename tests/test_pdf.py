@@ -1,0 +1,85 @@
+"""The PDF edition (``make pdf``, XeLaTeX): one file with every chapter and every box.
+
+Read back with ``pdftotext``: every chapter's title, every section title with math in it
+(``$B$``, ``$n$``: math in titles must not break the build) and every theorem, lemma,
+definition and proposition title of the sources is in the text; no reference is left
+unresolved ("??"); the bibliography is there. The page count and size land in
+``_build/reports/pdf.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from booktools import REPORTS, ROOT, toc_files
+
+pytestmark = pytest.mark.book
+
+_BOX_TITLE = re.compile(r"^[`:]{3,}\{prf:(?:theorem|lemma|definition|proposition)\}\s*(.+)$", re.M)
+
+
+def _words(text: str) -> str:
+    """Lower-case words of letters, math and hyphenation removed, for comparing."""
+    text = re.sub(r"\$[^$]*\$", " ", text)
+    text = re.sub(r"-\n", "", text)
+    return " ".join(re.findall(r"[a-z]{2,}", text.lower()))
+
+
+def _titles() -> dict[str, list[str]]:
+    """Per source page: its title, its section titles with math, and its box titles."""
+    found = {}
+    for page in toc_files():
+        source = next(ROOT.glob(page + ".md")).read_text()
+        title = re.search(r"^# (.+)$", source, re.M)
+        math_sections = re.findall(r"^#{2,3} (.*\$.+)$", source, re.M)
+        found[page] = [title.group(1), *math_sections, *_BOX_TITLE.findall(source)]
+    return found
+
+
+@pytest.fixture(scope="module")
+def pdf_text(built_pdf: Path) -> str:
+    if shutil.which("pdftotext") is None:
+        pytest.fail("pdftotext is missing (apt-get install poppler-utils; .ci/run does)")
+    assert built_pdf.is_file()
+    return subprocess.run(
+        ["pdftotext", str(built_pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
+
+
+def test_every_title_is_in_the_pdf(pdf_text: str, built_pdf: Path) -> None:
+    text = _words(pdf_text)
+    titles = _titles()
+    assert sum(len(t) for t in titles.values()) >= 25, "too few titles to check"
+    assert any("$" in t for ts in titles.values() for t in ts), "no title with math to check"
+    missing = [(page, t) for page, ts in titles.items() for t in ts if _words(t) not in text]
+    assert not missing, f"titles missing from the PDF: {missing}"
+    info = subprocess.run(["pdfinfo", str(built_pdf)], capture_output=True, text=True).stdout
+    pages = int(re.search(r"^Pages:\s+(\d+)", info, re.M).group(1))
+    REPORTS.mkdir(parents=True, exist_ok=True)
+    (REPORTS / "pdf.json").write_text(
+        json.dumps({"pages": pages, "bytes": built_pdf.stat().st_size}, indent=2) + "\n"
+    )
+    assert pages >= 50, f"only {pages} pages"
+
+
+def test_no_unresolved_reference_in_the_pdf(pdf_text: str) -> None:
+    assert "??" not in pdf_text, [line for line in pdf_text.splitlines() if "??" in line][:5]
+
+
+def test_the_pdf_has_the_bibliography_and_the_figures(pdf_text: str, built_pdf: Path) -> None:
+    assert "Fundamental Limits of Prompt Tuning Transformers" in pdf_text
+    images = subprocess.run(
+        ["pdfimages", "-list", str(built_pdf)], capture_output=True, text=True, check=True
+    ).stdout.splitlines()[2:]
+    figures = sum(
+        len(re.findall(r"^[`:]{3,}\{glue:figure\}", (ROOT / f"{p}.md").read_text(), re.M))
+        for p in toc_files()
+        if p.startswith("notebooks/")
+    )
+    assert len(images) >= figures, f"{len(images)} images in the PDF, {figures} figures"
