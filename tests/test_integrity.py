@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import jupytext
+import pytest
 
 from booktools import ROOT, toc_chapters, toc_files
 
@@ -56,3 +58,18 @@ def test_no_chapter_code_downloads() -> None:
             if match := _FETCHERS.search(cell.source):
                 offenders.append(f"{chapter.name} code cell {number}: {match.group()!r}")
     assert not offenders, offenders
+
+
+_ROLE = re.compile(r"\{glue:(?:text|md|math)\}`([^`]*)`")
+
+
+@pytest.mark.parametrize("chapter", toc_chapters(), ids=lambda c: c.stem)
+def test_glue_roles_are_well_formed(chapter: Path) -> None:
+    """Every ``{glue:text}`key:fmt``` role of the chapter has a plain key and format spec:
+    a role whose closing backtick is missing swallows the prose after it."""
+    stem = chapter.stem
+    text = chapter.read_text()
+    for body in _ROLE.findall(text):
+        key, _, spec = body.partition(":")
+        assert re.fullmatch(r"[\w-]+", key), f"{stem}: malformed glue role `{body}`"
+        assert re.fullmatch(r"[-+ #0-9.,_a-zA-Z%]*", spec), f"{stem}: bad format in `{body}`"
