@@ -7,6 +7,8 @@ Modules, along the theory's seams:
 * :mod:`~ptheory.capacity.optim`: batched L-BFGS over independent runs, single-thread helper.
 * :mod:`~ptheory.capacity.rays`: Wang et al.'s single-layer limitation (the two rays that
   do not meet) and its analytic lower bound on the loss of every prompt.
+* :mod:`~ptheory.capacity.entropy`: the entropy identity ``log T = mean score + H(w)``
+  (the book's lemma), the prompt-length bound of an exact fit and the reachable-pair loss.
 * :mod:`~ptheory.capacity.adapt`: the weight-space baselines, LoRA (closed form or
   trained) and full fine-tuning, on the same frozen model and loss.
 * :mod:`~ptheory.capacity.counting`: the counting lower bound on the prompt length needed
@@ -16,7 +18,7 @@ Modules, along the theory's seams:
 * :mod:`~ptheory.capacity.plots`: the part's figures.
 """
 
-from . import adapt, counting, engine, invertible, plots, rays
+from . import adapt, counting, engine, entropy, invertible, plots, rays
 from .adapt import FitResult, LoRAResult, fine_tune, lora_fit
 from .counting import (
     LookupReport,
@@ -31,6 +33,13 @@ from .counting import (
     prompt_bits_needed,
 )
 from .engine import PromptTuneResult, check_dataset, fit_loss, initial_prompts, prompt_tune
+from .entropy import (
+    PromptSummary,
+    length_lower_bound,
+    prompt_summary,
+    reachable_loss,
+    score_direction,
+)
 from .invertible import (
     InjectivityBound,
     collision_dataset,
@@ -48,10 +57,12 @@ from .plots import (
     plot_rays,
 )
 from .rays import (
+    RayBound,
     RayGeometry,
     apex_dataset,
     ff_contraction,
     ff_inverse,
+    ray_bound,
     ray_geometry,
     ray_lower_bound,
     single_layer_model,
@@ -63,7 +74,9 @@ __all__ = [
     "InjectivityBound",
     "LoRAResult",
     "LookupReport",
+    "PromptSummary",
     "PromptTuneResult",
+    "RayBound",
     "RayGeometry",
     "adapt",
     "apex_dataset",
@@ -74,6 +87,7 @@ __all__ = [
     "counting_lower_bound",
     "embed_tokens",
     "engine",
+    "entropy",
     "ff_contraction",
     "ff_inverse",
     "fine_tune",
@@ -83,6 +97,7 @@ __all__ = [
     "injectivity_bound",
     "injectivity_lower_bound",
     "invertible",
+    "length_lower_bound",
     "lipschitz_dataset",
     "lookup_model",
     "lookup_prompt",
@@ -97,11 +112,15 @@ __all__ = [
     "plot_rays",
     "plots",
     "prompt_bits_needed",
+    "prompt_summary",
     "prompt_tune",
+    "ray_bound",
     "ray_geometry",
     "ray_lower_bound",
     "rays",
+    "reachable_loss",
     "residual_model",
+    "score_direction",
     "single_layer_model",
     "unmemorizable_dataset",
 ]

@@ -1,0 +1,136 @@
+"""Tests of the entropy identity, the length bound and the certified ray bound."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from ptheory import capacity as cap
+from ptheory.model import prompt_forward
+
+F64 = torch.float64
+
+
+@pytest.mark.parametrize("L_p", [1, 2, 7])
+def test_identity_holds_and_entropy_is_in_range(L_p):
+    model = cap.single_layer_model(d=3, seed=1)
+    gen = torch.Generator().manual_seed(L_p)
+    for scale in (0.1, 1.0, 10.0):
+        P = scale * torch.randn(3, L_p, generator=gen, dtype=F64)
+        x = torch.rand(3, generator=gen, dtype=F64)
+        s = cap.prompt_summary(model, P, x)
+        assert s.log_mass == pytest.approx(s.mean_score + s.entropy, abs=1e-12)
+        assert -1e-12 <= s.entropy <= math.log(L_p) + 1e-12
+        # the mean score is the linear function g . a of the attention output
+        g = cap.score_direction(model, x)
+        assert s.mean_score == pytest.approx(float(g @ s.a), abs=1e-9 * (1 + abs(s.mean_score)))
+        # a is the prompt's attention output (compared with the model's own attention)
+        a = model.layers[0].attend(x[:, None], P)[:, 0]
+        assert torch.allclose(s.a, a, atol=1e-12)
+
+
+def test_identity_rejects_a_wrong_entropy():
+    """Control: the identity fails for a wrong quantity (log L_p in place of H)."""
+    model = cap.single_layer_model(d=3, seed=1)
+    P = 3.0 * torch.randn(3, 4, generator=torch.Generator().manual_seed(0), dtype=F64)
+    s = cap.prompt_summary(model, P, torch.ones(3, dtype=F64))
+    assert abs(s.log_mass - (s.mean_score + math.log(4))) > 1e-3
+
+
+def test_score_direction_needs_invertible_values():
+    model = cap.single_layer_model(d=3, seed=0)
+    with torch.no_grad():
+        model.layers[0].W_V[0, 0].zero_()
+    with pytest.raises(ValueError, match="W_O W_V"):
+        cap.score_direction(model, torch.ones(3, dtype=F64))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3, 5, 6, 7])  # seed 4: bound 26, engine stalls
+def test_length_bound_is_the_measured_minimal_length_for_one_example(seed):
+    """For one example the bound is exact: the engine fits at the bound and not below."""
+    model = cap.single_layer_model(d=4, seed=seed)
+    X, Y = cap.apex_dataset(model, 1, seed=seed)
+    k = cap.length_lower_bound(model, X, Y)
+    lengths = sorted({1, k, k + 1} | ({k - 1} if k > 1 else set()))
+    res = cap.prompt_tune(model, X, Y, lengths, steps=300, restarts=8)
+    best = dict(zip(lengths, res.loss_by_length(), strict=True))
+    assert best[k] < 1e-12
+    if k > 1:
+        # below the bound no prompt fits; the reachable-pair bound is positive there
+        assert best[k - 1] > 1e-9
+        assert cap.reachable_loss(model, X, Y, k - 1)[0] > 1e-9
+
+
+def test_length_bound_is_three_at_d4_seed0():
+    model = cap.single_layer_model(d=4, seed=0)
+    X, Y = cap.apex_dataset(model, 1, seed=0)
+    assert cap.length_lower_bound(model, X, Y) == 3
+    # control: another example's bound is not this one's
+    X2, Y2 = cap.apex_dataset(model, 1, seed=3)
+    assert cap.length_lower_bound(model, X2, Y2) != 3
+
+
+@pytest.mark.parametrize("seed", [0, 2])
+def test_reachable_loss_predicts_prompt_tuning(seed):
+    model = cap.single_layer_model(d=3, seed=seed)
+    X, Y = cap.unmemorizable_dataset(model, seed=seed)
+    lengths = [1, 4, 16]
+    tuned = cap.prompt_tune(model, X, Y, lengths, steps=80, restarts=8).loss_by_length()
+    for L_p, loss in zip(lengths, tuned, strict=True):
+        reduced, h = cap.reachable_loss(model, X, Y, L_p, restarts=8, steps=100)
+        assert reduced == pytest.approx(loss, rel=2e-3)
+        assert -1e-12 <= h <= math.log(L_p) + 1e-9
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ray_bound_is_certified_and_tight(seed):
+    model = cap.single_layer_model(d=3, seed=seed)
+    X, Y = cap.unmemorizable_dataset(model, seed=seed)
+    rb = cap.ray_bound(model, X, Y)
+    assert 0 < rb.bound <= rb.estimate <= rb.bound * 1.001
+    rr = cap.ray_bound(model, X, Y, reachable=True)
+    assert rr.bound >= rb.bound * (1 - 1e-12)
+    for L_p in (1, 4):
+        r_len = cap.ray_bound(model, X, Y, reachable=True, prompt_length=L_p)
+        assert r_len.bound >= rr.bound * (1 - 1e-12)
+        # no prompt of that length goes below it (random prompts of many scales)
+        gen = torch.Generator().manual_seed(seed)
+        for scale in (0.3, 3.0, 30.0):
+            P = scale * torch.randn(128, 3, L_p, generator=gen, dtype=F64)
+            with torch.no_grad():
+                loss = cap.fit_loss(prompt_forward(model, P, X), Y)
+            assert float(loss.min()) >= r_len.bound
+
+
+def test_ray_bound_against_brute_force_including_the_limits():
+    """Without the FF factor the bound is the relaxed infimum: compare with a search over
+    log T in [-40, 40] and the limits T -> 0 (|a| -> inf) and T -> inf evaluated apart."""
+    model = cap.single_layer_model(3, seed=4, contraction=0.0)
+    X, Y = cap.unmemorizable_dataset(model, seed=4)
+    geom = cap.ray_geometry(model, X, Y)
+    e = geom.c - geom.b
+    best = float("inf")
+    for log_T in torch.linspace(-40, 40, 4001, dtype=F64):
+        lam = torch.sigmoid(log_T - geom.log_mass)
+        w = lam[:, None] * geom.b + e
+        a = (lam[:, None] * w).sum(0) / lam.pow(2).sum()
+        best = min(best, float((lam[:, None] * a - w).pow(2).sum()) / 2)
+    r = torch.exp(geom.log_mass[0] - geom.log_mass)  # T -> 0: lam_i / lam_1 -> E_1 / E_i
+    v = (r[:, None] * e).sum(0) / r.pow(2).sum()
+    best = min(best, float((r[:, None] * v - e).pow(2).sum()) / 2)
+    best = min(best, float((geom.c - geom.c.mean(0)).pow(2).sum()) / 2)  # T -> inf
+    bound = cap.ray_lower_bound(model, X, Y)
+    assert bound <= best
+    assert bound == pytest.approx(best, rel=1e-3)
+
+
+def test_equal_targets_make_the_bound_zero():
+    """The corner case c_1 = c_2: the open rays do not meet, yet T -> inf fits both."""
+    model = cap.single_layer_model(d=3, seed=0)
+    X, Y = cap.unmemorizable_dataset(model, seed=0)
+    Y_eq = Y[:1].expand(2, -1, -1).clone()
+    assert cap.ray_lower_bound(model, X, Y_eq) == 0.0
+    tuned = cap.prompt_tune(model, X, Y_eq, [1, 4], steps=80, restarts=4)
+    assert tuned.loss < 0.1 * cap.ray_lower_bound(model, X, Y)  # far below the old bound
