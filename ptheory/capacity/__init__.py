@@ -18,7 +18,7 @@ Modules, along the theory's seams:
 * :mod:`~ptheory.capacity.plots`: the part's figures.
 """
 
-from . import adapt, counting, engine, entropy, invertible, plots, rays
+from . import adapt, counting, engine, entropy, invertible, plots, rays, studies
 from .adapt import FitResult, LoRAResult, fine_tune, lora_fit
 from .counting import (
     LookupReport,
@@ -49,8 +49,10 @@ from .invertible import (
     residual_model,
 )
 from .plots import (
+    plot_bound_slack,
     plot_construction,
     plot_counting_bound,
+    plot_length_study,
     plot_loss_by_length,
     plot_loss_by_norm,
     plot_parameters,
@@ -68,10 +70,12 @@ from .rays import (
     single_layer_model,
     unmemorizable_dataset,
 )
+from .studies import LengthStudy, length_study
 
 __all__ = [
     "FitResult",
     "InjectivityBound",
+    "LengthStudy",
     "LoRAResult",
     "LookupReport",
     "PromptSummary",
@@ -98,14 +102,17 @@ __all__ = [
     "injectivity_lower_bound",
     "invertible",
     "length_lower_bound",
+    "length_study",
     "lipschitz_dataset",
     "lookup_model",
     "lookup_prompt",
     "lora_fit",
     "memorize_by_lookup",
     "min_expansion",
+    "plot_bound_slack",
     "plot_construction",
     "plot_counting_bound",
+    "plot_length_study",
     "plot_loss_by_length",
     "plot_loss_by_norm",
     "plot_parameters",
@@ -122,5 +129,6 @@ __all__ = [
     "residual_model",
     "score_direction",
     "single_layer_model",
+    "studies",
     "unmemorizable_dataset",
 ]

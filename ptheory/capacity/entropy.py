@@ -188,45 +188,84 @@ def reachable_loss(
     model: Transformer,
     X: torch.Tensor,
     Y: torch.Tensor,
-    prompt_length: int | None,
+    prompt_length: int | list[int | None] | None,
     *,
-    restarts: int = 16,
-    steps: int = 200,
+    restarts: int = 8,
+    steps: int = 100,
     seed: int = 0,
-) -> tuple[float, float]:
+) -> tuple[float, float] | list[tuple[float, float]]:
     """The best loss over the pairs ``(a, T)`` a prompt of ``prompt_length`` tokens reaches.
 
     For examples that share their query token ``x_0`` (``X: (N, d, L)``, ``Y: (N, d, 1)``)
     on a single layer ``FF o Attn`` with invertible ``W_O W_V``, every prompt acts through one
     pair ``(a, T)``, and the pairs of length ``L_p`` are those with entropy
-    ``h = log T - g . a`` in ``[0, log L_p]`` (``prompt_length=None``: ``h >= 0``, any
-    length). Minimises ``(1/N) sum_i ||FF(x_0 + b_i + lam_i (a - b_i)) - y_i||^2``,
-    ``lam_i = T / (T + E_i)``, over ``a`` and ``h`` by batched L-BFGS from ``restarts``
-    starts. Returns ``(loss, h)`` of the best run: an upper estimate of the best loss of
-    every prompt of that length, by a ``d + 1``-dimensional search.
+    ``h = log T - g . a`` in ``[0, log L_p]`` (``None``: ``h >= 0``, any length). Minimises
+    ``(1/N) sum_i ||FF(x_0 + b_i + lam_i (a - b_i)) - y_i||^2``, ``lam_i = T / (T + E_i)``,
+    over ``a`` and ``h`` by batched L-BFGS from ``restarts`` random starts. Returns
+    ``(loss, h)`` of the best run: an upper estimate of the best loss of every prompt of that
+    length, by a ``d + 1``-dimensional search. For a list of lengths (increasing, ``None``
+    last) returns one pair per length; each length also starts from the best point of the
+    previous one (its reachable set contains the previous one's), so the losses never rise.
     """
     _, ff = _single_layer_parts(model)
     pc = _pieces(model, X, Y)
     X, Y = check_dataset(model, X, Y)
     if not torch.equal(X[:, :, -1], X[:1, :, -1].expand(X.shape[0], -1)):
         raise ValueError("X must share its last token x_0 across all examples")
-    if prompt_length is not None:
-        prompt_length = check_int(prompt_length, "prompt_length", minimum=1)
+    single = not isinstance(prompt_length, (list, tuple))
+    lengths = [prompt_length] if single else list(prompt_length)
+    if not lengths:
+        raise ValueError("prompt_length must hold at least one length")
+    checked = [None if n is None else check_int(n, "prompt_length", minimum=1) for n in lengths]
+    order = [math.inf if n is None else n for n in checked]
+    if order != sorted(order) or len(set(order)) != len(order):
+        raise ValueError(f"prompt_length must be increasing (None last), got {lengths}")
     restarts = check_int(restarts, "restarts", minimum=1)
     steps = check_int(steps, "steps", minimum=0)
     seed = check_int(seed, "seed", minimum=0)
     x0, g, d = X[0, :, -1], pc.g[0], X.shape[1]
     y = Y[..., 0]
+    gen = torch.Generator().manual_seed(seed)
+    start = torch.randn(restarts, d + 1, generator=gen, dtype=torch.float64).to(X.dtype)
+    start[:, :d] = start[:, :d] + pc.b.mean(0)
+    start[0, :d] = (pc.b + pc.e).mean(0)  # the mean needed output
+    out: list[tuple[float, float]] = []
+    previous: tuple[torch.Tensor, float] | None = None
+    for L_p in checked:
+        starts = start.clone()
+        if previous is not None:  # the previous optimum, at its entropy
+            a_prev, h_prev = previous
+            starts[0, :d] = a_prev
+            starts[0, d] = _entropy_inverse(h_prev, L_p)
+        loss, a_best, h_best = _reachable_run(ff, pc, x0, g, y, L_p, starts, steps)
+        out.append((loss, h_best))
+        previous = (a_best, h_best)
+    return out[0] if single else out
 
-    def entropy(eta: torch.Tensor) -> torch.Tensor:
-        if prompt_length is None:
-            return torch.nn.functional.softplus(eta)
-        if prompt_length == 1:
-            return torch.zeros_like(eta)
-        return math.log(prompt_length) * torch.sigmoid(eta)
+
+def _entropy(eta: torch.Tensor, L_p: int | None) -> torch.Tensor:
+    if L_p is None:
+        return torch.nn.functional.softplus(eta)
+    if L_p == 1:
+        return torch.zeros_like(eta)
+    return math.log(L_p) * torch.sigmoid(eta)
+
+
+def _entropy_inverse(h: float, L_p: int | None) -> float:
+    """An ``eta`` whose entropy is ``h`` (clamped into the range of length ``L_p``)."""
+    if L_p is None:
+        return math.log(math.expm1(max(h, 1e-12)))
+    if L_p == 1:
+        return 0.0
+    frac = min(max(h / math.log(L_p), 1e-12), 1.0 - 1e-12)
+    return math.log(frac / (1.0 - frac))
+
+
+def _reachable_run(ff, pc: _Pieces, x0, g, y, L_p, starts, steps):
+    d = g.shape[0]
 
     def losses(v: torch.Tensor) -> torch.Tensor:
-        a, h = v[:, :d], entropy(v[:, d])
+        a, h = v[:, :d], _entropy(v[:, d], L_p)
         u = h + a @ g  # log T = mean score + entropy
         lam = torch.sigmoid(u[:, None] - pc.log_E[None])  # (B, N)
         att = pc.b[None] + lam[..., None] * (a[:, None] - pc.b[None])  # (B, N, d)
@@ -240,12 +279,9 @@ def reachable_loss(
         (grad,) = torch.autograd.grad(f.sum(), v)
         return f.detach(), grad
 
-    gen = torch.Generator().manual_seed(seed)
-    start = torch.randn(restarts, d + 1, generator=gen, dtype=torch.float64)
-    start[:, :d] = start[:, :d] + pc.b.mean(0)
-    start[0, :d] = (pc.b + pc.e).mean(0)  # the mean needed output
-    flat, _ = batched_lbfgs(fg, start.to(X.dtype), steps)
+    flat, _ = batched_lbfgs(fg, starts, steps)
     with torch.no_grad():
         final = losses(flat)
     best = int(final.argmin())
-    return float(final[best]), float(entropy(flat[best, d]))
+    h = float(_entropy(flat[best, d : d + 1], L_p)[0])
+    return float(final[best]), flat[best, :d].clone(), h

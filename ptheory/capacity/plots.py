@@ -19,10 +19,13 @@ from ..segments import prompt_split
 from .counting import LookupReport, counting_lower_bound
 from .engine import PromptTuneResult
 from .rays import _single_layer_parts, ray_geometry
+from .studies import LengthStudy
 
 __all__ = [
+    "plot_bound_slack",
     "plot_construction",
     "plot_counting_bound",
+    "plot_length_study",
     "plot_loss_by_length",
     "plot_loss_by_norm",
     "plot_parameters",
@@ -301,3 +304,61 @@ def _check_sequence(x: Sequence[float], name: str) -> np.ndarray:
     if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be a non-empty 1-d sequence of finite numbers")
     return arr
+
+
+def plot_length_study(studies: Sequence[LengthStudy], ax: Axes | None = None) -> Figure:
+    """Best loss against prompt length, relative to the best one-token loss, one line per
+    seed: solid when the best pair needs entropy (``entropy_any > 0``: longer prompts help),
+    dashed when one token reaches it. Dots: prompt tuning; lines: the reachable-pair loss."""
+    if not isinstance(studies, Sequence) or not studies:
+        raise TypeError("studies must be a non-empty sequence of LengthStudy records")
+    for s in studies:
+        if not isinstance(s, LengthStudy):
+            raise TypeError(f"studies must hold LengthStudy records, got {type(s).__name__}")
+    ax = axes_or_new(ax, width=6.0, height=4.2)
+    fig = ax.figure
+    helped = labelled = None
+    for j, s in enumerate(studies):
+        helps = s.entropy_any > 1e-3
+        x = np.asarray(s.lengths, dtype=float)
+        base = s.reduced[0]
+        color = PALETTE[0] if helps else PALETTE[1]
+        label = None
+        if helps and helped is None:
+            label = helped = "best pair needs entropy: longer prompts help"
+        elif not helps and labelled is None:
+            label = labelled = "one token reaches the best pair"
+        ax.plot(x, np.asarray(s.reduced[:-1]) / base, "-" if helps else "--", color=color,
+                label=label, lw=1.4)  # fmt: skip
+        ax.plot(x, np.asarray(s.tuned) / base, MARKERS[j % len(MARKERS)], color=color, ms=5)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel(r"prompt length $L_p$ (tokens)")
+    ax.set_ylabel("best loss / best one-token loss")
+    ax.legend(loc="lower left")
+    return fig
+
+
+def plot_bound_slack(studies: Sequence[LengthStudy], ax: Axes | None = None) -> Figure:
+    """Per seed: the certified ray bound, the best loss found (tuning over the lengths tried,
+    and the reachable-pair search over every length) and the certified upper value
+    ``(1 + kappa)^2 / (1 - kappa)^2`` times the relaxation's estimate."""
+    if not isinstance(studies, Sequence) or not studies:
+        raise TypeError("studies must be a non-empty sequence of LengthStudy records")
+    for s in studies:
+        if not isinstance(s, LengthStudy):
+            raise TypeError(f"studies must hold LengthStudy records, got {type(s).__name__}")
+    ax = axes_or_new(ax, width=6.4, height=4.0)
+    fig = ax.figure
+    x = np.arange(len(studies))
+    ax.plot(x, [s.bound for s in studies], "_", ms=18, mew=2.5, color="0.15",
+            label="certified lower bound $B$")  # fmt: skip
+    ax.plot(x, [s.upper for s in studies], "_", ms=18, mew=1.5, color=PALETTE[2],
+            label=r"$(1+\kappa)^2/(1-\kappa)^2 \times$ estimate")  # fmt: skip
+    ax.plot(x, [min(s.tuned) for s in studies], "o", color=PALETTE[0], label="best tuned prompt")
+    ax.plot(x, [s.reduced[-1] for s in studies], "x", color=PALETTE[1], ms=8,
+            label="best reachable pair, any length")  # fmt: skip
+    ax.set_xticks(x, [str(s.seed) for s in studies])
+    ax.set_xlabel("seed of the model and the dataset")
+    ax.set_ylabel("training loss (mean squared error)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
+    return fig
