@@ -67,7 +67,7 @@ def length_study(
     model = single_layer_model(d=d, seed=seed)
     X, Y = unmemorizable_dataset(model, seed=seed)
     tuned = prompt_tune(model, X, Y, lengths, steps=steps, restarts=restarts).loss_by_length()
-    reduced = reachable_loss(model, X, Y, [*lengths, None], restarts=4)
+    reduced = reachable_loss(model, X, Y, [*lengths, None], restarts=8)
     any_length = ray_bound(model, X, Y, reachable=True, cells=5000)
     bounds = [
         ray_bound(model, X, Y, reachable=True, prompt_length=n, cells=5000).bound for n in lengths
