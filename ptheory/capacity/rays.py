@@ -21,6 +21,7 @@ import torch
 from .._validate import as_tensor, check_int, check_real
 from ..model import Attention, FeedForward, Transformer
 from .engine import check_dataset
+from .optim import on_one_thread
 
 __all__ = [
     "RayBound",
@@ -343,17 +344,19 @@ def _relaxation_lower(
         beta_hi = torch.maximum(beta(t0), beta(t1))  # beta is convex on [0, 1)
         excess = (gm_lo - beta_hi).clamp_min(0.0)
         if log_Lp is not None:
-            # lower bound of beta(t) - t log L_p: t log t is convex with its minimum at 1/e,
-            # -t log(1 - t) >= 0, t log E_1 is linear
+            # lower bound of beta(t) - t log L_p, term by term: t log t is convex with its
+            # minimum at 1/e, -t log(1 - t) increases, t log E_1 is linear
             tm = t0.clamp_min(math.exp(-1.0)).minimum(t1)
             tlogt = torch.where(tm > 0, tm * torch.log(tm), torch.zeros_like(tm))
             lin_lo = torch.minimum(t0 * geom.log_mass[0], t1 * geom.log_mass[0])
-            low = tlogt + lin_lo - t1 * log_Lp
+            rise = -t0 * torch.log1p(-t0)  # -t log(1 - t) increases with t
+            low = tlogt + lin_lo + rise - t1 * log_Lp
             excess = torch.maximum(excess, (low - gm_hi).clamp_min(0.0))
         V_lo = V_lo + Lam_lo * excess.pow(2) / float(g @ g)
     return V_lo / geom.b.shape[0]
 
 
+@on_one_thread
 def ray_bound(
     model: Transformer,
     X: torch.Tensor,
@@ -362,6 +365,7 @@ def ray_bound(
     reachable: bool = False,
     prompt_length: int | None = None,
     cells: int = 20_000,
+    refine: int = 6,
 ) -> RayBound:
     """A certified lower bound on the loss of **every** prompt, for examples that share
     their last token (``X: (N, d, L)``, ``Y: (N, d, 1)``); see :func:`ray_lower_bound`.
@@ -374,8 +378,10 @@ def ray_bound(
     ``|a| -> inf``; ``t = 1``: ``T -> inf``), so its infimum is a minimum over a compact set.
     The interval ``[0, 1]`` is cut into ``cells`` cells and the closed form evaluated in
     interval arithmetic on each (every quantity is monotone in ``t`` or a product of such),
-    which bounds it from below on the whole cell: the minimum of these lower ends, times
-    ``(1 - kappa)^2`` and less a relative ``1e-9`` for rounding, is the bound.
+    which bounds it from below on the whole cell; cells whose lower end is below half the
+    best grid value are cut in 16, up to ``refine`` times (branch and bound). The minimum
+    of the lower ends, times ``(1 - kappa)^2`` and less a relative ``1e-9`` for rounding,
+    is the bound.
 
     ``reachable=True`` keeps only the pairs a prompt reaches (the entropy identity:
     ``g . a <= log T``, and ``>= log T - log L_p`` for ``prompt_length = L_p``), which needs
@@ -383,6 +389,7 @@ def ray_bound(
     """
     geom = ray_geometry(model, X, Y)
     cells = check_int(cells, "cells", minimum=1)
+    refine = check_int(refine, "refine", minimum=0)
     if not isinstance(reachable, bool):
         raise TypeError(f"reachable must be a bool, got {type(reachable).__name__}")
     log_Lp = None
@@ -398,13 +405,29 @@ def ray_bound(
         g = score_direction(model.layers[0], X[0, :, -1])
     with torch.no_grad():
         edges = torch.linspace(0.0, 1.0, cells + 1, dtype=torch.float64)
-        lower = _relaxation_lower(geom, edges[:-1], edges[1:], g, log_Lp)
-        points = edges
-        values = _relaxation(geom, points, g, log_Lp)
+        values = _relaxation(geom, edges, g, log_Lp)
+        i = int(values.argmin())
+        estimate, t_star = float(values[i]), float(edges[i])
+        t0, t1 = edges[:-1], edges[1:]
+        lower = _relaxation_lower(geom, t0, t1, g, log_Lp)
+        # refine the cells whose lower end is far below the estimate (branch and bound)
+        for _ in range(refine):
+            weak = lower < 0.5 * estimate
+            if not bool(weak.any()) or int(weak.sum()) * 16 > 2_000_000:
+                break
+            a, b = t0[weak], t1[weak]
+            frac = torch.linspace(0.0, 1.0, 17, dtype=torch.float64)
+            sub = a[:, None] + (b - a)[:, None] * frac[None]  # (K, 17)
+            s0, s1 = sub[:, :-1].reshape(-1), sub[:, 1:].reshape(-1)
+            t0, t1 = torch.cat([t0[~weak], s0]), torch.cat([t1[~weak], s1])
+            lower = torch.cat([lower[~weak], _relaxation_lower(geom, s0, s1, g, log_Lp)])
+            mids = _relaxation(geom, 0.5 * (s0 + s1), g, log_Lp)
+            j = int(mids.argmin())
+            if float(mids[j]) < estimate:
+                estimate, t_star = float(mids[j]), float(0.5 * (s0[j] + s1[j]))
     scale = (1.0 - geom.kappa) ** 2
-    i = int(values.argmin())
-    bound = max(0.0, float(lower.min()) * (1.0 - 1e-9) - 1e-300)
-    return RayBound(bound=scale * bound, estimate=scale * float(values[i]), t_star=float(points[i]))
+    bound = max(0.0, float(lower.min()) * (1.0 - 1e-9))
+    return RayBound(bound=scale * bound, estimate=scale * estimate, t_star=t_star)
 
 
 def ray_lower_bound(
