@@ -11,8 +11,9 @@ Modules, along the theory's seams:
   (the book's lemma), the prompt-length bound of an exact fit and the reachable-pair loss.
 * :mod:`~ptheory.capacity.adapt`: the weight-space baselines, LoRA (closed form or
   trained) and full fine-tuning, on the same frozen model and loss.
-* :mod:`~ptheory.capacity.counting`: the counting lower bound on the prompt length needed
-  to memorize (the book's form of Hu et al.'s Theorem 2.3) and Lipschitz datasets.
+* :mod:`~ptheory.capacity.counting`: the book's own counting bound on the prompt length
+  needed to memorize (valid for any method with ``b``-bit parameters), its covering form
+  for real-valued prompts of bounded norm, quantized prompts, and the lookup construction.
 * :mod:`~ptheory.capacity.invertible`: Wang et al.'s multi-layer limitation: layers whose
   residual branches are small make ``X -> tau_P(X)`` injective, with a quantitative bound.
 * :mod:`~ptheory.capacity.plots`: the part's figures.
@@ -22,15 +23,23 @@ from . import adapt, counting, engine, entropy, invertible, plots, rays, studies
 from .adapt import FitResult, LoRAResult, fine_tune, lora_fit
 from .counting import (
     LookupReport,
+    QuantizedReport,
     bump_dataset,
     counting_lower_bound,
+    covering_length_bound,
     embed_tokens,
     grid_points_per_coordinate,
-    lipschitz_dataset,
+    level_dataset,
     lookup_model,
     lookup_prompt,
+    lookup_smallest_lengths,
     memorize_by_lookup,
-    prompt_bits_needed,
+    prompt_lipschitz,
+    prompt_lipschitz_ratio,
+    quantize,
+    quantized_memorization,
+    random_smallest_lengths,
+    smallest_memorizing_length,
 )
 from .engine import PromptTuneResult, check_dataset, fit_loss, initial_prompts, prompt_tune
 from .entropy import (
@@ -56,7 +65,9 @@ from .plots import (
     plot_loss_by_length,
     plot_loss_by_norm,
     plot_parameters,
+    plot_quantized,
     plot_rays,
+    plot_smallest_lengths,
 )
 from .rays import (
     RayBound,
@@ -80,6 +91,7 @@ __all__ = [
     "LookupReport",
     "PromptSummary",
     "PromptTuneResult",
+    "QuantizedReport",
     "RayBound",
     "RayGeometry",
     "adapt",
@@ -89,6 +101,7 @@ __all__ = [
     "collision_dataset",
     "counting",
     "counting_lower_bound",
+    "covering_length_bound",
     "embed_tokens",
     "engine",
     "entropy",
@@ -103,9 +116,10 @@ __all__ = [
     "invertible",
     "length_lower_bound",
     "length_study",
-    "lipschitz_dataset",
+    "level_dataset",
     "lookup_model",
     "lookup_prompt",
+    "lookup_smallest_lengths",
     "lora_fit",
     "memorize_by_lookup",
     "min_expansion",
@@ -116,11 +130,17 @@ __all__ = [
     "plot_loss_by_length",
     "plot_loss_by_norm",
     "plot_parameters",
+    "plot_quantized",
     "plot_rays",
+    "plot_smallest_lengths",
     "plots",
-    "prompt_bits_needed",
+    "prompt_lipschitz",
+    "prompt_lipschitz_ratio",
     "prompt_summary",
     "prompt_tune",
+    "quantize",
+    "quantized_memorization",
+    "random_smallest_lengths",
     "ray_bound",
     "ray_geometry",
     "ray_lower_bound",
@@ -129,6 +149,7 @@ __all__ = [
     "residual_model",
     "score_direction",
     "single_layer_model",
+    "smallest_memorizing_length",
     "studies",
     "unmemorizable_dataset",
 ]
