@@ -134,3 +134,65 @@ def test_equal_targets_make_the_bound_zero():
     assert cap.ray_lower_bound(model, X, Y_eq) == 0.0
     tuned = cap.prompt_tune(model, X, Y_eq, [1, 4], steps=80, restarts=4)
     assert tuned.loss < 0.1 * cap.ray_lower_bound(model, X, Y)  # far below the old bound
+
+
+def test_on_one_thread_restores_the_thread_count_even_on_error():
+    from ptheory.capacity import optim
+
+    before = torch.get_num_threads()
+    seen = []
+
+    @optim.on_one_thread
+    def work(fail: bool) -> None:
+        seen.append(torch.get_num_threads())
+        if fail:
+            raise RuntimeError("boom")
+
+    work(False)
+    with pytest.raises(RuntimeError):
+        work(True)
+    assert seen == [1, 1] and torch.get_num_threads() == before
+
+
+def test_line_search_skips_finished_runs_and_changes_nothing():
+    """With subset=True the line search evaluates only the runs still searching, and the
+    iterates are those of the full evaluation."""
+    from ptheory.capacity import optim
+
+    scales = torch.tensor([1.0, 10.0, 100.0], dtype=F64)
+    sizes = []
+
+    def rosen(x, c):  # Rosenbrock, steeper with c: needs backtracking, converges unevenly
+        u, v = x[:, 0], x[:, 1]
+        f = (1 - u) ** 2 + c * (v - u**2) ** 2
+        g = torch.stack([-2 * (1 - u) - 4 * c * u * (v - u**2), 2 * c * (v - u**2)], -1)
+        return f, g
+
+    def f_all(x):
+        return rosen(x, scales)
+
+    def f_rows(x, rows):
+        sizes.append(len(rows))
+        return rosen(x, scales[rows])
+
+    x0 = torch.tensor([[-1.2, 1.0]] * 3, dtype=F64)
+    a, ca = optim.batched_lbfgs(f_all, x0, 60)
+    b, cb = optim.batched_lbfgs(f_rows, x0, 60, subset=True)
+    assert torch.equal(a, b) and torch.equal(ca, cb)
+    assert min(sizes) < 3  # finished or accepted runs were left out
+
+
+def test_study_and_its_figures():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    studies = [cap.length_study(seed, [1, 4]) for seed in (0, 2)]
+    assert studies[0].entropy_any < 1e-3 < studies[1].entropy_any  # flat, then helps
+    for s in studies:
+        assert s.bound <= min(s.tuned) and s.bound <= s.reduced[-1] <= s.upper
+    assert len(cap.plot_length_study(studies).axes) == 1
+    assert len(cap.plot_bound_slack(studies).axes) == 1
+    fig = cap.plot_smallest_lengths({"a": ([1, 2, 4], [1, None, 4])}, {"b": ([1, 4], [0.1, 0.4])})
+    assert len(fig.axes) == 1
+    reports = [cap.QuantizedReport(bits=b, fraction=0.0, count_ratio=1.0) for b in (2, 4)]
+    assert len(cap.plot_quantized(reports).axes) == 1
