@@ -69,6 +69,7 @@ from ptheory.capacity import (
     single_layer_model,
     smallest_memorizing_length,
     unmemorizable_dataset,
+    with_extra_head,
 )
 from ptheory.model import Attention, FeedForward, Transformer, build_transformer
 
@@ -409,6 +410,9 @@ CASES: list[Case] = [
          init=torch.zeros(2, 2)), ValueError, "init"),
     Case("lora_fit", "init with closed form",
          lambda: lora_fit(MODEL, X, Y, 1, init=torch.zeros(3, 3)), ValueError, "init"),
+    Case("with_extra_head", "model too deep", lambda: with_extra_head(DEEP), ValueError, "model"),
+    Case("with_extra_head", "seed negative", lambda: with_extra_head(MODEL, -1), ValueError,
+         "seed"),
     # ------------------------------------------------------------------- figures
     Case("plot_rays", "prompt wrong rows", lambda: plot_rays(MODEL, X, Y, torch.zeros(2, 4)),
          ValueError, "prompt"),

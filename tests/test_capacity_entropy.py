@@ -196,3 +196,17 @@ def test_study_and_its_figures():
     assert len(fig.axes) == 1
     reports = [cap.QuantizedReport(bits=b, fraction=0.0, count_ratio=1.0) for b in (2, 4)]
     assert len(cap.plot_quantized(reports).axes) == 1
+
+
+def test_two_heads_fit_below_the_one_head_bound():
+    model = cap.single_layer_model(d=3, seed=0)
+    X, _ = cap.unmemorizable_dataset(model, seed=0)
+    model2 = cap.with_extra_head(model)
+    assert model2.layers[0].heads == 2
+    assert torch.equal(model2.layers[0].W_Q[0], model.layers[0].W_Q[0])  # head 1 kept
+    P = 2.0 * torch.randn(3, 2, generator=torch.Generator().manual_seed(1), dtype=F64)
+    Y2 = prompt_forward(model2, P, X)[..., -1:]
+    B1 = cap.ray_lower_bound(model, X, Y2)
+    assert B1 > 0 and float(cap.fit_loss(prompt_forward(model2, P, X), Y2)) < 1e-28
+    one = cap.prompt_tune(model, X, Y2, [1, 2], steps=60, restarts=4)
+    assert float(one.curve.min()) >= B1  # the one-head model obeys its bound

@@ -80,6 +80,7 @@ from .rays import (
     ray_lower_bound,
     single_layer_model,
     unmemorizable_dataset,
+    with_extra_head,
 )
 from .studies import LengthStudy, length_study
 
@@ -152,4 +153,5 @@ __all__ = [
     "smallest_memorizing_length",
     "studies",
     "unmemorizable_dataset",
+    "with_extra_head",
 ]

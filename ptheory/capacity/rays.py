@@ -34,6 +34,7 @@ __all__ = [
     "ray_lower_bound",
     "single_layer_model",
     "unmemorizable_dataset",
+    "with_extra_head",
 ]
 
 
@@ -486,3 +487,18 @@ def apex_dataset(
         c = b + stretch * (b - o)
         Y = ff((X[:, :, -1] + c).unsqueeze(-1))
     return X, Y
+
+
+def with_extra_head(model: Transformer, seed: int = 99) -> Transformer:
+    """The single layer ``model`` with a second, random attention head added beside its own
+    (same score scale; the feed-forward layer shared): a model outside the segment lemma
+    whose first head is ``model``'s."""
+    attn, ff = _single_layer_parts(model)
+    seed = check_int(seed, "seed", minimum=0)
+    extra = Attention(attn.d, attn.head_size, scale=attn.scale_spec, seed=seed)
+    W = {
+        k: torch.cat([getattr(attn, k).detach(), getattr(extra, k).detach().to(attn.W_Q.dtype)])
+        for k in ("W_Q", "W_K", "W_V", "W_O")
+    }
+    both = Attention.from_weights(W["W_Q"], W["W_K"], W["W_V"], W["W_O"], scale=attn.scale)
+    return Transformer([both, ff]).freeze()
