@@ -210,3 +210,41 @@ def test_two_heads_fit_below_the_one_head_bound():
     assert B1 > 0 and float(cap.fit_loss(prompt_forward(model2, P, X), Y2)) < 1e-28
     one = cap.prompt_tune(model, X, Y2, [1, 2], steps=60, restarts=4)
     assert float(one.curve.min()) >= B1  # the one-head model obeys its bound
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_every_pair_in_the_entropy_range_is_reached_by_a_built_prompt(seed):
+    """The converse of the lemma, as a construction: for random (a, h) with h in
+    (0, log L_p] (h = 0 for one token) the built prompt has attention output a, entropy h
+    and log mass g . a + h, measured by prompt_summary and by the model's own attention."""
+    model = cap.single_layer_model(d=3, seed=seed)
+    gen = torch.Generator().manual_seed(seed)
+    for L_p in (1, 2, 5, 64):
+        for trial in range(4):
+            x = torch.rand(3, generator=gen, dtype=F64)
+            a = 3.0 * torch.randn(3, generator=gen, dtype=F64)
+            h = (
+                0.0
+                if L_p == 1
+                else (math.log(L_p), 1e-6, 0.3, 0.9)[trial] * (1.0 if trial < 2 else math.log(L_p))
+            )
+            P = cap.reachable_prompt(model, x, a, h, L_p)
+            assert P.shape == (3, L_p)
+            s = cap.prompt_summary(model, P, x)
+            g = cap.score_direction(model, x)
+            assert torch.allclose(s.a, a, atol=1e-10)
+            assert torch.allclose(model.layers[0].attend(x[:, None], P)[:, 0], a, atol=1e-10)
+            assert s.entropy == pytest.approx(h, abs=1e-10)
+            assert s.log_mass == pytest.approx(float(g @ a) + h, abs=1e-9)
+
+
+def test_reachable_prompt_refuses_entropies_a_length_cannot_have():
+    """Control: one token has entropy 0 only; L_p tokens at most log L_p and never 0."""
+    model = cap.single_layer_model(d=3, seed=0)
+    x, a = torch.full((3,), 0.5, dtype=F64), torch.zeros(3, dtype=F64)
+    with pytest.raises(ValueError, match="h"):
+        cap.reachable_prompt(model, x, a, 0.1, 1)
+    with pytest.raises(ValueError, match="h"):
+        cap.reachable_prompt(model, x, a, math.log(4) + 1e-9, 4)
+    with pytest.raises(ValueError, match="h"):
+        cap.reachable_prompt(model, x, a, 0.0, 4)

@@ -47,6 +47,7 @@ from .entropy import (
     length_lower_bound,
     prompt_summary,
     reachable_loss,
+    reachable_prompt,
     score_direction,
 )
 from .invertible import (
@@ -147,6 +148,7 @@ __all__ = [
     "ray_lower_bound",
     "rays",
     "reachable_loss",
+    "reachable_prompt",
     "residual_model",
     "score_direction",
     "single_layer_model",

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._validate import as_tensor, check_finite, check_int, check_matrix_batch
+from .._validate import as_tensor, check_finite, check_int, check_matrix_batch, check_real
 from ..model import Attention, Transformer
 from .engine import check_dataset
 from .optim import batched_lbfgs, on_one_thread
@@ -41,6 +41,7 @@ __all__ = [
     "length_lower_bound",
     "prompt_summary",
     "reachable_loss",
+    "reachable_prompt",
     "score_direction",
 ]
 
@@ -130,6 +131,70 @@ def score_direction(model: object, x: torch.Tensor) -> torch.Tensor:
             raise ValueError("model must have an invertible W_O W_V (head size d, full rank)")
         q = attn.key_query_matrix()[0] @ x * attn.scale
         return torch.linalg.solve(M.T, q)
+
+
+def _entropy_of_lead(gamma: float, n: int) -> float:
+    """Entropy of ``softmax(gamma, 0, ..., 0)`` over ``n`` entries (``gamma >= 0``)."""
+    lse = gamma + math.log1p((n - 1) * math.exp(-gamma))
+    w1 = math.exp(gamma - lse)
+    return lse - gamma * w1
+
+
+def reachable_prompt(
+    model: object, x: torch.Tensor, a: torch.Tensor, h: float, prompt_length: int
+) -> torch.Tensor:
+    """A prompt of ``prompt_length`` tokens with attention output ``a`` and entropy ``h`` on
+    the query ``x``: the converse half of the entropy identity, as a construction.
+
+    With ``M = W_O W_V`` invertible, ``pbar = M^{-1} a`` and ``q = s W_K^T W_Q x``: for
+    ``L_p = 1`` (``h = 0``) the prompt is ``pbar``; for ``L_p >= 2`` and
+    ``0 < h <= log L_p`` (``q != 0``) its columns are ``p_j = pbar + beta_j q / ||q||^2``
+    with ``beta = (gamma, 0, ..., 0) - mu``, ``mu`` the mean of ``(gamma, 0, ..., 0)`` under
+    its own softmax and ``gamma >= 0`` found by bisection so that the softmax has entropy
+    ``h``. Then ``Att(x, P) = a`` and ``log T = g . a + h``. ``x: (d,)``, ``a: (d,)``;
+    returns ``P: (d, L_p)``. Raises ``ValueError`` for an ``h`` outside the range of the
+    length (``0`` for one token, ``(0, log L_p]`` otherwise).
+    """
+    attn = _attention(model)
+    dtype = attn.W_Q.dtype
+    x = check_finite(as_tensor(x, "x", dtype=dtype), "x")
+    if x.shape != (attn.d,):
+        raise ValueError(f"x must have shape ({attn.d},), got {tuple(x.shape)}")
+    a = check_finite(as_tensor(a, "a", dtype=dtype), "a")
+    if a.shape != (attn.d,):
+        raise ValueError(f"a must have shape ({attn.d},), got {tuple(a.shape)}")
+    n = check_int(prompt_length, "prompt_length", minimum=1)
+    h = check_real(h, "h", minimum=0.0, maximum=math.log(n))
+    score_direction(attn, x)  # raises unless M = W_O W_V is invertible
+    with torch.no_grad():
+        M = attn.W_O[0] @ attn.W_V[0]
+        pbar = torch.linalg.solve(M, a)
+        if n == 1:
+            if h != 0.0:
+                raise ValueError(f"h must be 0 for a one-token prompt, got {h}")
+            return pbar[:, None].clone()
+        if h == 0.0:
+            raise ValueError(f"h must be positive for prompt_length >= 2, got {h}")
+        q = attn.key_query_matrix()[0] @ x * attn.scale
+        if float(q.norm()) == 0.0:
+            raise ValueError("x must have W_K^T W_Q x != 0 for a prompt of two or more tokens")
+        lo, hi = 0.0, 1.0
+        while _entropy_of_lead(hi, n) > h:
+            hi *= 2.0
+            if hi > 1e6:
+                raise ValueError(f"h = {h:.3g} is too small to reach in float64")
+        for _ in range(200):  # entropy decreases with gamma
+            mid = 0.5 * (lo + hi)
+            if _entropy_of_lead(mid, n) > h:
+                lo = mid
+            else:
+                hi = mid
+        gamma = 0.5 * (lo + hi)
+        lead = torch.zeros(n, dtype=dtype)
+        lead[0] = gamma
+        w = torch.softmax(lead, dim=0)
+        beta = lead - (w * lead).sum()
+        return pbar[:, None] + q[:, None] * beta[None] / (q @ q)
 
 
 @dataclass(frozen=True)
