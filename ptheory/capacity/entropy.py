@@ -258,7 +258,8 @@ def reachable_loss(
     restarts: int = 8,
     steps: int = 100,
     seed: int = 0,
-) -> tuple[float, float] | list[tuple[float, float]]:
+    with_point: bool = False,
+) -> tuple | list[tuple]:
     """The best loss over the pairs ``(a, T)`` a prompt of ``prompt_length`` tokens reaches.
 
     For examples that share their query token ``x_0`` (``X: (N, d, L)``, ``Y: (N, d, 1)``)
@@ -270,7 +271,11 @@ def reachable_loss(
     ``(loss, h)`` of the best run: an upper estimate of the best loss of every prompt of that
     length, by a ``d + 1``-dimensional search. For a list of lengths (increasing, ``None``
     last) returns one pair per length; each length also starts from the best point of the
-    previous one (its reachable set contains the previous one's), so the losses never rise.
+    previous one (the closure of its reachable set contains the previous one's), so the
+    losses never rise, and from that point at mid-range entropy (a start at entropy 0 sits
+    where the entropy's parametrisation has no gradient, and would keep a longer prompt at
+    the previous length's optimum). ``with_point=True`` returns ``(loss, h, a)`` instead,
+    ``a: (d,)``, from which :func:`reachable_prompt` builds a prompt.
     """
     _, ff = _single_layer_parts(model)
     pc = _pieces(model, X, Y)
@@ -288,6 +293,8 @@ def reachable_loss(
     restarts = check_int(restarts, "restarts", minimum=1)
     steps = check_int(steps, "steps", minimum=0)
     seed = check_int(seed, "seed", minimum=0)
+    if not isinstance(with_point, bool):
+        raise TypeError(f"with_point must be a bool, got {type(with_point).__name__}")
     x0, g, d = X[0, :, -1], pc.g[0], X.shape[1]
     y = Y[..., 0]
     gen = torch.Generator().manual_seed(seed)
@@ -302,8 +309,11 @@ def reachable_loss(
             a_prev, h_prev = previous
             starts[0, :d] = a_prev
             starts[0, d] = _entropy_inverse(h_prev, L_p)
+            if restarts > 1:  # the same point, where the entropy's gradient is alive
+                starts[1, :d] = a_prev
+                starts[1, d] = 0.0
         loss, a_best, h_best = _reachable_run(ff, pc, x0, g, y, L_p, starts, steps)
-        out.append((loss, h_best))
+        out.append((loss, h_best, a_best) if with_point else (loss, h_best))
         previous = (a_best, h_best)
     return out[0] if single else out
 

@@ -310,8 +310,9 @@ def _check_sequence(x: Sequence[float], name: str) -> np.ndarray:
 
 def plot_length_study(studies: Sequence[LengthStudy], ax: Axes | None = None) -> Figure:
     """Best loss against prompt length, relative to the best one-token loss, one line per
-    seed: solid when the best pair needs entropy (``entropy_any > 0``: longer prompts help),
-    dashed when one token reaches it. Dots: prompt tuning; lines: the reachable-pair loss."""
+    seed: solid when the best pair needs entropy and a longer built prompt gains more than
+    ``1e-5`` of the loss (longer prompts help), dashed otherwise. Dots: prompt tuning;
+    lines: the reachable-pair loss."""
     if not isinstance(studies, Sequence) or not studies:
         raise TypeError("studies must be a non-empty sequence of LengthStudy records")
     for s in studies:
@@ -321,7 +322,7 @@ def plot_length_study(studies: Sequence[LengthStudy], ax: Axes | None = None) ->
     fig = ax.figure
     helped = labelled = None
     for j, s in enumerate(studies):
-        helps = s.entropy_any > 1e-3
+        helps = s.entropy_any > 1e-3 and s.gain > 1e-5
         x = np.asarray(s.lengths, dtype=float)
         base = s.reduced[0]
         color = PALETTE[0] if helps else PALETTE[1]

@@ -4,12 +4,16 @@ can assert a claim on many seeds with one call."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import torch
+
 from .._validate import check_int
-from .engine import prompt_tune
-from .entropy import reachable_loss
+from ..model import prompt_forward
+from .engine import fit_loss, prompt_tune
+from .entropy import reachable_loss, reachable_prompt
 from .rays import ff_contraction, ray_bound, single_layer_model, unmemorizable_dataset
 
 __all__ = ["LengthStudy", "length_study"]
@@ -27,6 +31,9 @@ class LengthStudy:
             a ``d + 1``-dimensional search), then over every length.
         entropy_any: the prompt entropy ``h`` at the best pair over every length; ``0``
             means one token reaches it, and ``exp(h)`` is the length it asks for.
+        built: the model's loss on the prompt that :func:`reachable_prompt` builds from the
+            best pair of each length (a prompt of that length, evaluated by the model): an
+            independent check that the reduction is exact.
         bounds: the certified ray bound restricted to the pairs each length reaches.
         bound: the certified ray bound for every prompt of any length.
         estimate: the relaxation's value at its best grid point (upper estimate).
@@ -38,10 +45,20 @@ class LengthStudy:
     tuned: list[float]
     reduced: list[float]
     entropy_any: float
+    built: list[float]
     bounds: list[float]
     bound: float
     estimate: float
     kappa: float
+
+    @property
+    def gain(self) -> float:
+        """Relative gain of the best built prompt longer than one token over the best
+        one-token loss, ``(reduced[0] - min(built[1:])) / reduced[0]`` (``0`` when only one
+        length was tried); positive when a longer prompt does better."""
+        if len(self.built) < 2:
+            return 0.0
+        return (self.reduced[0] - min(self.built[1:])) / self.reduced[0]
 
     @property
     def upper(self) -> float:
@@ -67,7 +84,16 @@ def length_study(
     model = single_layer_model(d=d, seed=seed)
     X, Y = unmemorizable_dataset(model, seed=seed)
     tuned = prompt_tune(model, X, Y, lengths, steps=steps, restarts=restarts).loss_by_length()
-    reduced = reachable_loss(model, X, Y, [*lengths, None], restarts=8)
+    # the reachable-pair search, every length chained from the previous one's optimum; 32
+    # starts, because the one-token problem has several local minima
+    chain = reachable_loss(model, X, Y, [*lengths, None], restarts=32, steps=200, with_point=True)
+    built = []
+    for n, (_, h, a) in zip(lengths, chain, strict=False):
+        h = 0.0 if n == 1 else min(max(h, 1e-9), math.log(n))
+        P = reachable_prompt(model, X[0, :, -1], a, h, n)
+        with torch.no_grad():
+            built.append(float(fit_loss(prompt_forward(model, P, X), Y)))
+    reduced = [v for v, _, _ in chain]
     any_length = ray_bound(model, X, Y, reachable=True, cells=5000)
     bounds = [
         ray_bound(model, X, Y, reachable=True, prompt_length=n, cells=5000).bound for n in lengths
@@ -77,8 +103,9 @@ def length_study(
         seed=seed,
         lengths=lengths,
         tuned=tuned,
-        reduced=[v for v, _ in reduced],
-        entropy_any=reduced[-1][1],
+        reduced=reduced,
+        entropy_any=chain[-1][1],
+        built=built,
         bounds=bounds,
         bound=any_length.bound,
         estimate=any_length.estimate,
