@@ -317,3 +317,24 @@ def test_study_builds_prompts_that_realise_the_reachable_optimum():
     s = cap.length_study(5, [1, 4])
     assert all(abs(b - r) <= 1e-9 * r for b, r in zip(s.built, s.reduced, strict=False))
     assert s.gain > 1e-5  # seed 5: four tokens beat one, on a prompt the model runs
+
+
+def test_singular_values_free_the_mass_but_confine_the_output():
+    """The lemma's parenthesis: with W_O W_V singular, one-token prompts that differ along
+    its null space have the same attention output and different log masses (no entropy
+    constraint ties T to a), while every output lies in the range of W_O W_V."""
+    model = cap.single_layer_model(d=3, seed=0)
+    attn = model.layers[0]
+    with torch.no_grad():
+        attn.W_V[0, 0].zero_()  # rank 2
+    M = attn.W_O[0] @ attn.W_V[0]
+    null = torch.linalg.svd(M).Vh[-1]  # M @ null = 0
+    x = torch.tensor([0.3, 0.7, 0.2], dtype=F64)
+    q = attn.key_query_matrix()[0] @ x
+    assert abs(float(q @ null)) > 1e-3  # q has a component along the null space
+    p = torch.tensor([0.5, -1.0, 2.0], dtype=F64)
+    s0 = cap.prompt_summary(model, p[:, None], x)
+    s1 = cap.prompt_summary(model, (p + 5.0 * null)[:, None], x)
+    assert torch.allclose(s0.a, s1.a, atol=1e-12) and abs(s0.log_mass - s1.log_mass) > 1e-2
+    left = torch.linalg.svd(M).U[:, -1]  # orthogonal to the range of M
+    assert abs(float(left @ s0.a)) < 1e-12 and abs(float(left @ s1.a)) < 1e-12
