@@ -338,3 +338,16 @@ def test_singular_values_free_the_mass_but_confine_the_output():
     assert torch.allclose(s0.a, s1.a, atol=1e-12) and abs(s0.log_mass - s1.log_mass) > 1e-2
     left = torch.linalg.svd(M).U[:, -1]  # orthogonal to the range of M
     assert abs(float(left @ s0.a)) < 1e-12 and abs(float(left @ s1.a)) < 1e-12
+
+
+def test_upper_value_needs_reachable_pairs():
+    """(1 + kappa)^2 / (1 - kappa)^2 times the relaxation's estimate bounds the best loss
+    from above only over reachable pairs: over all pairs (same-direction dataset) it falls
+    below the certified bound that every prompt obeys."""
+    model = cap.single_layer_model(d=3, seed=0)
+    X, Y = cap.unmemorizable_dataset(model, seed=0, same_direction=True)
+    kappa = cap.ray_geometry(model, X, Y).kappa
+    factor = ((1 + kappa) / (1 - kappa)) ** 2
+    reach = cap.ray_bound(model, X, Y, reachable=True)
+    assert factor * cap.ray_bound(model, X, Y).estimate < reach.bound
+    assert reach.bound <= reach.estimate <= factor * reach.estimate
