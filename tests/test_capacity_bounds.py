@@ -21,7 +21,6 @@ from ptheory.capacity import (
     grid_points_per_coordinate,
     injectivity_bound,
     injectivity_lower_bound,
-    lipschitz_dataset,
     lookup_model,
     lookup_prompt,
     memorize_by_lookup,
@@ -29,7 +28,6 @@ from ptheory.capacity import (
     plot_construction,
     plot_counting_bound,
     plot_loss_by_norm,
-    prompt_bits_needed,
     prompt_tune,
     residual_model,
 )
@@ -72,7 +70,7 @@ def test_counting_bound_is_monotone():
             assert counting_lower_bound(d, L + 1, 0.05, 16) > counting_lower_bound(d, L, 0.05, 16)
     assert counting_lower_bound(2, 2, 0.05, 32) < counting_lower_bound(2, 2, 0.05, 16)
     assert math.isinf(counting_lower_bound(40, 40, 0.001, 64))
-    assert prompt_bits_needed(2, 3, 0.05) == 6 * 5**6
+    assert counting_lower_bound(2, 3, 0.05, 1) == 6 * 5**6
 
 
 def test_bump_dataset_is_a_separated_lipschitz_family():
@@ -173,18 +171,6 @@ def test_bound_figures():
     assert fig.axes[0].get_xlabel()
 
 
-def test_lipschitz_dataset_respects_its_constant():
-    X, Y = lipschitz_dataset(64, 2, 3, lipschitz=2.0, seed=5)
-    assert X.shape == Y.shape == (64, 2, 3)
-    assert float(Y.min()) > 0.0 and float(Y.max()) < 1.0
-    dx = (X[:, None] - X[None]).flatten(2).norm(dim=-1)
-    dy = (Y[:, None] - Y[None]).flatten(2).norm(dim=-1)
-    off = ~torch.eye(64, dtype=torch.bool)
-    assert bool((dy[off] <= 2.0 * dx[off] + 1e-12).all())
-    X2, Y2 = lipschitz_dataset(64, 2, 3, lipschitz=2.0, seed=5)
-    assert torch.equal(X, X2) and torch.equal(Y, Y2)
-
-
 def test_invertible_exercise_claims():
     # The solutions of the exercises of invertible_layers: the largest certified radius
     # lies between 3 and 3.5; with expanding feed-forward branches nothing is certified,
@@ -197,3 +183,62 @@ def test_invertible_exercise_claims():
     no_prompt = float(fit_loss(wide(X), Y))
     res = prompt_tune(wide, X, Y, [1, 2, 4, 8], steps=80, max_norm=2.0)
     assert res.loss > 0.9 * no_prompt
+
+
+def test_tracked_factor_is_sharper_and_still_holds():
+    model = residual_model(3, blocks=2, seed=0)
+    for R in (1.0, 2.0, 3.0):
+        info = injectivity_bound(model, R)
+        assert info.ell_tracked >= info.ell
+        if info.ell_tracked > 0:
+            assert min_expansion(model, min(R, 2.0), seed=1) >= info.ell_tracked
+    # control: a model with large weights expands less than the small model's factor
+    big = residual_model(3, blocks=2, seed=0, value_norm=3.0, key_norm=5.0, ff_norm=0.5)
+    assert min_expansion(big, 2.0) < injectivity_bound(model, 2.0).ell_tracked
+
+
+def test_quantize_levels_and_range():
+    from ptheory.capacity import quantize
+
+    P = torch.linspace(-3, 3, 61, dtype=F64).reshape(1, -1)
+    Q = quantize(P, 2, 1.0)
+    levels = torch.tensor([-1.0, -1 / 3, 1 / 3, 1.0], dtype=F64)
+    assert float((Q.reshape(-1, 1) - levels).abs().min(dim=1).values.max()) < 1e-12
+    assert float((quantize(P.clamp(-1, 1), 10, 1.0) - P.clamp(-1, 1)).abs().max()) <= 1 / 1023
+
+
+def test_quantized_prompts_never_beat_the_count():
+    from ptheory.capacity import quantized_memorization
+
+    reports = quantized_memorization(1, 4, 2**12, [2, 4, 8, 16], datasets=8)
+    assert all(r.fraction <= r.count_ratio for r in reports)
+    assert reports[-1].fraction == 1.0 and reports[0].count_ratio < 1e-6
+
+
+def test_level_dataset_family():
+    from ptheory.capacity import level_dataset
+
+    X, Y = level_dataset(2, 9, 5, seed=1)
+    assert X.shape == (9, 2, 1) and Y.shape == (9, 2, 1)
+    levels = torch.round((Y - 0.25) / 0.125)
+    assert torch.allclose(0.25 + 0.125 * levels, Y) and float(levels.max()) <= 4
+
+
+def test_prompt_lipschitz_bounds_the_ratio_and_covering_bound_grows_with_N():
+    from ptheory.capacity import covering_length_bound, prompt_lipschitz, prompt_lipschitz_ratio
+
+    model = residual_model(3, blocks=2, seed=0)
+    K = prompt_lipschitz(model, 2.0)
+    assert prompt_lipschitz_ratio(model, 2.0, seed=3) <= K
+    small = [covering_length_bound(3, N, 4, 0.01, width=3, radius=2.0, lipschitz=K)
+             for N in (8, 16, 32)]  # fmt: skip
+    assert small[1] == pytest.approx(2 * small[0]) and small[2] == pytest.approx(4 * small[0])
+    # a larger Lipschitz constant or radius gives a smaller (weaker) bound
+    assert covering_length_bound(3, 8, 4, 0.01, width=3, radius=2.0, lipschitz=10 * K) < small[0]
+
+
+def test_smallest_lengths_on_the_lookup_model():
+    from ptheory.capacity import lookup_smallest_lengths
+
+    found = lookup_smallest_lengths([4, 8])
+    assert found == [4, 8]

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from .._validate import check_int
+from .._validate import as_tensor, check_finite, check_int
 from ..model import Attention, Transformer, freeze
 from .engine import _fit_loss, _layers, check_dataset
 from .optim import batched_lbfgs, on_one_thread
@@ -122,6 +122,7 @@ def lora_fit(
     layer: int | None = None,
     steps: int = 200,
     seed: int = 0,
+    init: torch.Tensor | None = None,
 ) -> LoRAResult:
     """Fit a rank-``rank`` update of one attention weight of the frozen ``model``.
 
@@ -132,7 +133,11 @@ def lora_fit(
     the best rank-``rank`` solution in that space is the truncated SVD of a reduced-rank
     regression. With ``method="train"``: factors ``B: (s, r)`` (zero) and ``A: (r, d)``
     (``N(0, 1/d)`` from ``seed``) of ``weight`` in attention layer ``layer`` (default: the
-    first), trained by ``steps`` L-BFGS iterations on the loss.
+    first), trained by ``steps`` L-BFGS iterations on the loss; with ``init`` (an update of
+    the weight's shape, say the closed form's ``delta``) the factors start from its best
+    rank-``rank`` factorisation instead. The closed form is the best update **in attention
+    space**; training from it can only lower the loss, and measures the best rank-``rank``
+    loss.
     """
     X, Y = check_dataset(model, X, Y)
     rank = check_int(rank, "rank", minimum=1)
@@ -147,6 +152,8 @@ def lora_fit(
         raise ValueError(f"model's attention layer must have one head, got {attn.heads}")
     rows, cols = getattr(attn, weight).shape[-2:]
     n_params = rank * (rows + cols)
+    if init is not None and method != "train":
+        raise ValueError("init needs method='train'")
     if method == "closed_form":
         if weight != "W_V":
             raise ValueError("weight must be 'W_V' for method='closed_form'")
@@ -157,7 +164,17 @@ def lora_fit(
         W0 = base[name].detach()
         gen = torch.Generator().manual_seed(seed)
         A0 = torch.randn(rank, cols, generator=gen, dtype=torch.float64).to(W0.dtype) / cols**0.5
-        x0 = torch.cat([torch.zeros(rows * rank, dtype=W0.dtype), A0.reshape(-1)])[None]
+        B0 = torch.zeros(rows, rank, dtype=W0.dtype)
+        if init is not None:
+            init = check_finite(as_tensor(init, "init", dtype=W0.dtype), "init")
+            if init.shape != (rows, cols):
+                raise ValueError(f"init must have shape {(rows, cols)}, got {tuple(init.shape)}")
+            U, S, Vh = torch.linalg.svd(init, full_matrices=False)
+            k = min(rank, S.numel())
+            B0[:, :k] = U[:, :k] * S[:k].sqrt()
+            A0 = A0.clone()
+            A0[:k] = S[:k].sqrt()[:, None] * Vh[:k]
+        x0 = torch.cat([B0.reshape(-1), A0.reshape(-1)])[None]
 
         def fg(flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             v = flat.detach()[0].requires_grad_(True)

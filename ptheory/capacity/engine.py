@@ -295,18 +295,20 @@ def prompt_tune(
         X.dtype
     )[:, None, :]  # (B, 1, L_max): 1 on real prompt columns
 
-    def losses(Q: torch.Tensor) -> torch.Tensor:
-        P = _squash(Q * col_mask, max_norm) * col_mask
-        return _fit_loss(padded_forward(model, P, run_len, X), Y)
+    def losses(Q: torch.Tensor, rows: torch.Tensor | None = None) -> torch.Tensor:
+        mask = col_mask if rows is None else col_mask[rows]
+        lens = run_len if rows is None else run_len[rows]
+        P = _squash(Q * mask, max_norm) * mask
+        return _fit_loss(padded_forward(model, P, lens, X), Y)
 
-    def fg(flat: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        Q = flat.detach().reshape(B, d, L_max).requires_grad_(True)
-        f = losses(Q)
+    def fg(flat: torch.Tensor, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        Q = flat.detach().reshape(-1, d, L_max).requires_grad_(True)
+        f = losses(Q, rows)
         (grad,) = torch.autograd.grad(f.sum(), Q)
-        return f.detach(), (grad * col_mask).reshape(B, -1)
+        return f.detach(), (grad * col_mask[rows]).reshape(len(rows), -1)
 
     if optimizer == "lbfgs":
-        flat, curve = batched_lbfgs(fg, Q0.reshape(B, -1), steps)
+        flat, curve = batched_lbfgs(fg, Q0.reshape(B, -1), steps, subset=True)
         Q = flat.reshape(B, d, L_max)
     else:
         Q = Q0.clone().requires_grad_(True)

@@ -88,11 +88,16 @@ class InjectivityBound:
             one more entry than ``kappas`` (the last bounds the output).
         ell: ``2 - prod (1 + kappa_k)``; the map ``X -> tau_P(X)`` expands distances by at
             least this factor when it is positive.
+        ell_tracked: a sharper factor from tracking the input and prompt columns apart:
+            a token-wise layer keeps equal prompt columns equal and shrinks input-column
+            differences by at most ``1 - kappa_k``; attention is treated as in ``ell``.
+            Always at least ``ell``.
     """
 
     kappas: list[float]
     radii: list[float]
     ell: float
+    ell_tracked: float = math.nan
 
     @property
     def injective(self) -> bool:
@@ -131,7 +136,16 @@ def injectivity_bound(model: Transformer, radius: float) -> InjectivityBound:
         kappas.append(kappa)
         radii.append(R)
     ell = 2.0 - math.prod(1.0 + k for k in kappas)
-    return InjectivityBound(kappas=kappas, radii=radii, ell=ell)
+    # per unit of input distance: D_lo, D_hi bound the input-column differences, E the
+    # prompt-column differences (0 at the start: one prompt)
+    d_lo, d_hi, e = 1.0, 1.0, 0.0
+    for layer, k in zip(layers, kappas, strict=True):
+        if isinstance(layer, Attention):
+            u = max(d_hi, e)
+            d_lo, d_hi, e = d_lo - k * u, d_hi + k * u, e + k * u
+        else:
+            d_lo, d_hi, e = (1.0 - k) * d_lo, (1.0 + k) * d_hi, (1.0 + k) * e
+    return InjectivityBound(kappas=kappas, radii=radii, ell=ell, ell_tracked=d_lo)
 
 
 def collision_dataset(
@@ -156,7 +170,7 @@ def collision_dataset(
 
 
 def injectivity_lower_bound(
-    model: Transformer, X: torch.Tensor, Y: torch.Tensor, max_norm: float
+    model: Transformer, X: torch.Tensor, Y: torch.Tensor, max_norm: float, *, tracked: bool = False
 ) -> float:
     """A lower bound on the loss of every prompt whose columns have norm below ``max_norm``.
 
@@ -164,7 +178,8 @@ def injectivity_lower_bound(
     columns), with ``R_0 = max(max_norm, largest column norm of X)`` and ``ell`` from
     :func:`injectivity_bound`: ``loss >= ell^2 ||X_1 - X_2||_{2,inf}^2 / 4`` when
     ``ell > 0`` (else the bound is ``0``): the two outputs stay ``ell ||X_1 - X_2||``
-    apart, and a common target is at least half of that from one of them.
+    apart, and a common target is at least half of that from one of them. With
+    ``tracked=True`` the sharper ``ell_tracked`` is used.
     """
     X, Y = check_dataset(model, X, Y)
     if X.shape[0] != 2:
@@ -173,7 +188,10 @@ def injectivity_lower_bound(
         raise ValueError("Y must be one common target for both inputs, on all L columns")
     max_norm = check_real(max_norm, "max_norm", minimum=0.0)
     R0 = max(max_norm, float(X.norm(dim=-2).max()))
-    ell = injectivity_bound(model, R0).ell
+    if not isinstance(tracked, bool):
+        raise TypeError(f"tracked must be a bool, got {type(tracked).__name__}")
+    info = injectivity_bound(model, R0)
+    ell = info.ell_tracked if tracked else info.ell
     if ell <= 0.0:
         return 0.0
     gap = float((X[0] - X[1]).norm(dim=-2).max())

@@ -52,6 +52,7 @@ def batched_lbfgs(
     max_line_search: int = 30,
     gtol: float = 1e-12,
     ftol: float = 1e-15,
+    subset: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Minimise ``B`` independent functions at once with L-BFGS.
 
@@ -61,6 +62,10 @@ def batched_lbfgs(
     value by less than ``ftol (1 + |f|)``, or its line search fails along ``-g``; so a
     run's iterates do not depend on the others. Returns the final points and the curve
     ``(steps + 1, B)``.
+
+    With ``subset=True``, ``fg(x, rows)`` is called with the points ``x: (k, n)`` of the runs
+    ``rows`` (a ``LongTensor``) only: the line search then evaluates only the runs that are
+    neither finished nor accepted yet. Otherwise ``fg(x)`` gets all ``B`` runs each time.
     """
     if not callable(fg):
         raise TypeError(f"fg must be callable, got {type(fg).__name__}")
@@ -72,9 +77,12 @@ def batched_lbfgs(
     max_line_search = check_int(max_line_search, "max_line_search", minimum=1)
     gtol = check_real(gtol, "gtol", minimum=0.0)
     ftol = check_real(ftol, "ftol", minimum=0.0)
+    if not isinstance(subset, bool):
+        raise TypeError(f"subset must be a bool, got {type(subset).__name__}")
     x = x0.clone()
-    f, g = fg(x)
     B, n = x.shape
+    every = torch.arange(B, device=x.device)
+    f, g = fg(x, every) if subset else fg(x)
     m = history
     S = x.new_zeros(B, m, n)
     Yh = x.new_zeros(B, m, n)
@@ -108,7 +116,14 @@ def batched_lbfgs(
         x_new, f_new, g_new = x.clone(), f.clone(), g.clone()
         for _ in range(max_line_search):
             trial = x + t[:, None] * direction
-            ft, gt = fg(trial)
+            if subset:  # evaluate only the runs still searching
+                rows = (~accepted).nonzero().squeeze(-1)
+                ft = torch.full_like(f, torch.inf)
+                gt = g.clone()
+                ft_rows, gt_rows = fg(trial[rows], rows)
+                ft[rows], gt[rows] = ft_rows, gt_rows
+            else:
+                ft, gt = fg(trial)
             ok = ~accepted & torch.isfinite(ft) & (ft <= f + 1e-4 * t * slope)
             x_new = torch.where(ok[:, None], trial, x_new)
             f_new = torch.where(ok, ft, f_new)

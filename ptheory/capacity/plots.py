@@ -16,17 +16,22 @@ from matplotlib.figure import Figure
 from .._validate import as_tensor, check_int, check_real
 from ..plotting import MARKERS, PALETTE, axes_or_new
 from ..segments import prompt_split
-from .counting import LookupReport, counting_lower_bound
+from .counting import LookupReport, QuantizedReport, counting_lower_bound
 from .engine import PromptTuneResult
 from .rays import _single_layer_parts, ray_geometry
+from .studies import LengthStudy
 
 __all__ = [
+    "plot_bound_slack",
     "plot_construction",
     "plot_counting_bound",
+    "plot_length_study",
     "plot_loss_by_length",
     "plot_loss_by_norm",
     "plot_parameters",
+    "plot_quantized",
     "plot_rays",
+    "plot_smallest_lengths",
 ]
 
 FLOOR = 1e-20  # losses below this are drawn at this height on logarithmic axes
@@ -301,3 +306,126 @@ def _check_sequence(x: Sequence[float], name: str) -> np.ndarray:
     if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} must be a non-empty 1-d sequence of finite numbers")
     return arr
+
+
+def plot_length_study(studies: Sequence[LengthStudy], ax: Axes | None = None) -> Figure:
+    """Best loss against prompt length, relative to the best one-token loss, one line per
+    seed: solid when the best pair needs entropy and a longer built prompt gains more than
+    ``1e-5`` of the loss (longer prompts help), dashed otherwise. Dots: prompt tuning;
+    lines: the reachable-pair loss."""
+    if not isinstance(studies, Sequence) or not studies:
+        raise TypeError("studies must be a non-empty sequence of LengthStudy records")
+    for s in studies:
+        if not isinstance(s, LengthStudy):
+            raise TypeError(f"studies must hold LengthStudy records, got {type(s).__name__}")
+    ax = axes_or_new(ax, width=6.0, height=4.2)
+    fig = ax.figure
+    helped = labelled = None
+    for j, s in enumerate(studies):
+        helps = s.entropy_any > 1e-3 and s.gain > 1e-5
+        x = np.asarray(s.lengths, dtype=float)
+        base = s.reduced[0]
+        color = PALETTE[0] if helps else PALETTE[1]
+        label = None
+        if helps and helped is None:
+            label = helped = "best pair needs entropy: longer prompts help"
+        elif not helps and labelled is None:
+            label = labelled = "one token reaches the best pair"
+        ax.plot(x, np.asarray(s.reduced[:-1]) / base, "-" if helps else "--", color=color,
+                label=label, lw=1.4)  # fmt: skip
+        ax.plot(x, np.asarray(s.tuned) / base, MARKERS[j % len(MARKERS)], color=color, ms=5)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel(r"prompt length $L_p$ (tokens)")
+    ax.set_ylabel("best loss / best one-token loss")
+    ax.legend(loc="lower left")
+    return fig
+
+
+def plot_bound_slack(studies: Sequence[LengthStudy], ax: Axes | None = None) -> Figure:
+    """Per seed: the certified ray bound, the best loss found (tuning over the lengths tried,
+    and the reachable-pair search over every length) and the certified upper value
+    ``(1 + kappa)^2 / (1 - kappa)^2`` times the relaxation's estimate."""
+    if not isinstance(studies, Sequence) or not studies:
+        raise TypeError("studies must be a non-empty sequence of LengthStudy records")
+    for s in studies:
+        if not isinstance(s, LengthStudy):
+            raise TypeError(f"studies must hold LengthStudy records, got {type(s).__name__}")
+    ax = axes_or_new(ax, width=6.4, height=4.0)
+    fig = ax.figure
+    x = np.arange(len(studies))
+    ax.plot(x, [s.bound for s in studies], "_", ms=18, mew=2.5, color="0.15",
+            label="certified lower bound $B$")  # fmt: skip
+    ax.plot(x, [s.upper for s in studies], "_", ms=18, mew=1.5, color=PALETTE[2],
+            label=r"$(1+\kappa)^2/(1-\kappa)^2 \times$ estimate")  # fmt: skip
+    ax.plot(x, [min(s.tuned) for s in studies], "o", color=PALETTE[0], label="best tuned prompt")
+    ax.plot(x, [s.reduced[-1] for s in studies], "x", color=PALETTE[1], ms=8,
+            label="best reachable pair, any length")  # fmt: skip
+    ax.set_xticks(x, [str(s.seed) for s in studies])
+    ax.set_xlabel("seed of the model and the dataset")
+    ax.set_ylabel("training loss (mean squared error)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
+    return fig
+
+
+def plot_smallest_lengths(
+    measured: Mapping[str, tuple[Sequence[int], Sequence[int | None]]],
+    bounds: Mapping[str, tuple[Sequence[float], Sequence[float]]],
+    ax: Axes | None = None,
+) -> Figure:
+    """Smallest memorizing prompt length against the number of examples ``N``, log-log.
+
+    ``measured`` maps a label to ``(N values, lengths)`` (``None``: no length tried worked,
+    drawn as an open marker at the top of the axis); ``bounds`` maps a label to
+    ``(N values, bound values)``, drawn as dashed lines."""
+    if not isinstance(measured, Mapping) or not measured:
+        raise TypeError("measured must be a non-empty mapping of label to (N, lengths)")
+    if not isinstance(bounds, Mapping):
+        raise TypeError("bounds must be a mapping of label to (N, bounds)")
+    ax = axes_or_new(ax, width=6.0, height=4.2)
+    fig = ax.figure
+    top = 1.0
+    for pair in measured.values():
+        top = max(top, *(v for v in pair[1] if v is not None), *pair[0])
+    top *= 2.0
+    for j, (label, (ns, ls)) in enumerate(measured.items()):
+        ns = _check_sequence(ns, "measured")
+        ok = [(n, v) for n, v in zip(ns, ls, strict=True) if v is not None]
+        miss = [n for n, v in zip(ns, ls, strict=True) if v is None]
+        color = PALETTE[j % len(PALETTE)]
+        if ok:
+            ax.plot(*zip(*ok, strict=True), MARKERS[j % len(MARKERS)] + "-", color=color,
+                    label=label)  # fmt: skip
+        if miss:
+            ax.plot(miss, [top] * len(miss), MARKERS[j % len(MARKERS)], mfc="none",
+                    color=color, label=f"{label}: none found")  # fmt: skip
+    for j, (label, (ns, bs)) in enumerate(bounds.items()):
+        ax.plot(_check_sequence(ns, "bounds"), _check_sequence(bs, "bounds"), "--",
+                color=f"{0.2 + 0.25 * j:.2f}", label=label)  # fmt: skip
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    ax.set_xlabel("examples $N$")
+    ax.set_ylabel(r"prompt tokens $L_p$")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    return fig
+
+
+def plot_quantized(reports: Sequence[QuantizedReport], ax: Axes | None = None) -> Figure:
+    """Fraction of random datasets memorized by quantized prompts against the bits per
+    entry, beside the count's ceiling ``min(1, 2^(b D L_p) / levels^(d N))``."""
+    if not isinstance(reports, Sequence) or not reports:
+        raise TypeError("reports must be a non-empty sequence of QuantizedReport")
+    for r in reports:
+        if not isinstance(r, QuantizedReport):
+            raise TypeError(f"reports must hold QuantizedReport records, got {type(r).__name__}")
+    ax = axes_or_new(ax, width=5.6, height=3.8)
+    fig = ax.figure
+    b = [r.bits for r in reports]
+    ax.step(b, [r.count_ratio for r in reports], where="mid", ls="--", color="0.2",
+            label="count: largest possible fraction")  # fmt: skip
+    ax.plot(b, [r.fraction for r in reports], "o-", color=PALETTE[0],
+            label="quantized tuned prompts")  # fmt: skip
+    ax.set_xlabel("bits per prompt entry $b$")
+    ax.set_ylabel("fraction of datasets memorized")
+    ax.set_ylim(-0.05, 1.05)
+    ax.legend(loc="center right")
+    return fig

@@ -7,11 +7,13 @@ with a prompt is ``lam_i a + (1 - lam_i) b_i`` with ``b_i = Att(x_0, X_i)`` and 
 ``a = Att(x_0, P)`` shared by both inputs. An exact fit needs ``a`` on the ray
 ``{c_i + s (c_i - b_i), s > 0}`` for both ``i``, where ``x_0 + c_i = FF^{-1}(y_i)``; the
 dataset puts the two rays on parallel lines pointing away from each other, so they never
-meet, and :func:`ray_lower_bound` turns this into a positive lower bound on the loss.
+meet, and :func:`ray_lower_bound` turns this into a certified positive lower bound on
+the loss (see its docstring for exactly when the bound is zero).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -19,16 +21,20 @@ import torch
 from .._validate import as_tensor, check_int, check_real
 from ..model import Attention, FeedForward, Transformer
 from .engine import check_dataset
+from .optim import on_one_thread
 
 __all__ = [
+    "RayBound",
     "RayGeometry",
     "apex_dataset",
     "ff_contraction",
     "ff_inverse",
+    "ray_bound",
     "ray_geometry",
     "ray_lower_bound",
     "single_layer_model",
     "unmemorizable_dataset",
+    "with_extra_head",
 ]
 
 
@@ -174,9 +180,10 @@ def unmemorizable_dataset(
     both examples and a rank-2 update can.
 
     ``same_direction=True`` breaks the construction on purpose: ``c_i = b_i + radius g``,
-    parallel rays pointing the same way, which "meet at infinity" (the infimum of the loss
-    is then zero, approached by prompts of growing norm). A multi-head ``model`` is
-    accepted too (the dataset is built the same way; the bound no longer applies).
+    parallel rays pointing the same way. The bound of :func:`ray_lower_bound` then shrinks
+    to the ``T -> 0`` limit, which is zero only if ``E_1 (c_1 - b_1) = E_2 (c_2 - b_2)``
+    (not the case here: it stays small and positive). A multi-head ``model`` is accepted
+    too (the dataset is built the same way; the bound no longer applies).
 
     Returns ``X: (2, d, 2)`` and ``Y: (2, d, 1)`` (targets for the last output column).
     """
@@ -253,49 +260,199 @@ def ray_geometry(model: Transformer, X: torch.Tensor, Y: torch.Tensor) -> RayGeo
     return RayGeometry(b=b, c=c, log_mass=log_mass, kappa=kappa)
 
 
-def _relaxed_loss(geom: RayGeometry, log_T: torch.Tensor) -> torch.Tensor:
-    """``min_a (1/N) sum_i ||lam_i (a - b_i) - (c_i - b_i)||^2`` for each prompt mass."""
-    lam = torch.sigmoid(log_T[:, None] - geom.log_mass[None])  # (G, N)
-    w = lam[..., None] * geom.b + (geom.c - geom.b)  # (G, N, d): lam_i a - w_i
-    num = (lam[..., None] * w).sum(dim=1)
-    total = w.pow(2).sum(dim=(1, 2)) - num.pow(2).sum(-1) / lam.pow(2).sum(-1)
-    return total.clamp_min(0.0) / lam.shape[1]
+@dataclass(frozen=True)
+class RayBound:
+    """:func:`ray_bound`'s certificate.
+
+    Attributes:
+        bound: the certified lower bound on the loss of every prompt (of the lengths asked for).
+        estimate: the relaxation's smallest value at the grid points, an upper estimate of
+            its infimum; ``estimate - bound`` is what the certificate gives away.
+        t_star: the grid point of ``estimate``, ``t = lam_1 = T / (T + E_1)`` in ``[0, 1]``.
+    """
+
+    bound: float
+    estimate: float
+    t_star: float
 
 
-def ray_lower_bound(model: Transformer, X: torch.Tensor, Y: torch.Tensor) -> float:
-    """A lower bound on the loss of **every** prompt, of any length, for this dataset.
+def _interval_mul(alo, ahi, blo, bhi):
+    p = torch.stack([alo * blo, alo * bhi, ahi * blo, ahi * bhi])
+    p = torch.nan_to_num(p, nan=-math.inf)  # 0 * inf: only used where one factor is 0
+    return p.min(0).values, p.max(0).values
 
-    For examples sharing their last token (``X: (N, d, L)``, ``Y: (N, d, 1)``), the loss
-    ``(1/N) sum_i ||FF(x_0 + Att(x_0, [P, X_i])) - y_i||^2`` is at least ``(1 - kappa)^2``
-    times ``(1/N) sum_i ||lam_i a + (1 - lam_i) b_i - c_i||^2`` (``FF`` is bi-Lipschitz and
-    the segment lemma holds). Relaxing ``a`` to all of ``R^d`` and the prompt's softmax mass
-    ``T`` to ``(0, inf)`` (``lam_i = T / (T + E_i)``), the inner minimum over ``a`` is a
-    least-squares problem in closed form; the minimum over ``log T`` is found on a fine grid
-    and refined by golden-section search (the end points ``T -> 0, inf`` included). The
-    bound is positive when the rays do not meet and do not point the same way.
+
+def _interval_square(lo, hi):
+    sq_lo = torch.where((lo <= 0) & (hi >= 0), torch.zeros_like(lo), torch.minimum(lo**2, hi**2))
+    return sq_lo, torch.maximum(lo**2, hi**2)
+
+
+def _relaxation(geom: RayGeometry, t: torch.Tensor, g: torch.Tensor | None, log_Lp: float | None):
+    """Point values of the relaxed problem at ``t: (G,)``: ``(1/N) min_a' sum_i ||r_i a' - w_i||^2``
+    with ``r_i = lam_i / lam_1``, ``w_i = lam_i b_i + e_i``, over the reachable ``a'``."""
+    rho = torch.exp(geom.log_mass - geom.log_mass[0])  # E_i / E_1
+    r = 1.0 / (rho[None] + t[:, None] * (1.0 - rho[None]))  # (G, N)
+    lam = t[:, None] * r
+    w = lam[..., None] * geom.b + (geom.c - geom.b)  # (G, N, d)
+    Lam = r.pow(2).sum(-1)
+    s = (r[..., None] * w).sum(1)
+    V = (w.pow(2).sum((1, 2)) - s.pow(2).sum(-1) / Lam).clamp_min(0.0)
+    if g is not None and float(g.norm()) > 0:
+        gm = (s / Lam[:, None]) @ g
+        with torch.no_grad():
+            beta = torch.where(
+                t > 0,
+                t * (torch.log(t) + geom.log_mass[0] - torch.log1p(-t)),
+                torch.zeros_like(t),
+            )
+        excess = (gm - beta).clamp_min(0.0)
+        if log_Lp is not None:
+            excess = torch.maximum(excess, (beta - t * log_Lp - gm).clamp_min(0.0))
+        V = V + Lam * excess.pow(2) / float(g @ g)
+    return V / geom.b.shape[0]
+
+
+def _relaxation_lower(
+    geom: RayGeometry, t0: torch.Tensor, t1: torch.Tensor, g, log_Lp
+) -> torch.Tensor:
+    """Interval lower bound of :func:`_relaxation` on every cell ``[t0, t1]``."""
+    rho = torch.exp(geom.log_mass - geom.log_mass[0])
+    den0 = rho[None] + t0[:, None] * (1.0 - rho[None])  # monotone in t: endpoints bound it
+    den1 = rho[None] + t1[:, None] * (1.0 - rho[None])
+    r_lo, r_hi = 1.0 / torch.maximum(den0, den1), 1.0 / torch.minimum(den0, den1)
+    lam_lo, lam_hi = t0[:, None] / den0, t1[:, None] / den1  # increasing in t
+    bl, bh = _interval_mul(lam_lo[..., None], lam_hi[..., None], geom.b, geom.b)
+    e = geom.c - geom.b
+    w_lo, w_hi = bl + e, bh + e  # (G, N, d)
+    w2_lo, _ = _interval_square(w_lo, w_hi)
+    rw_lo, rw_hi = _interval_mul(r_lo[..., None], r_hi[..., None], w_lo, w_hi)
+    s_lo, s_hi = rw_lo.sum(1), rw_hi.sum(1)
+    _, s2_hi = _interval_square(s_lo, s_hi)
+    Lam_lo, Lam_hi = r_lo.pow(2).sum(-1), r_hi.pow(2).sum(-1)
+    V_lo = (w2_lo.sum((1, 2)) - s2_hi.sum(-1) / Lam_lo).clamp_min(0.0)
+    if g is not None and float(g.norm()) > 0:
+        m_lo, m_hi = (
+            torch.minimum(s_lo / Lam_lo[:, None], s_lo / Lam_hi[:, None]),
+            torch.maximum(s_hi / Lam_lo[:, None], s_hi / Lam_hi[:, None]),
+        )
+        gm_lo = torch.where(g >= 0, m_lo * g, m_hi * g).sum(-1)
+        gm_hi = torch.where(g >= 0, m_hi * g, m_lo * g).sum(-1)
+
+        def beta(t):
+            out = t * (torch.log(t) + geom.log_mass[0] - torch.log1p(-t))
+            return torch.where(t > 0, out, torch.zeros_like(t))
+
+        beta_hi = torch.maximum(beta(t0), beta(t1))  # beta is convex on [0, 1)
+        excess = (gm_lo - beta_hi).clamp_min(0.0)
+        if log_Lp is not None:
+            # lower bound of beta(t) - t log L_p, term by term: t log t is convex with its
+            # minimum at 1/e, -t log(1 - t) increases, t log E_1 is linear
+            tm = t0.clamp_min(math.exp(-1.0)).minimum(t1)
+            tlogt = torch.where(tm > 0, tm * torch.log(tm), torch.zeros_like(tm))
+            lin_lo = torch.minimum(t0 * geom.log_mass[0], t1 * geom.log_mass[0])
+            rise = -t0 * torch.log1p(-t0)  # -t log(1 - t) increases with t
+            low = tlogt + lin_lo + rise - t1 * log_Lp
+            excess = torch.maximum(excess, (low - gm_hi).clamp_min(0.0))
+        V_lo = V_lo + Lam_lo * excess.pow(2) / float(g @ g)
+    return V_lo / geom.b.shape[0]
+
+
+@on_one_thread
+def ray_bound(
+    model: Transformer,
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    *,
+    reachable: bool = False,
+    prompt_length: int | None = None,
+    cells: int = 20_000,
+    refine: int = 6,
+) -> RayBound:
+    """A certified lower bound on the loss of **every** prompt, for examples that share
+    their last token (``X: (N, d, L)``, ``Y: (N, d, 1)``); see :func:`ray_lower_bound`.
+
+    With ``t = lam_1 = T / (T + E_1) in [0, 1]`` and ``a' = lam_1 a``, every pair ``(T, a)``
+    is a point ``(t, a')`` with ``0 < t < 1``, ``lam_i = t r_i(t)``,
+    ``r_i = 1 / (t + (1 - t) E_i / E_1)``, and the relaxed loss is
+    ``(1/N) sum_i ||r_i a' - lam_i b_i - e_i||^2``, whose minimum over ``a'`` is closed form.
+    Its extension to the closed interval ``[0, 1]`` is continuous (``t = 0``: ``T -> 0`` with
+    ``|a| -> inf``; ``t = 1``: ``T -> inf``), so its infimum is a minimum over a compact set.
+    The interval ``[0, 1]`` is cut into ``cells`` cells and the closed form evaluated in
+    interval arithmetic on each (every quantity is monotone in ``t`` or a product of such),
+    which bounds it from below on the whole cell; cells whose lower end is below half the
+    best grid value are cut in 16, up to ``refine`` times (branch and bound). The minimum
+    of the lower ends, times ``(1 - kappa)^2`` and less a relative ``1e-9`` for rounding,
+    is the bound.
+
+    ``reachable=True`` keeps only the pairs a prompt reaches (the entropy identity:
+    ``g . a <= log T``, and ``>= log T - log L_p`` for ``prompt_length = L_p``), which needs
+    an invertible ``W_O W_V``: a tighter bound for prompts of any length, or of that length.
     """
     geom = ray_geometry(model, X, Y)
-    lo = float(geom.log_mass.min()) - 40.0
-    hi = float(geom.log_mass.max()) + 40.0
-    grid = torch.linspace(lo, hi, 16001, dtype=torch.float64)
-    values = _relaxed_loss(geom, grid)
-    i = int(values.argmin())
-    left, right = float(grid[max(i - 1, 0)]), float(grid[min(i + 1, len(grid) - 1)])
-    ratio = (5**0.5 - 1) / 2
-    for _ in range(80):  # golden-section refinement inside the best grid cell
-        m1 = right - ratio * (right - left)
-        m2 = left + ratio * (right - left)
-        f1, f2 = _relaxed_loss(geom, torch.tensor([m1, m2], dtype=torch.float64))
-        if f1 <= f2:
-            right = m2
-        else:
-            left = m1
-    refined = float(_relaxed_loss(geom, torch.tensor([0.5 * (left + right)])))
-    e = geom.c - geom.b
-    at_zero = float(e.pow(2).sum()) / e.shape[0]  # T -> 0: no prompt mass
-    at_inf = float((geom.c - geom.c.mean(0)).pow(2).sum()) / e.shape[0]  # T -> inf
-    best = min(float(values.min()), refined, at_zero, at_inf)
-    return (1.0 - geom.kappa) ** 2 * best
+    cells = check_int(cells, "cells", minimum=1)
+    refine = check_int(refine, "refine", minimum=0)
+    if not isinstance(reachable, bool):
+        raise TypeError(f"reachable must be a bool, got {type(reachable).__name__}")
+    log_Lp = None
+    if prompt_length is not None:
+        prompt_length = check_int(prompt_length, "prompt_length", minimum=1)
+        if not reachable:
+            raise ValueError("prompt_length needs reachable=True")
+        log_Lp = math.log(prompt_length)
+    g = None
+    if reachable:
+        from .entropy import score_direction  # the identity's linear map
+
+        g = score_direction(model.layers[0], X[0, :, -1])
+    with torch.no_grad():
+        edges = torch.linspace(0.0, 1.0, cells + 1, dtype=torch.float64)
+        values = _relaxation(geom, edges, g, log_Lp)
+        i = int(values.argmin())
+        estimate, t_star = float(values[i]), float(edges[i])
+        t0, t1 = edges[:-1], edges[1:]
+        lower = _relaxation_lower(geom, t0, t1, g, log_Lp)
+        # refine the cells whose lower end is far below the estimate (branch and bound)
+        for _ in range(refine):
+            weak = lower < 0.5 * estimate
+            if not bool(weak.any()) or int(weak.sum()) * 16 > 2_000_000:
+                break
+            a, b = t0[weak], t1[weak]
+            frac = torch.linspace(0.0, 1.0, 17, dtype=torch.float64)
+            sub = a[:, None] + (b - a)[:, None] * frac[None]  # (K, 17)
+            s0, s1 = sub[:, :-1].reshape(-1), sub[:, 1:].reshape(-1)
+            t0, t1 = torch.cat([t0[~weak], s0]), torch.cat([t1[~weak], s1])
+            lower = torch.cat([lower[~weak], _relaxation_lower(geom, s0, s1, g, log_Lp)])
+            mids = _relaxation(geom, 0.5 * (s0 + s1), g, log_Lp)
+            j = int(mids.argmin())
+            if float(mids[j]) < estimate:
+                estimate, t_star = float(mids[j]), float(0.5 * (s0[j] + s1[j]))
+    scale = (1.0 - geom.kappa) ** 2
+    bound = max(0.0, float(lower.min()) * (1.0 - 1e-9))
+    return RayBound(bound=scale * bound, estimate=scale * estimate, t_star=t_star)
+
+
+def ray_lower_bound(
+    model: Transformer,
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    *,
+    reachable: bool = False,
+    prompt_length: int | None = None,
+) -> float:
+    """A certified lower bound on the loss of **every** prompt, of any length (or of length
+    ``prompt_length``, with ``reachable=True``), for examples sharing their last token.
+
+    The loss ``(1/N) sum_i ||FF(x_0 + Att(x_0, [P, X_i])) - y_i||^2`` is at least
+    ``(1 - kappa)^2 (1/N) sum_i ||lam_i a + (1 - lam_i) b_i - c_i||^2`` (``FF`` is
+    bi-Lipschitz, segment lemma): ``(1 - kappa)^2`` times the mean squared distance between
+    the attention outputs the prompt reaches and those an exact fit needs. The bound is the
+    infimum of that over ``T > 0`` and ``a`` (all of ``R^d``, or the reachable pairs),
+    certified by :func:`ray_bound` (limits ``T -> 0``, ``T -> inf`` and ``|a| -> inf``
+    included). It is ``0`` exactly when one of three things happens: a finite ``(T, a)``
+    fits every example; all ``c_i`` are equal (``T -> inf``, ``a = c``); or all
+    ``E_i (c_i - b_i)`` are equal (``T -> 0``, ``|a| -> inf``).
+    """
+    return ray_bound(model, X, Y, reachable=reachable, prompt_length=prompt_length).bound
 
 
 def apex_dataset(
@@ -330,3 +487,18 @@ def apex_dataset(
         c = b + stretch * (b - o)
         Y = ff((X[:, :, -1] + c).unsqueeze(-1))
     return X, Y
+
+
+def with_extra_head(model: Transformer, seed: int = 99) -> Transformer:
+    """The single layer ``model`` with a second, random attention head added beside its own
+    (same score scale; the feed-forward layer shared): a model outside the segment lemma
+    whose first head is ``model``'s."""
+    attn, ff = _single_layer_parts(model)
+    seed = check_int(seed, "seed", minimum=0)
+    extra = Attention(attn.d, attn.head_size, scale=attn.scale_spec, seed=seed)
+    W = {
+        k: torch.cat([getattr(attn, k).detach(), getattr(extra, k).detach().to(attn.W_Q.dtype)])
+        for k in ("W_Q", "W_K", "W_V", "W_O")
+    }
+    both = Attention.from_weights(W["W_Q"], W["W_K"], W["W_V"], W["W_O"], scale=attn.scale)
+    return Transformer([both, ff]).freeze()
