@@ -1,6 +1,8 @@
 """How long a prompt must be to memorize: a counting bound and a lookup construction.
 
-**The counting bound** (this book's own derivation behind Hu et al.'s Theorem 2.3). Put a
+**The counting bound** (this book's own; it holds for any method whose parameters take
+``2^b`` values each, and is not Hu et al.'s lower bound, which their abstract states as
+exponential in ``dL`` and in ``1/eps``). Put a
 grid of ``k = max(1, ceil(C / (4 eps)))`` points per coordinate on ``[0, 1]`` and take the
 ``N = k^{dL}`` grid inputs in ``[0, 1]^{d x L}``. On each grid input ``g`` and each of the
 ``dL`` output entries, a bump ``max(0, eta - C ||X - g||_inf)`` of height
