@@ -21,6 +21,7 @@ obeys ``|A~_ij - A_ij| <= eps A_ij`` with ``eps < 1``, then
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -37,8 +38,10 @@ __all__ = [
     "exp_poly_coefficients",
     "feature_map",
     "monomial_exponents",
+    "monomial_weights",
     "poly_attention",
     "poly_error_bound",
+    "rounding_error_bound",
     "score_radius",
 ]
 
@@ -134,14 +137,40 @@ def feature_map(X: torch.Tensor, degree: int) -> torch.Tensor:
     return _features(xT, g, out).transpose(-1, -2).reshape(*lead, X.shape[-2], -1)
 
 
+def _cheb_monomial(g: int, radius: float) -> tuple[float, ...]:
+    """Monomial coefficients of the Chebyshev interpolant of ``exp`` on ``[-R, R]``, computed
+    in 100-digit arithmetic (the change of basis cancels about ``g log10(1 + sqrt 2)``
+    digits, 25 at ``g = 64``) and rounded once to float64."""
+    import mpmath
+
+    with mpmath.workdps(100):
+        R = mpmath.mpf(radius)
+        nodes = [mpmath.cos(mpmath.pi * (k + mpmath.mpf(1) / 2) / (g + 1)) for k in range(g + 1)]
+        values = [mpmath.exp(R * u) for u in nodes]
+        cheb = []
+        for j in range(g + 1):
+            c = 2 * mpmath.fsum(v * mpmath.chebyt(j, u) for v, u in zip(values, nodes, strict=True))
+            cheb.append(c / (g + 1) / (2 if j == 0 else 1))
+        mono = [mpmath.mpf(0)] * (g + 1)
+        t_prev, t_cur = [mpmath.mpf(1)], [mpmath.mpf(0), mpmath.mpf(1)]  # T_0, T_1 in u
+        for j in range(g + 1):
+            t_j = t_prev if j == 0 else t_cur
+            if j >= 2:
+                t_next = [mpmath.mpf(0)] + [2 * a for a in t_cur]
+                for k, a in enumerate(t_prev):
+                    t_next[k] -= a
+                t_prev, t_cur = t_cur, t_next
+                t_j = t_cur
+            for k, a in enumerate(t_j):
+                mono[k] += cheb[j] * a
+        return tuple(float(a / R**m) for m, a in enumerate(mono))
+
+
 @lru_cache(maxsize=256)
 def _coefficients(g: int, method: str, radius: float) -> tuple[float, ...]:
     if method == "taylor" or radius == 0.0:
         return tuple(1.0 / math.factorial(m) for m in range(g + 1))
-    cheb = np.polynomial.chebyshev.chebinterpolate(lambda u: np.exp(radius * u), g)
-    in_u = np.polynomial.chebyshev.cheb2poly(cheb)  # coefficients in u = t / R
-    in_u = np.pad(in_u, (0, g + 1 - in_u.size))
-    return tuple(float(c) / radius**m for m, c in enumerate(in_u))
+    return _cheb_monomial(g, radius)
 
 
 def exp_poly_coefficients(degree: int, method: str = "taylor", radius: float = 1.0) -> np.ndarray:
@@ -199,6 +228,59 @@ def _score_radius(Q: torch.Tensor, K: torch.Tensor, s: float) -> float:
     return s * qn * kn
 
 
+def _unit_roundoff(dtype: torch.dtype) -> float:
+    return float(torch.finfo(dtype).eps) / 2
+
+
+def rounding_error_bound(
+    degree: int,
+    radius: float,
+    method: str = "taylor",
+    *,
+    n: int,
+    d: int,
+    dtype: torch.dtype = torch.float64,
+    fit_radius: float | None = None,
+    chunk: int | None = None,
+) -> float:
+    """``eta``: the worst-case rounding error of :func:`poly_attention`'s numerator and
+    denominator, as a fraction of the exact softmax denominator ``sum_j e^(s <q, k_j>)``.
+
+    Every term of the computed sums ``sum_a w_a phi_a(q) phi_a(k_j) [v_j, 1]`` is a product
+    of at most ``2 g + 6`` rounded factors (monomials, weights, coefficients), summed over
+    ``c`` keys per chunk, ``ceil(n / c)`` chunks and at most ``r + d`` features, so each sum
+    errs by at most ``gamma_N = N u / (1 - N u)`` times the sum of the absolute terms
+    (Higham, *Accuracy and Stability of Numerical Algorithms*, section 3.1; valid for any
+    summation order), ``N = 2 g + 6 + c + ceil(n / c) + r + d``, ``u`` the unit roundoff of
+    ``dtype``. For scores in ``[-R, R]`` the absolute terms sum to at most
+    ``n A(R) max|v|`` with ``A(R) = sum_m |c_m| R^m``, and the denominator is at least
+    ``n e^-R``: ``eta = gamma_N A(R) e^R``. ``radius`` is the data's score radius ``R``,
+    ``fit_radius`` the Chebyshev fit's (default ``R``). Assumes no underflow or overflow
+    (:func:`poly_attention` refuses weights that underflow). ``inf`` when ``N u >= 1``.
+    """
+    g, method = check_degree(degree), check_method(method)
+    R = check_real(radius, "radius", minimum=0.0)
+    n = check_int(n, "n", minimum=1)
+    d = check_int(d, "d", minimum=1)
+    if dtype not in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
+        raise TypeError(f"dtype must be a torch floating dtype, got {dtype}")
+    fit = R if fit_radius is None else check_real(fit_radius, "fit_radius", minimum=0.0)
+    r = _table(d, g).rank
+    c = (
+        _default_chunk(1, _low_rank(d, g))
+        if chunk is None
+        else check_int(chunk, "chunk", minimum=1)
+    )
+    c = min(c, n)
+    N = 2 * g + 6 + c + -(-n // c) + r + d
+    Nu = N * _unit_roundoff(dtype)
+    if Nu >= 1:
+        return math.inf
+    coef = _coefficients(g, method, fit)
+    A = math.fsum(abs(cm) * R**m for m, cm in enumerate(coef))
+    return Nu / (1 - Nu) * A * math.exp(R)
+
+
 def poly_error_bound(
     Q: torch.Tensor,
     K: torch.Tensor,
@@ -208,15 +290,29 @@ def poly_error_bound(
     *,
     scale: ScoreScale = "1/d",
     radius: float | None = None,
+    rounding: bool = True,
+    chunk: int | None = None,
 ) -> float:
-    """The proved bound on ``max |poly_attention(...) - exact attention|`` for these inputs.
+    """A bound on ``max |poly_attention(Q, K, V, degree, method, ...) - Att(Q, K, V)|``,
+    the computed output (in ``Q``'s dtype) against exact softmax attention in exact
+    arithmetic, for these inputs.
 
-    ``2 eps / (1 - eps) max |V|`` with ``eps`` = :func:`entry_error_bound` at the radius
-    :func:`score_radius` of the data (or ``radius`` when it is larger; a Chebyshev fit on a
-    smaller interval than the data's has no bound: ``inf``). Exact arithmetic assumed.
+    With ``R`` the data's score radius (:func:`score_radius`), ``eps`` =
+    :func:`entry_error_bound` at ``R`` (Taylor) or at the fit radius (Chebyshev:
+    ``radius`` when given, else ``R``; a fit on a smaller interval than the data's has no
+    bound: ``inf``) and ``eta`` = :func:`rounding_error_bound` for ``Q``'s dtype::
+
+        (2 eps / (1 - eps) + 2 eta / (1 - eps - eta) + 2 u) * max|V|
+
+    (``inf`` when ``eps + eta >= 1``). The first term is the approximation error (the
+    chapter's theorem, exact arithmetic), the second the rounding of the sums, the third
+    the final division. ``rounding=False`` gives the exact-arithmetic term alone.
+    ``chunk`` must be the one :func:`poly_attention` used (default: its default).
     """
     Q, K, V, _ = check_qkv(Q, K, V)
     g, method = check_degree(degree), check_method(method)
+    if not isinstance(rounding, bool):
+        raise TypeError(f"rounding must be a bool, got {type(rounding).__name__}")
     data_radius = _score_radius(Q, K, resolve_scale(scale, Q.shape[-1]))
     R = data_radius
     if radius is not None:
@@ -225,21 +321,76 @@ def poly_error_bound(
             return math.inf
         R = max(radius, data_radius) if method == "chebyshev" else data_radius
     v_max = float(V.abs().max()) if V.numel() else 0.0
-    return attention_error_bound(entry_error_bound(g, R, method), v_max)
+    eps = entry_error_bound(g, R, method)
+    if not rounding:
+        return attention_error_bound(eps, v_max)
+    eta = rounding_error_bound(
+        g,
+        data_radius,
+        method,
+        n=K.shape[-2],
+        d=Q.shape[-1],
+        dtype=Q.dtype,
+        fit_radius=R,
+        chunk=chunk,
+    )
+    if eps + eta >= 1:
+        return math.inf
+    u = _unit_roundoff(Q.dtype)
+    return (2 * eps / (1 - eps) + 2 * eta / (1 - eps - eta) + 2 * u) * v_max
+
+
+def monomial_weights(d: int, degree: int, coefficients: Sequence[float]) -> torch.Tensor:
+    """``c_|a| |a|! / a!`` for each monomial ``a`` of :func:`feature_map` (float64, ``(r,)``):
+    ``p(<x, y>) = sum_a w_a x^a y^a`` for ``p(t) = sum_m c_m t^m`` (multinomial theorem)."""
+    d = check_int(d, "d", minimum=1)
+    g = check_degree(degree)
+    coef = np.asarray(coefficients, dtype=np.float64)
+    if coef.shape != (g + 1,) or not np.isfinite(coef).all():
+        raise ValueError(f"coefficients must be {g + 1} finite numbers c_0 .. c_g")
+    table = _table(d, g)
+    return torch.from_numpy(coef[table.degrees] * table.multinomial)
 
 
 @lru_cache(maxsize=256)
 def _weights(d: int, g: int, method: str, R: float, s: float, dtype: torch.dtype) -> torch.Tensor:
     """Per-monomial weights: ``p(s <q, k>) = sum_a c_|a| s^|a| (|a|! / a!) q^a k^a``, so the
-    score scale goes into the weights and the features are plain monomials."""
+    score scale goes into the weights and the features are plain monomials. Raises
+    ``ValueError`` (naming ``degree``) when a weight underflows or overflows in ``dtype``
+    (in float32 ``1/g!`` underflows from ``g = 34``)."""
     table = _table(d, g)
     coef = np.array(_coefficients(g, method, R))
     degrees = table.degrees
-    return torch.tensor(coef[degrees] * s**degrees * table.multinomial, dtype=dtype)
+    w = coef[degrees] * float(s) ** degrees * table.multinomial
+    info = torch.finfo(dtype)
+    nonzero = np.abs(w[w != 0])
+    if nonzero.size and (nonzero.min() < info.tiny or nonzero.max() > info.max):
+        raise ValueError(
+            f"degree {g} needs weights from {nonzero.min():.1e} to {nonzero.max():.1e}, "
+            f"outside the normal range of {dtype}: use float64 or a smaller degree"
+        )
+    return torch.tensor(w, dtype=dtype)
+
+
+def _low_rank(d: int, g: int) -> int:
+    """Rows of degree below ``g`` (the buffer the kernel materialises); 1 for ``g = 0``."""
+    return math.comb(d + g - 1, g - 1) if g >= 1 else 1
+
+
+@lru_cache(maxsize=64)
+def _top_ops(d: int, g: int) -> tuple[tuple[int, int, int, int], ...]:
+    """The top-degree rows as ``(i, src_start, src_stop, dst_start)``: rows
+    ``dst_start + k`` are ``x_i`` times rows ``src_start + k`` of degree ``g - 1``."""
+    if g == 0:
+        return ()
+    if g == 1:
+        return tuple((i, 0, 1, 1 + i) for i in range(d))
+    top = _low_rank(d, g)
+    return tuple(op for op in _table(d, g).ops if op[3] >= top)
 
 
 def _default_chunk(b: int, r: int) -> int:
-    return max(256, _CHUNK_FLOATS // max(1, b * r))
+    return max(256, min(8192, _CHUNK_FLOATS // max(1, b * r)))
 
 
 def poly_attention(
@@ -259,10 +410,12 @@ def poly_attention(
     dimensions broadcast) give ``(..., n_q, d_v)`` in ``Q``'s dtype and on its device, the
     contract of :func:`~ptheory.efficiency.exact_attention`. ``degree`` is ``g``, the rank
     is ``r = C(d + g, g)``. ``method="chebyshev"`` fits ``exp`` on ``[-radius, radius]``
-    (default: :func:`score_radius` of the data). Tokens are processed ``chunk`` at a time,
-    so memory stays ``O(r * chunk)`` beyond the inputs and output. The error is at most
-    :func:`poly_error_bound`; if the polynomial is not positive on the scores (``eps >= 1``)
-    the normaliser can vanish and the output is meaningless.
+    (default: :func:`score_radius` of the data). Tokens are processed ``chunk`` at a time;
+    only the monomials of degree below ``g`` are materialised (``C(d + g - 1, g - 1)`` rows
+    a chunk): the top-degree block enters the products as ``x_i`` times a block of degree
+    ``g - 1``. Memory stays ``O(r (d_v + chunk))`` beyond the inputs and output. The error
+    is at most :func:`poly_error_bound`; if the polynomial is not positive on the scores
+    (``eps >= 1``) the normaliser can vanish and the output is meaningless.
     """
     Q, K, V, batch = check_qkv(Q, K, V)
     g, method = check_degree(degree), check_method(method)
@@ -272,31 +425,68 @@ def poly_attention(
         R = _score_radius(Q, K, s) if method == "chebyshev" else 1.0
     else:
         R = check_real(radius, "radius", minimum=0.0)
-    table = _table(d, g)
-    b, r = math.prod(batch), table.rank
+    b = math.prod(batch)
+    r_low = _low_rank(d, g)
     if chunk is None:
-        chunk = _default_chunk(b, r)
+        chunk = _default_chunk(b, r_low)
     chunk = check_int(chunk, "chunk", minimum=1)
     dtype, device = Q.dtype, Q.device
     weights = _weights(d, g, method, R, s, dtype).to(device)
     Kb, Vb, Qb = K.reshape(b, n, d), V.reshape(b, n, d_v), Q.reshape(b, n_q, d)
     with torch.no_grad():  # not differentiable: buffers are written in place
-        buf = torch.empty(b, r, min(chunk, max(n, n_q, 1)), dtype=dtype, device=device)
-        buf[:, 0] = 1.0
-        vbuf = torch.empty(b, d_v + 1, buf.shape[-1], dtype=dtype, device=device)
-        vbuf[:, d_v] = 1.0
-        S = torch.zeros(b, d_v + 1, r, dtype=dtype, device=device)  # (U_2^T [V, 1])^T
-        for a in range(0, n, chunk):
-            c = min(chunk, n - a)
-            feats = _features(Kb[:, a : a + c].transpose(1, 2), g, buf[:, :, :c])
-            vbuf[:, :d_v, :c] = Vb[:, a : a + c].transpose(1, 2)
-            S.baddbmm_(vbuf[:, :, :c], feats.transpose(1, 2))
-        S *= weights
-        out = torch.empty(b, n_q, d_v, dtype=dtype, device=device)
-        tmp = torch.empty(b, d_v + 1, buf.shape[-1], dtype=dtype, device=device)
-        for a in range(0, n_q, chunk):
-            c = min(chunk, n_q - a)
-            feats = _features(Qb[:, a : a + c].transpose(1, 2), g, buf[:, :, :c])
-            num = torch.bmm(S, feats, out=tmp[:, :, :c])
-            torch.div(num[:, :d_v], num[:, d_v:], out=out[:, a : a + c].transpose(1, 2))
-    return out.reshape(*batch, n_q, d_v)
+        S = _key_state(Kb, Vb, g, chunk)
+        S *= weights[:, None]
+        return _query_output(Qb, S, g, chunk).reshape(*batch, n_q, d_v)
+
+
+def _key_state(K: torch.Tensor, V: torch.Tensor, g: int, chunk: int) -> torch.Tensor:
+    """``S = U_2^T [V, 1]`` without weights: ``(b, r, d_v + 1)``, over chunks of keys."""
+    b, n, d = K.shape
+    d_v = V.shape[-1]
+    r, r_low, top = _table(d, g).rank, _low_rank(d, g), _top_ops(d, g)
+    c_max = min(chunk, n)
+    buf = torch.empty(b, r_low, c_max, dtype=K.dtype, device=K.device)
+    buf[:, 0] = 1.0
+    vbuf = torch.empty(b, d_v + 1, c_max, dtype=K.dtype, device=K.device)
+    vbuf[:, d_v] = 1.0
+    xv = torch.empty_like(vbuf)
+    S = torch.zeros(b, r, d_v + 1, dtype=K.dtype, device=K.device)
+    for a in range(0, n, chunk):
+        c = min(chunk, n - a)
+        x = K[:, a : a + c].transpose(1, 2)
+        low = _features(x, g - 1, buf[:, :, :c]) if g >= 1 else buf[:, :, :c]
+        vv = vbuf[:, :, :c]
+        vv[:, :d_v] = V[:, a : a + c].transpose(1, 2)
+        S.narrow(1, 0, r_low).baddbmm_(low, vv.transpose(1, 2))
+        for i, s0, s1, dst in top:
+            xi = torch.mul(vv, x[:, i : i + 1], out=xv[:, :, :c])
+            S.narrow(1, dst, s1 - s0).baddbmm_(low.narrow(1, s0, s1 - s0), xi.transpose(1, 2))
+    return S
+
+
+def _query_output(Q: torch.Tensor, S: torch.Tensor, g: int, chunk: int) -> torch.Tensor:
+    """``(U_1 S)[:, :d_v] / (U_1 S)[:, d_v]`` over chunks of queries: ``(b, n_q, d_v)``."""
+    b, n_q, d = Q.shape
+    d_v = S.shape[-1] - 1
+    r_low, top = _low_rank(d, g), _top_ops(d, g)
+    out = torch.empty(b, n_q, d_v, dtype=Q.dtype, device=Q.device)
+    if n_q == 0:
+        return out
+    c_max = min(chunk, n_q)
+    buf = torch.empty(b, r_low, c_max, dtype=Q.dtype, device=Q.device)
+    buf[:, 0] = 1.0
+    num = torch.empty(b, d_v + 1, c_max, dtype=Q.dtype, device=Q.device)
+    part = torch.empty_like(num)
+    ST = S.transpose(1, 2)  # (b, d_v + 1, r)
+    for a in range(0, n_q, chunk):
+        c = min(chunk, n_q - a)
+        x = Q[:, a : a + c].transpose(1, 2)
+        low = _features(x, g - 1, buf[:, :, :c]) if g >= 1 else buf[:, :, :c]
+        acc = torch.bmm(ST.narrow(2, 0, r_low), low, out=num[:, :, :c])
+        for i, s0, s1, dst in top:
+            p = torch.bmm(
+                ST.narrow(2, dst, s1 - s0), low.narrow(1, s0, s1 - s0), out=part[:, :, :c]
+            )
+            acc.addcmul_(p, x[:, i : i + 1])
+        torch.div(acc[:, :d_v], acc[:, d_v:], out=out[:, a : a + c].transpose(1, 2))
+    return out
