@@ -230,20 +230,22 @@ def benchmark_attention(
         checks = _check_cases(cases, V, d, error_rows, baselines, errors) if errors else {}
         for k in threads:
             with _threads(k):
-                fns: dict[str, Callable[[], object]] = {"exact": lambda: exact_attention(Q0, K0, V)}
+                fns: dict[str, Callable[[], object]] = {
+                    "exact": lambda Q0=Q0, K0=K0, V=V: exact_attention(Q0, K0, V)
+                }
                 for label, B, plan, affordable, Q, K in cases:
                     if not affordable:
                         continue
                     g, R = plan.degree, B * B
-                    fns[f"poly {label}"] = lambda Q=Q, K=K, g=g, R=R: poly_attention(
+                    fns[f"poly {label}"] = lambda Q=Q, K=K, V=V, g=g, R=R: poly_attention(
                         Q, K, V, g, method, radius=R
                     )
                     if baselines:
                         r = plan.rank
-                        fns[f"performer {label}"] = lambda Q=Q, K=K, r=r: performer_attention(
+                        fns[f"performer {label}"] = lambda Q=Q, K=K, V=V, r=r: performer_attention(
                             Q, K, V, r
                         )
-                        fns[f"elu {label}"] = lambda Q=Q, K=K, r=r: elu_attention(Q, K, V, r)
+                        fns[f"elu {label}"] = lambda Q=Q, K=K, V=V, r=r: elu_attention(Q, K, V, r)
                 seconds = interleaved_times(fns, runs)
                 mem = {name: peak_memory(fn) for name, fn in fns.items()} if memory else {}
             for label, B, plan, affordable, _, _ in cases:
