@@ -35,7 +35,8 @@ from pathlib import Path
 
 import torch
 
-from .efficiency.degree import poly_flops
+from ._validate import check_int, check_real
+from .efficiency.degree import poly_flops, select_degree
 from .efficiency.polynomial import poly_attention
 from .efficiency.timing import VALUES, benchmark_attention, interleaved_times, matmul_roofline
 
@@ -142,6 +143,11 @@ def roofline(n: int, degree: int, *, d: int = 8, runs: int = 3, entry_bound: flo
     on the current threads. Flops: ``4 n r (d + 1)`` (the two products, the matmul's
     count) and the model's :func:`~ptheory.efficiency.poly_flops`; bytes: the matmul's
     operands (as if the ``n x r`` features were read from memory)."""
+    n = check_int(n, "n", minimum=1)
+    degree = check_int(degree, "degree", minimum=0, maximum=64)
+    d = check_int(d, "d", minimum=1)
+    runs = check_int(runs, "runs", minimum=1)
+    entry_bound = check_real(entry_bound, "entry_bound", minimum=0.0)
     gen = torch.Generator().manual_seed(n)
     Q, K, V = (entry_bound * (torch.rand(n, d, generator=gen) * 2 - 1) for _ in range(3))
     r = math.comb(d + degree, degree)
@@ -207,8 +213,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     result["roofline"] = []
     for B in (0.5, 1.0):
-        from .efficiency.degree import select_degree
-
         g = select_degree(B, args.eps, args.d, method="chebyshev").degree
         result["roofline"].append(roofline(max(sizes), g, d=args.d, runs=args.runs, entry_bound=B))
     print(

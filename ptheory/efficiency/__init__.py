@@ -33,6 +33,7 @@ from .degree import (
     DegreePlan,
     error_vs_bound,
     exact_flops,
+    largest_paying_bound,
     monomial_count,
     poly_flops,
     select_degree,
@@ -45,6 +46,7 @@ from .plots import (
     plot_gadget,
     plot_planted_mass,
     plot_runtime,
+    plot_speedup_map,
 )
 from .polynomial import (
     attention_error_bound,
@@ -104,6 +106,7 @@ __all__ = [
     "interleaved_times",
     "key_state",
     "largest_feasible_bound",
+    "largest_paying_bound",
     "matmul_roofline",
     "monomial_count",
     "monomial_exponents",
@@ -118,6 +121,7 @@ __all__ = [
     "plot_gadget",
     "plot_planted_mass",
     "plot_runtime",
+    "plot_speedup_map",
     "plots",
     "poly_attention",
     "poly_error_bound",

@@ -68,7 +68,7 @@ def _linear(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, phi_q, phi_k) -> 
 def _check_2d(Q, K, V):
     Q, K, V, batch = check_qkv(Q, K, V)
     if batch:
-        raise ValueError("the baselines take Q, K, V without batch dimensions: (n, d)")
+        raise ValueError("Q, K and V must have no batch dimensions here: (n, d) each")
     return Q, K, V
 
 

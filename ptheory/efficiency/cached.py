@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .._validate import check_int, check_real
+from .._validate import as_tensor, check_int, check_matrix_batch, check_real
 from ..model import ScoreScale, resolve_scale
 from ._inputs import check_degree, check_method, check_qkv
 from .polynomial import (
@@ -83,6 +83,8 @@ def key_state(
     ``radius`` (required for Chebyshev) is the score radius the polynomial is fitted on;
     the queries must keep their scores inside it for the error bound to hold.
     """
+    K = as_tensor(K, "K")
+    check_matrix_batch(K, "K", layout="(..., tokens, features)")
     K, _, V, batch = check_qkv(K, K, V)
     g, method = check_degree(degree), check_method(method)
     R = _radius(method, radius)
@@ -117,12 +119,14 @@ def attend_with_state(
     if not isinstance(state, KeyState):
         raise TypeError(f"state must be a KeyState (from key_state), got {type(state).__name__}")
     if (K is None) != (V is None):
-        raise ValueError("give both K and V, or neither")
+        raise ValueError("K and V must be given together, or neither")
+    Q = as_tensor(Q, "Q")
+    check_matrix_batch(Q, "Q", layout="(..., tokens, features)")
+    if Q.shape[-1] != state.d:
+        raise ValueError(f"Q must have d = {state.d} columns like the state's keys")
     keys = state.S.new_zeros(1, state.d) if K is None else K
     vals = state.S.new_zeros(1, state.S.shape[-1] - 1) if V is None else V
     Q, K2, V2, batch = check_qkv(Q, keys, vals)
-    if Q.shape[-1] != state.d:
-        raise ValueError(f"Q must have d = {state.d} columns like the state's keys")
     if V2.shape[-1] != state.S.shape[-1] - 1:
         raise ValueError(f"V must have d_v = {state.S.shape[-1] - 1} columns like the state")
     b = math.prod(batch)

@@ -25,6 +25,7 @@ __all__ = [
     "DegreePlan",
     "error_vs_bound",
     "exact_flops",
+    "largest_paying_bound",
     "monomial_count",
     "poly_flops",
     "select_degree",
@@ -153,6 +154,41 @@ def select_degree(
         f"eps = {eps:g} cannot be guaranteed with degree <= {max_degree} at entry bound {B:g} "
         f"(scores up to {R:g}); allow a larger max_degree or a larger eps"
     )
+
+
+def largest_paying_bound(
+    n: int, *, d: int = 8, eps: float = 1e-3, method: str = "chebyshev", tol: float = 1e-4
+) -> float:
+    """The largest entry bound ``B`` at which the degree :func:`select_degree` guarantees
+    for ``eps`` costs fewer flops than exact attention on ``n`` queries and ``n`` keys
+    (:func:`poly_flops` < :func:`exact_flops`): the line where the guaranteed method stops
+    paying, by bisection to ``tol`` (the degree grows with ``B``). ``0.0`` if it never pays.
+    """
+    n = check_int(n, "n", minimum=1)
+    d = check_int(d, "d", minimum=1)
+    eps = check_real(eps, "eps", minimum=0.0, strict_minimum=True)
+    method = check_method(method)
+    tol = check_real(tol, "tol", minimum=0.0, strict_minimum=True)
+    exact = exact_flops(n, n, d)
+
+    def pays(B: float) -> bool:
+        try:
+            g = select_degree(B, eps, d, method=method).degree
+        except ValueError:
+            return False
+        return poly_flops(n, n, d, g) < exact
+
+    if not pays(0.0):
+        return 0.0
+    lo, hi = 0.0, 1.0
+    while pays(hi):
+        lo, hi = hi, 2 * hi
+        if hi > 64:
+            return lo
+    while hi - lo > tol:
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if pays(mid) else (lo, mid)
+    return lo
 
 
 def error_vs_bound(

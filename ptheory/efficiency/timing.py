@@ -49,6 +49,9 @@ VALUES = ("random", "correlated")
 def best_time(fn: Callable[[], object], repeats: int = 3) -> float:
     """Median wall-clock time of ``fn()`` in seconds over ``repeats`` runs after one
     warm-up (the name is kept from an earlier version, which took the minimum)."""
+    if not callable(fn):
+        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    repeats = check_int(repeats, "repeats", minimum=1)
     return interleaved_times({"fn": fn}, repeats)["fn"]
 
 
@@ -193,8 +196,10 @@ def benchmark_attention(
     :func:`~ptheory.efficiency.poly_error_bound`), ``errors`` and ``mean_v`` per kind of
     ``V`` and ``memory`` (bytes of peak-memory increase per method, with ``memory``).
     """
-    if isinstance(sizes, str | bytes) or not isinstance(sizes, Sequence) or not sizes:
-        raise TypeError("sizes must be a non-empty sequence of integers")
+    if isinstance(sizes, str | bytes) or not isinstance(sizes, Sequence):
+        raise TypeError(f"sizes must be a sequence of integers, got {type(sizes).__name__}")
+    if not sizes:
+        raise ValueError("sizes must hold at least one size")
     sizes = [check_int(n, "sizes", minimum=2) for n in sizes]
     d = check_int(d, "d", minimum=1)
     eps = check_real(eps, "eps", minimum=0.0, strict_minimum=True)
