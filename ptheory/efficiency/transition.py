@@ -25,7 +25,9 @@ from .polynomial import attention_error_bound, entry_error_bound, poly_attention
 __all__ = [
     "FeasibleBound",
     "GadgetResult",
+    "LshResult",
     "largest_feasible_bound",
+    "lsh_gadget",
     "nn_gadget",
     "planted_mass",
     "sign_vectors",
@@ -143,16 +145,7 @@ def nn_gadget(
     m = check_int(queries, "queries", minimum=2)
     flips = d // 16 if flips is None else check_int(flips, "flips", minimum=0, maximum=d // 2)
     seed = check_int(seed, "seed", minimum=0)
-    keys = sign_vectors(n, d, seed=seed)
-    gen = torch.Generator().manual_seed(seed + 1)
-    close = torch.arange(m) < m // 2
-    idx = torch.randint(0, n, (m,), generator=gen)
-    A = sign_vectors(m, d, seed=seed + 2)
-    for i in range(m // 2):
-        flip = torch.randperm(d, generator=gen)[:flips]
-        A[i] = keys[idx[i]]
-        A[i, flip] *= -1
-    threshold = ((1 - 2 * flips / d) + math.sqrt(2 * math.log(n) / d)) / 2
+    keys, A, close, threshold = _gadget_instance(n, d, m, flips, seed)
     g = max(0, _largest_degree(d, n / 5))
     results = []
     for B in Bs:
@@ -170,6 +163,82 @@ def nn_gadget(
             poly_acc = best
         results.append(GadgetResult(B, accuracy, retrieved, poly_acc, g, math.comb(d + g, g)))
     return results
+
+
+def _gadget_instance(n: int, d: int, m: int, flips: int, seed: int):
+    """Keys, queries (the first half planted at Hamming distance ``flips`` from a key),
+    which queries are planted, and the decision threshold on ``<output, a> / d``."""
+    keys = sign_vectors(n, d, seed=seed)
+    gen = torch.Generator().manual_seed(seed + 1)
+    close = torch.arange(m) < m // 2
+    idx = torch.randint(0, n, (m,), generator=gen)
+    A = sign_vectors(m, d, seed=seed + 2)
+    for i in range(m // 2):
+        flip = torch.randperm(d, generator=gen)[:flips]
+        A[i] = keys[idx[i]]
+        A[i, flip] *= -1
+    threshold = ((1 - 2 * flips / d) + math.sqrt(2 * math.log(n) / d)) / 2
+    return keys, A, close, threshold
+
+
+@dataclass(frozen=True)
+class LshResult:
+    """Bit-sampling LSH on the nearest-neighbour gadget: ``accuracy`` of the decision "a
+    close key exists" (same instances and threshold as :func:`nn_gadget`) and
+    ``comparisons``, the mean number of (query, key) inner products per query, against
+    the ``n`` that trying every key costs."""
+
+    n: int
+    flips: int
+    bits: int
+    tables: int
+    accuracy: float
+    comparisons: float
+
+
+def lsh_gadget(
+    n: int,
+    *,
+    d: int = 64,
+    queries: int = 32,
+    flips: int | None = None,
+    bits: int | None = None,
+    tables: int = 8,
+    seed: int = 0,
+) -> LshResult:
+    """Answer :func:`nn_gadget`'s question by bit-sampling locality-sensitive hashing
+    (Indyk and Motwani), without attention: each of ``tables`` hash tables keys a vector by
+    ``bits`` random coordinates (default ``ceil(log2 n)``), a query compares itself only with
+    the keys in its buckets, and answers "yes" when one of them has ``<a, b>/d`` above the
+    gadget's threshold. A key at Hamming distance ``f`` collides with probability
+    ``(1 - f/d)^bits`` per table, a random key with about ``2^-bits``: with a large gap
+    (``f = d/16``) a few tables find the close key at a cost far below ``n`` comparisons.
+    """
+    n = check_int(n, "n", minimum=2)
+    d = check_int(d, "d", minimum=2)
+    m = check_int(queries, "queries", minimum=2)
+    flips = d // 16 if flips is None else check_int(flips, "flips", minimum=0, maximum=d // 2)
+    bits = (
+        math.ceil(math.log2(n)) if bits is None else check_int(bits, "bits", minimum=1, maximum=d)
+    )
+    tables = check_int(tables, "tables", minimum=1)
+    seed = check_int(seed, "seed", minimum=0)
+    keys, A, close, threshold = _gadget_instance(n, d, m, flips, seed)
+    gen = torch.Generator().manual_seed(seed + 3)
+    found = torch.zeros(m, dtype=torch.bool)
+    compared = 0
+    for _ in range(tables):
+        coords = torch.randperm(d, generator=gen)[:bits]
+        weights = 2 ** torch.arange(bits, dtype=torch.int64)
+        h_keys = ((keys[:, coords] > 0).long() * weights).sum(1)
+        h_q = ((A[:, coords] > 0).long() * weights).sum(1)
+        for i in range(m):
+            cand = (h_keys == h_q[i]).nonzero().flatten()
+            compared += len(cand)
+            if len(cand) and float((keys[cand] @ A[i]).max()) / d > threshold:
+                found[i] = True
+    accuracy = float((found == close).double().mean())
+    return LshResult(n, flips, bits, tables, accuracy, compared / m)
 
 
 @dataclass(frozen=True)
