@@ -182,6 +182,7 @@ def benchmark_attention(
     errors: bool = True,
     error_rows: int = 4096,
     memory: bool = False,
+    timing: bool = True,
     seed: int = 0,
 ) -> dict:
     """Time and check the polynomial method at its guaranteed degree against exact
@@ -195,6 +196,9 @@ def benchmark_attention(
     bound per ``max|V|``, at most ``eps``), ``proved_fp`` (with fp32 rounding,
     :func:`~ptheory.efficiency.poly_error_bound`), ``errors`` and ``mean_v`` per kind of
     ``V`` and ``memory`` (bytes of peak-memory increase per method, with ``memory``).
+    Errors are computed on one thread, so they do not depend on the thread count; with
+    ``timing=False`` nothing is timed (one row per ``n`` and ``B``, ``seconds`` empty) and
+    the result is deterministic.
     """
     if isinstance(sizes, str | bytes) or not isinstance(sizes, Sequence):
         raise TypeError(f"sizes must be a sequence of integers, got {type(sizes).__name__}")
@@ -217,7 +221,8 @@ def benchmark_attention(
         raise TypeError("threads must be a non-empty sequence of thread counts (or None: all)")
     threads = [None if k is None else check_int(k, "threads", minimum=1) for k in threads]
     runs = check_int(runs, "runs", minimum=1)
-    for name, flag in (("baselines", baselines), ("errors", errors), ("memory", memory)):
+    flags = (("baselines", baselines), ("errors", errors), ("memory", memory), ("timing", timing))
+    for name, flag in flags:
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
     error_rows = check_int(error_rows, "error_rows", minimum=1)
@@ -232,8 +237,11 @@ def benchmark_attention(
         for label, B in _configs(n, entry_bounds, alphas):
             plan, affordable = _plan(B, eps, d, n, method)
             cases.append((label, B, plan, affordable, B * Q0, B * K0))
-        checks = _check_cases(cases, V, d, error_rows, baselines, errors) if errors else {}
-        for k in threads:
+        with _threads(1):
+            checks = _check_cases(cases, V, d, error_rows, baselines) if errors else {}
+        for k in threads if timing else [None]:
+            seconds: dict[str, float] = {}
+            mem: dict = {}
             with _threads(k):
                 fns: dict[str, Callable[[], object]] = {
                     "exact": lambda Q0=Q0, K0=K0, V=V: exact_attention(Q0, K0, V)
@@ -251,8 +259,10 @@ def benchmark_attention(
                             Q, K, V, r
                         )
                         fns[f"elu {label}"] = lambda Q=Q, K=K, V=V, r=r: elu_attention(Q, K, V, r)
-                seconds = interleaved_times(fns, runs)
-                mem = {name: peak_memory(fn) for name, fn in fns.items()} if memory else {}
+                if timing:
+                    seconds = interleaved_times(fns, runs)
+                    if memory:
+                        mem = {name: peak_memory(fn) for name, fn in fns.items()}
             for label, B, plan, affordable, _, _ in cases:
                 row = {
                     "n": n,
@@ -262,15 +272,15 @@ def benchmark_attention(
                     "rank": None if plan is None else plan.rank,
                     "affordable": affordable,
                     "threads": all_threads if k is None else k,
-                    "seconds": {"exact": seconds["exact"]},
-                    "memory": {"exact": mem.get("exact")} if memory else {},
+                    "seconds": {m: seconds[m] for m in ("exact",) if m in seconds},
+                    "memory": {"exact": mem.get("exact")} if mem else {},
                     "speedup": None,
                     "proved": None if plan is None else plan.error_bound,
                 }
                 for m in METHODS[1:]:
                     if f"{m} {label}" in seconds:
                         row["seconds"][m] = seconds[f"{m} {label}"]
-                        if memory:
+                        if mem:
                             row["memory"][m] = mem[f"{m} {label}"]
                 if "poly" in row["seconds"]:
                     row["speedup"] = seconds["exact"] / row["seconds"]["poly"]
@@ -284,14 +294,14 @@ def benchmark_attention(
         "dtype": "float32",
         "runs": runs,
         "statistic": "median",
-        "threads": [all_threads if k is None else k for k in threads],
+        "threads": [all_threads if k is None else k for k in threads] if timing else [],
         "error_rows": error_rows,
         "load": [load0, load1],
         "rows": rows,
     }
 
 
-def _check_cases(cases, V, d, error_rows, baselines, errors) -> dict:
+def _check_cases(cases, V, d, error_rows, baselines) -> dict:
     """Errors (both kinds of ``V``), the mean(V) row and the fp32 bound of each case."""
     out = {}
     for label, B, plan, affordable, Q, K in cases:
