@@ -47,7 +47,14 @@ def two_attention_model() -> Transformer:
 Q, K, V = t(4, 3), t(5, 3), t(5, 2)
 
 # Records that only ptheory builds, to return results: no arguments to check.
-RECORDS = {"FeasibleBound", "GadgetResult", "KeyState", "NormCriterion", "PromptInference"}
+RECORDS = {
+    "FeasibleBound",
+    "GadgetResult",
+    "KeyState",
+    "LshResult",
+    "NormCriterion",
+    "PromptInference",
+}
 
 
 def qkv_cases(target: str, fn) -> list[Case]:
@@ -383,14 +390,14 @@ CASES: list[Case] = [
         "bounds string",
         lambda: eff.error_vs_bound(8, "1", [1]),
         TypeError,
-        "bounds",
+        "entry_bounds",
     ),
     Case(
         "error_vs_bound",
         "bounds negative",
         lambda: eff.error_vs_bound(8, [-1.0], [1]),
         ValueError,
-        "bounds",
+        "entry_bounds",
     ),
     Case(
         "error_vs_bound",
@@ -548,10 +555,18 @@ CASES: list[Case] = [
     ),
     # ---------------------------------------------------------------- planted_mass
     Case("planted_mass", "n one", lambda: eff.planted_mass(1, [1.0]), ValueError, "n"),
-    Case("planted_mass", "bounds string", lambda: eff.planted_mass(8, "1"), TypeError, "bounds"),
-    Case("planted_mass", "bounds empty", lambda: eff.planted_mass(8, []), ValueError, "bounds"),
     Case(
-        "planted_mass", "bounds negative", lambda: eff.planted_mass(8, [-1.0]), ValueError, "bounds"
+        "planted_mass", "bounds string", lambda: eff.planted_mass(8, "1"), TypeError, "entry_bounds"
+    ),
+    Case(
+        "planted_mass", "bounds empty", lambda: eff.planted_mass(8, []), ValueError, "entry_bounds"
+    ),
+    Case(
+        "planted_mass",
+        "bounds negative",
+        lambda: eff.planted_mass(8, [-1.0]),
+        ValueError,
+        "entry_bounds",
     ),
     Case("planted_mass", "d zero", lambda: eff.planted_mass(8, [1.0], d=0), ValueError, "d"),
     Case(
@@ -570,7 +585,7 @@ CASES: list[Case] = [
     ),
     # -------------------------------------------------------------------- nn_gadget
     Case("nn_gadget", "n one", lambda: eff.nn_gadget(1, [1.0]), ValueError, "n"),
-    Case("nn_gadget", "bounds nan", lambda: eff.nn_gadget(8, [NAN]), ValueError, "bounds"),
+    Case("nn_gadget", "bounds nan", lambda: eff.nn_gadget(8, [NAN]), ValueError, "entry_bounds"),
     Case("nn_gadget", "d one", lambda: eff.nn_gadget(8, [1.0], d=1), ValueError, "d"),
     Case(
         "nn_gadget",
@@ -767,6 +782,10 @@ CASES: list[Case] = [
         ValueError,
         "method",
     ),
+    Case("lsh_gadget", "n one", lambda: eff.lsh_gadget(1), ValueError, "n"),
+    Case("lsh_gadget", "bits zero", lambda: eff.lsh_gadget(8, bits=0), ValueError, "bits"),
+    Case("lsh_gadget", "tables zero", lambda: eff.lsh_gadget(8, tables=0), ValueError, "tables"),
+    Case("lsh_gadget", "flips large", lambda: eff.lsh_gadget(8, d=8, flips=5), ValueError, "flips"),
     # ------------------------------------------------------------ rounding, weights
     Case(
         "rounding_error_bound",

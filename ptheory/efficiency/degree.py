@@ -193,7 +193,7 @@ def largest_paying_bound(
 
 def error_vs_bound(
     n: int,
-    bounds: Sequence[float],
+    entry_bounds: Sequence[float],
     degrees: Sequence[int],
     *,
     d: int = 4,
@@ -203,14 +203,18 @@ def error_vs_bound(
     """Measured and proved max-abs error of the polynomial method as the entry bound grows.
 
     ``Q = B Q_0``, ``K = B K_0`` with ``Q_0, K_0: (n, d)`` and ``V: (n, d)`` uniform in
-    ``[-1, 1]`` (float64, from ``seed``), for each ``B`` in ``bounds`` and each degree.
-    Returns ``(measured, proved)``, both ``(len(degrees), len(bounds))``; ``proved`` is
+    ``[-1, 1]`` (float64, from ``seed``), for each ``B`` in ``entry_bounds`` and each degree.
+    Returns ``(measured, proved)``, both ``(len(degrees), len(entry_bounds))``; ``proved`` is
     :func:`~ptheory.efficiency.poly_error_bound` at the data (``inf`` where ``eps >= 1``).
     """
     n = check_int(n, "n", minimum=1)
-    if isinstance(bounds, str | bytes) or not isinstance(bounds, Sequence) or not bounds:
-        raise TypeError("bounds must be a non-empty sequence of numbers")
-    Bs = [check_real(b, "bounds", minimum=0.0) for b in bounds]
+    if (
+        isinstance(entry_bounds, str | bytes)
+        or not isinstance(entry_bounds, Sequence)
+        or not entry_bounds
+    ):
+        raise TypeError("entry_bounds must be a non-empty sequence of numbers")
+    Bs = [check_real(b, "entry_bounds", minimum=0.0) for b in entry_bounds]
     if isinstance(degrees, str | bytes) or not isinstance(degrees, Sequence) or not degrees:
         raise TypeError("degrees must be a non-empty sequence of integers")
     gs = [check_int(g, "degrees", minimum=0, maximum=64) for g in degrees]

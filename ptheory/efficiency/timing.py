@@ -183,6 +183,7 @@ def benchmark_attention(
     error_rows: int = 4096,
     memory: bool = False,
     timing: bool = True,
+    baseline_max_rank: int = 8192,
     seed: int = 0,
 ) -> dict:
     """Time and check the polynomial method at its guaranteed degree against exact
@@ -196,9 +197,10 @@ def benchmark_attention(
     bound per ``max|V|``, at most ``eps``), ``proved_fp`` (with fp32 rounding,
     :func:`~ptheory.efficiency.poly_error_bound`), ``errors`` and ``mean_v`` per kind of
     ``V`` and ``memory`` (bytes of peak-memory increase per method, with ``memory``).
-    Errors are computed on one thread, so they do not depend on the thread count; with
-    ``timing=False`` nothing is timed (one row per ``n`` and ``B``, ``seconds`` empty) and
-    the result is deterministic.
+    The baselines run only up to rank ``baseline_max_rank`` (their ``n x r`` feature
+    chunks grow with the rank). Errors are computed on one thread, so they do not depend
+    on the thread count; with ``timing=False`` nothing is timed (one row per ``n`` and
+    ``B``, ``seconds`` empty) and the result is deterministic.
     """
     if isinstance(sizes, str | bytes) or not isinstance(sizes, Sequence):
         raise TypeError(f"sizes must be a sequence of integers, got {type(sizes).__name__}")
@@ -226,6 +228,7 @@ def benchmark_attention(
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
     error_rows = check_int(error_rows, "error_rows", minimum=1)
+    baseline_max_rank = check_int(baseline_max_rank, "baseline_max_rank", minimum=1)
     seed = check_int(seed, "seed", minimum=0)
     all_threads = torch.get_num_threads()
     load0 = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
@@ -238,7 +241,11 @@ def benchmark_attention(
             plan, affordable = _plan(B, eps, d, n, method)
             cases.append((label, B, plan, affordable, B * Q0, B * K0))
         with _threads(1):
-            checks = _check_cases(cases, V, d, error_rows, baselines) if errors else {}
+            checks = (
+                _check_cases(cases, V, d, error_rows, baselines, baseline_max_rank)
+                if errors
+                else {}
+            )
         for k in threads if timing else [None]:
             seconds: dict[str, float] = {}
             mem: dict = {}
@@ -253,7 +260,7 @@ def benchmark_attention(
                     fns[f"poly {label}"] = lambda Q=Q, K=K, V=V, g=g, R=R: poly_attention(
                         Q, K, V, g, method, radius=R
                     )
-                    if baselines:
+                    if baselines and plan.rank <= baseline_max_rank:
                         r = plan.rank
                         fns[f"performer {label}"] = lambda Q=Q, K=K, V=V, r=r: performer_attention(
                             Q, K, V, r
@@ -301,7 +308,7 @@ def benchmark_attention(
     }
 
 
-def _check_cases(cases, V, d, error_rows, baselines) -> dict:
+def _check_cases(cases, V, d, error_rows, baselines, max_rank) -> dict:
     """Errors (both kinds of ``V``), the mean(V) row and the fp32 bound of each case."""
     out = {}
     for label, B, plan, affordable, Q, K in cases:
@@ -318,7 +325,7 @@ def _check_cases(cases, V, d, error_rows, baselines) -> dict:
                 errs["poly"] = _errors(
                     poly_attention(Q, K, Vk, g, "chebyshev", radius=R), ref, v_max, spread
                 )
-                if baselines:
+                if baselines and plan.rank <= max_rank:
                     errs["performer"] = _errors(
                         performer_attention(Q, K, Vk, plan.rank), ref, v_max, spread
                     )

@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 
-def _bounds(bounds: Sequence[float], name: str = "bounds") -> list[float]:
+def _bounds(bounds: Sequence[float], name: str = "entry_bounds") -> list[float]:
     if isinstance(bounds, torch.Tensor):
         bounds = bounds.tolist()
     if isinstance(bounds, str | bytes) or not isinstance(bounds, Sequence):
@@ -62,24 +62,24 @@ def sign_vectors(n: int, d: int, *, seed: int = 0) -> torch.Tensor:
 
 def planted_mass(
     n: int,
-    bounds: Sequence[float],
+    entry_bounds: Sequence[float],
     *,
     d: int = 64,
     trials: int = 16,
     seed: int = 0,
     with_bounds: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Softmax mass on a planted duplicate key: ``(len(bounds), trials)``, float64.
+    """Softmax mass on a planted duplicate key: ``(len(entry_bounds), trials)``, float64.
 
     Each trial draws ``n`` keys in ``{-B, B}^d`` and takes the first key as the query, so it
     scores ``B^2``; the other keys score ``B^2 rho_j`` with ``rho_j = <a, b_j> / d``. Returns
     the query's softmax weight on its duplicate, ``1 / (1 + sum_j exp(-B^2 (1 - rho_j)))``,
-    for each ``B`` in ``bounds``. With ``with_bounds`` also the two bounds that the extreme
-    correlations give, ``1 / (1 + (n - 1) exp(-B^2 (1 - rho)))`` for ``rho`` the largest
-    (lower bound) and the smallest (upper bound) ``rho_j`` of the trial.
+    for each entry bound ``B`` in ``entry_bounds``. With ``with_bounds`` also the two
+    bounds on the mass that the extreme correlations give,
+    ``1 / (1 + (n - 1) exp(-B^2 (1 - rho)))`` for ``rho`` the largest (lower bound) and the smallest (upper bound) ``rho_j`` of the trial.
     """
     n = check_int(n, "n", minimum=2)
-    Bs = torch.tensor(_bounds(bounds), dtype=torch.float64)
+    Bs = torch.tensor(_bounds(entry_bounds), dtype=torch.float64)
     d = check_int(d, "d", minimum=1)
     trials = check_int(trials, "trials", minimum=1)
     seed = check_int(seed, "seed", minimum=0)
@@ -100,7 +100,7 @@ def planted_mass(
 
 @dataclass(frozen=True)
 class GadgetResult:
-    """One run of the nearest-neighbour gadget at one bound ``B``.
+    """One run of the nearest-neighbour gadget at one entry bound ``B`` (``entry_bound``).
 
     ``accuracy``: share of queries whose "is there a close key?" answer, read off the
     attention output, is right; ``retrieved``: share of planted queries whose output points
@@ -109,17 +109,22 @@ class GadgetResult:
     not computed); ``poly_degree``/``poly_rank``: that approximation.
     """
 
-    bound: float
+    entry_bound: float
     accuracy: float
     retrieved: float
     poly_accuracy: float
     poly_degree: int
     poly_rank: int
 
+    @property
+    def bound(self) -> float:
+        """Former name of :attr:`entry_bound`."""
+        return self.entry_bound
+
 
 def nn_gadget(
     n: int,
-    bounds: Sequence[float],
+    entry_bounds: Sequence[float],
     *,
     d: int = 64,
     queries: int = 32,
@@ -140,7 +145,7 @@ def nn_gadget(
     degree with rank ``C(d + g, g) <= n / 5`` (the better of Taylor and Chebyshev).
     """
     n = check_int(n, "n", minimum=2)
-    Bs = _bounds(bounds)
+    Bs = _bounds(entry_bounds)
     d = check_int(d, "d", minimum=2)
     m = check_int(queries, "queries", minimum=2)
     flips = d // 16 if flips is None else check_int(flips, "flips", minimum=0, maximum=d // 2)
