@@ -76,7 +76,8 @@ def planted_mass(
     the query's softmax weight on its duplicate, ``1 / (1 + sum_j exp(-B^2 (1 - rho_j)))``,
     for each entry bound ``B`` in ``entry_bounds``. With ``with_bounds`` also the two
     bounds on the mass that the extreme correlations give,
-    ``1 / (1 + (n - 1) exp(-B^2 (1 - rho)))`` for ``rho`` the largest (lower bound) and the smallest (upper bound) ``rho_j`` of the trial.
+    ``1 / (1 + (n - 1) exp(-B^2 (1 - rho)))`` for ``rho`` the largest (lower bound) and
+    the smallest (upper bound) ``rho_j`` of the trial.
     """
     n = check_int(n, "n", minimum=2)
     Bs = torch.tensor(_bounds(entry_bounds), dtype=torch.float64)
