@@ -309,8 +309,10 @@ def poly_error_bound(
     the final division. ``rounding=False`` gives the exact-arithmetic term alone.
     ``chunk`` must be the one :func:`poly_attention` used (default: its default).
     """
-    Q, K, V, _ = check_qkv(Q, K, V)
+    Q, K, V, batch = check_qkv(Q, K, V)
     g, method = check_degree(degree), check_method(method)
+    if chunk is None:  # the chunk poly_attention chooses for this batch
+        chunk = _default_chunk(math.prod(batch), _low_rank(Q.shape[-1], g))
     if not isinstance(rounding, bool):
         raise TypeError(f"rounding must be a bool, got {type(rounding).__name__}")
     data_radius = _score_radius(Q, K, resolve_scale(scale, Q.shape[-1]))
