@@ -155,7 +155,15 @@ def plot_speedup_map(
         ax.plot(grid, np.sqrt(np.log(grid)), ls=":", color="0.3", lw=1.0, label=r"$\sqrt{\ln n}$")
     if model_line:
         n_m, b_m = map(np.array, zip(*model_line, strict=True))
-        ax.plot(n_m, b_m, ls="--", color=PALETTE[3], lw=1.2, label="flop model: stops paying")
+        ax.plot(
+            n_m,
+            b_m,
+            ls="--",
+            color=PALETTE[3],
+            lw=1.2,
+            drawstyle="steps-post",
+            label="flop model: stops paying",
+        )
     ax.plot([], [], marker="o", ls="none", color=PALETTE[0], label="faster (speed-up)")
     ax.plot([], [], marker="o", ls="none", color=PALETTE[3], label="slower")
     ax.plot([], [], marker="x", ls="none", color="0.5", label="does not pay (model)")
