@@ -238,3 +238,19 @@ def test_select_degree_keeps_its_former_keyword():
         select_degree(0.5, 1e-3, 8, bound=0.5)
     with pytest.raises(TypeError, match="eps"):
         select_degree(0.5)
+
+
+@pytest.mark.parametrize("dtype,big", [(torch.float32, 1e15), (torch.float64, 1e100)])
+def test_bound_covers_overflow_and_underflow_of_the_monomials(dtype, big):
+    # scores of size 1 from huge queries and tiny keys: q^g overflows, k^g underflows,
+    # the computed output is NaN (or loses its top terms); a finite bound would be false
+    Q = torch.tensor([[big]], dtype=dtype)
+    K = torch.tensor([[1 / big], [0.5 / big]], dtype=dtype)
+    V = torch.tensor([[1.0], [-1.0]], dtype=dtype)
+    exact = exact_attention(Q, K, V, reference=True)
+    for g in range(1, 9):
+        out = poly_attention(Q, K, V, g)
+        err = float((out.double() - exact).abs().max()) if torch.isfinite(out).all() else math.inf
+        assert err <= poly_error_bound(Q, K, V, g)
+    # the guard is not a blanket refusal: balanced entries keep a finite bound
+    assert poly_error_bound(Q * K[0], K / K[0], V, 8) < 1e-3

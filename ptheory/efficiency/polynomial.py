@@ -232,6 +232,11 @@ def _unit_roundoff(dtype: torch.dtype) -> float:
     return float(torch.finfo(dtype).eps) / 2
 
 
+def _rounding_count(g: int, n: int, c: int, r: int, d: int) -> int:
+    """``N``: rounded operations on one term's path (see :func:`rounding_error_bound`)."""
+    return 2 * g + 8 + c + -(-n // c) + r + d
+
+
 def rounding_error_bound(
     degree: int,
     radius: float,
@@ -244,19 +249,24 @@ def rounding_error_bound(
     chunk: int | None = None,
 ) -> float:
     """``eta``: the worst-case rounding error of :func:`poly_attention`'s numerator and
-    denominator, as a fraction of the exact softmax denominator ``sum_j e^(s <q, k_j>)``.
+    denominator, as a fraction of the exact softmax denominator ``sum_j e^(s <q, k_j>)``,
+    assuming no underflow or overflow (:func:`poly_error_bound` accounts for both).
 
-    Every term of the computed sums ``sum_a w_a phi_a(q) phi_a(k_j) [v_j, 1]`` is a product
-    of at most ``2 g + 6`` rounded factors (monomials, weights, coefficients), summed over
-    ``c`` keys per chunk, ``ceil(n / c)`` chunks and at most ``r + d`` features, so each sum
-    errs by at most ``gamma_N = N u / (1 - N u)`` times the sum of the absolute terms
-    (Higham, *Accuracy and Stability of Numerical Algorithms*, section 3.1; valid for any
-    summation order), ``N = 2 g + 6 + c + ceil(n / c) + r + d``, ``u`` the unit roundoff of
-    ``dtype``. For scores in ``[-R, R]`` the absolute terms sum to at most
-    ``n A(R) max|v|`` with ``A(R) = sum_m |c_m| R^m``, and the denominator is at least
-    ``n e^-R``: ``eta = gamma_N A(R) e^R``. ``radius`` is the data's score radius ``R``,
-    ``fit_radius`` the Chebyshev fit's (default ``R``). Assumes no underflow or overflow
-    (:func:`poly_attention` refuses weights that underflow). ``inf`` when ``N u >= 1``.
+    Every term ``w_a phi_a(q) phi_a(k_j) [v_j, 1]`` of the computed sums passes through at
+    most ``2 g + 8`` rounded multiplications: ``g`` on the key side (the monomial, its
+    product with ``[v_j, 1]``), ``g`` on the query side, one for the weight, and six for
+    the weight itself (the coefficient rounded from 100 digits, ``s^m``, the multinomial,
+    two products, the cast to ``dtype``). Its additions: any order within a chunk of ``c``
+    keys (``c - 1``), one per chunk into the state (``ceil(n / c)``; the kernel adds each
+    chunk's product once, see :func:`_key_state`), and at most ``r + d`` over the
+    features. So each sum errs by at most ``gamma_N = N u / (1 - N u)`` times the sum of
+    its absolute terms (Higham, *Accuracy and Stability of Numerical Algorithms*, section
+    3.1), ``N = 2 g + 8 + c + ceil(n / c) + r + d``, ``u`` the unit roundoff of ``dtype``
+    (a float64 rounding counted as one of ``dtype``'s). For scores in ``[-R, R]`` the
+    absolute terms sum to at most ``n A(R) max|v|`` with ``A(R) = sum_m |c_m| R^m``, and
+    the denominator is at least ``n e^-R``: ``eta = gamma_N A(R) e^R``. ``radius`` is the
+    data's score radius ``R``, ``fit_radius`` the Chebyshev fit's (default ``R``).
+    ``inf`` when ``N u >= 1``.
     """
     g, method = check_degree(degree), check_method(method)
     R = check_real(radius, "radius", minimum=0.0)
@@ -272,7 +282,7 @@ def rounding_error_bound(
         else check_int(chunk, "chunk", minimum=1)
     )
     c = min(c, n)
-    N = 2 * g + 6 + c + -(-n // c) + r + d
+    N = _rounding_count(g, n, c, r, d)
     Nu = N * _unit_roundoff(dtype)
     if Nu >= 1:
         return math.inf
@@ -295,27 +305,44 @@ def poly_error_bound(
 ) -> float:
     """A bound on ``max |poly_attention(Q, K, V, degree, method, ...) - Att(Q, K, V)|``,
     the computed output (in ``Q``'s dtype) against exact softmax attention in exact
-    arithmetic, for these inputs.
+    arithmetic (score scale ``s`` as the float :func:`poly_attention` uses), for these
+    inputs.
 
-    With ``R`` the data's score radius (:func:`score_radius`), ``eps`` =
-    :func:`entry_error_bound` at ``R`` (Taylor) or at the fit radius (Chebyshev:
-    ``radius`` when given, else ``R``; a fit on a smaller interval than the data's has no
-    bound: ``inf``) and ``eta`` = :func:`rounding_error_bound` for ``Q``'s dtype::
+    With ``R`` the data's score radius (:func:`score_radius`, enlarged by the float64
+    rounding of the norms), ``eps`` = :func:`entry_error_bound` at ``R`` (Taylor) or at the
+    fit radius (Chebyshev: ``radius`` when given, else ``R``; a fit on a smaller interval
+    than the data's has no bound: ``inf``), ``eta`` = :func:`rounding_error_bound` for
+    ``Q``'s dtype, and ``zeta`` the underflow term (below), the bound is ``E + u (|V|max + E)``
+    with::
 
-        (2 eps / (1 - eps) + 2 eta / (1 - eps - eta) + 2 u) * max|V|
+        E = 2 eps / (1 - eps) |V|max + (2 eta |V|max + zeta (1 + |V|max)) / (1 - eps - eta - zeta)
 
-    (``inf`` when ``eps + eta >= 1``). The first term is the approximation error (the
-    chapter's theorem, exact arithmetic), the second the rounding of the sums, the third
-    the final division. ``rounding=False`` gives the exact-arithmetic term alone.
-    ``chunk`` must be the one :func:`poly_attention` used (default: its default).
+    (``inf`` when ``eps + eta + zeta >= 1``). The first term is the approximation error
+    (the chapter's theorem, exact arithmetic), the second the rounding of the sums and the
+    underflow, ``u (|V|max + E)`` the final division. Underflow and overflow: every
+    intermediate product is at most ``T = W M_q^g M_k^g v`` in size (``W`` the largest
+    weight, ``M_q, M_k, v`` the largest ``|Q|``, ``|K|``, ``|V|`` entries, each raised to at
+    least 1), every sum at most ``2 n r T``; if that is not below ``dtype``'s largest
+    number the bound is ``inf``. Each of the at most ``N + 1`` operations on a term's path
+    (``N`` of :func:`rounding_error_bound`) may add an absolute error up to ``dtype``'s
+    smallest normal number ``lambda`` (covering gradual underflow and flush-to-zero),
+    later multiplied by at most ``T``: ``zeta = 2 (N + 1) r lambda T e^R``. For
+    moderate entries ``zeta`` is negligible (``lambda`` is ``1e-38`` in float32).
+    ``rounding=False`` gives the exact-arithmetic term alone. ``chunk`` must be the one
+    :func:`poly_attention` used (default: its default).
     """
     Q, K, V, batch = check_qkv(Q, K, V)
     g, method = check_degree(degree), check_method(method)
+    d, n = Q.shape[-1], K.shape[-2]
     if chunk is None:  # the chunk poly_attention chooses for this batch
-        chunk = _default_chunk(math.prod(batch), _low_rank(Q.shape[-1], g))
+        chunk = _default_chunk(math.prod(batch), _low_rank(d, g))
+    chunk = check_int(chunk, "chunk", minimum=1)
     if not isinstance(rounding, bool):
         raise TypeError(f"rounding must be a bool, got {type(rounding).__name__}")
-    data_radius = _score_radius(Q, K, resolve_scale(scale, Q.shape[-1]))
+    s = resolve_scale(scale, d)
+    u64 = _unit_roundoff(torch.float64)
+    # the norms are computed in float64: enlarge R by their relative rounding error
+    data_radius = _score_radius(Q, K, s) * (1 + 4 * (d + 4) * u64)
     R = data_radius
     if radius is not None:
         radius = check_real(radius, "radius", minimum=0.0)
@@ -327,19 +354,30 @@ def poly_error_bound(
     if not rounding:
         return attention_error_bound(eps, v_max)
     eta = rounding_error_bound(
-        g,
-        data_radius,
-        method,
-        n=K.shape[-2],
-        d=Q.shape[-1],
-        dtype=Q.dtype,
-        fit_radius=R,
-        chunk=chunk,
+        g, data_radius, method, n=n, d=d, dtype=Q.dtype, fit_radius=R, chunk=chunk
     )
-    if eps + eta >= 1:
+    info = torch.finfo(Q.dtype)
+    w = np.abs(_weights_f64(d, g, method, R if method == "chebyshev" else 1.0, s))
+    m_q = max(1.0, float(Q.abs().max()) if Q.numel() else 0.0)
+    m_k = max(1.0, float(K.abs().max()))
+    log_t = (
+        math.log(max(1.0, float(w.max())))
+        + g * (math.log(m_q) + math.log(m_k))
+        + math.log(max(1.0, v_max))
+    )
+    r = _table(d, g).rank
+    if log_t + math.log(2 * n * r) >= math.log(info.max) - 1:
+        return math.inf
+    N = _rounding_count(g, n, min(chunk, n), r, d)
+    log_zeta = math.log(2 * (N + 1) * r * info.tiny) + log_t + data_radius
+    zeta = math.exp(log_zeta) if log_zeta < 700 else math.inf
+    if eps + eta + zeta >= 1:
         return math.inf
     u = _unit_roundoff(Q.dtype)
-    return (2 * eps / (1 - eps) + 2 * eta / (1 - eps - eta) + 2 * u) * v_max
+    E = 2 * eps / (1 - eps) * v_max + (2 * eta * v_max + zeta * (1 + v_max)) / (
+        1 - eps - eta - zeta
+    )
+    return E + u * (v_max + E)
 
 
 def monomial_weights(d: int, degree: int, coefficients: Sequence[float]) -> torch.Tensor:
@@ -354,16 +392,20 @@ def monomial_weights(d: int, degree: int, coefficients: Sequence[float]) -> torc
     return torch.from_numpy(coef[table.degrees] * table.multinomial)
 
 
+def _weights_f64(d: int, g: int, method: str, R: float, s: float) -> np.ndarray:
+    """``c_|a| s^|a| |a|! / a!`` in float64, one per monomial of :func:`feature_map`."""
+    table = _table(d, g)
+    coef = np.array(_coefficients(g, method, R))
+    return coef[table.degrees] * float(s) ** table.degrees * table.multinomial
+
+
 @lru_cache(maxsize=256)
 def _weights(d: int, g: int, method: str, R: float, s: float, dtype: torch.dtype) -> torch.Tensor:
     """Per-monomial weights: ``p(s <q, k>) = sum_a c_|a| s^|a| (|a|! / a!) q^a k^a``, so the
     score scale goes into the weights and the features are plain monomials. Raises
     ``ValueError`` (naming ``degree``) when a weight underflows or overflows in ``dtype``
     (in float32 ``1/g!`` underflows from ``g = 34``)."""
-    table = _table(d, g)
-    coef = np.array(_coefficients(g, method, R))
-    degrees = table.degrees
-    w = coef[degrees] * float(s) ** degrees * table.multinomial
+    w = _weights_f64(d, g, method, R, s)
     info = torch.finfo(dtype)
     nonzero = np.abs(w[w != 0])
     if nonzero.size and (nonzero.min() < info.tiny or nonzero.max() > info.max):
