@@ -254,3 +254,21 @@ def test_bound_covers_overflow_and_underflow_of_the_monomials(dtype, big):
         assert err <= poly_error_bound(Q, K, V, g)
     # the guard is not a blanket refusal: balanced entries keep a finite bound
     assert poly_error_bound(Q * K[0], K / K[0], V, 8) < 1e-3
+
+
+def test_key_state_adds_each_chunk_once(monkeypatch):
+    # the rounding bound counts c - 1 + ceil(n / c) additions per term: the kernel must not
+    # let BLAS accumulate into the state (baddbmm_), and must equal the chunk-by-chunk sum
+    from ptheory.efficiency.polynomial import _key_state
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the key state accumulates inside a matrix product")
+
+    monkeypatch.setattr(torch.Tensor, "baddbmm_", refuse)
+    gen = torch.Generator().manual_seed(4)
+    K, V = (torch.rand(1, 1000, 3, generator=gen) * 2 - 1 for _ in range(2))
+    S = _key_state(K, V, 4, 128)
+    by_chunk = torch.zeros_like(S)
+    for a in range(0, 1000, 128):
+        by_chunk += _key_state(K[:, a : a + 128], V[:, a : a + 128], 4, 128)
+    assert torch.equal(S, by_chunk)

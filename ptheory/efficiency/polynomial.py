@@ -484,7 +484,13 @@ def poly_attention(
 
 
 def _key_state(K: torch.Tensor, V: torch.Tensor, g: int, chunk: int) -> torch.Tensor:
-    """``S = U_2^T [V, 1]`` without weights: ``(b, r, d_v + 1)``, over chunks of keys."""
+    """``S = U_2^T [V, 1]`` without weights: ``(b, r, d_v + 1)``, over chunks of keys.
+
+    Each chunk's product goes to a fresh buffer and is added to ``S`` by one addition:
+    :func:`rounding_error_bound` counts ``c - 1 + ceil(n / c)`` additions per term, which
+    accumulating inside the matrix product (``baddbmm_``, whose internal order BLAS does not
+    promise) would not guarantee.
+    """
     b, n, d = K.shape
     d_v = V.shape[-1]
     r, r_low, top = _table(d, g).rank, _low_rank(d, g), _top_ops(d, g)
@@ -495,16 +501,20 @@ def _key_state(K: torch.Tensor, V: torch.Tensor, g: int, chunk: int) -> torch.Te
     vbuf[:, d_v] = 1.0
     xv = torch.empty_like(vbuf)
     S = torch.zeros(b, r, d_v + 1, dtype=K.dtype, device=K.device)
+    part = torch.empty_like(S)  # one chunk's products, added to S once (the bound's N)
     for a in range(0, n, chunk):
         c = min(chunk, n - a)
         x = K[:, a : a + c].transpose(1, 2)
         low = _features(x, g - 1, buf[:, :, :c]) if g >= 1 else buf[:, :, :c]
         vv = vbuf[:, :, :c]
         vv[:, :d_v] = V[:, a : a + c].transpose(1, 2)
-        S.narrow(1, 0, r_low).baddbmm_(low, vv.transpose(1, 2))
+        torch.bmm(low, vv.transpose(1, 2), out=part.narrow(1, 0, r_low))
         for i, s0, s1, dst in top:
             xi = torch.mul(vv, x[:, i : i + 1], out=xv[:, :, :c])
-            S.narrow(1, dst, s1 - s0).baddbmm_(low.narrow(1, s0, s1 - s0), xi.transpose(1, 2))
+            torch.bmm(
+                low.narrow(1, s0, s1 - s0), xi.transpose(1, 2), out=part.narrow(1, dst, s1 - s0)
+            )
+        S += part
     return S
 
 
