@@ -14,7 +14,14 @@ exact attention, per ``max|V|`` and relative to the exact output's spread around
 ``mean(V)``, for random ``V`` and for ``V = K / B``; the ``mean(V)`` row is the trivial
 algorithm. Then peak memory, the speed-up map over ``(n, B)`` with the line where the
 guaranteed method stops paying, and the achieved GFLOP/s against a plain matmul of the same
-shapes::
+shapes.
+
+What is guaranteed, and in which arithmetic: ``--eps`` bounds the polynomial method's error
+in exact arithmetic (column ``proved``). The fp32 output is covered by
+:func:`ptheory.efficiency.poly_error_bound`, rounding included (column ``fp32 bnd``), which
+at ``d = 8``, ``eps = 1e-3`` exceeds ``eps`` (2.5e-3 at ``B = 1``, ``n = 4096``; 1.1e-3 to
+3.1e-3 for every row at ``n = 65536``): there the fp32 errors printed are measured, not
+guaranteed to be below ``eps``::
 
     python -m ptheory.bench                       # the full table (several minutes)
     python -m ptheory.bench --quick               # n = 2^10 .. 2^14

@@ -39,6 +39,7 @@ def test_main_prints_the_tables_and_writes_json(tmp_path, capsys):
         assert r["degree"] == select_degree(r["entry_bound"], 1e-3, 8, method="chebyshev").degree
         if r["affordable"]:
             assert r["errors"]["random"]["poly"]["abs"] <= r["proved"] <= 1e-3
+            assert r["errors"]["random"]["poly"]["abs"] <= r["proved_fp"]  # covers fp32
             assert set(r["seconds"]) == {"exact", "poly", "performer", "elu"}
         else:
             assert set(r["seconds"]) == {"exact"} and r["speedup"] is None
