@@ -77,7 +77,9 @@ def norm_criterion(
     scores are written as ``<q~, k~> / d`` (for ``scale = 1/d`` this is the plain max).
     It holds when some degree guarantees ``eps`` (per unit of ``max|V|``, exact arithmetic)
     for every input with entries in ``[-B, B]`` and :func:`~ptheory.efficiency.poly_flops`
-    of the smallest such degree is below :func:`~ptheory.efficiency.exact_flops`.
+    of the smallest such degree is below :func:`~ptheory.efficiency.exact_flops`, which
+    charges each exponential ``exp_flops`` flops: an assumption of the cost model (default
+    :data:`~ptheory.efficiency.EXP_FLOPS`), on which the verdict near the crossover depends.
     """
     Q, K, _, _ = check_qkv(Q, K, K)
     eps = check_real(eps, "eps", minimum=0.0, strict_minimum=True)
