@@ -272,3 +272,24 @@ def test_key_state_adds_each_chunk_once(monkeypatch):
     for a in range(0, 1000, 128):
         by_chunk += _key_state(K[:, a : a + 128], V[:, a : a + 128], 4, 128)
     assert torch.equal(S, by_chunk)
+
+
+@pytest.mark.parametrize(
+    "g,method", [(0, "taylor"), (1, "taylor"), (3, "chebyshev"), (5, "taylor")]
+)
+def test_two_worker_kernel_equals_one_thread_and_the_reference(g, method):
+    # the pooled kernel (one thread per chunk, chunks on two workers): the same bits as on
+    # one thread, equal to the three-line reference, and the thread count restored
+    gen = torch.Generator().manual_seed(g)
+    Q, K, V = (torch.rand(700, 3, generator=gen, dtype=F64) * 2 - 1 for _ in range(3))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = poly_attention(Q, K, V, g, method, radius=1.0, chunk=64)
+        torch.set_num_threads(2)
+        two = poly_attention(Q, K, V, g, method, radius=1.0, chunk=64)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(one, two)
+    assert torch.allclose(two, reference(Q, K, V, g, method, 1.0), atol=1e-12, rtol=0)

@@ -21,7 +21,9 @@ obeys ``|A~_ij - A_ij| <= eps A_ij`` with ``eps < 1``, then
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -478,48 +480,105 @@ def poly_attention(
     weights = _weights(d, g, method, R, s, dtype).to(device)
     Kb, Vb, Qb = K.reshape(b, n, d), V.reshape(b, n, d_v), Q.reshape(b, n_q, d)
     with torch.no_grad():  # not differentiable: buffers are written in place
-        S = _key_state(Kb, Vb, g, chunk)
+        workers = torch.get_num_threads() if device.type == "cpu" else 1
+        S = _key_state(Kb, Vb, g, chunk, workers)
         S *= weights[:, None]
-        return _query_output(Qb, S, g, chunk).reshape(*batch, n_q, d_v)
+        return _query_output(Qb, S, g, chunk, workers).reshape(*batch, n_q, d_v)
 
 
-def _key_state(K: torch.Tensor, V: torch.Tensor, g: int, chunk: int) -> torch.Tensor:
+def _run_pool(workers: int, make_worker, tasks: list) -> None:
+    """Run ``tasks`` (argument tuples) on ``workers`` threads, each with its own buffers
+    (``make_worker()`` returns the function a task is applied to) and one intra-op thread.
+
+    One parallel region for the whole kernel instead of one per small tensor operation:
+    a worker that the operating system deschedules delays only the chunks it holds, and
+    the other worker takes the remaining ones from the shared queue. Every chunk runs on
+    one thread, so the result does not depend on which worker ran it.
+    """
+    lock = threading.Lock()
+    queue = iter(tasks)
+    before = torch.get_num_threads()
+
+    def loop() -> None:
+        torch.set_num_threads(1)  # per OS thread (OpenMP) and for MKL
+        with torch.no_grad():  # grad mode is thread-local
+            run = make_worker()
+            while True:
+                with lock:
+                    task = next(queue, None)
+                if task is None:
+                    return
+                run(*task)
+
+    try:
+        with ThreadPoolExecutor(workers) as pool:
+            for future in [pool.submit(loop) for _ in range(workers)]:
+                future.result()
+    finally:
+        torch.set_num_threads(before)
+
+
+def _key_state(
+    K: torch.Tensor, V: torch.Tensor, g: int, chunk: int, workers: int = 1
+) -> torch.Tensor:
     """``S = U_2^T [V, 1]`` without weights: ``(b, r, d_v + 1)``, over chunks of keys.
 
-    Each chunk's product goes to a fresh buffer and is added to ``S`` by one addition:
-    :func:`rounding_error_bound` counts ``c - 1 + ceil(n / c)`` additions per term, which
-    accumulating inside the matrix product (``baddbmm_``, whose internal order BLAS does not
-    promise) would not guarantee.
+    Each chunk's product goes to a buffer of its own and is added to ``S`` by one
+    addition, chunks in order: :func:`rounding_error_bound` counts
+    ``c - 1 + ceil(n / c)`` additions per term, which accumulating inside the matrix
+    product (``baddbmm_``, whose internal order BLAS does not promise) would not
+    guarantee. ``workers > 1`` computes the chunks' products on that many threads
+    (:func:`_run_pool`); the sum is the same, bit for bit, as with one worker on one thread.
     """
     b, n, d = K.shape
     d_v = V.shape[-1]
     r, r_low, top = _table(d, g).rank, _low_rank(d, g), _top_ops(d, g)
     c_max = min(chunk, n)
-    buf = torch.empty(b, r_low, c_max, dtype=K.dtype, device=K.device)
-    buf[:, 0] = 1.0
-    vbuf = torch.empty(b, d_v + 1, c_max, dtype=K.dtype, device=K.device)
-    vbuf[:, d_v] = 1.0
-    xv = torch.empty_like(vbuf)
+    starts = list(range(0, n, chunk))
+
+    def make_worker():
+        buf = torch.empty(b, r_low, c_max, dtype=K.dtype, device=K.device)
+        buf[:, 0] = 1.0
+        vbuf = torch.empty(b, d_v + 1, c_max, dtype=K.dtype, device=K.device)
+        vbuf[:, d_v] = 1.0
+        xv = torch.empty_like(vbuf)
+
+        def run(a: int, part: torch.Tensor) -> None:
+            c = min(chunk, n - a)
+            x = K[:, a : a + c].transpose(1, 2)
+            low = _features(x, g - 1, buf[:, :, :c]) if g >= 1 else buf[:, :, :c]
+            vv = vbuf[:, :, :c]
+            vv[:, :d_v] = V[:, a : a + c].transpose(1, 2)
+            torch.bmm(low, vv.transpose(1, 2), out=part.narrow(1, 0, r_low))
+            for i, s0, s1, dst in top:
+                xi = torch.mul(vv, x[:, i : i + 1], out=xv[:, :, :c])
+                torch.bmm(
+                    low.narrow(1, s0, s1 - s0),
+                    xi.transpose(1, 2),
+                    out=part.narrow(1, dst, s1 - s0),
+                )
+
+        return run
+
     S = torch.zeros(b, r, d_v + 1, dtype=K.dtype, device=K.device)
-    part = torch.empty_like(S)  # one chunk's products, added to S once (the bound's N)
-    for a in range(0, n, chunk):
-        c = min(chunk, n - a)
-        x = K[:, a : a + c].transpose(1, 2)
-        low = _features(x, g - 1, buf[:, :, :c]) if g >= 1 else buf[:, :, :c]
-        vv = vbuf[:, :, :c]
-        vv[:, :d_v] = V[:, a : a + c].transpose(1, 2)
-        torch.bmm(low, vv.transpose(1, 2), out=part.narrow(1, 0, r_low))
-        for i, s0, s1, dst in top:
-            xi = torch.mul(vv, x[:, i : i + 1], out=xv[:, :, :c])
-            torch.bmm(
-                low.narrow(1, s0, s1 - s0), xi.transpose(1, 2), out=part.narrow(1, dst, s1 - s0)
-            )
+    if workers <= 1 or len(starts) == 1:
+        run, part = make_worker(), torch.empty_like(S)
+        for a in starts:
+            run(a, part)
+            S += part
+        return S
+    parts = torch.empty(len(starts), b, r, d_v + 1, dtype=K.dtype, device=K.device)
+    _run_pool(workers, make_worker, [(a, parts[k]) for k, a in enumerate(starts)])
+    for part in parts:
         S += part
     return S
 
 
-def _query_output(Q: torch.Tensor, S: torch.Tensor, g: int, chunk: int) -> torch.Tensor:
-    """``(U_1 S)[:, :d_v] / (U_1 S)[:, d_v]`` over chunks of queries: ``(b, n_q, d_v)``."""
+def _query_output(
+    Q: torch.Tensor, S: torch.Tensor, g: int, chunk: int, workers: int = 1
+) -> torch.Tensor:
+    """``(U_1 S)[:, :d_v] / (U_1 S)[:, d_v]`` over chunks of queries: ``(b, n_q, d_v)``;
+    ``workers > 1`` spreads the chunks over threads (:func:`_run_pool`), same result."""
     b, n_q, d = Q.shape
     d_v = S.shape[-1] - 1
     r_low, top = _low_rank(d, g), _top_ops(d, g)
@@ -527,20 +586,33 @@ def _query_output(Q: torch.Tensor, S: torch.Tensor, g: int, chunk: int) -> torch
     if n_q == 0:
         return out
     c_max = min(chunk, n_q)
-    buf = torch.empty(b, r_low, c_max, dtype=Q.dtype, device=Q.device)
-    buf[:, 0] = 1.0
-    num = torch.empty(b, d_v + 1, c_max, dtype=Q.dtype, device=Q.device)
-    part = torch.empty_like(num)
     ST = S.transpose(1, 2)  # (b, d_v + 1, r)
-    for a in range(0, n_q, chunk):
-        c = min(chunk, n_q - a)
-        x = Q[:, a : a + c].transpose(1, 2)
-        low = _features(x, g - 1, buf[:, :, :c]) if g >= 1 else buf[:, :, :c]
-        acc = torch.bmm(ST.narrow(2, 0, r_low), low, out=num[:, :, :c])
-        for i, s0, s1, dst in top:
-            p = torch.bmm(
-                ST.narrow(2, dst, s1 - s0), low.narrow(1, s0, s1 - s0), out=part[:, :, :c]
-            )
-            acc.addcmul_(p, x[:, i : i + 1])
-        torch.div(acc[:, :d_v], acc[:, d_v:], out=out[:, a : a + c].transpose(1, 2))
+    starts = list(range(0, n_q, chunk))
+
+    def make_worker():
+        buf = torch.empty(b, r_low, c_max, dtype=Q.dtype, device=Q.device)
+        buf[:, 0] = 1.0
+        num = torch.empty(b, d_v + 1, c_max, dtype=Q.dtype, device=Q.device)
+        part = torch.empty_like(num)
+
+        def run(a: int) -> None:
+            c = min(chunk, n_q - a)
+            x = Q[:, a : a + c].transpose(1, 2)
+            low = _features(x, g - 1, buf[:, :, :c]) if g >= 1 else buf[:, :, :c]
+            acc = torch.bmm(ST.narrow(2, 0, r_low), low, out=num[:, :, :c])
+            for i, s0, s1, dst in top:
+                p = torch.bmm(
+                    ST.narrow(2, dst, s1 - s0), low.narrow(1, s0, s1 - s0), out=part[:, :, :c]
+                )
+                acc.addcmul_(p, x[:, i : i + 1])
+            torch.div(acc[:, :d_v], acc[:, d_v:], out=out[:, a : a + c].transpose(1, 2))
+
+        return run
+
+    if workers <= 1 or len(starts) == 1:
+        run = make_worker()
+        for a in starts:
+            run(a)
+    else:
+        _run_pool(workers, make_worker, [(a,) for a in starts])
     return out
