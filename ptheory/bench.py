@@ -1,6 +1,6 @@
-"""Benchmark: Theorem 3.1 at a guaranteed error, ``python -m ptheory.bench``.
+"""Benchmark: the almost-linear algorithm at a guaranteed error, ``python -m ptheory.bench``.
 
-Serves Hu et al. (2025), Theorem 3.1 (almost-linear prompt-tuning inference). For
+Serves Hu et al. (2025), the almost-linear prompt-tuning inference result. For
 ``n = 2^10 .. 2^16`` (default) and entry bounds ``B`` fixed (0.25, 0.5, 1) and
 ``alpha sqrt(ln n)`` (alpha = 1/8, 1/4, 1/2, 1), with ``d = 8``, one head, fp32, score
 scale ``1/d``: the polynomial method runs at the Chebyshev degree that

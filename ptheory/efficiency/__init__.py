@@ -7,16 +7,16 @@ takes the book's columns.
 
 Modules:
     exact: ``exact_attention``, PyTorch's fast exact path and the float64 reference.
-    polynomial: ``poly_attention``, the polynomial method (Theorem 3.1), its feature map,
-        coefficients and proved error bounds.
+    polynomial: ``poly_attention``, the polynomial method (the almost-linear result of Hu et
+        al.), its feature map, coefficients and proved error bounds.
     degree: ``select_degree``, the smallest degree for an entry bound ``B`` and an error
         target, with its rank ``C(d + g, g)``; the cost model ``exact_flops``/``poly_flops``;
         ``error_vs_bound``, error as ``B`` grows.
     inference: ``norm_criterion`` and ``prompt_inference``: queries from the input, keys
         and values from ``[P, X]``, the fast path when a degree that guarantees the error
-        costs less than exact attention (Theorem 3.1).
+        costs less than exact attention (the almost-linear result of Hu et al.).
     transition: the planted-duplicate experiment, the nearest-neighbour gadget of the
-        hardness reduction, and the largest feasible ``B`` (Theorem 3.2).
+        hardness reduction, and the largest feasible ``B`` (the hardness beyond the criterion).
     cached: the prompt-tuning case: ``key_state`` summarises a fixed prompt's keys once,
         ``attend_with_state`` reuses it, ``causal_poly_attention`` (prefix sums).
     baselines: ``performer_attention`` (FAVOR+) and ``elu_attention`` (linear attention).

@@ -1,6 +1,6 @@
 """What a practitioner would pick instead: random-feature and linear attention at rank ``r``.
 
-Baselines for the benchmark of Hu et al. (2025), Theorem 3.1. Both replace
+Baselines for the benchmark of Hu et al. (2025), the almost-linear inference result. Both replace
 ``exp(s <q, k>)`` by an inner product ``<phi(q), phi(k)>`` of ``r`` nonnegative features
 and compute ``phi(Q) (phi(K)^T [V, 1])`` in time ``O(n r d)``, like the polynomial method,
 but without its guarantee:

@@ -1,12 +1,12 @@
 """The prompt-tuning case: a soft prompt's keys summarised once, and causal decoding.
 
-Serves Hu et al. (2025), Theorem 3.1, where the soft prompt ``P`` is fixed at inference.
-The polynomial method's key side is a sum over keys, ``S = sum_j w * phi(k_j) [v_j, 1]^T``
-(``(r, d_v + 1)``, weights ``w`` included), so the prompt's share ``S_P`` is computed once
-and reused by every input: an input's attention over ``[P, X]`` needs ``S_P + S_X`` only.
-The same sum taken as a prefix over positions gives causal (decoder) attention with a
-state of ``r (d_v + 1)`` numbers, against a key-value cache of ``n (d + d_v)`` numbers.
-Row layout as in :mod:`ptheory.efficiency.polynomial`: ``Q: (..., n_q, d)``.
+Serves Hu et al. (2025), the almost-linear inference result, where the soft prompt ``P`` is
+fixed at inference. The polynomial method's key side is a sum over keys, ``S = sum_j w *
+phi(k_j) [v_j, 1]^T`` (``(r, d_v + 1)``, weights ``w`` included), so the prompt's share ``S_P``
+is computed once and reused by every input: an input's attention over ``[P, X]`` needs ``S_P +
+S_X`` only. The same sum taken as a prefix over positions gives causal (decoder) attention with
+a state of ``r (d_v + 1)`` numbers, against a key-value cache of ``n (d + d_v)`` numbers. Row
+layout as in :mod:`ptheory.efficiency.polynomial`: ``Q: (..., n_q, d)``.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """Degree selection: the smallest polynomial degree that meets an error target.
 
-Serves Hu et al. (2025), Theorem 3.1 (via Alman and Song, 2023). With entries of ``Q`` and
-``K`` bounded by ``B`` and scores scaled by ``1/d``, every score lies in ``[-B^2, B^2]``;
-a degree-``g`` polynomial with relative error ``eps_g`` there gives attention within
-``2 eps_g / (1 - eps_g) max|V|`` (:mod:`ptheory.efficiency.polynomial`), at rank
-``r = C(d + g, g)`` and cost ``O(n r d)``.
+Serves Hu et al. (2025), the almost-linear inference result (via Alman and Song, 2023). With
+entries of ``Q`` and ``K`` bounded by ``B`` and scores scaled by ``1/d``, every score lies in
+``[-B^2, B^2]``; a degree-``g`` polynomial with relative error ``eps_g`` there gives attention
+within ``2 eps_g / (1 - eps_g) max|V|`` (:mod:`ptheory.efficiency.polynomial`), at rank ``r =
+C(d + g, g)`` and cost ``O(n r d)``.
 """
 
 from __future__ import annotations

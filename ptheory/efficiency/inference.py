@@ -1,14 +1,14 @@
 """Prompt-tuning inference on the fast side of the norm criterion.
 
-Serves Hu et al. (2025), Theorem 3.1. In prompt tuning only the last ``L`` output columns
-of ``tau([P, X])`` are kept, so the attention layer needs queries from the input columns
-only, while keys and values come from all ``n = L_p + L`` columns of ``[P, X]``. The
-criterion takes ``B = max(||Q||_max, ||K||_max)`` (normalised to scores ``<q, k>/d``, ``d``
-the dimension of a query or key, that is the head size: Alman and Song's convention and
-the chapter's) and asks whether a degree that guarantees the target error costs less than
-exact attention at this ``n`` (Theorem 3.1 needs ``B = o(sqrt(log n))``); at
-``B = Theta(sqrt(log n))`` no truly sub-quadratic algorithm exists under SETH (Theorem
-3.2).
+Serves Hu et al. (2025), the almost-linear inference result. In prompt tuning only the last
+``L`` output columns of ``tau([P, X])`` are kept, so the attention layer needs queries from the
+input columns only, while keys and values come from all ``n = L_p + L`` columns of ``[P, X]``.
+The criterion takes ``B = max(||Q||_max, ||K||_max)`` (normalised to scores ``<q, k>/d``, ``d``
+the dimension of a query or key, that is the head size: Alman and Song's convention and the
+chapter's) and asks whether a degree that guarantees the target error costs less than exact
+attention at this ``n`` (the almost-linear result needs ``B = o(sqrt(log n))``); at
+``B = C sqrt(log n)`` with a suitable constant ``C`` no truly sub-quadratic algorithm exists
+under SETH (the hardness beyond the criterion).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ __all__ = ["NormCriterion", "PromptInference", "norm_criterion", "prompt_inferen
 
 @dataclass(frozen=True)
 class NormCriterion:
-    """The norm criterion as Theorem 3.1 uses it, at this ``n``.
+    """The norm criterion as the almost-linear result uses it, at this ``n``.
 
     ``entry_bound`` = ``B`` (entries of the queries and keys once scores are written as
     ``<q, k> / d``); ``threshold`` = ``sqrt(ln n)`` (for reference: the theorem's hypothesis

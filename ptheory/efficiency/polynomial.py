@@ -1,9 +1,9 @@
 """The polynomial method: low-rank attention from a polynomial approximation of ``exp``.
 
-Serves Hu et al. (2025), Theorem 3.1, through the algorithm of Alman and Song (2023).
-With score scale ``s`` (``1/d`` by default), a polynomial ``p(t) = sum_{m <= g} c_m t^m``
-that approximates ``exp`` on ``[-R, R]`` turns the attention matrix
-``A_ij = exp(s <q_i, k_j>)`` into ``A~ = U_1 U_2^T`` of rank ``r = C(d + g, g)``::
+Serves Hu et al. (2025), the almost-linear inference result, through the algorithm of Alman and
+Song (2023). With score scale ``s`` (``1/d`` by default), a polynomial ``p(t) = sum_{m <= g} c_m
+t^m`` that approximates ``exp`` on ``[-R, R]`` turns the attention matrix ``A_ij = exp(s <q_i,
+k_j>)`` into ``A~ = U_1 U_2^T`` of rank ``r = C(d + g, g)``::
 
     p(<x, y>) = sum_{|a| <= g} c_{|a|} (|a|! / a!) x^a y^a,   x = sqrt(s) q,  y = sqrt(s) k,
 

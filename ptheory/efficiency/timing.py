@@ -1,16 +1,17 @@
-"""The benchmark's engine: Theorem 3.1 at a guaranteed error, against fair baselines.
+"""The benchmark's engine: the almost-linear algorithm at a guaranteed error, against fair
+baselines.
 
-Serves Hu et al. (2025), Theorem 3.1. For each ``n`` and each entry bound ``B`` (fixed, or
-``alpha sqrt(ln n)``): ``Q, K`` uniform in ``[-B, B]^(n x d)``; the polynomial method at
-the degree :func:`~ptheory.efficiency.select_degree` guarantees for ``eps`` (Chebyshev,
-scores in ``[-B^2, B^2]``); exact attention (PyTorch's ``scaled_dot_product_attention``,
-same dtype); Performer (FAVOR+) and ELU+1 linear attention at the same rank. All methods
-run on the same thread count, are warmed up once, then timed ``runs`` times *interleaved*
-(one run of each in turn, so load on a shared machine hits all alike), and the median is
-kept. Errors are max-abs against float64 exact attention on the first ``error_rows``
-queries, per unit of ``max|V|`` and relative to the exact output's spread around
-``mean(V)`` (the error of the trivial algorithm that returns ``mean(V)``, reported as its
-own row), for ``V`` uniform in ``[-1, 1]`` (``random``) and ``V = K / B`` (``correlated``).
+Serves Hu et al. (2025), the almost-linear inference result. For each ``n`` and each entry bound
+``B`` (fixed, or ``alpha sqrt(ln n)``): ``Q, K`` uniform in ``[-B, B]^(n x d)``; the polynomial
+method at the degree :func:`~ptheory.efficiency.select_degree` guarantees for ``eps``
+(Chebyshev, scores in ``[-B^2, B^2]``); exact attention (PyTorch's
+``scaled_dot_product_attention``, same dtype); Performer (FAVOR+) and ELU+1 linear attention at
+the same rank. All methods run on the same thread count, are warmed up once, then timed ``runs``
+times *interleaved* (one run of each in turn, so load on a shared machine hits all alike), and
+the median is kept. Errors are max-abs against float64 exact attention on the first
+``error_rows`` queries, per unit of ``max|V|`` and relative to the exact output's spread around
+``mean(V)`` (the error of the trivial algorithm that returns ``mean(V)``, reported as its own
+row), for ``V`` uniform in ``[-1, 1]`` (``random``) and ``V = K / B`` (``correlated``).
 """
 
 from __future__ import annotations

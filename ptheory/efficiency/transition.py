@@ -1,12 +1,12 @@
 """The phase transition at ``B ~ sqrt(ln n)``: retrieval, the hardness gadget, feasibility.
 
-Serves Hu et al. (2025), Theorem 3.2 (SETH hardness, via Alman and Song, 2023). Entries of
-queries and keys are ``+-B`` (Boolean vectors scaled by ``B``), scores are scaled by
-``1/d``, so a key equal to the query scores ``B^2`` and a random key about
-``B^2 / sqrt(d)``. The softmax mass of one planted key against ``n`` others is about
-``1 / (1 + n e^{-B^2})``: it jumps from near 0 to near 1 as ``B`` passes ``sqrt(ln n)``.
-Past that point attention performs nearest-neighbour retrieval, the problem the hardness
-reduction starts from, and a low-rank (polynomial) approximation can no longer follow.
+Serves Hu et al. (2025), the hardness beyond the norm criterion (SETH hardness, via Alman and
+Song, 2023). Entries of queries and keys are ``+-B`` (Boolean vectors scaled by ``B``), scores
+are scaled by ``1/d``, so a key equal to the query scores ``B^2`` and a random key about ``B^2 /
+sqrt(d)``. The softmax mass of one planted key against ``n`` others is about ``1 / (1 + n
+e^{-B^2})``: it jumps from near 0 to near 1 as ``B`` passes ``sqrt(ln n)``. Past that point
+attention performs nearest-neighbour retrieval, the problem the hardness reduction starts from,
+and a low-rank (polynomial) approximation can no longer follow.
 """
 
 from __future__ import annotations
