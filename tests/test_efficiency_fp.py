@@ -293,3 +293,28 @@ def test_two_worker_kernel_equals_one_thread_and_the_reference(g, method):
         torch.set_num_threads(before)
     assert torch.equal(one, two)
     assert torch.allclose(two, reference(Q, K, V, g, method, 1.0), atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("which", ["performer", "elu"])
+def test_baselines_on_two_workers_equal_one_thread(which):
+    # the baselines use the same pool as the polynomial method (fair on 2 threads): the
+    # same bits as on one thread, and the dense formula of their features
+    gen = torch.Generator().manual_seed(5)
+    Q, K, V = (torch.rand(9000, 4, generator=gen, dtype=F64) * 2 - 1 for _ in range(3))
+    fn = performer_attention if which == "performer" else elu_attention
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = fn(Q, K, V, 32)
+        torch.set_num_threads(2)
+        two = fn(Q, K, V, 32)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(one, two)
+    if which == "elu":
+        from ptheory.efficiency.baselines import random_features
+
+        W = random_features(4, 32, orthogonal=False) * (1 / 4) ** 0.5 / 2
+        fq, fk = (torch.nn.functional.elu(X @ W.T) + 1 for X in (Q, K))
+        A = fq @ fk.T
+        assert torch.allclose(two, (A @ V) / A.sum(1, keepdim=True), atol=1e-12, rtol=0)

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from .._validate import check_int
 from ..model import ScoreScale, resolve_scale
 from ._inputs import check_qkv
+from .polynomial import _map_chunks
 
 __all__ = ["elu_attention", "performer_attention", "random_features"]
 
@@ -51,17 +52,37 @@ def random_features(d: int, rank: int, *, seed: int = 0, orthogonal: bool = True
     return torch.cat(blocks)[:rank]
 
 
-def _linear(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, phi_q, phi_k) -> torch.Tensor:
+def _linear(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, phi_q, phi_k, r: int):
+    """``phi(Q) (phi(K)^T [V, 1])``, normalised by the last column, over chunks of tokens:
+    on ``k`` threads as ``k`` workers taking whole chunks (the polynomial method's pool), the
+    chunks' key products summed in order (same bits as one thread)."""
     n, d_v = K.shape[0], V.shape[1]
-    S = None
-    for a in range(0, n, _CHUNK):
-        fk = phi_k(K[a : a + _CHUNK])
-        vv = torch.cat([V[a : a + _CHUNK], V.new_ones(fk.shape[0], 1)], dim=1)
-        S = fk.T @ vv if S is None else S.addmm_(fk.T, vv)
+    workers = torch.get_num_threads()
+    starts = list(range(0, n, _CHUNK))
+    parts = torch.empty(len(starts), r, d_v + 1, dtype=Q.dtype)
+
+    def key_worker():
+        def run(k: int, a: int) -> None:
+            fk = phi_k(K[a : a + _CHUNK])
+            vv = torch.cat([V[a : a + _CHUNK], V.new_ones(fk.shape[0], 1)], dim=1)
+            torch.mm(fk.T, vv, out=parts[k])
+
+        return run
+
+    _map_chunks(workers, key_worker, list(enumerate(starts)))
+    S = parts[0].clone()
+    for part in parts[1:]:
+        S += part
     out = torch.empty(Q.shape[0], d_v, dtype=Q.dtype)
-    for a in range(0, Q.shape[0], _CHUNK):
-        num = phi_q(Q[a : a + _CHUNK]) @ S
-        out[a : a + _CHUNK] = num[:, :d_v] / num[:, d_v:]
+
+    def query_worker():
+        def run(a: int) -> None:
+            num = phi_q(Q[a : a + _CHUNK]) @ S
+            out[a : a + _CHUNK] = num[:, :d_v] / num[:, d_v:]
+
+        return run
+
+    _map_chunks(workers, query_worker, [(a,) for a in range(0, Q.shape[0], _CHUNK)])
     return out
 
 
@@ -91,14 +112,18 @@ def performer_attention(
     s = resolve_scale(scale, Q.shape[-1])
     W = (random_features(Q.shape[-1], rank, seed=seed) * math.sqrt(s)).to(Q.dtype)
     with torch.no_grad():
-        shift = max(
-            float(
-                (
-                    K[a : a + _CHUNK] @ W.T - s * K[a : a + _CHUNK].pow(2).sum(1, keepdim=True) / 2
-                ).max()
-            )
-            for a in range(0, K.shape[0], _CHUNK)
-        )
+        starts = list(range(0, K.shape[0], _CHUNK))
+        maxima = torch.empty(len(starts), dtype=Q.dtype)
+
+        def max_worker():
+            def run(k: int, a: int) -> None:
+                x = K[a : a + _CHUNK]
+                maxima[k] = (x @ W.T - s * x.pow(2).sum(1, keepdim=True) / 2).max()
+
+            return run
+
+        _map_chunks(torch.get_num_threads(), max_worker, list(enumerate(starts)))
+        shift = float(maxima.max())
 
         def phi_k(x: torch.Tensor) -> torch.Tensor:
             return torch.exp(x @ W.T - s * x.pow(2).sum(1, keepdim=True) / 2 - shift)
@@ -107,7 +132,7 @@ def performer_attention(
             z = x @ W.T
             return torch.exp(z - z.max(dim=1, keepdim=True).values)
 
-        return _linear(Q, K, V, phi_q, phi_k)
+        return _linear(Q, K, V, phi_q, phi_k, rank)
 
 
 def elu_attention(
@@ -137,4 +162,4 @@ def elu_attention(
         def phi(x: torch.Tensor) -> torch.Tensor:
             return F.elu(x @ W.T) + 1
 
-        return _linear(Q, K, V, phi, phi)
+        return _linear(Q, K, V, phi, phi, rank)

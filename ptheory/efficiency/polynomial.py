@@ -518,6 +518,17 @@ def _run_pool(workers: int, make_worker, tasks: list) -> None:
         torch.set_num_threads(before)
 
 
+def _map_chunks(workers: int, make_worker, tasks: list) -> None:
+    """Apply ``make_worker()``'s function to every task: in a loop on the current threads
+    for one worker or one task, else on a pool of ``workers`` (:func:`_run_pool`)."""
+    if workers <= 1 or len(tasks) <= 1:
+        run = make_worker()
+        for task in tasks:
+            run(*task)
+    else:
+        _run_pool(workers, make_worker, tasks)
+
+
 def _key_state(
     K: torch.Tensor, V: torch.Tensor, g: int, chunk: int, workers: int = 1
 ) -> torch.Tensor:
