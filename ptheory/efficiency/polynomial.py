@@ -344,22 +344,25 @@ def poly_error_bound(
     s = resolve_scale(scale, d)
     u64 = _unit_roundoff(torch.float64)
     # the norms are computed in float64: enlarge R by their relative rounding error
-    data_radius = _score_radius(Q, K, s) * (1 + 4 * (d + 4) * u64)
+    raw_radius = _score_radius(Q, K, s)
+    data_radius = raw_radius * (1 + 4 * (d + 4) * u64)
     R = data_radius
+    fit = raw_radius  # the fit radius poly_attention uses (its coefficients)
     if radius is not None:
         radius = check_real(radius, "radius", minimum=0.0)
         if method == "chebyshev" and radius < data_radius * (1 - 1e-12):
             return math.inf
         R = max(radius, data_radius) if method == "chebyshev" else data_radius
+        fit = radius
     v_max = float(V.abs().max()) if V.numel() else 0.0
     eps = entry_error_bound(g, R, method)
     if not rounding:
         return attention_error_bound(eps, v_max)
     eta = rounding_error_bound(
-        g, data_radius, method, n=n, d=d, dtype=Q.dtype, fit_radius=R, chunk=chunk
+        g, data_radius, method, n=n, d=d, dtype=Q.dtype, fit_radius=fit, chunk=chunk
     )
     info = torch.finfo(Q.dtype)
-    w = np.abs(_weights_f64(d, g, method, R if method == "chebyshev" else 1.0, s))
+    w = np.abs(_weights_f64(d, g, method, fit if method == "chebyshev" else 1.0, s))
     m_q = max(1.0, float(Q.abs().max()) if Q.numel() else 0.0)
     m_k = max(1.0, float(K.abs().max()))
     log_t = (
