@@ -318,3 +318,18 @@ def test_baselines_on_two_workers_equal_one_thread(which):
         fq, fk = (torch.nn.functional.elu(X @ W.T) + 1 for X in (Q, K))
         A = fq @ fk.T
         assert torch.allclose(two, (A @ V) / A.sum(1, keepdim=True), atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("method", ["taylor", "chebyshev"])
+def test_prompt_inference_bound_covers_rounding(method):
+    # degree 12 at entries below 0.5: the exact-arithmetic bound is about 1e-18, float64
+    # rounding leaves about 4e-15; the reported bound must cover the computed output
+    import ptheory as pt
+    from ptheory.efficiency import prompt_inference
+
+    layer = pt.freeze(pt.mixing_attention(8, key_scale=0.25, scale="1/d", seed=0))
+    X = pt.uniform_inputs(2, d=8, L=100, seed=2)
+    P = 0.5 * torch.randn(8, 28, generator=torch.Generator().manual_seed(1), dtype=F64)
+    res = prompt_inference(layer, P, X, path="poly", degree=12, method=method)
+    err = float((res.output - pt.prompt_forward(layer, P, X)).abs().max())
+    assert 0 < err <= res.error_bound < 1e-9

@@ -23,7 +23,13 @@ from ..model import Attention, FeedForward, ScoreScale, Transformer, resolve_sca
 from ._inputs import check_degree, check_method, check_qkv
 from .degree import EXP_FLOPS, exact_flops, poly_flops, select_degree
 from .exact import exact_attention
-from .polynomial import _score_radius, attention_error_bound, entry_error_bound, poly_attention
+from .polynomial import (
+    _score_radius,
+    attention_error_bound,
+    entry_error_bound,
+    poly_attention,
+    poly_error_bound,
+)
 
 __all__ = ["NormCriterion", "PromptInference", "norm_criterion", "prompt_inference"]
 
@@ -104,8 +110,10 @@ class PromptInference:
 
     ``output``: the model's last ``L`` columns, ``(d, L)`` or ``(N, d, L)``. ``fast``: the
     polynomial path ran. ``degrees``/``ranks``: per head (empty on the exact path).
-    ``error_bound``: proved max-abs bound on ``output`` minus the exact output (0 on the
-    exact path, up to rounding).
+    ``error_bound``: proved max-abs bound on ``output`` minus the exact output: on the fast
+    path the heads' :func:`~ptheory.efficiency.poly_error_bound` (computed output, rounding
+    included) through the later layers' Lipschitz constants (their own rounding not
+    counted); 0 on the exact path, up to rounding.
     """
 
     output: torch.Tensor
@@ -232,7 +240,10 @@ def prompt_inference(
             for h in range(layer.heads):
                 R = _score_radius(q[..., h, :, :], k[..., h, :, :], s)
                 v_max = float(v[..., h, :, :].abs().max())
-                plan.append(_plan_head(R, v_max, eps / layer.heads, method, d_head, L, n, degree))
+                g, _ = _plan_head(R, v_max, eps / layer.heads, method, d_head, L, n, degree)
+                # the bound on the computed head output, rounding included
+                qh, kh, vh = q[..., h, :, :], k[..., h, :, :], v[..., h, :, :]
+                plan.append((g, poly_error_bound(qh, kh, vh, g, method, scale=layer.scale)))
         fast = path == "poly" or (
             path == "auto" and crit.holds and all(b <= eps / layer.heads for _, b in plan)
         )
