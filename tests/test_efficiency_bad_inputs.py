@@ -47,7 +47,14 @@ def two_attention_model() -> Transformer:
 Q, K, V = t(4, 3), t(5, 3), t(5, 2)
 
 # Records that only ptheory builds, to return results: no arguments to check.
-RECORDS = {"FeasibleBound", "GadgetResult", "NormCriterion", "PromptInference"}
+RECORDS = {
+    "FeasibleBound",
+    "GadgetResult",
+    "KeyState",
+    "LshResult",
+    "NormCriterion",
+    "PromptInference",
+}
 
 
 def qkv_cases(target: str, fn) -> list[Case]:
@@ -75,7 +82,18 @@ def ax_bad():
     return "not an axes"
 
 
-RESULT = {"rows": [{"n": 8, "exact_s": 1.0, "poly_s": 0.5, "speedup": 2.0}], "degree": 1, "rank": 4}
+RESULT = {
+    "rows": [
+        {
+            "n": 8,
+            "config": "B=1",
+            "entry_bound": 1.0,
+            "threads": 1,
+            "seconds": {"exact": 1.0, "poly": 0.5},
+            "speedup": 2.0,
+        }
+    ]
+}
 
 CASES: list[Case] = [
     # ------------------------------------------------------------- exact_attention
@@ -323,13 +341,17 @@ CASES: list[Case] = [
     # --------------------------------------------------------------- select_degree
     Case(
         "select_degree",
-        "bound negative",
+        "entry_bound negative",
         lambda: eff.select_degree(-1.0, 1e-3, 4),
         ValueError,
-        "bound",
+        "entry_bound",
     ),
     Case(
-        "select_degree", "bound string", lambda: eff.select_degree("1", 1e-3, 4), TypeError, "bound"
+        "select_degree",
+        "entry_bound string",
+        lambda: eff.select_degree("1", 1e-3, 4),
+        TypeError,
+        "entry_bound",
     ),
     Case("select_degree", "eps zero", lambda: eff.select_degree(1.0, 0.0, 4), ValueError, "eps"),
     Case(
@@ -368,14 +390,14 @@ CASES: list[Case] = [
         "bounds string",
         lambda: eff.error_vs_bound(8, "1", [1]),
         TypeError,
-        "bounds",
+        "entry_bounds",
     ),
     Case(
         "error_vs_bound",
         "bounds negative",
         lambda: eff.error_vs_bound(8, [-1.0], [1]),
         ValueError,
-        "bounds",
+        "entry_bounds",
     ),
     Case(
         "error_vs_bound",
@@ -414,10 +436,10 @@ CASES: list[Case] = [
     Case("norm_criterion", "Q nan", lambda: eff.norm_criterion(bad(4, 3), K), ValueError, "Q"),
     Case(
         "norm_criterion",
-        "factor zero",
-        lambda: eff.norm_criterion(Q, K, factor=0.0),
+        "eps zero",
+        lambda: eff.norm_criterion(Q, K, eps=0.0),
         ValueError,
-        "factor",
+        "eps",
     ),
     Case(
         "norm_criterion",
@@ -533,10 +555,18 @@ CASES: list[Case] = [
     ),
     # ---------------------------------------------------------------- planted_mass
     Case("planted_mass", "n one", lambda: eff.planted_mass(1, [1.0]), ValueError, "n"),
-    Case("planted_mass", "bounds string", lambda: eff.planted_mass(8, "1"), TypeError, "bounds"),
-    Case("planted_mass", "bounds empty", lambda: eff.planted_mass(8, []), ValueError, "bounds"),
     Case(
-        "planted_mass", "bounds negative", lambda: eff.planted_mass(8, [-1.0]), ValueError, "bounds"
+        "planted_mass", "bounds string", lambda: eff.planted_mass(8, "1"), TypeError, "entry_bounds"
+    ),
+    Case(
+        "planted_mass", "bounds empty", lambda: eff.planted_mass(8, []), ValueError, "entry_bounds"
+    ),
+    Case(
+        "planted_mass",
+        "bounds negative",
+        lambda: eff.planted_mass(8, [-1.0]),
+        ValueError,
+        "entry_bounds",
     ),
     Case("planted_mass", "d zero", lambda: eff.planted_mass(8, [1.0], d=0), ValueError, "d"),
     Case(
@@ -555,7 +585,7 @@ CASES: list[Case] = [
     ),
     # -------------------------------------------------------------------- nn_gadget
     Case("nn_gadget", "n one", lambda: eff.nn_gadget(1, [1.0]), ValueError, "n"),
-    Case("nn_gadget", "bounds nan", lambda: eff.nn_gadget(8, [NAN]), ValueError, "bounds"),
+    Case("nn_gadget", "bounds nan", lambda: eff.nn_gadget(8, [NAN]), ValueError, "entry_bounds"),
     Case("nn_gadget", "d one", lambda: eff.nn_gadget(8, [1.0], d=1), ValueError, "d"),
     Case(
         "nn_gadget",
@@ -630,13 +660,6 @@ CASES: list[Case] = [
     Case(
         "best_time", "repeats zero", lambda: eff.best_time(lambda: None, 0), ValueError, "repeats"
     ),
-    Case(
-        "best_time",
-        "budget negative",
-        lambda: eff.best_time(lambda: None, budget=-1.0),
-        ValueError,
-        "budget",
-    ),
     # --------------------------------------------------------- benchmark_attention
     Case(
         "benchmark_attention",
@@ -664,10 +687,10 @@ CASES: list[Case] = [
     ),
     Case(
         "benchmark_attention",
-        "degree negative",
-        lambda: eff.benchmark_attention([8], degree=-1),
+        "eps zero",
+        lambda: eff.benchmark_attention([8], eps=0.0),
         ValueError,
-        "degree",
+        "eps",
     ),
     Case(
         "benchmark_attention",
@@ -678,32 +701,218 @@ CASES: list[Case] = [
     ),
     Case(
         "benchmark_attention",
-        "repeats zero",
-        lambda: eff.benchmark_attention([8], repeats=0),
+        "runs zero",
+        lambda: eff.benchmark_attention([8], runs=0),
         ValueError,
-        "repeats",
+        "runs",
     ),
     Case(
         "benchmark_attention",
-        "exact_up_to negative",
-        lambda: eff.benchmark_attention([8], exact_up_to=-1),
-        ValueError,
-        "exact_up_to",
-    ),
-    Case(
-        "benchmark_attention",
-        "error string",
-        lambda: eff.benchmark_attention([8], error="yes"),
+        "entry_bounds string",
+        lambda: eff.benchmark_attention([8], entry_bounds="1"),
         TypeError,
-        "error",
+        "entry_bounds",
     ),
     Case(
         "benchmark_attention",
-        "dtype half",
-        lambda: eff.benchmark_attention([8], dtype=torch.float16),
+        "alphas negative",
+        lambda: eff.benchmark_attention([8], alphas=[-1.0]),
         ValueError,
+        "alphas",
+    ),
+    Case(
+        "benchmark_attention",
+        "threads zero",
+        lambda: eff.benchmark_attention([8], threads=[0]),
+        ValueError,
+        "threads",
+    ),
+    Case(
+        "benchmark_attention",
+        "errors string",
+        lambda: eff.benchmark_attention([8], errors="yes"),
+        TypeError,
+        "errors",
+    ),
+    Case(
+        "benchmark_attention",
+        "error_rows zero",
+        lambda: eff.benchmark_attention([8], error_rows=0),
+        ValueError,
+        "error_rows",
+    ),
+    # ------------------------------------------------------------- timing helpers
+    Case("interleaved_times", "fns list", lambda: eff.interleaved_times([abs]), TypeError, "fns"),
+    Case(
+        "interleaved_times",
+        "runs zero",
+        lambda: eff.interleaved_times({"f": abs}, 0),
+        ValueError,
+        "runs",
+    ),
+    Case("peak_memory", "fn not callable", lambda: eff.peak_memory(3), TypeError, "fn"),
+    Case("matmul_roofline", "n zero", lambda: eff.matmul_roofline(0, 4, 2), ValueError, "n"),
+    Case("matmul_roofline", "rank zero", lambda: eff.matmul_roofline(8, 0, 2), ValueError, "rank"),
+    Case("matmul_roofline", "d_v zero", lambda: eff.matmul_roofline(8, 4, 0), ValueError, "d_v"),
+    # ------------------------------------------------------------------ cost model
+    Case("exact_flops", "n_q negative", lambda: eff.exact_flops(-1, 4, 2), ValueError, "n_q"),
+    Case("exact_flops", "d zero", lambda: eff.exact_flops(1, 4, 0), ValueError, "d"),
+    Case(
+        "exact_flops",
+        "exp_flops negative",
+        lambda: eff.exact_flops(1, 4, 2, exp_flops=-1.0),
+        ValueError,
+        "exp_flops",
+    ),
+    Case("poly_flops", "n negative", lambda: eff.poly_flops(1, -4, 2, 1), ValueError, "n"),
+    Case("poly_flops", "degree 65", lambda: eff.poly_flops(1, 4, 2, 65), ValueError, "degree"),
+    Case("poly_flops", "d_v zero", lambda: eff.poly_flops(1, 4, 2, 1, 0), ValueError, "d_v"),
+    Case("largest_paying_bound", "n zero", lambda: eff.largest_paying_bound(0), ValueError, "n"),
+    Case(
+        "largest_paying_bound",
+        "eps zero",
+        lambda: eff.largest_paying_bound(64, eps=0.0),
+        ValueError,
+        "eps",
+    ),
+    Case(
+        "largest_paying_bound",
+        "method unknown",
+        lambda: eff.largest_paying_bound(64, method="x"),
+        ValueError,
+        "method",
+    ),
+    Case("lsh_gadget", "n one", lambda: eff.lsh_gadget(1), ValueError, "n"),
+    Case("lsh_gadget", "bits zero", lambda: eff.lsh_gadget(8, bits=0), ValueError, "bits"),
+    Case("lsh_gadget", "tables zero", lambda: eff.lsh_gadget(8, tables=0), ValueError, "tables"),
+    Case("lsh_gadget", "flips large", lambda: eff.lsh_gadget(8, d=8, flips=5), ValueError, "flips"),
+    # ------------------------------------------------------------ rounding, weights
+    Case(
+        "rounding_error_bound",
+        "degree negative",
+        lambda: eff.rounding_error_bound(-1, 1.0, n=4, d=2),
+        ValueError,
+        "degree",
+    ),
+    Case(
+        "rounding_error_bound",
+        "radius negative",
+        lambda: eff.rounding_error_bound(1, -1.0, n=4, d=2),
+        ValueError,
+        "radius",
+    ),
+    Case(
+        "rounding_error_bound",
+        "n zero",
+        lambda: eff.rounding_error_bound(1, 1.0, n=0, d=2),
+        ValueError,
+        "n",
+    ),
+    Case(
+        "rounding_error_bound",
+        "dtype int",
+        lambda: eff.rounding_error_bound(1, 1.0, n=4, d=2, dtype=torch.int32),
+        TypeError,
         "dtype",
     ),
+    Case(
+        "rounding_error_bound",
+        "chunk zero",
+        lambda: eff.rounding_error_bound(1, 1.0, n=4, d=2, chunk=0),
+        ValueError,
+        "chunk",
+    ),
+    Case(
+        "monomial_weights",
+        "coefficients short",
+        lambda: eff.monomial_weights(2, 3, [1.0, 1.0]),
+        ValueError,
+        "coefficients",
+    ),
+    Case(
+        "monomial_weights",
+        "d zero",
+        lambda: eff.monomial_weights(0, 1, [1.0, 1.0]),
+        ValueError,
+        "d",
+    ),
+    # ----------------------------------------------------------- prompt state, causal
+    Case("key_state", "K 1-d", lambda: eff.key_state(t(3), V, 2), ValueError, "K"),
+    Case("key_state", "degree 65", lambda: eff.key_state(K, V, 65), ValueError, "degree"),
+    Case(
+        "key_state",
+        "radius missing",
+        lambda: eff.key_state(K, V, 2, "chebyshev"),
+        ValueError,
+        "radius",
+    ),
+    Case("key_state", "chunk zero", lambda: eff.key_state(K, V, 2, chunk=0), ValueError, "chunk"),
+    Case(
+        "attend_with_state",
+        "state tensor",
+        lambda: eff.attend_with_state(Q, K),
+        TypeError,
+        "state",
+    ),
+    Case(
+        "attend_with_state",
+        "Q other d",
+        lambda: eff.attend_with_state(t(4, 2), eff.key_state(K, V, 2)),
+        ValueError,
+        "Q",
+    ),
+    Case(
+        "attend_with_state",
+        "V other d_v",
+        lambda: eff.attend_with_state(Q, eff.key_state(K, V, 2), K, t(5, 3)),
+        ValueError,
+        "V",
+    ),
+    Case(
+        "causal_poly_attention",
+        "Q rows",
+        lambda: eff.causal_poly_attention(Q, K, V, 2),
+        ValueError,
+        "Q",
+    ),
+    Case(
+        "causal_poly_attention",
+        "chunk zero",
+        lambda: eff.causal_poly_attention(K, K, V, 2, chunk=0),
+        ValueError,
+        "chunk",
+    ),
+    Case(
+        "causal_poly_attention",
+        "radius missing",
+        lambda: eff.causal_poly_attention(K, K, V, 2, "chebyshev"),
+        ValueError,
+        "radius",
+    ),
+    # ------------------------------------------------------------------ baselines
+    Case(
+        "performer_attention",
+        "rank zero",
+        lambda: eff.performer_attention(Q, K, V, 0),
+        ValueError,
+        "rank",
+    ),
+    Case(
+        "performer_attention",
+        "Q batched",
+        lambda: eff.performer_attention(t(2, 4, 3), t(2, 5, 3), t(2, 5, 2), 4),
+        ValueError,
+        "Q",
+    ),
+    Case(
+        "performer_attention",
+        "seed negative",
+        lambda: eff.performer_attention(Q, K, V, 4, seed=-1),
+        ValueError,
+        "seed",
+    ),
+    Case("elu_attention", "rank zero", lambda: eff.elu_attention(Q, K, V, 0), ValueError, "rank"),
+    Case("elu_attention", "K other d", lambda: eff.elu_attention(Q, t(5, 4), V), ValueError, "K"),
     Case(
         "benchmark_attention",
         "seed negative",
@@ -743,6 +952,14 @@ CASES: list[Case] = [
         "ax",
     ),
     Case("plot_runtime", "result list", lambda: eff.plot_runtime([1]), TypeError, "result"),
+    Case("plot_speedup_map", "result list", lambda: eff.plot_speedup_map([1]), TypeError, "result"),
+    Case(
+        "plot_speedup_map",
+        "ax string",
+        lambda: eff.plot_speedup_map(RESULT, ax=ax_bad()),
+        TypeError,
+        "ax",
+    ),
     Case(
         "plot_runtime", "ax string", lambda: eff.plot_runtime(RESULT, ax=ax_bad()), TypeError, "ax"
     ),

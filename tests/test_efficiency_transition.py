@@ -17,6 +17,7 @@ from ptheory.efficiency import (
     best_time,
     crossover_size,
     entry_error_bound,
+    interleaved_times,
     largest_feasible_bound,
     nn_gadget,
     planted_mass,
@@ -25,6 +26,8 @@ from ptheory.efficiency import (
     plot_gadget,
     plot_planted_mass,
     plot_runtime,
+    plot_speedup_map,
+    select_degree,
     sign_vectors,
 )
 
@@ -91,28 +94,37 @@ def test_largest_feasible_bound_measured_at_least_proved():
 def test_best_time_and_benchmark_rows():
     calls = []
     t = best_time(lambda: calls.append(1), 3)
-    assert t >= 0 and len(calls) >= 4
+    assert t >= 0 and len(calls) == 4  # one warm-up, three timed
+    order = []
+    times = interleaved_times({"a": lambda: order.append("a"), "b": lambda: order.append("b")}, 2)
+    assert set(times) == {"a", "b"} and order == ["a", "b"] * 3  # warm-up, then interleaved
     threads = torch.get_num_threads()
-    result = benchmark_attention([64, 128, 256], repeats=1, exact_up_to=128, poly_threads=1)
-    assert torch.get_num_threads() == threads and result["poly_threads"] == 1
-    rows = result["rows"]
-    assert [r["n"] for r in rows] == [64, 128, 256]
-    assert rows[2]["exact_s"] is None and rows[2]["speedup"] is None
-    assert all(r["poly_s"] > 0 for r in rows)
-    assert all(r["error"] <= r["bound"] for r in rows)
-    assert all(r["error"] < 1e-3 for r in rows)
-    assert result["rank"] == math.comb(8 + 2, 2) and result["slope_poly"] is not None
+    result = benchmark_attention(
+        [64, 256], entry_bounds=[0.5, 2.0], alphas=[], threads=[1], runs=1, error_rows=32
+    )
+    assert torch.get_num_threads() == threads
+    rows = {(r["n"], r["config"]): r for r in result["rows"]}
+    assert set(rows) == {(64, "B=0.5"), (64, "B=2"), (256, "B=0.5"), (256, "B=2")}
+    for r in rows.values():
+        assert r["threads"] == 1 and r["seconds"]["exact"] > 0
+        if r["affordable"]:
+            assert r["errors"]["random"]["poly"]["abs"] <= r["proved"] <= 1e-3
+            assert r["errors"]["correlated"]["poly"]["abs"] <= r["proved"]
+            # mean(V) row: the trivial algorithm's error is the output's spread
+            assert r["mean_v"]["random"]["rel"] == 1.0
+    assert not rows[(64, "B=2")]["affordable"] and rows[(64, "B=2")]["speedup"] is None
+    assert rows[(256, "B=0.5")]["degree"] == select_degree(0.5, 1e-3, 8, method="chebyshev").degree
 
 
 def test_crossover_interpolates_on_log_axes():
-    rows = [
-        {"n": 100, "speedup": 0.5},
-        {"n": 400, "speedup": 2.0},
-        {"n": 1600, "speedup": None},
-    ]
+    def row(n, s, config="B=1"):
+        return {"n": n, "speedup": s, "config": config, "threads": 1}
+
+    rows = [row(100, 0.5), row(400, 2.0), row(1600, None), row(100, 9.0, "B=2")]
     assert crossover_size({"rows": rows}) == pytest.approx(200.0)
-    assert crossover_size({"rows": [{"n": 8, "speedup": 3.0}]}) == 8.0
-    assert crossover_size({"rows": [{"n": 8, "speedup": 0.3}]}) is None
+    assert crossover_size({"rows": rows}, config="B=2") == 100.0
+    assert crossover_size({"rows": [row(8, 3.0)]}) == 8.0
+    assert crossover_size({"rows": [row(8, 0.3)]}) is None
 
 
 def test_figures_are_returned():
@@ -121,8 +133,9 @@ def test_figures_are_returned():
     assert isinstance(
         plot_error_vs_bound(bounds, errors, [2, 4], errors * 3, threshold=1.2), Figure
     )
-    result = benchmark_attention([32, 64], repeats=1, error=False)
+    result = benchmark_attention([32, 64], threads=[1], runs=1, errors=False, alphas=[])
     assert isinstance(plot_runtime(result), Figure)
+    assert isinstance(plot_speedup_map(result, model_line=[(32, 0.5), (64, 0.7)]), Figure)
     masses = torch.rand(2, 3, 4)
     assert isinstance(plot_planted_mass([64, 128], [0.5, 1.0, 1.5], masses), Figure)
     gadget = {64: nn_gadget(64, [1.0, 3.0], queries=4)}

@@ -17,7 +17,7 @@ from exercisetools import fails, passes
 # ----------------------------------------------------------------- ex-fast-crossover
 def _crossover_reference():
     plan = eff.select_degree(0.5, 1e-3, 16)
-    return plan.degree, plan.rank, plan.flops_per_token / 16
+    return plan.degree, plan.rank, plan.crossover()
 
 
 def test_crossover_reference_and_other_forms():
@@ -26,12 +26,14 @@ def test_crossover_reference_and_other_forms():
     # a list, NumPy and torch numbers, a crossover rounded to whole tokens, the Chebyshev plan
     passes(ex.check_almost_linear_inference_2([np.int64(g), torch.tensor(r), round(n)]))
     cheb = eff.select_degree(0.5, 1e-3, 16, method="chebyshev")
-    passes(ex.check_almost_linear_inference_2((cheb.degree, cheb.rank, 2 * cheb.rank * 17 / 16)))
-    # solved from the two counts directly, numerically
+    passes(ex.check_almost_linear_inference_2((cheb.degree, cheb.rank, cheb.crossover())))
+    # solved from the two flop counts directly, numerically (queries = keys = n)
     counts = [
-        n_ for n_ in range(1, 5000) if 2 * n_**2 * 16 >= eff.select_degree(0.5, 1e-3, 16).flops(n_)
+        n_ for n_ in range(1, 5000) if eff.exact_flops(n_, n_, 16) >= eff.poly_flops(n_, n_, 16, g)
     ]
     passes(ex.check_almost_linear_inference_2((g, r, counts[0])))
+    # the same in the plan's own units
+    passes(ex.check_almost_linear_inference_2((g, r, 2 * r * (2 * 16 + 3) / (4 * 16 + 1 + 10))))
 
 
 def test_crossover_wrong_answers():
@@ -43,7 +45,9 @@ def test_crossover_wrong_answers():
     fails(ex.check_almost_linear_inference_2((g + 1, r, n)), "smaller degree")
     fails(ex.check_almost_linear_inference_2((g, math.comb(8 + g, g), n)), "d = 8")
     fails(ex.check_almost_linear_inference_2((g, r + 1, n)), "number of monomials")
-    fails(ex.check_almost_linear_inference_2((g, r, 2 * r)), "too small", hidden=hidden)
+    fails(ex.check_almost_linear_inference_2((g, r, n / 2)), "too small", hidden=hidden)
+    # the old model: multiply-adds against flops, no exponentials
+    fails(ex.check_almost_linear_inference_2((g, r, 2 * r * 17 / 16)), "too large", hidden=hidden)
     fails(ex.check_almost_linear_inference_2((g, r, n * 16)), "too large", hidden=hidden)
     fails(ex.check_almost_linear_inference_2((2.5, r, n)), "whole number")
 

@@ -7,20 +7,37 @@ takes the book's columns.
 
 Modules:
     exact: ``exact_attention``, PyTorch's fast exact path and the float64 reference.
-    polynomial: ``poly_attention``, the polynomial method (Theorem 3.1), its feature map,
-        coefficients and proved error bounds.
-    degree: ``select_degree``, the smallest degree for a bound ``B`` and an error target,
-        with its rank ``C(d + g, g)`` and cost; ``error_vs_bound``, error as ``B`` grows.
+    polynomial: ``poly_attention``, the polynomial method (the almost-linear result of Hu et
+        al.), its feature map, coefficients and proved error bounds.
+    degree: ``select_degree``, the smallest degree for an entry bound ``B`` and an error
+        target, with its rank ``C(d + g, g)``; the cost model ``exact_flops``/``poly_flops``;
+        ``error_vs_bound``, error as ``B`` grows.
     inference: ``norm_criterion`` and ``prompt_inference``: queries from the input, keys
-        and values from ``[P, X]``, the fast path when ``B <= sqrt(ln n)`` (Theorem 3.1).
+        and values from ``[P, X]``, the fast path when a degree that guarantees the error
+        costs less than exact attention (the almost-linear result of Hu et al.).
     transition: the planted-duplicate experiment, the nearest-neighbour gadget of the
-        hardness reduction, and the largest feasible ``B`` (Theorem 3.2).
-    timing: ``benchmark_attention`` and ``best_time`` (runtime against ``n``).
+        hardness reduction, and the largest feasible ``B`` (the hardness beyond the criterion).
+    cached: the prompt-tuning case: ``key_state`` summarises a fixed prompt's keys once,
+        ``attend_with_state`` reuses it, ``causal_poly_attention`` (prefix sums).
+    baselines: ``performer_attention`` (FAVOR+) and ``elu_attention`` (linear attention).
+    timing: ``benchmark_attention`` (guaranteed degree, interleaved medians, baselines,
+        errors, memory) and ``matmul_roofline``.
     plots: the figures of the two efficiency chapters.
 """
 
-from . import degree, exact, inference, plots, polynomial, timing, transition
-from .degree import DegreePlan, error_vs_bound, monomial_count, select_degree
+from . import baselines, cached, degree, exact, inference, plots, polynomial, timing, transition
+from .baselines import elu_attention, performer_attention
+from .cached import KeyState, attend_with_state, causal_poly_attention, key_state
+from .degree import (
+    EXP_FLOPS,
+    DegreePlan,
+    error_vs_bound,
+    exact_flops,
+    largest_paying_bound,
+    monomial_count,
+    poly_flops,
+    select_degree,
+)
 from .exact import exact_attention
 from .inference import NormCriterion, PromptInference, norm_criterion, prompt_inference
 from .plots import (
@@ -29,6 +46,7 @@ from .plots import (
     plot_gadget,
     plot_planted_mass,
     plot_runtime,
+    plot_speedup_map,
 )
 from .polynomial import (
     attention_error_bound,
@@ -36,54 +54,85 @@ from .polynomial import (
     exp_poly_coefficients,
     feature_map,
     monomial_exponents,
+    monomial_weights,
     poly_attention,
     poly_error_bound,
+    rounding_error_bound,
     score_radius,
 )
-from .timing import benchmark_attention, best_time, crossover_size
+from .timing import (
+    benchmark_attention,
+    best_time,
+    crossover_size,
+    interleaved_times,
+    matmul_roofline,
+    peak_memory,
+)
 from .transition import (
     FeasibleBound,
     GadgetResult,
+    LshResult,
     largest_feasible_bound,
+    lsh_gadget,
     nn_gadget,
     planted_mass,
     sign_vectors,
 )
 
 __all__ = [
+    "EXP_FLOPS",
     "DegreePlan",
     "FeasibleBound",
     "GadgetResult",
+    "KeyState",
+    "LshResult",
     "NormCriterion",
     "PromptInference",
+    "attend_with_state",
     "attention_error_bound",
+    "baselines",
     "benchmark_attention",
     "best_time",
+    "cached",
+    "causal_poly_attention",
     "crossover_size",
     "degree",
+    "elu_attention",
     "entry_error_bound",
     "error_vs_bound",
     "exact",
     "exact_attention",
+    "exact_flops",
     "exp_poly_coefficients",
     "feature_map",
     "inference",
+    "interleaved_times",
+    "key_state",
     "largest_feasible_bound",
+    "largest_paying_bound",
+    "lsh_gadget",
+    "matmul_roofline",
     "monomial_count",
     "monomial_exponents",
+    "monomial_weights",
     "nn_gadget",
     "norm_criterion",
+    "peak_memory",
+    "performer_attention",
     "planted_mass",
     "plot_error_vs_bound",
     "plot_feasible_bound",
     "plot_gadget",
     "plot_planted_mass",
     "plot_runtime",
+    "plot_speedup_map",
     "plots",
     "poly_attention",
     "poly_error_bound",
+    "poly_flops",
     "polynomial",
     "prompt_inference",
+    "rounding_error_bound",
     "score_radius",
     "select_degree",
     "sign_vectors",

@@ -1,12 +1,14 @@
 """Prompt-tuning inference on the fast side of the norm criterion.
 
-Serves Hu et al. (2025), Theorem 3.1. In prompt tuning only the last ``L`` output columns
-of ``tau([P, X])`` are kept, so the attention layer needs queries from the input columns
-only, while keys and values come from all ``n = L_p + L`` columns of ``[P, X]``. The
-criterion compares ``B = max(||Q||_max, ||K||_max)`` (normalised to scores ``<q, k>/m``,
-``m`` the head size, Alman and Song's convention) with ``sqrt(ln n)``: below it the
-polynomial method runs in almost-linear time with a proved error (Theorem 3.1); around and
-above it no truly sub-quadratic algorithm exists under SETH (Theorem 3.2).
+Serves Hu et al. (2025), the almost-linear inference result. In prompt tuning only the last
+``L`` output columns of ``tau([P, X])`` are kept, so the attention layer needs queries from the
+input columns only, while keys and values come from all ``n = L_p + L`` columns of ``[P, X]``.
+The criterion takes ``B = max(||Q||_max, ||K||_max)`` (normalised to scores ``<q, k>/d``, ``d``
+the dimension of a query or key, that is the head size: Alman and Song's convention and the
+chapter's) and asks whether a degree that guarantees the target error costs less than exact
+attention at this ``n`` (the almost-linear result needs ``B = o(sqrt(log n))``); at
+``B = C sqrt(log n)`` with a suitable constant ``C`` no truly sub-quadratic algorithm exists
+under SETH (the hardness beyond the criterion).
 """
 
 from __future__ import annotations
@@ -19,45 +21,87 @@ import torch
 from .._validate import as_tensor, check_finite, check_matrix_batch, check_real
 from ..model import Attention, FeedForward, ScoreScale, Transformer, resolve_scale
 from ._inputs import check_degree, check_method, check_qkv
+from .degree import EXP_FLOPS, exact_flops, poly_flops, select_degree
 from .exact import exact_attention
-from .polynomial import _score_radius, attention_error_bound, entry_error_bound, poly_attention
+from .polynomial import (
+    _score_radius,
+    attention_error_bound,
+    entry_error_bound,
+    poly_attention,
+    poly_error_bound,
+)
 
 __all__ = ["NormCriterion", "PromptInference", "norm_criterion", "prompt_inference"]
 
 
 @dataclass(frozen=True)
 class NormCriterion:
-    """``bound`` = ``B`` (normalised entries), ``threshold`` = ``sqrt(ln n)``, ``n`` keys;
-    ``holds`` when ``B <= factor * sqrt(ln n)``."""
+    """The norm criterion as the almost-linear result uses it, at this ``n``.
 
-    bound: float
+    ``entry_bound`` = ``B`` (entries of the queries and keys once scores are written as
+    ``<q, k> / d``); ``threshold`` = ``sqrt(ln n)`` (for reference: the theorem's hypothesis
+    is ``B = o(sqrt(log n))``, an asymptotic statement, not a cut-off at one ``n``);
+    ``degree``/``rank``: the smallest degree whose proved error at ``R = B^2`` is at most
+    ``eps`` (``-1``/``0`` if none up to 64); ``poly_flops``/``exact_flops``: the cost model
+    at these sizes. ``holds`` when that degree exists and its cost is below exact
+    attention's: a guaranteed ``eps`` at a cost that pays.
+    """
+
+    entry_bound: float
     threshold: float
     n: int
-    factor: float
+    eps: float
+    degree: int
+    rank: int
+    poly_flops: float
+    exact_flops: float
     holds: bool
+
+    @property
+    def bound(self) -> float:
+        """Former name of :attr:`entry_bound`."""
+        return self.entry_bound
 
     @property
     def ratio(self) -> float:
         """``B / sqrt(ln n)`` (``inf`` for a single key)."""
-        return self.bound / self.threshold if self.threshold > 0 else math.inf
+        return self.entry_bound / self.threshold if self.threshold > 0 else math.inf
 
 
 def norm_criterion(
-    Q: torch.Tensor, K: torch.Tensor, *, scale: ScoreScale = "1/d", factor: float = 1.0
+    Q: torch.Tensor,
+    K: torch.Tensor,
+    *,
+    scale: ScoreScale = "1/d",
+    eps: float = 1e-3,
+    method: str = "chebyshev",
+    exp_flops: float = EXP_FLOPS,
 ) -> NormCriterion:
-    """The norm criterion for queries ``Q: (..., n_q, m)`` and keys ``K: (..., n, m)``.
+    """The norm criterion for queries ``Q: (..., n_q, d)`` and keys ``K: (..., n, d)``.
 
-    ``B = sqrt(scale * m) * max(||Q||_max, ||K||_max)``: the bound on the entries once the
-    scores are written as ``<q~, k~> / m`` (for ``scale = 1/m`` this is the plain max).
+    ``B = sqrt(scale * d) * max(||Q||_max, ||K||_max)``: the bound on the entries once the
+    scores are written as ``<q~, k~> / d`` (for ``scale = 1/d`` this is the plain max).
+    It holds when some degree guarantees ``eps`` (per unit of ``max|V|``, exact arithmetic)
+    for every input with entries in ``[-B, B]`` and :func:`~ptheory.efficiency.poly_flops`
+    of the smallest such degree is below :func:`~ptheory.efficiency.exact_flops`, which
+    charges each exponential ``exp_flops`` flops: an assumption of the cost model (default
+    :data:`~ptheory.efficiency.EXP_FLOPS`), on which the verdict near the crossover depends.
     """
     Q, K, _, _ = check_qkv(Q, K, K)
-    factor = check_real(factor, "factor", minimum=0.0, strict_minimum=True)
-    m, n = Q.shape[-1], K.shape[-2]
-    s = resolve_scale(scale, m)
+    eps = check_real(eps, "eps", minimum=0.0, strict_minimum=True)
+    method = check_method(method)
+    d, n, n_q = Q.shape[-1], K.shape[-2], Q.shape[-2]
+    s = resolve_scale(scale, d)
     raw = max(float(Q.abs().max()) if Q.numel() else 0.0, float(K.abs().max()))
-    B = math.sqrt(s * m) * raw
+    B = math.sqrt(s * d) * raw
     threshold = math.sqrt(math.log(n))
-    return NormCriterion(B, threshold, n, factor, B <= factor * threshold)
+    exact = exact_flops(n_q, n, d, exp_flops=exp_flops)
+    try:
+        plan = select_degree(B, eps, d, method=method)
+    except ValueError:
+        return NormCriterion(B, threshold, n, eps, -1, 0, math.inf, exact, False)
+    cost = poly_flops(n_q, n, d, plan.degree)
+    return NormCriterion(B, threshold, n, eps, plan.degree, plan.rank, cost, exact, cost < exact)
 
 
 @dataclass(frozen=True)
@@ -66,8 +110,10 @@ class PromptInference:
 
     ``output``: the model's last ``L`` columns, ``(d, L)`` or ``(N, d, L)``. ``fast``: the
     polynomial path ran. ``degrees``/``ranks``: per head (empty on the exact path).
-    ``error_bound``: proved max-abs bound on ``output`` minus the exact output (0 on the
-    exact path, up to rounding).
+    ``error_bound``: proved max-abs bound on ``output`` minus the exact output: on the fast
+    path the heads' :func:`~ptheory.efficiency.poly_error_bound` (computed output, rounding
+    included) through the later layers' Lipschitz constants (their own rounding not
+    counted); 0 on the exact path, up to rounding.
     """
 
     output: torch.Tensor
@@ -109,18 +155,27 @@ def _heads(layer: Attention, queries: torch.Tensor, Z: torch.Tensor):
 
 
 def _plan_head(
-    R: float, v_max: float, share: float, method: str, m: int, n: int, degree: int | None
+    R: float,
+    v_max: float,
+    share: float,
+    method: str,
+    d: int,
+    n_q: int,
+    n: int,
+    degree: int | None,
 ) -> tuple[int, float]:
     """(degree, proved bound) for one head: ``degree`` if given, else the smallest degree
-    of rank at most ``n`` that meets ``share``, else the largest of rank at most ``n``."""
+    that meets ``share`` among those whose cost (:func:`poly_flops`) is below exact
+    attention's, else the largest of those (0 if none)."""
 
     def bound(g: int) -> float:
         return attention_error_bound(entry_error_bound(g, R, method), v_max)
 
     if degree is not None:
         return degree, bound(degree)
+    exact = exact_flops(n_q, n, d)
     g = 0
-    while bound(g) > share and g < 64 and math.comb(m + g + 1, g + 1) <= n:
+    while bound(g) > share and g < 64 and poly_flops(n_q, n, d, g + 1) < exact:
         g += 1
     return g, bound(g)
 
@@ -132,7 +187,6 @@ def prompt_inference(
     *,
     eps: float = 1e-3,
     method: str = "taylor",
-    factor: float = 1.0,
     path: str = "auto",
     degree: int | None = None,
 ) -> PromptInference:
@@ -145,8 +199,9 @@ def prompt_inference(
     the criterion holds and some degree up to 64 guarantees ``eps``), ``"poly"`` or
     ``"exact"`` to force one. ``eps`` is the requested max-abs error of the attention
     output, shared equally by the heads; the degree of each head is the smallest whose proved
-    bound meets its share among those of rank ``C(m + g, g) <= n`` (beyond that the low-rank
-    product costs more than exact attention), or ``degree`` when given. Later feed-forward
+    bound meets its share among those whose cost :func:`~ptheory.efficiency.poly_flops`
+    is below :func:`~ptheory.efficiency.exact_flops` (``d`` = the head size, the dimension
+    of a query or key), or ``degree`` when given. Later feed-forward
     layers multiply the bound by their Lipschitz constant in the max norm,
     ``1 + ||W_2||_inf ||W_1||_inf``.
     """
@@ -177,15 +232,18 @@ def prompt_inference(
             Z = ff(Z)
         queries = Z[..., -L:]
         q, k, v = _heads(layer, queries, Z)
-        crit = norm_criterion(q, k, scale=layer.scale, factor=factor)
-        n, m = Z.shape[-1], layer.head_size
+        crit = norm_criterion(q, k, scale=layer.scale, eps=eps / layer.heads, method=method)
+        n, d_head = Z.shape[-1], layer.head_size
         plan: list[tuple[int, float]] = []
         if path != "exact":
-            s = resolve_scale(layer.scale, m)
+            s = resolve_scale(layer.scale, d_head)
             for h in range(layer.heads):
                 R = _score_radius(q[..., h, :, :], k[..., h, :, :], s)
                 v_max = float(v[..., h, :, :].abs().max())
-                plan.append(_plan_head(R, v_max, eps / layer.heads, method, m, n, degree))
+                g, _ = _plan_head(R, v_max, eps / layer.heads, method, d_head, L, n, degree)
+                # the bound on the computed head output, rounding included
+                qh, kh, vh = q[..., h, :, :], k[..., h, :, :], v[..., h, :, :]
+                plan.append((g, poly_error_bound(qh, kh, vh, g, method, scale=layer.scale)))
         fast = path == "poly" or (
             path == "auto" and crit.holds and all(b <= eps / layer.heads for _, b in plan)
         )

@@ -15,7 +15,6 @@ from matplotlib.figure import Figure
 
 from .._validate import as_tensor
 from ..plotting import MARKERS, PALETTE, axes_or_new
-from .timing import crossover_size
 from .transition import FeasibleBound, GadgetResult
 
 __all__ = [
@@ -24,6 +23,7 @@ __all__ = [
     "plot_gadget",
     "plot_planted_mass",
     "plot_runtime",
+    "plot_speedup_map",
 ]
 
 
@@ -73,36 +73,105 @@ def plot_error_vs_bound(
     return ax.figure
 
 
-def plot_runtime(result: dict, ax: Axes | None = None) -> Figure:
-    """Runtime against ``n`` on log-log axes from :func:`benchmark_attention`'s result, with
-    guides of slope 1 and 2 and the crossover (where the polynomial method starts to win)."""
-    if not isinstance(result, dict) or "rows" not in result:
+def _result_rows(result: dict) -> list[dict]:
+    if not isinstance(result, dict) or not isinstance(result.get("rows"), list):
         raise TypeError("result must be the dict returned by benchmark_attention")
-    rows = result["rows"]
+    return result["rows"]
+
+
+def plot_runtime(
+    result: dict, config: str | None = None, threads: int | None = None, ax: Axes | None = None
+) -> Figure:
+    """Median time against ``n`` on log-log axes from :func:`benchmark_attention`'s result,
+    for one entry-bound ``config`` and thread count (default: the first of each): exact
+    attention, the polynomial method at its guaranteed degree, and the baselines, with
+    guides of slope 2 and 1."""
+    rows = _result_rows(result)
     ax = axes_or_new(ax, width=5.4)
-    for key, label, color, marker in (
-        ("exact_s", "exact (scaled_dot_product_attention)", PALETTE[3], "s"),
-        (
-            "poly_s",
-            f"polynomial, degree {result['degree']}, rank {result['rank']}",
-            PALETTE[0],
-            "o",
-        ),
-    ):
-        pts = [(r["n"], 1e3 * r[key]) for r in rows if r[key] is not None]
+    if rows:
+        config = rows[0]["config"] if config is None else config
+        threads = rows[0]["threads"] if threads is None else threads
+        rows = [r for r in rows if r["config"] == config and r["threads"] == threads]
+    styles = (
+        ("exact", "exact (SDPA, fp32)", PALETTE[3], "s", 2),
+        ("poly", "polynomial, guaranteed degree", PALETTE[0], "o", 1),
+        ("performer", "Performer, same rank", PALETTE[1], "^", None),
+        ("elu", "ELU+1, same rank", PALETTE[2], "v", None),
+    )
+    for key, label, color, marker, power in styles:
+        pts = [(r["n"], 1e3 * r["seconds"][key]) for r in rows if key in r["seconds"]]
         if pts:
             n, t = map(np.array, zip(*pts, strict=True))
             ax.plot(n, t, marker=marker, color=color, label=label)
-            power = 2 if key == "exact_s" else 1
-            ax.plot(n, t[-1] * (n / n[-1]) ** power, ls=":", lw=1.0, color=color)
-    cross = crossover_size(result)
-    if cross is not None:
-        ax.axvline(cross, color="0.3", ls="--", lw=1.0, label=f"crossover, n ≈ {cross:.0f}")
+            if power is not None:
+                ax.plot(n, t[-1] * (n / n[-1]) ** power, ls=":", lw=1.0, color=color)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel(r"sequence length $n$ (queries = keys)")
-    ax.set_ylabel("time (ms, best of repeats)")
-    ax.legend(loc="upper left")
+    ax.set_ylabel(f"time (ms, median), {threads} thread(s)")
+    ax.legend(loc="upper left", fontsize="small")
+    return ax.figure
+
+
+def plot_speedup_map(
+    result: dict,
+    threads: int | None = None,
+    *,
+    model_line: Sequence[tuple[int, float]] | None = None,
+    ax: Axes | None = None,
+) -> Figure:
+    """Measured speed-up (exact over polynomial at the guaranteed degree) over the
+    ``(n, B)`` plane, one marker a benchmark row: filled and labelled where it was
+    measured, a cross where the flop model says the guaranteed degree does not pay.
+    ``model_line``: ``(n, B)`` points of the model's boundary
+    (:func:`largest_paying_bound`); the dotted curve is ``sqrt(ln n)``."""
+    rows = _result_rows(result)
+    ax = axes_or_new(ax, width=5.4)
+    if rows:
+        threads = rows[0]["threads"] if threads is None else threads
+        rows = [r for r in rows if r["threads"] == threads]
+    for r in rows:
+        if r["speedup"] is None:
+            ax.plot(r["n"], r["entry_bound"], marker="x", color="0.5", ls="none")
+            continue
+        s = r["speedup"]
+        ax.plot(
+            r["n"],
+            r["entry_bound"],
+            marker="o",
+            ls="none",
+            color=PALETTE[0] if s >= 1 else PALETTE[3],
+        )
+        ax.annotate(
+            f"{s:.0f}" if s >= 10 else f"{s:.1f}",
+            (r["n"], r["entry_bound"]),
+            textcoords="offset points",
+            xytext=(4, 3),
+            fontsize="x-small",
+        )
+    if rows:
+        ns = np.array(sorted({r["n"] for r in rows}), dtype=float)
+        grid = np.geomspace(ns.min(), ns.max(), 50)
+        ax.plot(grid, np.sqrt(np.log(grid)), ls=":", color="0.3", lw=1.0, label=r"$\sqrt{\ln n}$")
+    if model_line:
+        n_m, b_m = map(np.array, zip(*model_line, strict=True))
+        ax.plot(
+            n_m,
+            b_m,
+            ls="--",
+            color=PALETTE[3],
+            lw=1.2,
+            drawstyle="steps-post",
+            label="flop model: stops paying",
+        )
+    ax.plot([], [], marker="o", ls="none", color=PALETTE[0], label="faster (speed-up)")
+    ax.plot([], [], marker="o", ls="none", color=PALETTE[3], label="slower")
+    ax.plot([], [], marker="x", ls="none", color="0.5", label="does not pay (model)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel(r"sequence length $n$")
+    ax.set_ylabel(r"entry bound $B$")
+    ax.legend(loc="upper left", fontsize="x-small")
     return ax.figure
 
 

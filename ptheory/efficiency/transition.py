@@ -1,12 +1,12 @@
 """The phase transition at ``B ~ sqrt(ln n)``: retrieval, the hardness gadget, feasibility.
 
-Serves Hu et al. (2025), Theorem 3.2 (SETH hardness, via Alman and Song, 2023). Entries of
-queries and keys are ``+-B`` (Boolean vectors scaled by ``B``), scores are scaled by
-``1/d``, so a key equal to the query scores ``B^2`` and a random key about
-``B^2 / sqrt(d)``. The softmax mass of one planted key against ``n`` others is about
-``1 / (1 + n e^{-B^2})``: it jumps from near 0 to near 1 as ``B`` passes ``sqrt(ln n)``.
-Past that point attention performs nearest-neighbour retrieval, the problem the hardness
-reduction starts from, and a low-rank (polynomial) approximation can no longer follow.
+Serves Hu et al. (2025), the hardness beyond the norm criterion (SETH hardness, via Alman and
+Song, 2023). Entries of queries and keys are ``+-B`` (Boolean vectors scaled by ``B``), scores
+are scaled by ``1/d``, so a key equal to the query scores ``B^2`` and a random key about ``B^2 /
+sqrt(d)``. The softmax mass of one planted key against ``n`` others is about ``1 / (1 + n
+e^{-B^2})``: it jumps from near 0 to near 1 as ``B`` passes ``sqrt(ln n)``. Past that point
+attention performs nearest-neighbour retrieval, the problem the hardness reduction starts from,
+and a low-rank (polynomial) approximation can no longer follow.
 """
 
 from __future__ import annotations
@@ -25,14 +25,16 @@ from .polynomial import attention_error_bound, entry_error_bound, poly_attention
 __all__ = [
     "FeasibleBound",
     "GadgetResult",
+    "LshResult",
     "largest_feasible_bound",
+    "lsh_gadget",
     "nn_gadget",
     "planted_mass",
     "sign_vectors",
 ]
 
 
-def _bounds(bounds: Sequence[float], name: str = "bounds") -> list[float]:
+def _bounds(bounds: Sequence[float], name: str = "entry_bounds") -> list[float]:
     if isinstance(bounds, torch.Tensor):
         bounds = bounds.tolist()
     if isinstance(bounds, str | bytes) or not isinstance(bounds, Sequence):
@@ -60,24 +62,25 @@ def sign_vectors(n: int, d: int, *, seed: int = 0) -> torch.Tensor:
 
 def planted_mass(
     n: int,
-    bounds: Sequence[float],
+    entry_bounds: Sequence[float],
     *,
     d: int = 64,
     trials: int = 16,
     seed: int = 0,
     with_bounds: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Softmax mass on a planted duplicate key: ``(len(bounds), trials)``, float64.
+    """Softmax mass on a planted duplicate key: ``(len(entry_bounds), trials)``, float64.
 
     Each trial draws ``n`` keys in ``{-B, B}^d`` and takes the first key as the query, so it
     scores ``B^2``; the other keys score ``B^2 rho_j`` with ``rho_j = <a, b_j> / d``. Returns
     the query's softmax weight on its duplicate, ``1 / (1 + sum_j exp(-B^2 (1 - rho_j)))``,
-    for each ``B`` in ``bounds``. With ``with_bounds`` also the two bounds that the extreme
-    correlations give, ``1 / (1 + (n - 1) exp(-B^2 (1 - rho)))`` for ``rho`` the largest
-    (lower bound) and the smallest (upper bound) ``rho_j`` of the trial.
+    for each entry bound ``B`` in ``entry_bounds``. With ``with_bounds`` also the two
+    bounds on the mass that the extreme correlations give,
+    ``1 / (1 + (n - 1) exp(-B^2 (1 - rho)))`` for ``rho`` the largest (lower bound) and
+    the smallest (upper bound) ``rho_j`` of the trial.
     """
     n = check_int(n, "n", minimum=2)
-    Bs = torch.tensor(_bounds(bounds), dtype=torch.float64)
+    Bs = torch.tensor(_bounds(entry_bounds), dtype=torch.float64)
     d = check_int(d, "d", minimum=1)
     trials = check_int(trials, "trials", minimum=1)
     seed = check_int(seed, "seed", minimum=0)
@@ -98,7 +101,7 @@ def planted_mass(
 
 @dataclass(frozen=True)
 class GadgetResult:
-    """One run of the nearest-neighbour gadget at one bound ``B``.
+    """One run of the nearest-neighbour gadget at one entry bound ``B`` (``entry_bound``).
 
     ``accuracy``: share of queries whose "is there a close key?" answer, read off the
     attention output, is right; ``retrieved``: share of planted queries whose output points
@@ -107,17 +110,22 @@ class GadgetResult:
     not computed); ``poly_degree``/``poly_rank``: that approximation.
     """
 
-    bound: float
+    entry_bound: float
     accuracy: float
     retrieved: float
     poly_accuracy: float
     poly_degree: int
     poly_rank: int
 
+    @property
+    def bound(self) -> float:
+        """Former name of :attr:`entry_bound`."""
+        return self.entry_bound
+
 
 def nn_gadget(
     n: int,
-    bounds: Sequence[float],
+    entry_bounds: Sequence[float],
     *,
     d: int = 64,
     queries: int = 32,
@@ -138,21 +146,12 @@ def nn_gadget(
     degree with rank ``C(d + g, g) <= n / 5`` (the better of Taylor and Chebyshev).
     """
     n = check_int(n, "n", minimum=2)
-    Bs = _bounds(bounds)
+    Bs = _bounds(entry_bounds)
     d = check_int(d, "d", minimum=2)
     m = check_int(queries, "queries", minimum=2)
     flips = d // 16 if flips is None else check_int(flips, "flips", minimum=0, maximum=d // 2)
     seed = check_int(seed, "seed", minimum=0)
-    keys = sign_vectors(n, d, seed=seed)
-    gen = torch.Generator().manual_seed(seed + 1)
-    close = torch.arange(m) < m // 2
-    idx = torch.randint(0, n, (m,), generator=gen)
-    A = sign_vectors(m, d, seed=seed + 2)
-    for i in range(m // 2):
-        flip = torch.randperm(d, generator=gen)[:flips]
-        A[i] = keys[idx[i]]
-        A[i, flip] *= -1
-    threshold = ((1 - 2 * flips / d) + math.sqrt(2 * math.log(n) / d)) / 2
+    keys, A, close, threshold = _gadget_instance(n, d, m, flips, seed)
     g = max(0, _largest_degree(d, n / 5))
     results = []
     for B in Bs:
@@ -170,6 +169,82 @@ def nn_gadget(
             poly_acc = best
         results.append(GadgetResult(B, accuracy, retrieved, poly_acc, g, math.comb(d + g, g)))
     return results
+
+
+def _gadget_instance(n: int, d: int, m: int, flips: int, seed: int):
+    """Keys, queries (the first half planted at Hamming distance ``flips`` from a key),
+    which queries are planted, and the decision threshold on ``<output, a> / d``."""
+    keys = sign_vectors(n, d, seed=seed)
+    gen = torch.Generator().manual_seed(seed + 1)
+    close = torch.arange(m) < m // 2
+    idx = torch.randint(0, n, (m,), generator=gen)
+    A = sign_vectors(m, d, seed=seed + 2)
+    for i in range(m // 2):
+        flip = torch.randperm(d, generator=gen)[:flips]
+        A[i] = keys[idx[i]]
+        A[i, flip] *= -1
+    threshold = ((1 - 2 * flips / d) + math.sqrt(2 * math.log(n) / d)) / 2
+    return keys, A, close, threshold
+
+
+@dataclass(frozen=True)
+class LshResult:
+    """Bit-sampling LSH on the nearest-neighbour gadget: ``accuracy`` of the decision "a
+    close key exists" (same instances and threshold as :func:`nn_gadget`) and
+    ``comparisons``, the mean number of (query, key) inner products per query, against
+    the ``n`` that trying every key costs."""
+
+    n: int
+    flips: int
+    bits: int
+    tables: int
+    accuracy: float
+    comparisons: float
+
+
+def lsh_gadget(
+    n: int,
+    *,
+    d: int = 64,
+    queries: int = 32,
+    flips: int | None = None,
+    bits: int | None = None,
+    tables: int = 8,
+    seed: int = 0,
+) -> LshResult:
+    """Answer :func:`nn_gadget`'s question by bit-sampling locality-sensitive hashing
+    (Indyk and Motwani), without attention: each of ``tables`` hash tables keys a vector by
+    ``bits`` random coordinates (default ``ceil(log2 n)``), a query compares itself only with
+    the keys in its buckets, and answers "yes" when one of them has ``<a, b>/d`` above the
+    gadget's threshold. A key at Hamming distance ``f`` collides with probability
+    ``(1 - f/d)^bits`` per table, a random key with about ``2^-bits``: with a large gap
+    (``f = d/16``) a few tables find the close key at a cost far below ``n`` comparisons.
+    """
+    n = check_int(n, "n", minimum=2)
+    d = check_int(d, "d", minimum=2)
+    m = check_int(queries, "queries", minimum=2)
+    flips = d // 16 if flips is None else check_int(flips, "flips", minimum=0, maximum=d // 2)
+    bits = (
+        math.ceil(math.log2(n)) if bits is None else check_int(bits, "bits", minimum=1, maximum=d)
+    )
+    tables = check_int(tables, "tables", minimum=1)
+    seed = check_int(seed, "seed", minimum=0)
+    keys, A, close, threshold = _gadget_instance(n, d, m, flips, seed)
+    gen = torch.Generator().manual_seed(seed + 3)
+    found = torch.zeros(m, dtype=torch.bool)
+    compared = 0
+    for _ in range(tables):
+        coords = torch.randperm(d, generator=gen)[:bits]
+        weights = 2 ** torch.arange(bits, dtype=torch.int64)
+        h_keys = ((keys[:, coords] > 0).long() * weights).sum(1)
+        h_q = ((A[:, coords] > 0).long() * weights).sum(1)
+        for i in range(m):
+            cand = (h_keys == h_q[i]).nonzero().flatten()
+            compared += len(cand)
+            if len(cand) and float((keys[cand] @ A[i]).max()) / d > threshold:
+                found[i] = True
+    accuracy = float((found == close).double().mean())
+    return LshResult(n, flips, bits, tables, accuracy, compared / m)
 
 
 @dataclass(frozen=True)
