@@ -33,7 +33,7 @@ def _ctx(**changes: object) -> mystmd.Context:
         },
         equations={"eq-a": "2"},
         docs={"notebooks/a": "Chapter A", "notebooks/b": "Chapter B"},
-        numbers={"theorem": ["3", "4"], "figure": ["5"], "lemma": ["1"]},
+        numbers={"theorem": ["3", "4"], "figure": ["5"], "lemma": ["1"], "exercise": ["11"]},
         bib=mystmd.read_bibliography(ROOT / "references.bib"),
         macros={"R": ("\\mathbb{R}", 0), "norm": ("\\lVert #1 \\rVert", 1)},
     )
@@ -126,7 +126,8 @@ def test_exercises_and_solutions() -> None:
         "```{exercise} Bound it\n:label: ex-a\n\nProve it.\n```\n\n```{solution} ex-a\nDone.\n```"
     )
     reader = mystmd.convert(text, _ctx())
-    assert reader.startswith("---\n\n**Exercise 1** (Bound it).\n\nProve it.")
+    # the book's number (global across the book, as in the HTML and the PDF)
+    assert reader.startswith("---\n\n**Exercise 11** (Bound it).\n\nProve it.")
     assert "<details><summary>Solution</summary>\n\nDone." in reader
     student = mystmd.convert(text, _ctx(), solutions=False)
     assert "Done" not in student and "Prove it." in student

@@ -115,10 +115,8 @@ def test_student_notebook_runs_top_to_bottom(student_edition: Path, chapter: Pat
     nb = nbformat.read(path, as_version=4)
     assert nb.cells[2].metadata["tags"] == [editions.BOOTSTRAP_TAG]
     assert not any(editions.SOLUTION_TAG in c.metadata.get("tags", []) for c in nb.cells)
-    titles = [title for _, title in chapter_exercises(chapter)]
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    for number, title in enumerate(titles, start=1):
-        assert f"**Exercise {number}** ({title})." in text
+    _assert_exercises_numbered_as_on_the_page(text, student_edition / "html", chapter)
     assert "{solution" not in text and "{exercise}" not in text
     _assert_plain_markdown(nb, chapter)
     NotebookClient(
@@ -272,6 +270,20 @@ def test_downloaded_notebook_reads_right_outside_the_book(built_book: str, chapt
     assert not missing, f"{chapter.name}: glued figures not shown in their cells: {missing}"
     if "{cite" in source:
         assert nb.cells[-1].source.startswith("## References\n\n- ")
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    _assert_exercises_numbered_as_on_the_page(text, MAIN_HTML, chapter)
+
+
+def _assert_exercises_numbered_as_on_the_page(text: str, html: Path, chapter: Path) -> None:
+    """Every exercise of the notebook's Markdown ``text`` carries the number the HTML page
+    gives it (the book numbers exercises across chapters: "Exercise 11", not "3")."""
+    titles = [title for _, title in chapter_exercises(chapter)]
+    page = (html / chapter.relative_to(ROOT).with_suffix(".html")).read_text()
+    numbers = re.findall(r"Exercise (\d+) </span>", page)
+    assert len(numbers) == len(titles), f"{chapter.name}: exercise numbers on the page {numbers}"
+    for number, title in zip(numbers, titles, strict=True):
+        assert f"**Exercise {number}** ({title})." in text, f"{chapter.name}: Exercise {number}"
+    assert len(re.findall(r"\*\*Exercise \d+\*\*", text)) == len(titles)
 
 
 def _assert_plain_markdown(nb: nbformat.NotebookNode, chapter: Path) -> None:
@@ -283,3 +295,4 @@ def _assert_plain_markdown(nb: nbformat.NotebookNode, chapter: Path) -> None:
         assert not left, f"{chapter.name}, cell {number}: MyST left: {left}"
         # a glued value that failed to resolve would leave its key; a box its fence
         assert "{glue" not in cell.source and "{prf:" not in cell.source, cell.source[:300]
+

@@ -80,7 +80,6 @@ class Context:
     figure_format: str = "Fig. %s"
     cited: list[str] = field(default_factory=list)
     used: dict[str, int] = field(default_factory=dict)  # counter -> how many seen so far
-    exercises: int = 0
 
     # ------------------------------------------------------------------ numbering
     def next_number(self, counter: str, label: str = "") -> str:
@@ -448,8 +447,10 @@ def _directive(ctx: Context, block: Directive, *, solutions: bool) -> str:
     if name == "prf:proof":
         return f"*Proof.*\n\n{_quote(body())}"
     if name == "exercise":
-        ctx.exercises += 1
-        head = f"**Exercise {ctx.exercises}**"
+        # The book's own number (sphinx-exercise numbers exercises across the whole book),
+        # so that "Exercise 11" in the notebook is the HTML's and the PDF's Exercise 11.
+        number = "" if "nonumber" in block.options else ctx.next_number("exercise", label)
+        head = f"**Exercise {number}**" if number else "**Exercise**"
         head += f" ({_title(ctx, block.argument)})." if block.argument else "."
         return f"---\n\n{head}\n\n{body().strip()}"
     if name == "solution":
