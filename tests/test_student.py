@@ -296,3 +296,48 @@ def _assert_plain_markdown(nb: nbformat.NotebookNode, chapter: Path) -> None:
         # a glued value that failed to resolve would leave its key; a box its fence
         assert "{glue" not in cell.source and "{prf:" not in cell.source, cell.source[:300]
 
+
+# ------------------------------------------------------------------ the site's downloads
+def test_intro_offers_the_pdf_only_when_it_was_built(tmp_path: Path) -> None:
+    """``make book`` without ``make pdf`` (a machine without TeX) offers no PDF link; the
+    wheel's name comes from ``pyproject.toml``; the student edition never offers the PDF
+    (it has the solutions); the PDF edition itself gets text, not links."""
+    import book_fixes  # book/_ext, on the path through booktools
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "ptheory"\nversion = "9.8.7"\n')
+    subs = book_fixes.download_substitutions(tmp_path)
+    assert subs["ptheory_wheel"] == (
+        '<a href="../downloads/ptheory-9.8.7-py3-none-any.whl">ptheory-9.8.7-py3-none-any.whl</a>'
+    )
+    assert "book.pdf" not in subs["pdf_edition"] and "make pdf" in subs["pdf_edition"]
+    editions.pdf_edition(tmp_path).parent.mkdir(parents=True)
+    editions.pdf_edition(tmp_path).write_bytes(b"%PDF-")
+    subs = book_fixes.download_substitutions(tmp_path)
+    assert '<a href="../downloads/book.pdf">' in subs["pdf_edition"]
+    student = book_fixes.download_substitutions(tmp_path, pdf=False)
+    assert "book.pdf" not in student["pdf_edition"]
+    latex = book_fixes.download_substitutions(tmp_path, html=False)
+    assert "<a" not in latex["ptheory_wheel"] + latex["pdf_edition"]
+    assert "ptheory-9.8.7" in latex["ptheory_wheel"]
+
+
+def _download_links(html: Path) -> list[str]:
+    page = (html / "book" / "intro.html").read_text()
+    return re.findall(r'href="\.\./(downloads/[^"]+)"', page)
+
+
+@pytest.mark.book
+def test_every_download_link_resolves(built_book: str, student_edition: Path) -> None:
+    """Both sites link to their downloads, each link to a file that is there, the wheel
+    at pyproject's version; the PDF is offered exactly when it was built, and never to
+    students."""
+    wheel = f"downloads/{editions.wheel_name()}"
+    pdf = editions.pdf_edition().is_file()
+    for html, offers_pdf in ((MAIN_HTML, pdf), (student_edition / "html", False)):
+        links = _download_links(html)
+        assert wheel in links, f"{html}: no link to {wheel}: {links}"
+        assert ("downloads/book.pdf" in links) == offers_pdf, f"{html}: {links}"
+        dead = [link for link in links if not (html / link).is_file()]
+        assert not dead, f"{html}: dead download links {dead}"
+    assert not (student_edition / "html" / "downloads" / "book.pdf").exists()
+    assert (MAIN_HTML / "downloads" / "book.pdf").is_file() == pdf

@@ -298,6 +298,40 @@ class DropHiddenSolutions(SphinxTransform):
                 parent.remove(child)
 
 
+def download_substitutions(root: Path, pdf: bool = True, html: bool = True) -> dict[str, str]:
+    """The introduction's links to the site's downloads, as MyST substitutions.
+
+    ``{{ ptheory_wheel }}``: a link to the wheel that ``make book`` publishes, named from
+    ``pyproject.toml``'s version (one source). ``{{ pdf_edition }}``: a link to the PDF when
+    ``make pdf`` has built it (and ``pdf``: the student edition offers none, the PDF has
+    the solutions), else a sentence saying how to get one: the same condition under which
+    ``scripts/build_book.py`` publishes the PDF, so no page links to a missing file.
+    Without ``html`` (the PDF edition itself), plain text instead of links.
+    """
+    wheel = editions.wheel_name(root)
+    edition = editions.pdf_edition(root)
+    here = f"../{editions.DOWNLOADS}"  # the introduction is book/intro.html
+    if not html:
+        return {"ptheory_wheel": f"`{wheel}`", "pdf_edition": "you are reading it."}
+    if pdf and edition.is_file():
+        offer = f'this site offers it: <a href="{here}/{edition.name}">{edition.name}</a>.'
+    elif pdf:
+        offer = "this build of the site has none (run `make pdf`, then `make book`)."
+    else:
+        offer = "the student edition has none (the PDF edition includes the solutions)."
+    return {"ptheory_wheel": f'<a href="{here}/{wheel}">{wheel}</a>', "pdf_edition": offer}
+
+
+def offer_downloads(app: Any) -> None:
+    """Give the pages :func:`download_substitutions` (``builder-inited``: before reading)."""
+    config = app.config
+    substitutions = dict(config.myst_substitutions or {})
+    pdf = not getattr(config, "hide_solutions", False)
+    html = app.builder.format == "html"
+    substitutions.update(download_substitutions(Path(app.srcdir), pdf=pdf, html=html))
+    config.myst_substitutions = substitutions
+
+
 def setup(app: Any) -> dict[str, Any]:
     app.setup_extension("sphinx_exercise")
     app.add_config_value("book_student_notebooks", "", "env")
@@ -306,6 +340,8 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_transform(DropHiddenSolutions)
     app.add_post_transform(ExerciseReferencesInLatex)
     app.connect("config-inited", latex_macros)
+    # Before myst-parser reads its configuration (builder-inited, default priority 500).
+    app.connect("builder-inited", offer_downloads, priority=100)
     app.connect("builder-inited", place_vendor_assets)
     app.connect("doctree-resolved", caption_alt_text)
     app.connect("html-page-context", drop_duplicate_scripts)

@@ -90,6 +90,12 @@ def wheel_name(root: Path = ROOT) -> str:
 DOWNLOADS = "downloads"
 """The site's folder of downloads (the ``ptheory`` wheel, the PDF), under the HTML root."""
 
+
+def pdf_edition(root: Path = ROOT) -> Path:
+    """Where ``make pdf`` leaves the PDF edition; the site offers it only when it is there."""
+    return root / "_build" / "pdf" / "book.pdf"
+
+
 NO_SOURCE = (
     "ptheory {version} is not installed and this notebook does not know where to get it: "
     "download {wheel} from the book's site (or take it from the hand-out), put it in the "
