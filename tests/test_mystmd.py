@@ -6,6 +6,8 @@ Markdown, and one it does not know fails loudly instead of reaching a reader raw
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from booktools import ROOT, editions
@@ -166,3 +168,44 @@ def test_every_directive_in_the_chapters_is_known() -> None:
             if isinstance(block, mystmd.Directive) and block.name != "code-cell":
                 names.add(block.name)
     assert names <= mystmd.DIRECTIVES, f"not converted: {sorted(names - mystmd.DIRECTIVES)}"
+
+
+# ------------------------------------------------------------------ make lab
+def _lab_round_trip(tmp_path: Path, chapter: Path, edit: object = None) -> list:
+    """Open ``chapter`` (a copy in ``tmp_path``) as ``make lab`` does, let ``edit`` change
+    the model as JupyterLab would, save it back; the cells as opened."""
+    import asyncio
+    import shutil
+
+    import lab_contents  # book/_ext, on the path through booktools
+
+    shutil.copy2(chapter, tmp_path / chapter.name)
+    shutil.copy2(ROOT / "jupytext.toml", tmp_path / "jupytext.toml")
+    manager = lab_contents.BookContentsManager(root_dir=str(tmp_path))
+
+    async def round_trip() -> list:
+        model = await manager.get(chapter.name)
+        cells = list(model["content"].cells)  # saving filters the model's cells
+        if edit:
+            edit(model["content"])
+        await manager.save({"type": "notebook", "content": model["content"]}, chapter.name)
+        return cells
+
+    return asyncio.run(round_trip())
+
+
+@pytest.mark.parametrize("chapter", editions.toc_chapters(), ids=lambda p: p.stem)
+def test_lab_saves_a_chapter_unchanged(tmp_path: Path, chapter: Path) -> None:
+    """Opening a chapter in ``make lab``, running it and saving leaves the file as it was:
+    its cell tags (control, exercise, solution, ...) kept, JupyterLab's own cell metadata
+    (execution times, scrolling) not written. (jupytext.toml's ``-all`` filter dropped
+    every tag on saving.)"""
+
+    def run_it(nb: object) -> None:
+        for cell in nb.cells:
+            cell.metadata["scrolled"] = True
+            if cell.cell_type == "code":
+                cell.metadata["execution"] = {"iopub.status.idle": "2026-01-01T00:00:00Z"}
+
+    _lab_round_trip(tmp_path, chapter, run_it)
+    assert (tmp_path / chapter.name).read_text() == chapter.read_text()
