@@ -202,6 +202,9 @@ def test_lab_renders_a_chapter_as_myst(lab: str) -> None:
     assert len(rendered) == len(state["rendered"]), "a Markdown cell is not rendered"
     raw = [t[:120] for t in rendered if re.search(r"[`:]{3,}\{[\w:-]+\}|\{prf:\w+\}", t)]
     assert not raw, f"raw MyST directives visible: {raw}"
+    # citations show keys in lab: the References cell at the end says which works they are
+    assert rendered[-1].startswith("References"), rendered[-1][:200]
+    assert "hu2025fundamental" in rendered[-1] and "Hu et al., 2025" in rendered[-1]
     assert state["mathErrors"] == 0, f"{state['mathErrors']} formulas fail (undefined macros?)"
     titled = [b for b in state["boxes"] if re.match(r"(Theorem|Lemma|Definition)", b)]
     assert len(titled) >= boxes_in_source, f"boxes rendered: {state['boxes']}"

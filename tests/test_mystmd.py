@@ -6,6 +6,7 @@ Markdown, and one it does not know fails loudly instead of reaching a reader raw
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -209,3 +210,25 @@ def test_lab_saves_a_chapter_unchanged(tmp_path: Path, chapter: Path) -> None:
 
     _lab_round_trip(tmp_path, chapter, run_it)
     assert (tmp_path / chapter.name).read_text() == chapter.read_text()
+
+
+def test_lab_lists_the_works_the_chapter_cites(tmp_path: Path) -> None:
+    """jupyterlab-myst cannot resolve citations (it shows their keys): ``make lab``'s
+    contents manager appends a References cell mapping every cited key to its work (and
+    saving removes it again, with the macro cell)."""
+    import lab_contents
+
+    chapter = ROOT / "notebooks" / "prompt_tuning_model.md"
+    keys: set[str] = set()
+    for body in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", chapter.read_text()):
+        keys |= {k.strip() for k in body.split(",")}
+    assert keys
+    cells = _lab_round_trip(tmp_path, chapter)
+    assert lab_contents.MARK in cells[0].metadata["tags"]
+    last = cells[-1]
+    assert lab_contents.MARK in last.metadata["tags"] and last.source.startswith("## References")
+    bib = mystmd.read_bibliography(ROOT / "references.bib")
+    for key in keys:
+        assert f"- `{key}` ({bib[key].short()}, {bib[key].year}): " in last.source
+    assert (tmp_path / chapter.name).read_text() == chapter.read_text()
+    assert lab_contents.references_markdown(["No citation here."]) == ""
