@@ -233,6 +233,9 @@ def test_setup_cell_installs_only_what_is_missing(tmp_path: Path) -> None:
     message = str(stop.value)
     assert message.count(". ") == 0 and message.endswith(".") and wheel in message
     assert "git+" not in editions.bootstrap_source()
+    # a reader sees no branch that can never run: no empty address tested, no dead stop
+    assert '""' not in editions.bootstrap_source().split("_install = []")[1].split("%pip")[0]
+    assert "SystemExit" not in editions.bootstrap_source(root)
 
 
 def test_setup_cell_shows_glued_figures(tmp_path: Path) -> None:
