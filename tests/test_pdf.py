@@ -83,3 +83,23 @@ def test_the_pdf_has_the_bibliography_and_the_figures(pdf_text: str, built_pdf: 
         if p.startswith("notebooks/")
     )
     assert len(images) >= figures, f"{len(images)} images in the PDF, {figures} figures"
+
+
+def test_chapters_are_numbered_as_in_the_html(pdf_text: str, built_pdf: Path) -> None:
+    """Chapter N of the PDF is the HTML's chapter N (the introduction's sections are not
+    chapters 1 to 5 that push "The prompt-tuning model" to Chapter 6)."""
+    html = ROOT / "_build" / "html"
+    footers = dict(re.findall(r"^Chapter (\d+)\. (.+)$", pdf_text, re.M))
+    numbered = 0
+    for page in toc_files():
+        found = re.search(
+            r'<h1>\s*<span class="section-number">(\d+)\. </span>',
+            (html / f"{page}.html").read_text(),
+        )
+        if not found:
+            continue  # an unnumbered page (the introduction, the appendix)
+        numbered += 1
+        title = re.search(r"^# (.+)$", next(ROOT.glob(page + ".md")).read_text(), re.M).group(1)
+        shown = footers.get(found.group(1), "")
+        assert _words(title) in _words(shown), f"PDF Chapter {found.group(1)} is {shown!r}"
+    assert numbered >= 10

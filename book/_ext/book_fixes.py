@@ -245,6 +245,25 @@ def latex_macros(app: Any, config: Any) -> None:
     config.latex_elements = elements
 
 
+class UnnumberedIntroductionInLatex(SphinxPostTransform):
+    """In the PDF the root page's sections ("Who it is for", "Reading it", ...) became
+    numbered chapters 1 to 5, so the book's first chapter was "Chapter 6" where the HTML
+    (and every chapter's section numbers there) says 1. The introduction's chapters are
+    left unnumbered (``secnumdepth`` -1) up to the first page of the table of contents,
+    where the numbering starts again at 1 (sphinxmanual's ``secnumdepth`` of 2)."""
+
+    default_priority = 998
+    formats = ("latex",)
+
+    def run(self, **kwargs: Any) -> None:
+        files = list(self.document.findall(addnodes.start_of_file))
+        if not files:
+            return  # not the assembled book
+        self.document.insert(0, nodes.raw("", "\\setcounter{secnumdepth}{-1}\n", format="latex"))
+        restart = "\\setcounter{secnumdepth}{2}\\setcounter{chapter}{0}\n"
+        files[0].insert(0, nodes.raw("", restart, format="latex"))
+
+
 class ExerciseReferencesInLatex(SphinxPostTransform):
     """In the PDF, a reference to an exercise on another page ("Exercise 11" in the
     instructor guide) became ``Exercise \\ref{page:label}``, a label that sphinx-exercise
@@ -339,6 +358,7 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_directive("solution-start", HiddenSolutionStart, override=True)
     app.add_transform(DropHiddenSolutions)
     app.add_post_transform(ExerciseReferencesInLatex)
+    app.add_post_transform(UnnumberedIntroductionInLatex)
     app.connect("config-inited", latex_macros)
     # Before myst-parser reads its configuration (builder-inited, default priority 500).
     app.connect("builder-inited", offer_downloads, priority=100)
