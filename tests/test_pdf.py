@@ -103,3 +103,12 @@ def test_chapters_are_numbered_as_in_the_html(pdf_text: str, built_pdf: Path) ->
         shown = footers.get(found.group(1), "")
         assert _words(title) in _words(shown), f"PDF Chapter {found.group(1)} is {shown!r}"
     assert numbered >= 10
+
+
+def test_contents_are_named_contents(pdf_text: str) -> None:
+    """The table of contents and the introduction's running footer said "FOUNDATIONS"
+    (Sphinx names the contents after the root page's first part caption)."""
+    assert "CONTENTS" in pdf_text
+    for part in re.findall(r"^\s*- caption: (.+)$", (ROOT / "_toc.yml").read_text(), re.M):
+        heads = re.findall(rf"^{re.escape(part.upper())}$", pdf_text, re.M)
+        assert not heads, f"the part caption {part!r} heads a page"

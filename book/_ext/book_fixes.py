@@ -242,6 +242,14 @@ def latex_macros(app: Any, config: Any) -> None:
         lines.append(f"\\providecommand{{\\{name}}}{{}}\\renewcommand{{\\{name}}}{args}{{{body}}}")
     elements = dict(config.latex_elements or {})
     elements["preamble"] = elements.get("preamble", "") + "\n" + "\n".join(lines) + "\n"
+    # Sphinx names the table of contents after the root page's first toctree caption: the
+    # PDF's contents were headed "FOUNDATIONS" (the first part), and so was the running
+    # footer of the introduction. Name it Contents (set after babel's captions), and clear
+    # the marks it leaves for the pages that follow it.
+    elements.setdefault(
+        "tableofcontents",
+        "\\renewcommand{\\contentsname}{Contents}\\sphinxtableofcontents\\markboth{}{}",
+    )
     config.latex_elements = elements
 
 
