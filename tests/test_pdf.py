@@ -87,7 +87,8 @@ def test_the_pdf_has_the_bibliography_and_the_figures(pdf_text: str, built_pdf: 
 
 def test_chapters_are_numbered_as_in_the_html(pdf_text: str, built_pdf: Path) -> None:
     """Chapter N of the PDF is the HTML's chapter N (the introduction's sections are not
-    chapters 1 to 5 that push "The prompt-tuning model" to Chapter 6)."""
+    chapters 1 to 5 that push "The prompt-tuning model" to Chapter 6), and the appendix
+    pages, unnumbered in the HTML, have no number in the PDF either."""
     html = ROOT / "_build" / "html"
     footers = dict(re.findall(r"^Chapter (\d+)\. (.+)$", pdf_text, re.M))
     numbered = 0
@@ -96,10 +97,12 @@ def test_chapters_are_numbered_as_in_the_html(pdf_text: str, built_pdf: Path) ->
             r'<h1>\s*<span class="section-number">(\d+)\. </span>',
             (html / f"{page}.html").read_text(),
         )
-        if not found:
-            continue  # an unnumbered page (the introduction, the appendix)
-        numbered += 1
         title = re.search(r"^# (.+)$", next(ROOT.glob(page + ".md")).read_text(), re.M).group(1)
+        if not found:  # an unnumbered page (the introduction, the appendix): so in the PDF
+            wrong = [n for n, shown in footers.items() if _words(title) == _words(shown)]
+            assert not wrong, f"{page} is unnumbered in the HTML, Chapter {wrong} in the PDF"
+            continue
+        numbered += 1
         shown = footers.get(found.group(1), "")
         assert _words(title) in _words(shown), f"PDF Chapter {found.group(1)} is {shown!r}"
     assert numbered >= 10

@@ -29,6 +29,7 @@ from typing import Any
 
 import jupytext
 import nbformat
+import yaml
 from docutils import nodes
 from sphinx import addnodes
 from sphinx.errors import ExtensionError
@@ -270,6 +271,24 @@ class UnnumberedIntroductionInLatex(SphinxPostTransform):
         self.document.insert(0, nodes.raw("", "\\setcounter{secnumdepth}{-1}\n", format="latex"))
         restart = "\\setcounter{secnumdepth}{2}\\setcounter{chapter}{0}\n"
         files[0].insert(0, nodes.raw("", restart, format="latex"))
+        # The pages of a part without ``numbered: true`` (the appendix) have no number in
+        # the HTML: none in the PDF either.
+        unnumbered = _unnumbered_pages(Path(self.env.srcdir))
+        for node in files:
+            if node["docname"] in unnumbered:
+                stop = "\\setcounter{secnumdepth}{-1}\n"
+                node.insert(0, nodes.raw("", stop, format="latex"))
+
+
+def _unnumbered_pages(root: Path) -> set[str]:
+    """The pages of ``_toc.yml``'s parts that are not ``numbered``."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    return {
+        chapter["file"]
+        for part in toc.get("parts", [])
+        if not part.get("numbered")
+        for chapter in part.get("chapters", [])
+    }
 
 
 class ExerciseReferencesInLatex(SphinxPostTransform):
