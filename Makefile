@@ -57,8 +57,9 @@ student: $(INSTALLED) $(ASSETS)
 	$(BIN)/python scripts/student.py
 	@echo "Hand out _build/student/handout.zip; the book is _build/student/html/index.html"
 
-# The PDF edition: XeLaTeX (Debian: texlive-xetex texlive-latex-extra latexmk xindy
-# fonts-freefont-otf tex-gyre; .ci/run installs them). Reuses the cached executions.
+# The PDF edition: XeLaTeX (the Debian packages are PACKAGES in scripts/build_pdf.py, which
+# names them when TeX is missing; .ci/run installs them). Reuses the cached executions.
+# Without it, make book still works: the site then offers no PDF.
 pdf: $(INSTALLED)
 	$(BIN)/python scripts/build_pdf.py
 	@echo "The PDF is _build/pdf/book.pdf (run make book again to offer it on the site)"

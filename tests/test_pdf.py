@@ -115,3 +115,22 @@ def test_contents_are_named_contents(pdf_text: str) -> None:
     for part in re.findall(r"^\s*- caption: (.+)$", (ROOT / "_toc.yml").read_text(), re.M):
         heads = re.findall(rf"^{re.escape(part.upper())}$", pdf_text, re.M)
         assert not heads, f"the part caption {part!r} heads a page"
+
+
+def test_make_pdf_without_tex_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a machine without TeX ``make pdf`` fails with the packages to install, the same
+    list ``.ci/run`` installs; it neither builds nor half-builds anything."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import build_pdf
+
+    monkeypatch.setattr(build_pdf.shutil, "which", lambda tool: None)
+    monkeypatch.setattr(build_pdf.subprocess, "run", lambda *a, **k: pytest.fail("it ran"))
+    assert build_pdf.build(ROOT) == 1
+    out = capsys.readouterr().out
+    assert "xelatex, latexmk, xindy not found" in out and "sudo apt-get install" in out
+    ci = re.search(r"tex=\(([^)]*)\)", (ROOT / ".ci" / "run").read_text()).group(1)
+    assert build_pdf.PACKAGES.split() == ci.split()
