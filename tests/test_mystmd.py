@@ -57,7 +57,7 @@ def test_roles_become_text() -> None:
     out = mystmd.convert(text, ctx)
     assert out == (
         "12414 weights, error 1.2e-11, sine; Hu et al. (2025) and (Wang et al., 2023; "
-        "Alman and Song, 2023); Theorem 3, Fig. 5, Figure 5, The idea, that part, Chapter B, "
+        "Alman and Song, 2023); Theorem 3, Fig. 5, Figure 5, The idea, that part, *Chapter B*, "
         "the other, (2), $x^2$, `{glue:text}` in code stays."
     )
     assert ctx.cited == ["hu2025fundamental", "wang2023universality", "alman2023fast"]

@@ -184,6 +184,10 @@ def _xref(ctx: Context, role: str, body: str) -> str:
         docname = ctx.doc_name(target)
         if docname not in ctx.docs:
             raise UnknownMyST(f"{ctx.docname}: {{doc}} target {target!r} is no page of the book")
+        if not text and not ctx.baseurl:
+            # A page's title in running text, without the HTML's link to set it off, read
+            # as a broken sentence ("that The prompt as an index counts"): italicised.
+            return f"*{ctx.docs[docname]}*"
         return ctx.link(text or ctx.docs[docname], docname)
     if role == "download":
         return text or Path(target).name
