@@ -90,13 +90,14 @@ browser-assets:
 
 # JupyterLab opens .md chapters as notebooks through jupytext's contents manager, and
 # jupyterlab-myst renders their MyST (theorem boxes, cross-references); the settings
-# override makes the notebook view the default for Markdown files in this environment.
+# override makes the notebook view the default for Markdown files in this environment
+# and turns off the "notified about Jupyter news?" toast over the chapter.
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 
-$(LAB_SETTINGS): $(INSTALLED)
+$(LAB_SETTINGS): $(INSTALLED) Makefile
 	$(PIP) install --quiet -e ".[lab]"
 	mkdir -p $(dir $@)
-	printf '%s\n' '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"markdown": "Notebook", "myst": "Notebook"}}}' > $@
+	printf '%s\n' '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"markdown": "Notebook", "myst": "Notebook"}}, "@jupyterlab/apputils-extension:notification": {"fetchNews": "false"}}' > $@
 	@# jupytext's own lab extension needs JupyterLab 4.6, jupyterlab-myst < 4.5: its server
 	@# side (which opens .md as notebooks) is all this needs.
 	$(BIN)/jupyter labextension disable jupyterlab-jupytext
