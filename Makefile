@@ -57,8 +57,9 @@ student: $(INSTALLED) $(ASSETS)
 	$(BIN)/python scripts/student.py
 	@echo "Hand out _build/student/handout.zip; the book is _build/student/html/index.html"
 
-# The PDF edition: XeLaTeX (Debian: texlive-xetex texlive-latex-extra latexmk xindy
-# fonts-freefont-otf tex-gyre; .ci/run installs them). Reuses the cached executions.
+# The PDF edition: XeLaTeX (the Debian packages are PACKAGES in scripts/build_pdf.py, which
+# names them when TeX is missing; .ci/run installs them). Reuses the cached executions.
+# Without it, make book still works: the site then offers no PDF.
 pdf: $(INSTALLED)
 	$(BIN)/python scripts/build_pdf.py
 	@echo "The PDF is _build/pdf/book.pdf (run make book again to offer it on the site)"
@@ -89,13 +90,14 @@ browser-assets:
 
 # JupyterLab opens .md chapters as notebooks through jupytext's contents manager, and
 # jupyterlab-myst renders their MyST (theorem boxes, cross-references); the settings
-# override makes the notebook view the default for Markdown files in this environment.
+# override makes the notebook view the default for Markdown files in this environment
+# and turns off the "notified about Jupyter news?" toast over the chapter.
 LAB_SETTINGS := $(VENV)/share/jupyter/lab/settings/overrides.json
 
-$(LAB_SETTINGS): $(INSTALLED)
+$(LAB_SETTINGS): $(INSTALLED) Makefile
 	$(PIP) install --quiet -e ".[lab]"
 	mkdir -p $(dir $@)
-	printf '%s\n' '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"markdown": "Notebook", "myst": "Notebook"}}}' > $@
+	printf '%s\n' '{"@jupyterlab/docmanager-extension:plugin": {"defaultViewers": {"markdown": "Notebook", "myst": "Notebook"}}, "@jupyterlab/apputils-extension:notification": {"fetchNews": "false"}}' > $@
 	@# jupytext's own lab extension needs JupyterLab 4.6, jupyterlab-myst < 4.5: its server
 	@# side (which opens .md as notebooks) is all this needs.
 	$(BIN)/jupyter labextension disable jupyterlab-jupytext

@@ -27,6 +27,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
+
+import editions  # noqa: E402  (the book's extension folder, not a package)
 
 
 def ptheory_fingerprint(root: Path = ROOT) -> str:
@@ -88,15 +91,20 @@ def build_wheel(root: Path = ROOT) -> Path:
     return wheel
 
 
-def publish_downloads(html: Path, root: Path = ROOT) -> list[Path]:
-    """Put the site's downloads into ``html/downloads``: the ``ptheory`` wheel, and the
-    PDF edition when ``make pdf`` has built it. Returns the files placed."""
-    downloads = html / "downloads"
+def publish_downloads(html: Path, root: Path = ROOT, pdf: bool = True) -> list[Path]:
+    """Put the site's downloads into ``html/downloads``: the ``ptheory`` wheel, and (with
+    ``pdf``) the PDF edition when ``make pdf`` has built it; a PDF left there by an
+    earlier build is removed otherwise. The book's introduction links to the PDF under
+    the same condition (``book/_ext/book_fixes.py``, :func:`download_substitutions`), so
+    the site has no dead link. Returns the files placed."""
+    downloads = html / editions.DOWNLOADS
     downloads.mkdir(parents=True, exist_ok=True)
     placed = [Path(shutil.copy2(build_wheel(root), downloads))]
-    pdf = root / "_build" / "pdf" / "book.pdf"
-    if pdf.is_file():
-        placed.append(Path(shutil.copy2(pdf, downloads / pdf.name)))
+    edition = editions.pdf_edition(root)
+    if pdf and edition.is_file():
+        placed.append(Path(shutil.copy2(edition, downloads / edition.name)))
+    else:
+        (downloads / edition.name).unlink(missing_ok=True)
     return placed
 
 

@@ -25,12 +25,21 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import build_book  # noqa: E402  (scripts, not a package)
 
 NEEDED = ("xelatex", "latexmk", "xindy")
+PACKAGES = (
+    "texlive-xetex texlive-latex-recommended texlive-latex-extra texlive-fonts-recommended "
+    "tex-gyre fonts-freefont-otf latexmk xindy"
+)
+"""Debian's packages for :data:`NEEDED` and the fonts (as ``.ci/run`` installs them)."""
 
 
 def build(root: Path = ROOT) -> int:
     missing = [tool for tool in NEEDED if shutil.which(tool) is None]
     if missing:
-        print(f"build_pdf: {', '.join(missing)} not found: see this script's docstring")
+        print(
+            f"build_pdf: {', '.join(missing)} not found, so no PDF. Install TeX (Debian: "
+            f"sudo apt-get install {PACKAGES}) and run make pdf again. The HTML book needs "
+            "none of it: make book builds a site that offers no PDF."
+        )
         return 1
     if build_book.invalidate_if_stale(root):
         print("build_pdf: ptheory changed (or first build): every chapter will be executed")

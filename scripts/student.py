@@ -125,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
         if written != expected:
             print(f"student: notebooks missing: {sorted(expected - written)}")
             return 1
-        placed = build_book.publish_downloads(out / "html", root)
+        # No PDF: the PDF edition is the instructor's, with every solution in it.
+        placed = build_book.publish_downloads(out / "html", root, pdf=False)
         handout = write_handout(root, out, notebooks, placed[0])
         print(f"student: {len(written)} notebooks in {notebooks}")
         print(f"student: the HTML edition is in {out / 'html' / 'index.html'}")

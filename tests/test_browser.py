@@ -6,7 +6,8 @@ that does not go to the loopback server is **blocked**: the book must be self-co
 (MathJax, require.js and the widgets' HTML manager come from its own ``_static/vendor``,
 see ``book/_ext/book_fixes.py``), and a page that asks for anything else fails.
 
-Per page: HTTP 200; no console error and no page error; no request leaving the machine;
+Per page: HTTP 200; no console error and no page error; no request leaving the machine
+(also when the page is opened from disk, ``file://``, with no server);
 every equation typeset by MathJax, no raw TeX left in the text; every image loaded, with
 alt text that is not a file name; every internal link and anchor resolves; the theorem,
 definition and exercise boxes of the source present; no error or warning printed by a
@@ -297,6 +298,21 @@ def test_page_renders(browser: object, server: str, page_file: str) -> None:
         TOTALS[key] = TOTALS.get(key, 0) + value
     REPORTS.mkdir(parents=True, exist_ok=True)
     (REPORTS / "browser.json").write_text(json.dumps(TOTALS, indent=2) + "\n")
+
+
+@pytest.mark.parametrize("page_file", PAGES)
+def test_page_opened_from_disk(browser: object, server: str, page_file: str) -> None:
+    """A saved copy of the site, opened from disk (``file://``, no server, every other
+    request blocked), reads the same: no error, every equation typeset, every image."""
+    base = HTML.resolve().as_uri() + "/"
+    report, state, page = read_page(browser, base, page_file)
+    page.context.close()
+    math_in_source = (HTML / f"{page_file}.html").read_text().count('class="math notranslate')
+    assert not report.errors, f"{page_file} (from disk): {report.errors}"
+    assert not report.blocked, f"{page_file} (from disk): requests leaving: {report.blocked}"
+    assert state["mathjax"] >= math_in_source, f"{page_file} (from disk): math not typeset"
+    unloaded = [src for src, width, _ in state["images"] if width == 0]
+    assert not unloaded, f"{page_file} (from disk): images that did not load: {unloaded}"
 
 
 @pytest.mark.parametrize("page_file", PAGES)

@@ -59,6 +59,8 @@ SETTINGS = {
     },
     # every cell in the page, so that the test sees all of them
     "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+    # no "get notified about Jupyter news?" toast over the chapter (make lab: the same)
+    "@jupyterlab/apputils-extension/notification": {"fetchNews": "false"},
 }
 
 
@@ -189,6 +191,9 @@ def test_lab_renders_a_chapter_as_myst(lab: str) -> None:
         page.evaluate("window.jupyterapp.commands.execute('notebook:render-all-markdown')")
         time.sleep(2)
         state = page.evaluate(_STATE)
+        toasts = page.evaluate(
+            "Array.from(document.querySelectorAll('.Toastify__toast')).map(t => t.innerText)"
+        )
         page.evaluate("document.querySelector('.jp-WindowedPanel-outer').scrollTop = 0")
         time.sleep(1)
         SHOTS.mkdir(parents=True, exist_ok=True)
@@ -202,8 +207,27 @@ def test_lab_renders_a_chapter_as_myst(lab: str) -> None:
     assert len(rendered) == len(state["rendered"]), "a Markdown cell is not rendered"
     raw = [t[:120] for t in rendered if re.search(r"[`:]{3,}\{[\w:-]+\}|\{prf:\w+\}", t)]
     assert not raw, f"raw MyST directives visible: {raw}"
+    # citations show keys in lab: the References cell at the end says which works they are
+    assert rendered[-1].startswith("References"), rendered[-1][:200]
+    assert "hu2025fundamental" in rendered[-1] and "Hu et al., 2025" in rendered[-1]
     assert state["mathErrors"] == 0, f"{state['mathErrors']} formulas fail (undefined macros?)"
     titled = [b for b in state["boxes"] if re.match(r"(Theorem|Lemma|Definition)", b)]
     assert len(titled) >= boxes_in_source, f"boxes rendered: {state['boxes']}"
     assert not blocked, f"requests leaving the machine: {blocked}"
+    assert not toasts, f"notifications over the chapter: {toasts}"
     assert (ROOT / "notebooks" / CHAPTER).read_text() == before, "the chapter was modified"
+
+
+def test_make_lab_uses_the_settings_tested_here() -> None:
+    """``make lab``'s overrides.json (written by the Makefile) sets what this test's
+    JupyterLab gets, except autosave and windowing, which only the test turns off."""
+    makefile = (ROOT / "Makefile").read_text()
+    overrides = json.loads(re.search(r"printf '%s\\n' '(\{.*\})' > \$@", makefile).group(1))
+    for plugin, values in SETTINGS.items():
+        if plugin == "@jupyterlab/notebook-extension/tracker":
+            continue
+        package, _, name = plugin.rpartition("/")
+        lab = overrides.get(f"{package}:{name}")
+        assert lab is not None, f"make lab does not set {plugin}"
+        expected = {k: v for k, v in values.items() if k != "autosave"}
+        assert lab == expected, f"{plugin}: make lab {lab}, the test {expected}"

@@ -6,6 +6,9 @@ Markdown, and one it does not know fails loudly instead of reaching a reader raw
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from booktools import ROOT, editions
@@ -33,7 +36,7 @@ def _ctx(**changes: object) -> mystmd.Context:
         },
         equations={"eq-a": "2"},
         docs={"notebooks/a": "Chapter A", "notebooks/b": "Chapter B"},
-        numbers={"theorem": ["3", "4"], "figure": ["5"], "lemma": ["1"]},
+        numbers={"theorem": ["3", "4"], "figure": ["5"], "lemma": ["1"], "exercise": ["11"]},
         bib=mystmd.read_bibliography(ROOT / "references.bib"),
         macros={"R": ("\\mathbb{R}", 0), "norm": ("\\lVert #1 \\rVert", 1)},
     )
@@ -54,7 +57,7 @@ def test_roles_become_text() -> None:
     out = mystmd.convert(text, ctx)
     assert out == (
         "12414 weights, error 1.2e-11, sine; Hu et al. (2025) and (Wang et al., 2023; "
-        "Alman and Song, 2023); Theorem 3, Fig. 5, Figure 5, The idea, that part, Chapter B, "
+        "Alman and Song, 2023); Theorem 3, Fig. 5, Figure 5, The idea, that part, *Chapter B*, "
         "the other, (2), $x^2$, `{glue:text}` in code stays."
     )
     assert ctx.cited == ["hu2025fundamental", "wang2023universality", "alman2023fast"]
@@ -126,7 +129,8 @@ def test_exercises_and_solutions() -> None:
         "```{exercise} Bound it\n:label: ex-a\n\nProve it.\n```\n\n```{solution} ex-a\nDone.\n```"
     )
     reader = mystmd.convert(text, _ctx())
-    assert reader.startswith("---\n\n**Exercise 1** (Bound it).\n\nProve it.")
+    # the book's number (global across the book, as in the HTML and the PDF)
+    assert reader.startswith("---\n\n**Exercise 11** (Bound it).\n\nProve it.")
     assert "<details><summary>Solution</summary>\n\nDone." in reader
     student = mystmd.convert(text, _ctx(), solutions=False)
     assert "Done" not in student and "Prove it." in student
@@ -165,3 +169,66 @@ def test_every_directive_in_the_chapters_is_known() -> None:
             if isinstance(block, mystmd.Directive) and block.name != "code-cell":
                 names.add(block.name)
     assert names <= mystmd.DIRECTIVES, f"not converted: {sorted(names - mystmd.DIRECTIVES)}"
+
+
+# ------------------------------------------------------------------ make lab
+def _lab_round_trip(tmp_path: Path, chapter: Path, edit: object = None) -> list:
+    """Open ``chapter`` (a copy in ``tmp_path``) as ``make lab`` does, let ``edit`` change
+    the model as JupyterLab would, save it back; the cells as opened."""
+    import asyncio
+    import shutil
+
+    import lab_contents  # book/_ext, on the path through booktools
+
+    shutil.copy2(chapter, tmp_path / chapter.name)
+    shutil.copy2(ROOT / "jupytext.toml", tmp_path / "jupytext.toml")
+    manager = lab_contents.BookContentsManager(root_dir=str(tmp_path))
+
+    async def round_trip() -> list:
+        model = await manager.get(chapter.name)
+        cells = list(model["content"].cells)  # saving filters the model's cells
+        if edit:
+            edit(model["content"])
+        await manager.save({"type": "notebook", "content": model["content"]}, chapter.name)
+        return cells
+
+    return asyncio.run(round_trip())
+
+
+@pytest.mark.parametrize("chapter", editions.toc_chapters(), ids=lambda p: p.stem)
+def test_lab_saves_a_chapter_unchanged(tmp_path: Path, chapter: Path) -> None:
+    """Opening a chapter in ``make lab``, running it and saving leaves the file as it was:
+    its cell tags (control, exercise, solution, ...) kept, JupyterLab's own cell metadata
+    (execution times, scrolling) not written. (jupytext.toml's ``-all`` filter dropped
+    every tag on saving.)"""
+
+    def run_it(nb: object) -> None:
+        for cell in nb.cells:
+            cell.metadata["scrolled"] = True
+            if cell.cell_type == "code":
+                cell.metadata["execution"] = {"iopub.status.idle": "2026-01-01T00:00:00Z"}
+
+    _lab_round_trip(tmp_path, chapter, run_it)
+    assert (tmp_path / chapter.name).read_text() == chapter.read_text()
+
+
+def test_lab_lists_the_works_the_chapter_cites(tmp_path: Path) -> None:
+    """jupyterlab-myst cannot resolve citations (it shows their keys): ``make lab``'s
+    contents manager appends a References cell mapping every cited key to its work (and
+    saving removes it again, with the macro cell)."""
+    import lab_contents
+
+    chapter = ROOT / "notebooks" / "prompt_tuning_model.md"
+    keys: set[str] = set()
+    for body in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", chapter.read_text()):
+        keys |= {k.strip() for k in body.split(",")}
+    assert keys
+    cells = _lab_round_trip(tmp_path, chapter)
+    assert lab_contents.MARK in cells[0].metadata["tags"]
+    last = cells[-1]
+    assert lab_contents.MARK in last.metadata["tags"] and last.source.startswith("## References")
+    bib = mystmd.read_bibliography(ROOT / "references.bib")
+    for key in keys:
+        assert f"- `{key}` ({bib[key].short()}, {bib[key].year}): " in last.source
+    assert (tmp_path / chapter.name).read_text() == chapter.read_text()
+    assert lab_contents.references_markdown(["No citation here."]) == ""

@@ -83,3 +83,54 @@ def test_the_pdf_has_the_bibliography_and_the_figures(pdf_text: str, built_pdf: 
         if p.startswith("notebooks/")
     )
     assert len(images) >= figures, f"{len(images)} images in the PDF, {figures} figures"
+
+
+def test_chapters_are_numbered_as_in_the_html(pdf_text: str, built_pdf: Path) -> None:
+    """Chapter N of the PDF is the HTML's chapter N (the introduction's sections are not
+    chapters 1 to 5 that push "The prompt-tuning model" to Chapter 6), and the appendix
+    pages, unnumbered in the HTML, have no number in the PDF either."""
+    html = ROOT / "_build" / "html"
+    footers = dict(re.findall(r"^Chapter (\d+)\. (.+)$", pdf_text, re.M))
+    numbered = 0
+    for page in toc_files():
+        found = re.search(
+            r'<h1>\s*<span class="section-number">(\d+)\. </span>',
+            (html / f"{page}.html").read_text(),
+        )
+        title = re.search(r"^# (.+)$", next(ROOT.glob(page + ".md")).read_text(), re.M).group(1)
+        if not found:  # an unnumbered page (the introduction, the appendix): so in the PDF
+            wrong = [n for n, shown in footers.items() if _words(title) == _words(shown)]
+            assert not wrong, f"{page} is unnumbered in the HTML, Chapter {wrong} in the PDF"
+            continue
+        numbered += 1
+        shown = footers.get(found.group(1), "")
+        assert _words(title) in _words(shown), f"PDF Chapter {found.group(1)} is {shown!r}"
+    assert numbered >= 10
+
+
+def test_contents_are_named_contents(pdf_text: str) -> None:
+    """The table of contents and the introduction's running footer said "FOUNDATIONS"
+    (Sphinx names the contents after the root page's first part caption)."""
+    assert "CONTENTS" in pdf_text
+    for part in re.findall(r"^\s*- caption: (.+)$", (ROOT / "_toc.yml").read_text(), re.M):
+        heads = re.findall(rf"^{re.escape(part.upper())}$", pdf_text, re.M)
+        assert not heads, f"the part caption {part!r} heads a page"
+
+
+def test_make_pdf_without_tex_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On a machine without TeX ``make pdf`` fails with the packages to install, the same
+    list ``.ci/run`` installs; it neither builds nor half-builds anything."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import build_pdf
+
+    monkeypatch.setattr(build_pdf.shutil, "which", lambda tool: None)
+    monkeypatch.setattr(build_pdf.subprocess, "run", lambda *a, **k: pytest.fail("it ran"))
+    assert build_pdf.build(ROOT) == 1
+    out = capsys.readouterr().out
+    assert "xelatex, latexmk, xindy not found" in out and "sudo apt-get install" in out
+    ci = re.search(r"tex=\(([^)]*)\)", (ROOT / ".ci" / "run").read_text()).group(1)
+    assert build_pdf.PACKAGES.split() == ci.split()

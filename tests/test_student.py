@@ -115,10 +115,8 @@ def test_student_notebook_runs_top_to_bottom(student_edition: Path, chapter: Pat
     nb = nbformat.read(path, as_version=4)
     assert nb.cells[2].metadata["tags"] == [editions.BOOTSTRAP_TAG]
     assert not any(editions.SOLUTION_TAG in c.metadata.get("tags", []) for c in nb.cells)
-    titles = [title for _, title in chapter_exercises(chapter)]
     text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    for number, title in enumerate(titles, start=1):
-        assert f"**Exercise {number}** ({title})." in text
+    _assert_exercises_numbered_as_on_the_page(text, student_edition / "html", chapter)
     assert "{solution" not in text and "{exercise}" not in text
     _assert_plain_markdown(nb, chapter)
     NotebookClient(
@@ -235,6 +233,9 @@ def test_setup_cell_installs_only_what_is_missing(tmp_path: Path) -> None:
     message = str(stop.value)
     assert message.count(". ") == 0 and message.endswith(".") and wheel in message
     assert "git+" not in editions.bootstrap_source()
+    # a reader sees no branch that can never run: no empty address tested, no dead stop
+    assert '""' not in editions.bootstrap_source().split("_install = []")[1].split("%pip")[0]
+    assert "SystemExit" not in editions.bootstrap_source(root)
 
 
 def test_setup_cell_shows_glued_figures(tmp_path: Path) -> None:
@@ -272,6 +273,20 @@ def test_downloaded_notebook_reads_right_outside_the_book(built_book: str, chapt
     assert not missing, f"{chapter.name}: glued figures not shown in their cells: {missing}"
     if "{cite" in source:
         assert nb.cells[-1].source.startswith("## References\n\n- ")
+    text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    _assert_exercises_numbered_as_on_the_page(text, MAIN_HTML, chapter)
+
+
+def _assert_exercises_numbered_as_on_the_page(text: str, html: Path, chapter: Path) -> None:
+    """Every exercise of the notebook's Markdown ``text`` carries the number the HTML page
+    gives it (the book numbers exercises across chapters: "Exercise 11", not "3")."""
+    titles = [title for _, title in chapter_exercises(chapter)]
+    page = (html / chapter.relative_to(ROOT).with_suffix(".html")).read_text()
+    numbers = re.findall(r"Exercise (\d+) </span>", page)
+    assert len(numbers) == len(titles), f"{chapter.name}: exercise numbers on the page {numbers}"
+    for number, title in zip(numbers, titles, strict=True):
+        assert f"**Exercise {number}** ({title})." in text, f"{chapter.name}: Exercise {number}"
+    assert len(re.findall(r"\*\*Exercise \d+\*\*", text)) == len(titles)
 
 
 def _assert_plain_markdown(nb: nbformat.NotebookNode, chapter: Path) -> None:
@@ -283,3 +298,49 @@ def _assert_plain_markdown(nb: nbformat.NotebookNode, chapter: Path) -> None:
         assert not left, f"{chapter.name}, cell {number}: MyST left: {left}"
         # a glued value that failed to resolve would leave its key; a box its fence
         assert "{glue" not in cell.source and "{prf:" not in cell.source, cell.source[:300]
+
+
+# ------------------------------------------------------------------ the site's downloads
+def test_intro_offers_the_pdf_only_when_it_was_built(tmp_path: Path) -> None:
+    """``make book`` without ``make pdf`` (a machine without TeX) offers no PDF link; the
+    wheel's name comes from ``pyproject.toml``; the student edition never offers the PDF
+    (it has the solutions); the PDF edition itself gets text, not links."""
+    import book_fixes  # book/_ext, on the path through booktools
+
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "ptheory"\nversion = "9.8.7"\n')
+    subs = book_fixes.download_substitutions(tmp_path)
+    assert subs["ptheory_wheel"] == (
+        '<a href="../downloads/ptheory-9.8.7-py3-none-any.whl">ptheory-9.8.7-py3-none-any.whl</a>'
+    )
+    assert "book.pdf" not in subs["pdf_edition"] and "make pdf" in subs["pdf_edition"]
+    editions.pdf_edition(tmp_path).parent.mkdir(parents=True)
+    editions.pdf_edition(tmp_path).write_bytes(b"%PDF-")
+    subs = book_fixes.download_substitutions(tmp_path)
+    assert '<a href="../downloads/book.pdf">' in subs["pdf_edition"]
+    student = book_fixes.download_substitutions(tmp_path, pdf=False)
+    assert "book.pdf" not in student["pdf_edition"]
+    latex = book_fixes.download_substitutions(tmp_path, html=False)
+    assert "<a" not in latex["ptheory_wheel"] + latex["pdf_edition"]
+    assert "ptheory-9.8.7" in latex["ptheory_wheel"]
+
+
+def _download_links(html: Path) -> list[str]:
+    page = (html / "book" / "intro.html").read_text()
+    return re.findall(r'href="\.\./(downloads/[^"]+)"', page)
+
+
+@pytest.mark.book
+def test_every_download_link_resolves(built_book: str, student_edition: Path) -> None:
+    """Both sites link to their downloads, each link to a file that is there, the wheel
+    at pyproject's version; the PDF is offered exactly when it was built, and never to
+    students."""
+    wheel = f"downloads/{editions.wheel_name()}"
+    pdf = editions.pdf_edition().is_file()
+    for html, offers_pdf in ((MAIN_HTML, pdf), (student_edition / "html", False)):
+        links = _download_links(html)
+        assert wheel in links, f"{html}: no link to {wheel}: {links}"
+        assert ("downloads/book.pdf" in links) == offers_pdf, f"{html}: {links}"
+        dead = [link for link in links if not (html / link).is_file()]
+        assert not dead, f"{html}: dead download links {dead}"
+    assert not (student_edition / "html" / "downloads" / "book.pdf").exists()
+    assert (MAIN_HTML / "downloads" / "book.pdf").is_file() == pdf

@@ -29,6 +29,7 @@ from typing import Any
 
 import jupytext
 import nbformat
+import yaml
 from docutils import nodes
 from sphinx import addnodes
 from sphinx.errors import ExtensionError
@@ -242,7 +243,52 @@ def latex_macros(app: Any, config: Any) -> None:
         lines.append(f"\\providecommand{{\\{name}}}{{}}\\renewcommand{{\\{name}}}{args}{{{body}}}")
     elements = dict(config.latex_elements or {})
     elements["preamble"] = elements.get("preamble", "") + "\n" + "\n".join(lines) + "\n"
+    # Sphinx names the table of contents after the root page's first toctree caption: the
+    # PDF's contents were headed "FOUNDATIONS" (the first part), and so was the running
+    # footer of the introduction. Name it Contents (set after babel's captions), and clear
+    # the marks it leaves for the pages that follow it.
+    elements.setdefault(
+        "tableofcontents",
+        "\\renewcommand{\\contentsname}{Contents}\\sphinxtableofcontents\\markboth{}{}",
+    )
     config.latex_elements = elements
+
+
+class UnnumberedIntroductionInLatex(SphinxPostTransform):
+    """In the PDF the root page's sections ("Who it is for", "Reading it", ...) became
+    numbered chapters 1 to 5, so the book's first chapter was "Chapter 6" where the HTML
+    (and every chapter's section numbers there) says 1. The introduction's chapters are
+    left unnumbered (``secnumdepth`` -1) up to the first page of the table of contents,
+    where the numbering starts again at 1 (sphinxmanual's ``secnumdepth`` of 2)."""
+
+    default_priority = 998
+    formats = ("latex",)
+
+    def run(self, **kwargs: Any) -> None:
+        files = list(self.document.findall(addnodes.start_of_file))
+        if not files:
+            return  # not the assembled book
+        self.document.insert(0, nodes.raw("", "\\setcounter{secnumdepth}{-1}\n", format="latex"))
+        restart = "\\setcounter{secnumdepth}{2}\\setcounter{chapter}{0}\n"
+        files[0].insert(0, nodes.raw("", restart, format="latex"))
+        # The pages of a part without ``numbered: true`` (the appendix) have no number in
+        # the HTML: none in the PDF either.
+        unnumbered = _unnumbered_pages(Path(self.env.srcdir))
+        for node in files:
+            if node["docname"] in unnumbered:
+                stop = "\\setcounter{secnumdepth}{-1}\n"
+                node.insert(0, nodes.raw("", stop, format="latex"))
+
+
+def _unnumbered_pages(root: Path) -> set[str]:
+    """The pages of ``_toc.yml``'s parts that are not ``numbered``."""
+    toc = yaml.safe_load((root / "_toc.yml").read_text())
+    return {
+        chapter["file"]
+        for part in toc.get("parts", [])
+        if not part.get("numbered")
+        for chapter in part.get("chapters", [])
+    }
 
 
 class ExerciseReferencesInLatex(SphinxPostTransform):
@@ -298,6 +344,40 @@ class DropHiddenSolutions(SphinxTransform):
                 parent.remove(child)
 
 
+def download_substitutions(root: Path, pdf: bool = True, html: bool = True) -> dict[str, str]:
+    """The introduction's links to the site's downloads, as MyST substitutions.
+
+    ``{{ ptheory_wheel }}``: a link to the wheel that ``make book`` publishes, named from
+    ``pyproject.toml``'s version (one source). ``{{ pdf_edition }}``: a link to the PDF when
+    ``make pdf`` has built it (and ``pdf``: the student edition offers none, the PDF has
+    the solutions), else a sentence saying how to get one: the same condition under which
+    ``scripts/build_book.py`` publishes the PDF, so no page links to a missing file.
+    Without ``html`` (the PDF edition itself), plain text instead of links.
+    """
+    wheel = editions.wheel_name(root)
+    edition = editions.pdf_edition(root)
+    here = f"../{editions.DOWNLOADS}"  # the introduction is book/intro.html
+    if not html:
+        return {"ptheory_wheel": f"`{wheel}`", "pdf_edition": "you are reading it."}
+    if pdf and edition.is_file():
+        offer = f'this site offers it: <a href="{here}/{edition.name}">{edition.name}</a>.'
+    elif pdf:
+        offer = "this build of the site has none (run `make pdf`, then `make book`)."
+    else:
+        offer = "the student edition has none (the PDF edition includes the solutions)."
+    return {"ptheory_wheel": f'<a href="{here}/{wheel}">{wheel}</a>', "pdf_edition": offer}
+
+
+def offer_downloads(app: Any) -> None:
+    """Give the pages :func:`download_substitutions` (``builder-inited``: before reading)."""
+    config = app.config
+    substitutions = dict(config.myst_substitutions or {})
+    pdf = not getattr(config, "hide_solutions", False)
+    html = app.builder.format == "html"
+    substitutions.update(download_substitutions(Path(app.srcdir), pdf=pdf, html=html))
+    config.myst_substitutions = substitutions
+
+
 def setup(app: Any) -> dict[str, Any]:
     app.setup_extension("sphinx_exercise")
     app.add_config_value("book_student_notebooks", "", "env")
@@ -305,7 +385,10 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_directive("solution-start", HiddenSolutionStart, override=True)
     app.add_transform(DropHiddenSolutions)
     app.add_post_transform(ExerciseReferencesInLatex)
+    app.add_post_transform(UnnumberedIntroductionInLatex)
     app.connect("config-inited", latex_macros)
+    # Before myst-parser reads its configuration (builder-inited, default priority 500).
+    app.connect("builder-inited", offer_downloads, priority=100)
     app.connect("builder-inited", place_vendor_assets)
     app.connect("doctree-resolved", caption_alt_text)
     app.connect("html-page-context", drop_duplicate_scripts)

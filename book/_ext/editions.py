@@ -90,6 +90,12 @@ def wheel_name(root: Path = ROOT) -> str:
 DOWNLOADS = "downloads"
 """The site's folder of downloads (the ``ptheory`` wheel, the PDF), under the HTML root."""
 
+
+def pdf_edition(root: Path = ROOT) -> Path:
+    """Where ``make pdf`` leaves the PDF edition; the site offers it only when it is there."""
+    return root / "_build" / "pdf" / "book.pdf"
+
+
 NO_SOURCE = (
     "ptheory {version} is not installed and this notebook does not know where to get it: "
     "download {wheel} from the book's site (or take it from the hand-out), put it in the "
@@ -105,8 +111,11 @@ def bootstrap_source(root: Path = ROOT) -> str:
     with one sentence saying what to do.
     """
     version, wheel, baseurl = book_version(root), wheel_name(root), book_baseurl(root)
-    remote = f"{baseurl}/{DOWNLOADS}/{wheel}" if baseurl else ""
-    stop = NO_SOURCE.format(version=version, wheel=wheel)
+    if baseurl:  # the book's published address (html.baseurl in _config.yml)
+        comment = "# the book's published address (html.baseurl in _config.yml)"
+        otherwise = f'_install.append("{baseurl}/{DOWNLOADS}/{wheel}")  {comment}'
+    else:  # no address configured: say what to do (and no branch that never runs)
+        otherwise = f'raise SystemExit("{NO_SOURCE.format(version=version, wheel=wheel)}")'
     return f'''\
 # Setup, for Colab or any fresh environment: installs what this chapter imports, with
 # ptheory pinned to the book's version ({version}). Where both are installed it does nothing.
@@ -127,10 +136,8 @@ _install = []
 if _needs("ptheory", "{version}"):
     if _pathlib.Path("{wheel}").is_file():  # next to this notebook (the hand-out)
         _install.append("{wheel}")
-    elif "{remote}":  # the book's published address (html.baseurl in _config.yml)
-        _install.append("{remote}")
     else:
-        raise SystemExit("{stop}")
+        {otherwise}
 if _needs("myst-nb"):  # the chapters' `glue` comes from myst-nb
     _install.append("myst-nb>=1.1,<2")
 if _install:

@@ -6,6 +6,13 @@ matter (``math:``), and knows nothing of ``_config.yml``: the chapters' ``\\R``,
 cell with the book's macros (``mathjax3_config`` in ``_config.yml``) at the top of every
 notebook it opens, and takes it out again before saving, so that the chapter files never
 change. ``make lab`` and ``tests/test_lab.py`` run JupyterLab with it.
+
+jupyterlab-myst (2.7) cannot resolve citations: its lab extension ships no BibTeX reader
+(citation-js is not in its bundle; jupyter-book/jupyterlab-myst#127), so a ``{cite:p}``
+shows its key (e.g. ``hu2025fundamental``) with a warning mark. So the manager also
+appends a *References* cell (:func:`references_markdown`, also never saved) that lists
+every key the notebook cites with its author-year citation and full reference, from
+``references.bib``.
 """
 
 from __future__ import annotations
@@ -23,6 +30,29 @@ MARK = "ptheory-lab-macros"
 """The tag of the front-matter cell (never saved)."""
 
 
+def references_markdown(sources: list[str], root: Path = ROOT) -> str:
+    """The works that the Markdown ``sources`` cite, one line per key (sorted), as the
+    notebook shows them in JupyterLab; ``""`` when they cite nothing."""
+    keys: list[str] = []
+    for source in sources:
+        for match in mystmd._ROLE_OR_CODE.finditer(source):
+            if (match["name"] or "").split(":")[0] == "cite":
+                keys += [k.strip() for k in match["body"].split(",") if k.strip()]
+    if not keys:
+        return ""
+    bib = mystmd.read_bibliography(root / "references.bib")
+    rows = []
+    for key in sorted(set(keys)):
+        entry = bib.get(key)
+        work = f"({entry.short()}, {entry.year}): {entry.reference}" if entry else "not found"
+        rows.append(f"- `{key}` {work}")
+    note = (
+        "JupyterLab shows each citation as its key; the keys are these works (the HTML "
+        "book, its PDF and its downloaded notebooks show them as author-year)."
+    )
+    return "## References\n\n" + note + "\n\n" + "\n".join(rows)
+
+
 def frontmatter(root: Path = ROOT) -> str:
     """A MyST front matter declaring the book's MathJax macros."""
     config = yaml.safe_load((root / "_config.yml").read_text())
@@ -32,7 +62,8 @@ def frontmatter(root: Path = ROOT) -> str:
 
 
 class BookContentsManager(AsyncTextFileContentsManager):
-    """jupytext's contents manager, with the macro cell added on reading."""
+    """jupytext's contents manager, with the macro cell (first) and the references cell
+    (last) added on reading and removed on saving."""
 
     async def get(self, path: str, content: bool = True, type: Any = None, **kwargs: Any) -> dict:
         model = await super().get(path, content=content, type=type, **kwargs)
@@ -40,7 +71,16 @@ class BookContentsManager(AsyncTextFileContentsManager):
             cell = nbformat.v4.new_markdown_cell(frontmatter())
             cell.metadata.update({"tags": [MARK], "editable": False, "deletable": False})
             cell["id"] = MARK
-            model["content"].cells.insert(0, cell)
+            cells = model["content"].cells
+            cells.insert(0, cell)
+            references = references_markdown(
+                [c.source for c in cells if c.cell_type == "markdown" and c is not cell]
+            )
+            if references:
+                end = nbformat.v4.new_markdown_cell(references)
+                end.metadata.update({"tags": [MARK], "editable": False, "deletable": False})
+                end["id"] = f"{MARK}-references"
+                cells.append(end)
         return model
 
     async def save(self, model: dict, path: str = "") -> dict:

@@ -80,7 +80,6 @@ class Context:
     figure_format: str = "Fig. %s"
     cited: list[str] = field(default_factory=list)
     used: dict[str, int] = field(default_factory=dict)  # counter -> how many seen so far
-    exercises: int = 0
 
     # ------------------------------------------------------------------ numbering
     def next_number(self, counter: str, label: str = "") -> str:
@@ -185,6 +184,10 @@ def _xref(ctx: Context, role: str, body: str) -> str:
         docname = ctx.doc_name(target)
         if docname not in ctx.docs:
             raise UnknownMyST(f"{ctx.docname}: {{doc}} target {target!r} is no page of the book")
+        if not text and not ctx.baseurl:
+            # A page's title in running text, without the HTML's link to set it off, read
+            # as a broken sentence ("that The prompt as an index counts"): italicised.
+            return f"*{ctx.docs[docname]}*"
         return ctx.link(text or ctx.docs[docname], docname)
     if role == "download":
         return text or Path(target).name
@@ -448,8 +451,10 @@ def _directive(ctx: Context, block: Directive, *, solutions: bool) -> str:
     if name == "prf:proof":
         return f"*Proof.*\n\n{_quote(body())}"
     if name == "exercise":
-        ctx.exercises += 1
-        head = f"**Exercise {ctx.exercises}**"
+        # The book's own number (sphinx-exercise numbers exercises across the whole book),
+        # so that "Exercise 11" in the notebook is the HTML's and the PDF's Exercise 11.
+        number = "" if "nonumber" in block.options else ctx.next_number("exercise", label)
+        head = f"**Exercise {number}**" if number else "**Exercise**"
         head += f" ({_title(ctx, block.argument)})." if block.argument else "."
         return f"---\n\n{head}\n\n{body().strip()}"
     if name == "solution":
