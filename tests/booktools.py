@@ -123,7 +123,12 @@ def text_outputs(nb: nbformat.NotebookNode, tags: list[set[str]]) -> list[list[t
         for out in cell.get("outputs", []):
             kind = out["output_type"]
             if kind == "stream":
-                outs.append((kind, out["name"], out["text"]))
+                # A kernel may flush one print in several chunks: consecutive chunks of the
+                # same stream are one text.
+                if outs and outs[-1][0] == "stream" and outs[-1][1] == out["name"]:
+                    outs[-1] = (kind, out["name"], outs[-1][2] + out["text"])
+                else:
+                    outs.append((kind, out["name"], out["text"]))
             elif kind in ("execute_result", "display_data"):
                 data = out.get("data", {})
                 outs.append((kind, tuple((m, str(data[m])) for m in _TEXT_MIMES if m in data)))

@@ -73,3 +73,19 @@ def test_two_fresh_executions_agree(built_book: str, chapter: Path) -> None:
     first, second = text_outputs(book_run, tags), text_outputs(test_run, tags)
     for number, (a, b) in enumerate(zip(first, second, strict=True), start=1):
         assert a == b, f"{chapter.name}: code cell {number} printed different text:\n{a}\n{b}"
+
+
+def test_text_outputs_joins_the_chunks_of_one_stream() -> None:
+    """A print flushed in two chunks reads as one text, and a change of text is still seen."""
+    import nbformat
+
+    def nb_with(*outputs):
+        cell = nbformat.v4.new_code_cell("print(...)")
+        cell.outputs = [nbformat.v4.new_output("stream", name=n, text=t) for n, t in outputs]
+        return nbformat.v4.new_notebook(cells=[cell])
+
+    one = text_outputs(nb_with(("stdout", "a\nb\n")), [set()])
+    two = text_outputs(nb_with(("stdout", "a\n"), ("stdout", "b\n")), [set()])
+    assert one == two
+    assert text_outputs(nb_with(("stdout", "a\n"), ("stderr", "b\n")), [set()]) != one
+    assert text_outputs(nb_with(("stdout", "a\nc\n")), [set()]) != one
