@@ -73,3 +73,17 @@ def test_glue_roles_are_well_formed(chapter: Path) -> None:
         key, _, spec = body.partition(":")
         assert re.fullmatch(r"[\w-]+", key), f"{stem}: malformed glue role `{body}`"
         assert re.fullmatch(r"[-+ #0-9.,_a-zA-Z%]*", spec), f"{stem}: bad format in `{body}`"
+
+
+def test_bibliography_parses_and_every_citation_resolves() -> None:
+    """references.bib is valid BibTeX (a missing brace stops every build) and every key the
+    chapters cite is in it."""
+    from pybtex.database import parse_file
+
+    entries = parse_file(ROOT / "references.bib").entries
+    cited = set()
+    for path in [*NOTEBOOKS.glob("*.md"), *(ROOT / "book").glob("*.md")]:
+        for keys in re.findall(r"\{cite(?::[a-z]+)?\}`([^`]*)`", path.read_text()):
+            cited.update(k.strip() for k in keys.split(","))
+    assert cited, "no citation found: the pattern is wrong"
+    assert cited <= set(entries), f"cited but not in references.bib: {sorted(cited - set(entries))}"
