@@ -101,9 +101,29 @@ def browser() -> Iterator[object]:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as pw:
-        chromium = pw.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        chromium = launch_chromium(pw)
         yield chromium
         chromium.close()
+
+
+def launch_chromium(pw: object) -> object:
+    """Headless Chromium (the one :func:`_chromium` finds) from a Playwright handle."""
+    return pw.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+
+
+def block_outside(context: object, prefix: str, blocked: list[str]) -> None:
+    """Route every request of a browser ``context``: one whose URL starts with ``prefix``
+    goes ahead, any other is aborted and its URL appended to ``blocked``."""
+
+    def route(r: object) -> None:
+        url = r.request.url
+        if url.startswith(prefix):
+            r.continue_()
+        else:
+            blocked.append(url)
+            r.abort()
+
+    context.route("**/*", route)
 
 
 # ----------------------------------------------------------------------------- reading
@@ -147,16 +167,7 @@ def read_page(
     """
     report = PageReport()
     context = browser.new_context(viewport={"width": 1280, "height": 900}, color_scheme=scheme)
-
-    def route(r: object) -> None:
-        url = r.request.url
-        if url.startswith(base):
-            r.continue_()
-        else:
-            report.blocked.append(url)
-            r.abort()
-
-    context.route("**/*", route)
+    block_outside(context, base, report.blocked)
     page = context.new_page()
     page.on("console", lambda m: m.type == "error" and report.errors.append(f"console: {m.text}"))
     page.on("pageerror", lambda e: report.errors.append(f"page error: {e}"))

@@ -24,7 +24,7 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from test_browser import SHOTS, _chromium
+from test_browser import SHOTS, _chromium, block_outside, launch_chromium
 
 from booktools import ROOT
 
@@ -152,17 +152,9 @@ def test_lab_renders_a_chapter_as_myst(lab: str) -> None:
     assert boxes_in_source >= 1
     blocked: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=_chromium(), args=["--no-sandbox"])
+        browser = launch_chromium(pw)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
-
-        def route(r: object) -> None:
-            if r.request.url.startswith("http://127.0.0.1"):
-                r.continue_()
-            else:
-                blocked.append(r.request.url)
-                r.abort()
-
-        context.route("**/*", route)
+        block_outside(context, "http://127.0.0.1", blocked)
         page = context.new_page()
         page.goto(lab, wait_until="load")
         page.wait_for_function("window.jupyterapp && window.jupyterapp.started", timeout=120_000)

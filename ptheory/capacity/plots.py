@@ -308,16 +308,20 @@ def _check_sequence(x: Sequence[float], name: str) -> np.ndarray:
     return arr
 
 
-def plot_length_study(studies: Sequence[LengthStudy], ax: Axes | None = None) -> Figure:
-    """Best loss against prompt length, relative to the best one-token loss, one line per
-    seed: solid when the best pair needs entropy and a longer built prompt gains more than
-    ``1e-5`` of the loss (longer prompts help), dashed otherwise. Dots: prompt tuning;
-    lines: the reachable-pair loss."""
+def _check_studies(studies: object) -> None:
     if not isinstance(studies, Sequence) or not studies:
         raise TypeError("studies must be a non-empty sequence of LengthStudy records")
     for s in studies:
         if not isinstance(s, LengthStudy):
             raise TypeError(f"studies must hold LengthStudy records, got {type(s).__name__}")
+
+
+def plot_length_study(studies: Sequence[LengthStudy], ax: Axes | None = None) -> Figure:
+    """Best loss against prompt length, relative to the best one-token loss, one line per
+    seed: solid when the best pair needs entropy and a longer built prompt gains more than
+    ``1e-5`` of the loss (longer prompts help), dashed otherwise. Dots: prompt tuning;
+    lines: the reachable-pair loss."""
+    _check_studies(studies)
     ax = axes_or_new(ax, width=6.0, height=4.2)
     fig = ax.figure
     helped = labelled = None
@@ -345,11 +349,7 @@ def plot_bound_slack(studies: Sequence[LengthStudy], ax: Axes | None = None) -> 
     """Per seed: the certified ray bound, the best loss found (tuning over the lengths tried,
     and the reachable-pair search over every length) and the certified upper value
     ``(1 + kappa)^2 / (1 - kappa)^2`` times the relaxation's estimate."""
-    if not isinstance(studies, Sequence) or not studies:
-        raise TypeError("studies must be a non-empty sequence of LengthStudy records")
-    for s in studies:
-        if not isinstance(s, LengthStudy):
-            raise TypeError(f"studies must hold LengthStudy records, got {type(s).__name__}")
+    _check_studies(studies)
     ax = axes_or_new(ax, width=6.4, height=4.0)
     fig = ax.figure
     x = np.arange(len(studies))

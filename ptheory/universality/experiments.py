@@ -27,6 +27,22 @@ def _targets(targets: object) -> Mapping[str, tuple[Callable, float]]:
     return targets
 
 
+def _tabulate(
+    targets: Mapping[str, tuple[Callable, float]],
+    n: int,
+    keys: Sequence[str],
+    measure: Callable[[int, Callable, float], tuple[float, ...]],
+) -> dict:
+    """``{key: {label: [value at 0, ..., value at n - 1]}}`` from ``measure(i, f, C)``, which
+    returns one value per key, called for each target and then each ``i`` in order."""
+    out: dict = {k: {} for k in keys}
+    for label, (f, C) in targets.items():
+        rows = [measure(i, f, C) for i in range(n)]
+        for j, k in enumerate(keys):
+            out[k][label] = [row[j] for row in rows]
+    return out
+
+
 def error_sweep(
     targets: Mapping[str, tuple[Callable, float]],
     d: int,
@@ -50,23 +66,17 @@ def error_sweep(
     p = check_p(p)
     targets = _targets(targets)
     models = [construct(d, L, delta) for delta in deltas]
-    out = {"errors": {}, "stderr": {}, "bounds": {}, "agreement": {}}
-    for label, (f, C) in targets.items():
-        rows = {k: [] for k in out}
-        for model in models:
-            P = model.prompt_for(f)
-            est = dp_distance(
-                model.tuned(P), f, d, L, p=p, n_samples=n_samples, seed=seed, batch_size=512
-            )
-            rows["errors"].append(est.value)
-            rows["stderr"].append(est.stderr)
-            rows["bounds"].append(model.error_bound(C, p))
-            rows["agreement"].append(
-                off_ramp_agreement(model, P, f, n_samples=n_samples, seed=seed).max_error
-            )
-        for k in out:
-            out[k][label] = rows[k]
-    return out
+
+    def measure(i: int, f: Callable, C: float) -> tuple[float, ...]:
+        model = models[i]
+        P = model.prompt_for(f)
+        est = dp_distance(
+            model.tuned(P), f, d, L, p=p, n_samples=n_samples, seed=seed, batch_size=512
+        )
+        agreement = off_ramp_agreement(model, P, f, n_samples=n_samples, seed=seed)
+        return est.value, est.stderr, model.error_bound(C, p), agreement.max_error
+
+    return _tabulate(targets, len(models), ("errors", "stderr", "bounds", "agreement"), measure)
 
 
 def quantized_sweep(
@@ -85,16 +95,14 @@ def quantized_sweep(
     L = check_int(L, "L", minimum=1)
     p = check_p(p)
     targets = _targets(targets)
-    out = {"errors": {}, "bounds": {}}
-    for label, (f, C) in targets.items():
-        errs, bnds = [], []
-        for delta in deltas:
-            g = quantized_target(f, d, L, delta)
-            est = dp_distance(g, f, d, L, p=p, n_samples=n_samples, seed=seed, batch_size=512)
-            errs.append(est.value)
-            bnds.append(quantization_bound(C, d, L, delta, p))
-        out["errors"][label], out["bounds"][label] = errs, bnds
-    return out
+    deltas = list(deltas)
+
+    def measure(i: int, f: Callable, C: float) -> tuple[float, ...]:
+        g = quantized_target(f, d, L, deltas[i])
+        est = dp_distance(g, f, d, L, p=p, n_samples=n_samples, seed=seed, batch_size=512)
+        return est.value, quantization_bound(C, d, L, deltas[i], p)
+
+    return _tabulate(targets, len(deltas), ("errors", "bounds"), measure)
 
 
 def cost_rows(d: int, L: int, deltas: Sequence[float]) -> list[dict]:

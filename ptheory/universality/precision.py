@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import mpmath
@@ -127,6 +128,17 @@ def float_codes(
     layer = contextual_attention(1, lam).to(dtype)
     L_p = prompt.shape[1]
     out = []
+    for k, Z in _contexts(prompt, inputs):
+        with torch.no_grad():
+            c = layer(Z[:, None, :].to(dtype))[:, 0, L_p + k]
+        out.append(c)
+    return torch.cat(out)
+
+
+def _contexts(prompt: torch.Tensor, inputs: torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
+    """``(k, Z)`` per input position ``k`` and query code ``q`` (sorted) at ``k``: ``Z`` holds
+    every prompt followed by every input whose token ``k`` is ``q``, ``(M rows, L_p + L)``,
+    in the order of :func:`exact_codes`."""
     for k in range(inputs.shape[1]):
         for q in sorted(set(inputs[:, k].tolist())):
             rows = inputs[inputs[:, k] == q]
@@ -136,11 +148,8 @@ def float_codes(
                     rows[None, :, :].expand(len(prompt), -1, -1),
                 ],
                 dim=-1,
-            ).reshape(-1, 1, L_p + inputs.shape[1])
-            with torch.no_grad():
-                c = layer(Z.to(dtype))[:, 0, L_p + k]
-            out.append(c)
-    return torch.cat(out)
+            ).reshape(-1, prompt.shape[1] + inputs.shape[1])
+            yield k, Z
 
 
 def relative_separation(codes: np.ndarray | torch.Tensor) -> float:
@@ -241,18 +250,9 @@ def poly_codes(
     L_p = prompt.shape[1]
     root = math.sqrt(lam)
     out = []
-    for k in range(inputs.shape[1]):
-        for q in sorted(set(inputs[:, k].tolist())):
-            rows = inputs[inputs[:, k] == q]
-            Z = torch.cat(
-                [
-                    prompt[:, None, :].expand(-1, len(rows), -1),
-                    rows[None, :, :].expand(len(prompt), -1, -1),
-                ],
-                dim=-1,
-            ).reshape(-1, L_p + inputs.shape[1], 1)
-            Z = Z.to(torch.float64)
-            query = Z[:, L_p + k : L_p + k + 1]
-            att = poly_attention(root * query, root * Z, Z, degree, scale="none")
-            out.append(query[:, 0, 0] + att[:, 0, 0])
+    for k, Z in _contexts(prompt, inputs):
+        Z = Z[:, :, None].to(torch.float64)
+        query = Z[:, L_p + k : L_p + k + 1]
+        att = poly_attention(root * query, root * Z, Z, degree, scale="none")
+        out.append(query[:, 0, 0] + att[:, 0, 0])
     return torch.cat(out)
