@@ -34,6 +34,7 @@ from .model import (
     freeze,
     mixing_attention,
     prompt_forward,
+    torch_threads,
 )
 from .segments import PromptSplit, check_prompt_identity, prompt_split, segment_fit
 from .targets import (
@@ -73,5 +74,6 @@ __all__ = [
     "segments",
     "shift_target",
     "targets",
+    "torch_threads",
     "uniform_inputs",
 ]

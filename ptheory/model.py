@@ -20,8 +20,9 @@ There is no layer norm and no mask (unmasked attention, as in both papers).
 
 from __future__ import annotations
 
+import contextlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Literal
 
 import torch
@@ -40,11 +41,27 @@ __all__ = [
     "mixing_attention",
     "prompt_forward",
     "resolve_scale",
+    "torch_threads",
 ]
 
 ScoreScale = Literal["1/d", "1/sqrt(d)", "none"] | float
 """How attention scores are scaled: ``"1/d"`` (Alman and Song), ``"1/sqrt(d)"``
 (common practice), ``"none"`` (Hu et al.'s and Wang et al.'s formulas), or a number."""
+
+
+@contextlib.contextmanager
+def torch_threads(k: int | None) -> Iterator[None]:
+    """Run the enclosed torch work on ``k`` CPU threads (``None``: leave the setting), then
+    restore the thread count it found, also when the work raises."""
+    if k is not None:
+        k = check_int(k, "k", minimum=1)
+    before = torch.get_num_threads()
+    if k is not None:
+        torch.set_num_threads(k)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def default_device() -> torch.device:

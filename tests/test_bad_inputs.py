@@ -34,6 +34,7 @@ from ptheory.model import (
     mixing_attention,
     prompt_forward,
     resolve_scale,
+    torch_threads,
 )
 from ptheory.plotting import (
     axes_or_new,
@@ -513,6 +514,10 @@ CASES: list[Case] = [
         TypeError,
         r"default_device\(\)",
     ),
+    # ------------------------------------------------------------ torch_threads
+    Case("torch_threads", "zero", lambda: torch_threads(0).__enter__(), ValueError, "k"),
+    Case("torch_threads", "float", lambda: torch_threads(1.5).__enter__(), TypeError, "k"),
+    Case("torch_threads", "string", lambda: torch_threads("2").__enter__(), TypeError, "k"),
     # ------------------------------------------------------------- prompt_split
     Case(
         "prompt_split",

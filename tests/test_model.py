@@ -520,3 +520,18 @@ def test_prompt_forward_moves_inputs_to_the_model_dtype_and_device():
     assert out.device == next(model.parameters()).device
     expected = model(torch.cat([P.expand(3, 2, 1), X], dim=-1).float())[..., -4:]
     assert torch.allclose(out, expected)
+
+
+def test_torch_threads_sets_and_restores_the_count_even_on_error():
+    from ptheory.model import torch_threads
+
+    before = torch.get_num_threads()
+    other = 1 if before != 1 else 2
+    with torch_threads(other):
+        assert torch.get_num_threads() == other
+    assert torch.get_num_threads() == before
+    with pytest.raises(RuntimeError, match="boom"), torch_threads(other):
+        raise RuntimeError("boom")
+    assert torch.get_num_threads() == before
+    with torch_threads(None):
+        assert torch.get_num_threads() == before

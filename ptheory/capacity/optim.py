@@ -7,27 +7,22 @@ history and line search, so that a run's iterates do not depend on the batch it 
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import torch
 
 from .._validate import as_tensor, check_int, check_real
+from ..model import torch_threads
 
 __all__ = ["batched_lbfgs", "on_one_thread", "single_thread"]
 
 
-@contextmanager
-def single_thread() -> Iterator[None]:
+def single_thread() -> contextlib.AbstractContextManager[None]:
     """Run tiny tensor work on one CPU thread (restoring the setting afterwards): for the
     small batched problems of this part, thread start-up costs far more than it saves."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return torch_threads(1)
 
 
 def on_one_thread(fn: Callable) -> Callable:

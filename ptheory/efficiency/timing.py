@@ -23,11 +23,12 @@ import math
 import os
 import statistics
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import torch
 
 from .._validate import check_int, check_real
+from ..model import torch_threads
 from ._inputs import check_method
 from .baselines import elu_attention, performer_attention
 from .degree import exact_flops, poly_flops, select_degree
@@ -116,17 +117,6 @@ def peak_memory(fn: Callable[[], object]) -> int | None:
     if before is None or after is None:
         return None
     return max(0, after - before) * 1024
-
-
-@contextlib.contextmanager
-def _threads(k: int | None) -> Iterator[None]:
-    before = torch.get_num_threads()
-    if k is not None:
-        torch.set_num_threads(k)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def matmul_roofline(n: int, rank: int, d_v: int, *, runs: int = 3) -> dict:
@@ -241,7 +231,7 @@ def benchmark_attention(
         for label, B in _configs(n, entry_bounds, alphas):
             plan, affordable = _plan(B, eps, d, n, method)
             cases.append((label, B, plan, affordable, B * Q0, B * K0))
-        with _threads(1):
+        with torch_threads(1):
             checks = (
                 _check_cases(cases, V, d, error_rows, baselines, baseline_max_rank)
                 if errors
@@ -250,7 +240,7 @@ def benchmark_attention(
         for k in threads if timing else [None]:
             seconds: dict[str, float] = {}
             mem: dict = {}
-            with _threads(k):
+            with torch_threads(k):
                 fns: dict[str, Callable[[], object]] = {
                     "exact": lambda Q0=Q0, K0=K0, V=V: exact_attention(Q0, K0, V)
                 }
