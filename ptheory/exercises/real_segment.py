@@ -75,9 +75,11 @@ def check_real_segment_lemma_2(answer):
         if torch.allclose(got, expected, rtol=1e-8, atol=1e-12):
             continue
         u = a - b
-        by_length = _reference_share(o, a, b) * torch.linalg.vector_norm(
-            o - b, dim=-2
-        ) / torch.linalg.vector_norm(u, dim=-2)
+        by_length = (
+            _reference_share(o, a, b)
+            * torch.linalg.vector_norm(o - b, dim=-2)
+            / torch.linalg.vector_norm(u, dim=-2)
+        )
         if torch.allclose(got, by_length, rtol=1e-8, atol=1e-12):
             raise Wrong(
                 f"for {desc} you divide by the segment's length ||a - b|| (the chapter's "
@@ -97,7 +99,7 @@ def _position_cases():
     """``(enc, ids, mask, P, shift, reference, expected, expected with padding,
     description)`` on small random encoders in float64."""
     from ..real.loader import tiny_encoder
-    from ..real.segment import head_split, make_prompt, run_encoder
+    from ..real.segment import head_outputs, head_split, make_prompt, run_encoder
 
     cases = []
     gen = torch.Generator().manual_seed(163)
@@ -112,11 +114,7 @@ def _position_cases():
         prompted = run_encoder(enc, ids, mask, P, position_offset=shift)
         plain = run_encoder(enc, ids, mask, position_offset=reference)
         split = head_split(enc, prompted, 0)
-        with torch.no_grad():
-            W = enc.model.encoder.layer[0].attention.output.dense.weight
-            ctx = plain.context[0].reshape(N, L, enc.heads, enc.head_size).transpose(1, 2)
-            bbar = torch.einsum("nhls,dhs->nhdl", ctx, W.reshape(enc.d, enc.heads, -1))
-        dist = segment_fit(split.output, split.prompt_part, bbar)[1]  # (N, H, L)
+        dist = segment_fit(split.output, split.prompt_part, head_outputs(enc, plain, 0))[1]
         expected = float(dist.masked_select(prompted.valid[:, None].expand_as(dist)).max())
         with_padding = float(dist.max())
         desc = f"shift = {shift}, reference = {reference} (a random encoder, seed {30 + i})"

@@ -30,7 +30,9 @@ from .segment import (
     HeadSplit,
     SegmentMeasurement,
     head_median,
+    head_outputs,
     head_split,
+    identity_gap,
     layer_quantiles,
     make_prompt,
     measure_bending,
@@ -48,7 +50,8 @@ __all__ = [
     "load_encoder",
     "tiny_encoder",
     "weights_path",
-    # segment
+]
+__all__ += [  # segment
     "PROMPT_KINDS",
     "SENTENCES",
     "STAGES",
@@ -57,7 +60,9 @@ __all__ = [
     "HeadSplit",
     "SegmentMeasurement",
     "head_median",
+    "head_outputs",
     "head_split",
+    "identity_gap",
     "layer_quantiles",
     "make_prompt",
     "measure_bending",

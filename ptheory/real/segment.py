@@ -59,7 +59,9 @@ __all__ = [
     "HeadSplit",
     "SegmentMeasurement",
     "head_median",
+    "head_outputs",
     "head_split",
+    "identity_gap",
     "layer_quantiles",
     "make_prompt",
     "measure_bending",
@@ -361,6 +363,19 @@ def _check_layer(enc: Encoder, layer: object) -> int:
     return layer
 
 
+def head_outputs(enc: Encoder, run: EncoderRun, layer: int) -> torch.Tensor:
+    """The model's head outputs ``o_h = W_O^h Att_h(x, Z)`` at ``layer`` of ``run`` for the
+    input's columns as queries: each head's slice of BERT's context vector mapped by its
+    block ``W_O^h`` of the output matrix, ``(N, heads, d, L)``. In a run without a prompt
+    these are the unprompted outputs ``bbar_h``."""
+    enc = _check_encoder(enc)
+    run = _check_run(enc, run)
+    layer = _check_layer(enc, layer)
+    with torch.no_grad():
+        context = _heads(run.context[layer], enc.heads)[:, :, run.prompt_length :]
+        return _project(enc, layer, context)
+
+
 def head_split(
     enc: Encoder,
     run: EncoderRun,
@@ -395,15 +410,34 @@ def head_split(
         prompt_scores, input_scores = scores[..., :L_p], scores[..., L_p:]
         a = torch.softmax(prompt_scores, dim=-1) @ v[:, :, :L_p]
         b = torch.softmax(input_scores, dim=-1) @ v[:, :, L_p:]
-        o = _heads(run.context[layer], enc.heads)[:, :, L_p:]
         return HeadSplit(
-            output=_project(enc, layer, o),
+            output=head_outputs(enc, run, layer),
             prompt_part=_project(enc, layer, a),
             input_part=_project(enc, layer, b),
             weight=torch.exp(torch.logsumexp(prompt_scores, dim=-1) - total),
             input_weight=torch.exp(torch.logsumexp(input_scores, dim=-1) - total),
             model_weight=run.probs[layer][:, :, L_p:, :L_p].sum(dim=-1),
         )
+
+
+def identity_gap(
+    split: HeadSplit, valid: torch.Tensor, weight: torch.Tensor | float | None = None
+) -> torch.Tensor:
+    """The lemma's check, per head: the largest entry of
+    ``|o_h - (lam a_h + (1 - lam) b_h)|`` over the queries where ``valid: (N, L)`` is True,
+    with ``lam`` the softmax mass, or ``weight`` if given (a wrong weight, for a control).
+    Returns ``(heads,)``."""
+    if not isinstance(split, HeadSplit):
+        raise TypeError(f"split must be a HeadSplit (from head_split), got {type(split).__name__}")
+    if not isinstance(valid, torch.Tensor) or valid.dtype != torch.bool:
+        raise TypeError(f"valid must be a bool tensor (N, L), got {type(valid).__name__}")
+    N, _, L = split.weight.shape
+    if tuple(valid.shape) != (N, L):
+        raise ValueError(f"valid must have shape (N, L) = ({N}, {L}), got {tuple(valid.shape)}")
+    if weight is not None and not isinstance(weight, torch.Tensor):
+        weight = torch.tensor(float(weight), dtype=split.weight.dtype)
+    gap = (split.output - split.combination(weight)).abs() * valid[:, None, None, :]
+    return gap.amax(dim=(0, 2, 3))
 
 
 @dataclass(frozen=True)
@@ -467,11 +501,9 @@ def measure_segments(enc: Encoder, prompted: EncoderRun, plain: EncoderRun) -> S
     }
     for layer in range(enc.layers):
         split = head_split(enc, prompted, layer)
-        with torch.no_grad():
-            bbar = _project(enc, layer, _heads(plain.context[layer], enc.heads))
+        bbar = head_outputs(enc, plain, layer)
         valid = prompted.valid[:, None, None, :]  # (N, 1, 1, L)
-        gap = (split.output - split.combination()).abs() * valid
-        rows["err"].append(gap.amax(dim=(0, 2, 3)))
+        rows["err"].append(identity_gap(split, prompted.valid))
         rows["scale"].append((split.output.abs() * valid).amax(dim=(0, 2, 3)))
         lam_gap = (split.weight - split.model_weight).abs() * prompted.valid[:, None, :]
         rows["mis"].append(lam_gap.amax(dim=(0, 2)))
