@@ -112,12 +112,12 @@ def tokenize_sentences(
     """Token ids ``(N, L)`` and attention mask ``(N, L)`` (1 for tokens, 0 for padding) of
     ``sentences``, padded to the longest."""
     enc = _check_encoder(enc)
-    if enc.tokenizer is None:
-        raise ValueError("enc has no tokenizer (tiny_encoder): pass token ids instead")
     if isinstance(sentences, str) or not isinstance(sentences, (list, tuple)):
         raise TypeError(f"sentences must be a list or tuple of str, got {type(sentences).__name__}")
     if not sentences or not all(isinstance(s, str) and s for s in sentences):
         raise ValueError("sentences must hold at least one non-empty str")
+    if enc.tokenizer is None:
+        raise ValueError("enc has no tokenizer (tiny_encoder): pass token ids instead")
     out = enc.tokenizer(list(sentences), padding=True, return_tensors="pt")
     return out["input_ids"], out["attention_mask"]
 
@@ -394,6 +394,9 @@ def head_split(
     enc = _check_encoder(enc)
     run = _check_run(enc, run)
     layer = _check_layer(enc, layer)
+    for name, flag in (("use_mask", use_mask), ("value_bias", value_bias)):
+        if not isinstance(flag, bool):
+            raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
     L_p = run.prompt_length
     if L_p == 0:
         raise ValueError("run must have a prompt (prompt_length >= 1) to split its attention")
