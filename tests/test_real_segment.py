@@ -243,6 +243,14 @@ def test_figures() -> None:
         segment_plots.plot_head_maps(maps, colorbar=1)
     with pytest.raises(ValueError, match=r"^vmax"):
         segment_plots.plot_head_maps(maps, colorbar="x", vmax=0.0)
+    with pytest.raises(ValueError, match=r"^maps"):
+        segment_plots.plot_head_maps({"a": torch.zeros(3, 4)}, colorbar="x")
+    with pytest.raises(ValueError, match=r"^ncols"):
+        segment_plots.plot_head_maps(maps, colorbar="x", ncols=0)
+    with pytest.raises(TypeError, match=r"^vmax"):
+        segment_plots.plot_head_maps(maps, colorbar="x", vmax="1")
+    with pytest.raises(TypeError, match=r"^cmap"):
+        segment_plots.plot_head_maps(maps, colorbar="x", cmap=None)
     with pytest.raises(TypeError, match=r"^profiles"):
         segment_plots.plot_layer_profiles({}, ylabel="y")
     with pytest.raises(ValueError, match=r"^profiles"):
@@ -271,14 +279,24 @@ def test_share_reference_and_other_forms() -> None:
 
     passes(ex.check_real_segment_lemma_2(via_segment_fit))
 
-    def numpy_min_over_grid(o, a, b):  # nearest point by closed form, in NumPy, as a list
+    def numpy_as_list(o, a, b):  # nearest point by closed form, in NumPy, as a list
         o, a, b = (np.asarray(x) for x in (o, a, b))
         u, w = a - b, o - b
         t = np.clip((w * u).sum(-2) / (u * u).sum(-2), 0, 1)
         gap = np.linalg.norm(w - t[..., None, :] * u, axis=-2)
         return (gap / np.linalg.norm(w, axis=-2)).tolist()
 
-    passes(ex.check_real_segment_lemma_2(numpy_min_over_grid))
+    passes(ex.check_real_segment_lemma_2(numpy_as_list))
+
+    def pythagoras(o, a, b):  # exact in real arithmetic; cancellation leaves 1e-8 on segments
+        u, w = a - b, o - b
+        uu, wu, ww = (u * u).sum(-2), (w * u).sum(-2), (w * w).sum(-2)
+        t = wu / uu
+        inside = (ww - wu**2 / uu).clamp(min=0)
+        d2 = torch.where(t < 0, ww, torch.where(t > 1, ((o - a) ** 2).sum(-2), inside))
+        return (d2 / ww).sqrt()
+
+    passes(ex.check_real_segment_lemma_2(pythagoras))
 
 
 def test_share_wrong_answers() -> None:
@@ -295,6 +313,15 @@ def test_share_wrong_answers() -> None:
         )
 
     fails(ex.check_real_segment_lemma_2(line), "whole line")
+
+    def clamp_one_end(o, a, b):  # the segment ends at b only
+        u, w = a - b, o - b
+        t = ((w * u).sum(-2) / (u * u).sum(-2)).clamp(min=0)
+        return torch.linalg.vector_norm(w - t.unsqueeze(-2) * u, dim=-2) / torch.linalg.vector_norm(
+            w, dim=-2
+        )
+
+    fails(ex.check_real_segment_lemma_2(clamp_one_end), "differ")
     fails(ex.check_real_segment_lemma_2(lambda o, a, b: share(o, a, b)[..., :1]), "shape")
     fails(ex.check_real_segment_lemma_2(lambda o, a, b: 1 - share(o, a, b)), "differ")
     fails(ex.check_real_segment_lemma_2(lambda o, a: o), "raised TypeError")

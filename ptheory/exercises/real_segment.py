@@ -72,7 +72,10 @@ def check_real_segment_lemma_2(answer):
                 f"{what} must have shape (..., n_q) = {tuple(expected.shape)} for {desc}, "
                 f"got {tuple(got.shape)}"
             )
-        if torch.allclose(got, expected, rtol=1e-8, atol=1e-12):
+        # 1e-6: a formula that is exact in real arithmetic but loses digits to cancellation
+        # (dist^2 = ||w||^2 - (w.u)^2/||u||^2 gives shares of 1e-8 on the segment) passes;
+        # every wrong answer below is off by order one on the random points
+        if torch.allclose(got, expected, rtol=1e-6, atol=1e-6):
             continue
         u = a - b
         by_length = (

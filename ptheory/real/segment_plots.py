@@ -7,6 +7,7 @@ Both take what :mod:`ptheory.real.segment` measures, in the book's style
 from __future__ import annotations
 
 from collections.abc import Mapping
+from numbers import Real
 
 import numpy as np
 import torch
@@ -14,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .. import plotting
-from .._validate import as_tensor
+from .._validate import as_tensor, check_int
 
 __all__ = ["plot_head_maps", "plot_layer_profiles"]
 
@@ -40,9 +41,19 @@ def plot_head_maps(
         arrays[str(title)] = t.detach().cpu().numpy()
     if not isinstance(colorbar, str):
         raise TypeError(f"colorbar must be a str, got {type(colorbar).__name__}")
-    top = float(max(a.max() for a in arrays.values())) if vmax is None else float(vmax)
-    if not np.isfinite(top) or top <= 0:
-        raise ValueError(f"vmax must be positive and finite, got {top}")
+    ncols = check_int(ncols, "ncols", minimum=1)
+    if not isinstance(cmap, str):
+        raise TypeError(f"cmap must be a colormap name (str), got {type(cmap).__name__}")
+    if vmax is None:
+        top = float(max(a.max() for a in arrays.values()))
+        if not np.isfinite(top) or top <= 0:
+            raise ValueError(f"maps must hold a positive largest value (or pass vmax), got {top}")
+    else:
+        if isinstance(vmax, bool) or not isinstance(vmax, Real):
+            raise TypeError(f"vmax must be a number, got {type(vmax).__name__}")
+        top = float(vmax)
+        if not np.isfinite(top) or top <= 0:
+            raise ValueError(f"vmax must be positive and finite, got {top}")
     nrows = -(-len(arrays) // ncols)
     fig, axes = plotting.new_figure(ncols=ncols, nrows=nrows, width=4.6 * ncols, height=2.7 * nrows)
     image = None
