@@ -261,9 +261,23 @@ CASES += [
     Case(
         "plot_substitution",
         "short errors",
-        lambda: real.plot_substitution([0, 1], {"h": [1.0]}, {}),
+        lambda: real.plot_substitution([0, 1], {"h": [1.0]}, {"h": 1.0}),
         ValueError,
         "errors",
+    ),
+    Case(
+        "plot_substitution",
+        "trivial missing a label",
+        lambda: real.plot_substitution([0], {"h": [1.0]}, {}),
+        TypeError,
+        "trivial",
+    ),
+    Case(
+        "plot_substitution",
+        "zero trivial",
+        lambda: real.plot_substitution([0], {"h": [1.0]}, {"h": 0.0}),
+        ValueError,
+        "trivial",
     ),
 ]
 # ------------------------------------------------------------ end ptheory.real.criterion

@@ -76,7 +76,7 @@ def plot_head_bounds(
     ax.set_xticks(range(layers))
     ax.set_xlabel("layer")
     ax.set_ylabel("entry bound B (scores ⟨q, k⟩ / d_h)")
-    ax.legend(loc="upper right", ncol=2)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
     return ax.figure
 
 
@@ -88,23 +88,33 @@ def plot_substitution(
     ax: Axes | None = None,
 ) -> Figure:
     """Measured max-abs error of one head's polynomial attention against the degree, per
-    labelled head (``errors[label][i]`` at ``degrees[i]``), with each head's trivial error
-    (returning ``mean(V)``, dashed in the same colour). Log scale."""
+    labelled head (``errors[label][i]`` at ``degrees[i]``), divided by that head's error of
+    returning ``mean(V)`` (``trivial[label]``, positive): the trivial algorithm scores 1
+    (dotted line). Log scale."""
     gs = [check_int(g, "degrees", minimum=0, maximum=64) for g in degrees]
     if not isinstance(errors, Mapping) or not errors:
         raise TypeError("errors must be a non-empty mapping from labels to error lists")
+    if not isinstance(trivial, Mapping) or set(trivial) != set(errors):
+        raise TypeError("trivial must map every label of errors to its mean(V) error")
     ax = axes_or_new(ax, width=5.6, height=3.8)
     for j, (label, errs) in enumerate(errors.items()):
         e = np.asarray(list(errs), dtype=float)
         if e.shape != (len(gs),):
             raise ValueError(f"errors[{label!r}] must hold one error per degree")
-        colour = PALETTE[j % len(PALETTE)]
-        ax.plot(gs, e, marker=MARKERS[j % len(MARKERS)], color=colour, label=label)
-        if label in trivial:
-            ax.axhline(float(trivial[label]), color=colour, ls="--", lw=1.2)
+        t = float(trivial[label])
+        if not t > 0:
+            raise ValueError(f"trivial[{label!r}] must be positive, got {t}")
+        ax.plot(
+            gs,
+            e / t,
+            marker=MARKERS[j % len(MARKERS)],
+            color=PALETTE[j % len(PALETTE)],
+            label=label,
+        )
+    ax.axhline(1.0, color="0.2", ls=":", lw=1.2, label="returning mean(V)")
     ax.set_yscale("log")
     ax.set_xticks(gs)
     ax.set_xlabel("degree g of the polynomial")
-    ax.set_ylabel("max-abs error of the head's output")
+    ax.set_ylabel("error / error of mean(V)")
     ax.legend()
     return ax.figure
