@@ -192,7 +192,7 @@ def test_exercise_checks_accept_right_answers_and_name_mistakes(packaged) -> Non
     cap = rc.layernorm_cap(packaged)
     assert ex.check_real_efficiency_2(cap)
     wrong = ex.check_real_efficiency_2(cap / packaged.head_size**0.25)
-    assert not wrong and "d_h^(1/4)" in wrong.message
+    assert not wrong and "m^(1/4)" in wrong.message
     assert not ex.check_real_efficiency_2(cap * 0.9)
 
     def first(d: int) -> int:

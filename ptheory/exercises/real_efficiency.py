@@ -17,7 +17,7 @@ __all__ = ["check_real_efficiency_2", "check_real_efficiency_3"]
 
 @lru_cache(maxsize=1)
 def _caps() -> tuple[torch.Tensor, float, int]:
-    """The packaged model's LayerNorm caps, its ``d_h^(1/4)`` and width."""
+    """The packaged model's LayerNorm caps, its ``m^(1/4)`` and width."""
     from ..real import layernorm_cap, load_encoder
 
     enc = load_encoder()
@@ -36,7 +36,7 @@ def check_real_efficiency_2(answer: Any) -> str | None:
     if bool((((values * root) - caps) / caps).abs().max() <= 1e-4):
         raise Wrong(
             "your caps bound the entries of Q and K as BERT computes them; the "
-            "package's B multiplies them by d_h^(1/4) (the 1/sqrt(d_h) split)"
+            "package's B multiplies them by m^(1/4), m the head size (the 1/sqrt(m) split)"
         )
     if bool(((values - caps) / caps).max() <= 1e-4) and bool((rel > 1e-4).any()):
         raise Wrong(

@@ -14,11 +14,12 @@ Conventions:
   token-type embeddings to every column and applies its embedding LayerNorm, so the model reads
   ``n = L_p + L`` columns, positions ``0 .. n - 1``. Hidden states and attention are in rows
   (``(N, n, d)``, the library's layout).
-* BERT scores a query ``q`` against a key ``k`` (rows of one head, size ``d_h``, biases
-  included) by ``<q, k> / sqrt(d_h)``. :mod:`ptheory.efficiency` writes scores as
-  ``<q~, k~> / d_h`` (Alman and Song's scale), so ``q~ = d_h^(1/4) q``, ``k~ = d_h^(1/4) k``
-  (the factor split equally between the two sides) and the entry bound is
-  ``B = d_h^(1/4) max(||Q||_max, ||K||_max)``: exactly what
+* BERT scores a query ``q`` against a key ``k`` (rows of one head of size ``m``, the book's
+  symbol for the head size; biases included) by ``<q, k> / sqrt(m)``.
+  :mod:`ptheory.efficiency` writes scores as ``<q~, k~> / m`` (Alman and Song's scale),
+  so ``q~ = m^(1/4) q``, ``k~ = m^(1/4) k`` (the factor split equally between the two
+  sides) and the entry bound is
+  ``B = m^(1/4) max(||Q||_max, ||K||_max)``: exactly what
   :func:`~ptheory.efficiency.norm_criterion` computes with ``scale="1/sqrt(d)"``.
 * In a multi-layer encoder every column's output feeds the next layer's keys and values, so a
   layer needs the queries of all ``n`` columns (the prompt's too), not only the input's: the
@@ -150,7 +151,7 @@ def prompt_qkv(
     enc: Encoder, P: torch.Tensor, ids: torch.Tensor
 ) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     """Per layer, the queries, keys and values of every head as BERT computes them (biases
-    included, before the ``1/sqrt(d_h)`` scale): ``(N, heads, n, d_h)`` each, row layout."""
+    included, before the ``1/sqrt(m)`` scale): ``(N, heads, n, m)`` each, row layout."""
     enc = _check_encoder(enc)
     P = _check_prompt(P, enc)
     ids = _check_ids(ids, enc, P)
@@ -185,14 +186,14 @@ def prompt_qkv(
 class HeadCriteria:
     """The norm criterion of every head, ``(layers, heads)`` tensors.
 
-    ``entry_bound``: ``B = d_h^(1/4) max(||Q||_max, ||K||_max)`` over all ``n`` columns, as
+    ``entry_bound``: ``B = m^(1/4) max(||Q||_max, ||K||_max)`` over all ``n`` columns, as
     the model computes ``Q`` and ``K`` (:func:`~ptheory.efficiency.norm_criterion` with
     ``scale="1/sqrt(d)"``); ``holds``/``degree``: its verdict and the degree it selected
     (``-1``: none guarantees ``eps`` up to degree 64). ``balanced_bound``,
     ``holds_balanced``: the same after the two exact rewritings of the module docstring
     (key bias dropped, split rebalanced). ``prompt_bound``: ``B`` over the prompt's
     columns alone; ``input_bound``: over the input's columns alone. ``radius``: the score
-    radius ``R = max||q|| max||k|| / sqrt(d_h)`` (Cauchy-Schwarz; the key bias dropped), which
+    radius ``R = max||q|| max||k|| / sqrt(m)`` (Cauchy-Schwarz; the key bias dropped), which
     no rescaling changes. ``threshold = sqrt(ln n)``.
     """
 
@@ -274,7 +275,7 @@ def layernorm_cap(enc: Encoder) -> torch.Tensor:
     z + beta`` of a LayerNorm, whose normalised vector has ``||z||_2 <= sqrt(d)``. So the
     entry ``j`` of a query (or key) ``W h + b`` is at most
     ``||W_j * gamma||_2 sqrt(d) + |W_j . beta + b_j|`` (Cauchy-Schwarz), and ``B`` at most
-    ``d_h^(1/4)`` times the largest of these over the head's query and key rows."""
+    ``m^(1/4)`` times the largest of these over the head's query and key rows."""
     enc = _check_encoder(enc)
     m, d, dh = enc.model, enc.d, enc.head_size
     caps = torch.zeros(enc.layers, enc.heads, dtype=torch.float64)

@@ -75,7 +75,7 @@ def plot_head_bounds(
     ax.set_yscale("log")
     ax.set_xticks(range(layers))
     ax.set_xlabel("layer")
-    ax.set_ylabel("entry bound B (scores ⟨q, k⟩ / d_h)")
+    ax.set_ylabel("entry bound B (scores ⟨q, k⟩ / m)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
     return ax.figure
 
