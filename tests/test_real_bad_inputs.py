@@ -124,6 +124,17 @@ CASES += [
         "method",
     ),
     Case("layernorm_cap", "not an encoder", lambda: real.layernorm_cap(None), TypeError, "enc"),
+    Case("cap_prompt", "not an encoder", lambda: real.cap_prompt(None), TypeError, "enc"),
+    Case(
+        "cap_prompt", "zero scale", lambda: real.cap_prompt(_tiny(), scale=0.0), ValueError, "scale"
+    ),
+    Case(
+        "cap_prompt",
+        "nan scale",
+        lambda: real.cap_prompt(_tiny(), scale=math.nan),
+        ValueError,
+        "scale",
+    ),
     Case(
         "tune_prompt",
         "bad labels",

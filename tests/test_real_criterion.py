@@ -205,3 +205,49 @@ def test_exercise_checks_accept_right_answers_and_name_mistakes(packaged) -> Non
     assert not ex.check_real_efficiency_3(right[::-1])
     assert not ex.check_real_efficiency_3((right[0] - 1, right[1]))
     assert not ex.check_real_efficiency_3((right[0], right[1] + 1))
+
+
+@pytest.mark.parametrize(("which", "sharp"), [("tiny", 0.9), ("packaged", 0.99)])
+def test_cap_prompt_attains_the_layernorm_cap_in_layer_0(which, sharp, request) -> None:
+    """The cap is sharp: a prompt column aligned with LayerNorm's weights reaches it (up to
+    the centring the cap ignores, which costs more at width 32 than at 384), and no prompt,
+    however adversarial, goes past it."""
+    enc = request.getfixturevalue(which)
+    cap, P = rc.layernorm_cap(enc), rc.cap_prompt(enc)
+    ids = rc.word_ids(enc, 2, 6, seed=10)
+    crit = rc.head_criteria(enc, P, ids)
+    ratio = crit.prompt_bound[0] / cap[0]
+    assert (ratio >= sharp).all() and (ratio <= 1 + 1e-5).all()
+    assert (crit.entry_bound <= cap * (1 + 1e-5)).all()
+    # a random prompt of the same norm stays far below: alignment, not size, attains the cap
+    gen = torch.Generator().manual_seed(0)
+    rand = torch.randn(P.shape, generator=gen) * P.norm(dim=0)
+    assert (rc.head_criteria(enc, rand, ids).prompt_bound[0] < 0.9 * cap[0]).all()
+
+
+def test_spread_is_invariant_and_bounds_every_rewriting(tiny) -> None:
+    """Half the spread of one query's scores is the same after a common key shift, a scalar
+    split and an orthogonal or general invertible map, and B^2 >= spread for each."""
+    ids, P = rc.word_ids(tiny, 2, 7, seed=11), _prompt(tiny, 3.0)
+    crit = rc.head_criteria(tiny, P, ids)
+    q, k, _ = (t[:, 2].double() for t in rc.prompt_qkv(tiny, P, ids)[1])
+    m = tiny.head_size
+    gen = torch.Generator().manual_seed(1)
+    A = torch.randn(m, m, generator=gen, dtype=torch.float64) + 3 * torch.eye(m)
+    U = torch.linalg.qr(torch.randn(m, m, generator=gen, dtype=torch.float64))[0]
+    shift = torch.randn(m, generator=gen, dtype=torch.float64)
+    rewritings = [
+        (q, k),
+        (q, k + shift),
+        (2.5 * q, (k - shift) / 2.5),
+        (q @ U, k @ U),
+        (q @ A.T, k @ torch.linalg.inv(A)),
+    ]
+    for qq, kk in rewritings:
+        s = qq @ kk.transpose(-1, -2) / m**0.5
+        spread = float((s.amax(-1) - s.amin(-1)).max()) / 2
+        assert math.isclose(spread, float(crit.spread[1, 2]), rel_tol=1e-9)
+        B = m**0.25 * max(float(qq.abs().max()), float(kk.abs().max()))
+        assert B**2 >= spread * (1 - 1e-12)
+    assert (crit.entry_bound**2 >= crit.spread * (1 - 1e-9)).all()
+    assert (crit.balanced_bound**2 >= crit.spread * (1 - 1e-9)).all()

@@ -28,6 +28,12 @@ Conventions:
   bias adds ``<q, b_K>`` to every score of a query, which the softmax cancels, so it can be
   dropped; and ``q -> c q, k -> k / c`` keeps the scores, with ``c = sqrt(max|K| / max|Q|)``
   minimising ``max(c max|Q|, max|K| / c)``. ``balanced`` below is the criterion after both.
+  These are not the only exact rewritings (all keys may be shifted by any common vector; any
+  invertible ``A`` maps ``q -> A q``, ``k -> A^(-T) k``). What none of them changes is the
+  spread of one query's scores, ``max_j s_ij - min_j s_ij`` (a rewriting may add a constant
+  to each row of scores, nothing else, if it is to keep the attention weights), and entries
+  bounded by ``B`` put every score in ``[-B^2, B^2]``: so ``B^2 >= spread / 2`` for **every**
+  exact rewriting, in any head size (``spread`` below).
 """
 
 from __future__ import annotations
@@ -51,6 +57,7 @@ __all__ = [
     "HeadCriteria",
     "HeadRecord",
     "TunedPrompt",
+    "cap_prompt",
     "cooled_head",
     "head_criteria",
     "layernorm_cap",
@@ -194,7 +201,10 @@ class HeadCriteria:
     (key bias dropped, split rebalanced). ``prompt_bound``: ``B`` over the prompt's
     columns alone; ``input_bound``: over the input's columns alone. ``radius``: the score
     radius ``R = max||q|| max||k|| / sqrt(m)`` (Cauchy-Schwarz; the key bias dropped), which
-    no rescaling changes. ``threshold = sqrt(ln n)``.
+    no rescaling changes. ``spread``: half the largest spread of one query's scores,
+    ``max_i (max_j s_ij - min_j s_ij) / 2`` with ``s_ij = <q_i, k_j> / sqrt(m)`` (per
+    sequence), which no exact rewriting changes and which bounds ``B^2`` from below for every
+    one of them (module docstring). ``threshold = sqrt(ln n)``.
     """
 
     entry_bound: torch.Tensor
@@ -202,6 +212,7 @@ class HeadCriteria:
     prompt_bound: torch.Tensor
     input_bound: torch.Tensor
     radius: torch.Tensor
+    spread: torch.Tensor
     holds: torch.Tensor
     holds_balanced: torch.Tensor
     degree: torch.Tensor
@@ -244,7 +255,7 @@ def head_criteria(
     L_p, dh = P.shape[1], enc.head_size
     root = dh**0.25
     shape = (enc.layers, enc.heads)
-    out = {k: torch.zeros(shape, dtype=torch.float64) for k in ("B", "Bb", "Bp", "Bx", "R")}
+    out = {k: torch.zeros(shape, dtype=torch.float64) for k in ("B", "Bb", "Bp", "Bx", "R", "S")}
     holds = torch.zeros(shape, dtype=torch.bool)
     holds_b = torch.zeros(shape, dtype=torch.bool)
     degree = torch.zeros(shape, dtype=torch.long)
@@ -262,10 +273,23 @@ def head_criteria(
             out["Bp"][i, h], out["Bx"][i, h] = root * prompt, root * inputs
             qn = float(torch.linalg.vector_norm(qh, dim=-1).max())
             out["R"][i, h] = qn * float(torch.linalg.vector_norm(k0, dim=-1).max()) / dh**0.5
+            scores = qh @ kh.transpose(-1, -2) / dh**0.5  # (N, n, n), one sequence each
+            out["S"][i, h] = float((scores.amax(dim=-1) - scores.amin(dim=-1)).max()) / 2
             holds[i, h], holds_b[i, h], degree[i, h] = crit.holds, bal.holds, crit.degree
     n = P.shape[1] + ids.shape[1]
     return HeadCriteria(
-        out["B"], out["Bb"], out["Bp"], out["Bx"], out["R"], holds, holds_b, degree, n, eps, method
+        out["B"],
+        out["Bb"],
+        out["Bp"],
+        out["Bx"],
+        out["R"],
+        out["S"],
+        holds,
+        holds_b,
+        degree,
+        n,
+        eps,
+        method,
     )
 
 
@@ -290,6 +314,42 @@ def layernorm_cap(enc: Encoder) -> torch.Tensor:
                 rows.append((W * gamma).norm(dim=1) * math.sqrt(d) + (W @ beta + b).abs())
             caps[i] = torch.maximum(*rows).view(enc.heads, dh).amax(dim=1) * dh**0.25
     return caps
+
+
+def cap_prompt(enc: Encoder, *, scale: float = 1e4) -> torch.Tensor:
+    """A soft prompt ``(d, heads)`` that drives the first layer's ``B`` up to
+    :func:`layernorm_cap`: column ``h`` is ``scale`` times the row ``w = W_j * gamma`` (of the
+    embedding LayerNorm's weight ``gamma`` and the query or key row ``j`` of head ``h`` that
+    sets the head's cap), centred and with the sign of ``W_j . beta + b_j``. For large
+    ``scale`` the position and token-type embeddings added to it are negligible, the
+    LayerNorm's normalised vector is ``z = sqrt(d) (w - mean(w)) / ||w - mean(w)||``, and the
+    entry is ``||w - mean(w)||_2 sqrt(d) + |W_j . beta + b_j|``: the cap, up to the centring
+    (``z`` has mean zero; the cap does not use that). A prompt whose own column reaches the cap
+    shows the cap cannot be lowered without using more than ``||z|| <= sqrt(d)``."""
+    enc = _check_encoder(enc)
+    scale = check_real(scale, "scale", minimum=0.0, strict_minimum=True)
+    ln = enc.model.embeddings.LayerNorm
+    sa = enc.model.encoder.layer[0].attention.self
+    d, dh = enc.d, enc.head_size
+    with torch.no_grad():
+        gamma, beta = ln.weight.double(), ln.bias.double()
+        rows, offsets = [], []
+        for lin in (sa.query, sa.key):
+            W = lin.weight.double()
+            rows.append(W * gamma)
+            offsets.append(W @ beta + lin.bias.double())
+        bounds = [
+            r.norm(dim=1) * math.sqrt(d) + o.abs() for r, o in zip(rows, offsets, strict=True)
+        ]
+        P = torch.zeros(d, enc.heads, dtype=torch.float64)
+        for h in range(enc.heads):
+            block = slice(h * dh, (h + 1) * dh)
+            side = 0 if float(bounds[0][block].max()) >= float(bounds[1][block].max()) else 1
+            j = h * dh + int(bounds[side][block].argmax())
+            w = rows[side][j] - rows[side][j].mean()
+            sign = 1.0 if float(offsets[side][j]) >= 0 else -1.0
+            P[:, h] = sign * scale * w / w.norm()
+    return P.float()
 
 
 # ------------------------------------------------------------------ tuning a prompt
