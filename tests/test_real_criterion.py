@@ -205,6 +205,10 @@ def test_exercise_checks_accept_right_answers_and_name_mistakes(packaged) -> Non
     assert not ex.check_real_efficiency_3(right[::-1])
     assert not ex.check_real_efficiency_3((right[0] - 1, right[1]))
     assert not ex.check_real_efficiency_3((right[0], right[1] + 1))
+    assert ex.check_real_efficiency_3(torch.tensor(right))  # any container of the two
+    assert ex.check_real_efficiency_3(list(map(float, right)))
+    assert not ex.check_real_efficiency_3(torch.tensor([right]))
+    assert not ex.check_real_efficiency_3(torch.tensor(right) + 1)
 
 
 @pytest.mark.parametrize(("which", "sharp"), [("tiny", 0.9), ("packaged", 0.99)])

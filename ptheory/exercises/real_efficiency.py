@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
 import torch
 
 from ..efficiency import exact_flops, poly_flops
@@ -66,8 +67,13 @@ def _first_paying(d: int, g: int = 2) -> int:
 
 @exercise_check("ex-realeff-rank")
 def check_real_efficiency_3(answer: Any) -> str | None:
-    """``answer = (n_32, n_8)``: the smallest ``n`` (queries = keys) at which degree 2
-    costs fewer flops than exact attention, for head size 32 and 8."""
+    """``answer = (n_32, n_8)`` (a tuple, list, or 1-d array or tensor): the smallest ``n``
+    (queries = keys) at which degree 2 costs fewer flops than exact attention, for head size
+    32 and 8."""
+    if isinstance(answer, torch.Tensor | np.ndarray):
+        if answer.ndim != 1:
+            raise Wrong(f"answer must hold two numbers, got shape {tuple(answer.shape)}")
+        answer = answer.tolist()
     if isinstance(answer, str | bytes | dict) or not isinstance(answer, Sequence):
         raise Wrong("answer must be a tuple of two whole numbers (n for d = 32, n for d = 8)")
     if len(answer) != 2:
@@ -78,7 +84,10 @@ def check_real_efficiency_3(answer: Any) -> str | None:
         if n == _first_paying(8 if d == 32 else 32):
             raise Wrong(f"the {what} item is the answer for the other head size")
         if n > want:
-            raise Wrong(f"at n = {n} - 1 degree 2 already pays for d = {d}: find the smallest n")
+            raise Wrong(
+                f"degree 2 already pays for d = {d} at n = {n - 1}, below your {n}: "
+                "find the smallest n"
+            )
         if n < want:
             raise Wrong(
                 f"at n = {n} degree 2 still costs at least as many flops as exact attention "
