@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 from functools import lru_cache
 
 import pytest
@@ -15,6 +16,7 @@ from badinput import Case, case_params, check_case, public_callables
 # Records and the error type: they take no input a function did not already check.
 RESULT_CLASSES = {"Encoder", "WeightsNotFoundError"}
 RESULT_CLASSES |= {"Bending", "EncoderRun", "HeadSplit", "SegmentMeasurement"}  # segment
+RESULT_CLASSES |= {"HeadCriteria", "HeadRecord", "TunedPrompt"}  # ptheory.real.criterion
 # Functions that take no argument at all: nothing to refuse.
 NO_INPUT = {"weights_path"}
 
@@ -339,6 +341,258 @@ CASES += [
         "values",
     ),
 ]
+
+
+# ------------------------------------------------------------ ptheory.real.criterion
+def _ids() -> torch.Tensor:
+    return real.word_ids(_tiny(), 2, 6)
+
+
+def _P() -> torch.Tensor:
+    return torch.zeros(32, 2)
+
+
+def _enter(cm) -> None:
+    cm.__enter__()
+
+
+CASES += [
+    Case("word_ids", "not an encoder", lambda: real.word_ids("bert", 2, 6), TypeError, "enc"),
+    Case("word_ids", "short", lambda: real.word_ids(_tiny(), 2, 2), ValueError, "L"),
+    Case("word_ids", "no sequences", lambda: real.word_ids(_tiny(), 0, 6), ValueError, "N"),
+    Case(
+        "word_ids",
+        "negative seed",
+        lambda: real.word_ids(_tiny(), 2, 6, seed=-1),
+        ValueError,
+        "seed",
+    ),
+    Case("word_prompt", "empty", lambda: real.word_prompt(_tiny(), 0), ValueError, "prompt_length"),
+    Case(
+        "prompt_forward",
+        "rows",
+        lambda: real.prompt_forward(_tiny(), torch.zeros(2, 32), _ids()),
+        ValueError,
+        "P",
+    ),
+    Case(
+        "prompt_forward",
+        "float ids",
+        lambda: real.prompt_forward(_tiny(), _P(), _ids().float()),
+        TypeError,
+        "ids",
+    ),
+    Case(
+        "prompt_forward",
+        "id past vocab",
+        lambda: real.prompt_forward(_tiny(), _P(), _ids() + 64),
+        ValueError,
+        "ids",
+    ),
+    Case(
+        "prompt_forward",
+        "too long",
+        lambda: real.prompt_forward(_tiny(), torch.zeros(32, 60), _ids()),
+        ValueError,
+        "ids",
+    ),
+    Case(
+        "prompt_qkv",
+        "nan prompt",
+        lambda: real.prompt_qkv(_tiny(), _P() * math.nan, _ids()),
+        ValueError,
+        "P",
+    ),
+    Case(
+        "prompt_qkv",
+        "1-d ids",
+        lambda: real.prompt_qkv(_tiny(), _P(), _ids()[0]),
+        ValueError,
+        "ids",
+    ),
+    Case(
+        "head_criteria",
+        "zero eps",
+        lambda: real.head_criteria(_tiny(), _P(), _ids(), eps=0.0),
+        ValueError,
+        "eps",
+    ),
+    Case(
+        "head_criteria",
+        "bad method",
+        lambda: real.head_criteria(_tiny(), _P(), _ids(), method="pade"),
+        ValueError,
+        "method",
+    ),
+    Case("layernorm_cap", "not an encoder", lambda: real.layernorm_cap(None), TypeError, "enc"),
+    Case("cap_prompt", "not an encoder", lambda: real.cap_prompt(None), TypeError, "enc"),
+    Case(
+        "cap_prompt", "zero scale", lambda: real.cap_prompt(_tiny(), scale=0.0), ValueError, "scale"
+    ),
+    Case(
+        "cap_prompt",
+        "nan scale",
+        lambda: real.cap_prompt(_tiny(), scale=math.nan),
+        ValueError,
+        "scale",
+    ),
+    Case(
+        "tune_prompt",
+        "bad labels",
+        lambda: real.tune_prompt(_tiny(), _ids(), torch.tensor([0, 2])),
+        ValueError,
+        "labels",
+    ),
+    Case(
+        "tune_prompt",
+        "zero lr",
+        lambda: real.tune_prompt(_tiny(), _ids(), torch.tensor([0, 1]), lr=0.0),
+        ValueError,
+        "lr",
+    ),
+    Case(
+        "tune_prompt",
+        "negative steps",
+        lambda: real.tune_prompt(_tiny(), _ids(), torch.tensor([0, 1]), steps=-1),
+        ValueError,
+        "steps",
+    ),
+    Case(
+        "substituted_attention",
+        "list plan",
+        lambda: _enter(real.substituted_attention(_tiny(), [(0, 0)])),
+        TypeError,
+        "plan",
+    ),
+    Case(
+        "substituted_attention",
+        "head past range",
+        lambda: _enter(real.substituted_attention(_tiny(), {(0, 9): 1})),
+        ValueError,
+        "plan",
+    ),
+    Case(
+        "substituted_attention",
+        "degree past 64",
+        lambda: _enter(real.substituted_attention(_tiny(), {(0, 0): 65})),
+        ValueError,
+        "plan",
+    ),
+    Case(
+        "substituted_attention",
+        "bad method",
+        lambda: _enter(real.substituted_attention(_tiny(), {}, method="x")),
+        ValueError,
+        "method",
+    ),
+    Case(
+        "substituted_attention",
+        "record dict",
+        lambda: _enter(real.substituted_attention(_tiny(), {}, record={})),
+        TypeError,
+        "record",
+    ),
+    Case(
+        "cooled_head",
+        "layer past range",
+        lambda: _enter(real.cooled_head(_tiny(), 5, 0, 0.5)),
+        ValueError,
+        "layer",
+    ),
+    Case(
+        "cooled_head",
+        "zero factor",
+        lambda: _enter(real.cooled_head(_tiny(), 0, 0, 0.0)),
+        ValueError,
+        "factor",
+    ),
+    Case(
+        "cooled_head",
+        "float head",
+        lambda: _enter(real.cooled_head(_tiny(), 0, 1.5, 0.5)),
+        TypeError,
+        "head",
+    ),
+    Case(
+        "readout_kl",
+        "shapes differ",
+        lambda: real.readout_kl(_tiny(), torch.zeros(1, 4, 32), torch.zeros(1, 3, 32)),
+        ValueError,
+        "changed",
+    ),
+    Case(
+        "readout_kl",
+        "wrong width",
+        lambda: real.readout_kl(_tiny(), torch.zeros(1, 4, 8), torch.zeros(1, 4, 8)),
+        ValueError,
+        "reference",
+    ),
+    Case(
+        "readout_kl",
+        "start past end",
+        lambda: real.readout_kl(_tiny(), torch.zeros(1, 4, 32), torch.zeros(1, 4, 32), start=4),
+        ValueError,
+        "start",
+    ),
+    Case("plot_head_bounds", "empty", lambda: real.plot_head_bounds({}, [16]), TypeError, "bounds"),
+    Case(
+        "plot_head_bounds",
+        "1-d",
+        lambda: real.plot_head_bounds({"a": torch.ones(3)}, [16]),
+        ValueError,
+        "bounds",
+    ),
+    Case(
+        "plot_head_bounds",
+        "n = 1",
+        lambda: real.plot_head_bounds({"a": torch.ones(2, 3)}, [1]),
+        ValueError,
+        "lengths",
+    ),
+    Case(
+        "plot_head_bounds",
+        "cap shape",
+        lambda: real.plot_head_bounds({"a": torch.ones(2, 3)}, [16], cap=torch.ones(3, 2)),
+        ValueError,
+        "cap",
+    ),
+    Case(
+        "plot_substitution",
+        "no errors",
+        lambda: real.plot_substitution([0], {}, {}),
+        TypeError,
+        "errors",
+    ),
+    Case(
+        "plot_substitution",
+        "negative degree",
+        lambda: real.plot_substitution([-1], {"h": [1.0]}, {}),
+        ValueError,
+        "degrees",
+    ),
+    Case(
+        "plot_substitution",
+        "short errors",
+        lambda: real.plot_substitution([0, 1], {"h": [1.0]}, {"h": 1.0}),
+        ValueError,
+        "errors",
+    ),
+    Case(
+        "plot_substitution",
+        "trivial missing a label",
+        lambda: real.plot_substitution([0], {"h": [1.0]}, {}),
+        TypeError,
+        "trivial",
+    ),
+    Case(
+        "plot_substitution",
+        "zero trivial",
+        lambda: real.plot_substitution([0], {"h": [1.0]}, {"h": 0.0}),
+        ValueError,
+        "trivial",
+    ),
+]
+# ------------------------------------------------------------ end ptheory.real.criterion
 
 
 @pytest.mark.parametrize("case", case_params(CASES))
