@@ -140,7 +140,7 @@ def test_rounding_bound_grows_with_the_unit_roundoff_and_n():
     assert rounding_error_bound(3, 1.0, n=10**9, d=8, dtype=torch.float16) == math.inf
 
 
-@pytest.mark.parametrize("d,g", [(1, 0), (1, 5), (3, 1), (3, 2), (8, 3), (4, 6)])
+@pytest.mark.parametrize("d,g", [(1, 0), (1, 5), (3, 1), (3, 2), (8, 3), (4, 6), (8, 4), (6, 5)])
 @pytest.mark.parametrize("method", ["taylor", "chebyshev"])
 def test_fast_kernel_equals_the_three_line_reference(d, g, method):
     gen = torch.Generator().manual_seed(d * 10 + g)
@@ -293,6 +293,28 @@ def test_two_worker_kernel_equals_one_thread_and_the_reference(g, method):
         torch.set_num_threads(before)
     assert torch.equal(one, two)
     assert torch.allclose(two, reference(Q, K, V, g, method, 1.0), atol=1e-12, rtol=0)
+
+
+@pytest.mark.parametrize("d,g,full", [(8, 3, True), (5, 5, True), (8, 4, False), (6, 5, False)])
+def test_both_kernel_layouts_on_two_workers_equal_one_thread_and_the_reference(d, g, full):
+    # up to rank 256 every monomial is materialised (one product a chunk), above it only
+    # the lower degrees (the top block as x_i times degree g - 1): both exact, same bits
+    # on one and two workers
+    from ptheory.efficiency.polynomial import _FULL_RANK_MAX, _full, _table
+
+    assert _full(d, g) is full and (_table(d, g).rank <= _FULL_RANK_MAX) is full
+    gen = torch.Generator().manual_seed(d + g)
+    Q, K, V = (torch.rand(300, d, generator=gen, dtype=F64) * 2 - 1 for _ in range(3))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one = poly_attention(Q, K, V, g, chunk=64)
+        torch.set_num_threads(2)
+        two = poly_attention(Q, K, V, g, chunk=64)
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(one, two)
+    assert torch.allclose(two, reference(Q, K, V, g, "taylor", 1.0), atol=1e-12, rtol=0)
 
 
 @pytest.mark.parametrize("which", ["performer", "elu"])

@@ -22,8 +22,8 @@ from ._inputs import check_degree, check_method, check_qkv
 from .polynomial import (
     _default_chunk,
     _features,
+    _kernel_rows,
     _key_state,
-    _low_rank,
     _query_output,
     _table,
     _weights,
@@ -92,7 +92,7 @@ def key_state(
     s = resolve_scale(scale, d)
     b = math.prod(batch)
     c = (
-        _default_chunk(b, _low_rank(d, g))
+        _default_chunk(b, _kernel_rows(d, g))
         if chunk is None
         else check_int(chunk, "chunk", minimum=1)
     )
@@ -141,7 +141,7 @@ def attend_with_state(
             ) from err
         S = S.reshape(b, *S.shape[-2:])
     c = (
-        _default_chunk(b, _low_rank(d, g))
+        _default_chunk(b, _kernel_rows(d, g))
         if chunk is None
         else check_int(chunk, "chunk", minimum=1)
     )

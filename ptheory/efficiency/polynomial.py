@@ -21,6 +21,7 @@ obeys ``|A~_ij - A_ij| <= eps A_ij`` with ``eps < 1``, then
 from __future__ import annotations
 
 import math
+import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -279,7 +280,7 @@ def rounding_error_bound(
     fit = R if fit_radius is None else check_real(fit_radius, "fit_radius", minimum=0.0)
     r = _table(d, g).rank
     c = (
-        _default_chunk(1, _low_rank(d, g))
+        _default_chunk(1, _kernel_rows(d, g))
         if chunk is None
         else check_int(chunk, "chunk", minimum=1)
     )
@@ -337,7 +338,7 @@ def poly_error_bound(
     g, method = check_degree(degree), check_method(method)
     d, n = Q.shape[-1], K.shape[-2]
     if chunk is None:  # the chunk poly_attention chooses for this batch
-        chunk = _default_chunk(math.prod(batch), _low_rank(d, g))
+        chunk = _default_chunk(math.prod(batch), _kernel_rows(d, g))
     chunk = check_int(chunk, "chunk", minimum=1)
     if not isinstance(rounding, bool):
         raise TypeError(f"rounding must be a bool, got {type(rounding).__name__}")
@@ -438,6 +439,22 @@ def _top_ops(d: int, g: int) -> tuple[tuple[int, int, int, int], ...]:
     return tuple(op for op in _table(d, g).ops if op[3] >= top)
 
 
+_FULL_RANK_MAX = 256
+"""Up to this rank the kernel materialises every monomial of a chunk and multiplies once
+(:func:`_kernel_rows`); above it, only those of degree below ``g``."""
+
+
+def _full(d: int, g: int) -> bool:
+    """Whether the kernel materialises all ``r`` monomials (small ranks: one matrix product
+    a chunk is faster than ``d + 1`` thin ones, and scales on two threads)."""
+    return _table(d, g).rank <= _FULL_RANK_MAX
+
+
+def _kernel_rows(d: int, g: int) -> int:
+    """Rows of the feature buffer the kernel fills per chunk: ``r`` or ``C(d+g-1, g-1)``."""
+    return _table(d, g).rank if _full(d, g) else _low_rank(d, g)
+
+
 def _default_chunk(b: int, r: int) -> int:
     return max(256, min(8192, _CHUNK_FLOATS // max(1, b * r)))
 
@@ -459,10 +476,13 @@ def poly_attention(
     dimensions broadcast) give ``(..., n_q, d_v)`` in ``Q``'s dtype and on its device, the
     contract of :func:`~ptheory.efficiency.exact_attention`. ``degree`` is ``g``, the rank
     is ``r = C(d + g, g)``. ``method="chebyshev"`` fits ``exp`` on ``[-radius, radius]``
-    (default: :func:`score_radius` of the data). Tokens are processed ``chunk`` at a time;
-    only the monomials of degree below ``g`` are materialised (``C(d + g - 1, g - 1)`` rows
-    a chunk): the top-degree block enters the products as ``x_i`` times a block of degree
-    ``g - 1``. Memory stays ``O(r (d_v + chunk))`` beyond the inputs and output. The error
+    (default: :func:`score_radius` of the data). Tokens are processed ``chunk`` at a time.
+    Up to rank 256 a chunk's ``r`` monomials are materialised and enter one matrix product;
+    above it only those of degree below ``g`` are (``C(d + g - 1, g - 1)`` rows a chunk),
+    and the top-degree block enters ``d`` thinner products as ``x_i`` times a block of
+    degree ``g - 1`` (less memory traffic where ``r`` is large; measured faster there).
+    Both ways round the same operations (:func:`rounding_error_bound`). Memory stays
+    ``O(r (d_v + chunk))`` beyond the inputs and output. The error
     is at most :func:`poly_error_bound`; if the polynomial is not positive on the scores
     (``eps >= 1``) the normaliser can vanish and the output is meaningless.
     """
@@ -475,9 +495,8 @@ def poly_attention(
     else:
         R = check_real(radius, "radius", minimum=0.0)
     b = math.prod(batch)
-    r_low = _low_rank(d, g)
     if chunk is None:
-        chunk = _default_chunk(b, r_low)
+        chunk = _default_chunk(b, _kernel_rows(d, g))
     chunk = check_int(chunk, "chunk", minimum=1)
     dtype, device = Q.dtype, Q.device
     weights = _weights(d, g, method, R, s, dtype).to(device)
@@ -487,6 +506,22 @@ def poly_attention(
         S = _key_state(Kb, Vb, g, chunk, workers)
         S *= weights[:, None]
         return _query_output(Qb, S, g, chunk, workers).reshape(*batch, n_q, d_v)
+
+
+_POOLS: dict[int, ThreadPoolExecutor] = {}
+_POOLS_LOCK = threading.Lock()
+# Threads do not survive fork: a child process starts with no pools.
+os.register_at_fork(after_in_child=_POOLS.clear)
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """One pool of ``workers`` threads for the whole process, made on first use: starting
+    threads costs about 2 ms each here, as much as a third of a kernel call at n = 65536."""
+    with _POOLS_LOCK:
+        pool = _POOLS.get(workers)
+        if pool is None:
+            pool = _POOLS[workers] = ThreadPoolExecutor(workers, "ptheory-poly")
+        return pool
 
 
 def _run_pool(workers: int, make_worker, tasks: list) -> None:
@@ -514,11 +549,14 @@ def _run_pool(workers: int, make_worker, tasks: list) -> None:
                 run(*task)
 
     try:
-        with ThreadPoolExecutor(workers) as pool:
-            for future in [pool.submit(loop) for _ in range(workers)]:
-                future.result()
+        pool = _pool(workers)
+        for future in [pool.submit(loop) for _ in range(workers)]:
+            future.result()
     finally:
-        torch.set_num_threads(before)
+        # The workers' count is their own (thread-local in ATen); setting this thread's
+        # count again when nothing changed it would only cost time.
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
 
 
 def _map_chunks(workers: int, make_worker, tasks: list) -> None:
@@ -549,9 +587,10 @@ def _key_state(
     r, r_low, top = _table(d, g).rank, _low_rank(d, g), _top_ops(d, g)
     c_max = min(chunk, n)
     starts = list(range(0, n, chunk))
+    full = _full(d, g)
 
     def make_worker():
-        buf = torch.empty(b, r_low, c_max, dtype=K.dtype, device=K.device)
+        buf = torch.empty(b, r if full else r_low, c_max, dtype=K.dtype, device=K.device)
         buf[:, 0] = 1.0
         vbuf = torch.empty(b, d_v + 1, c_max, dtype=K.dtype, device=K.device)
         vbuf[:, d_v] = 1.0
@@ -560,9 +599,12 @@ def _key_state(
         def run(a: int, part: torch.Tensor) -> None:
             c = min(chunk, n - a)
             x = K[:, a : a + c].transpose(1, 2)
-            low = _features(x, g - 1, buf[:, :, :c]) if g >= 1 else buf[:, :, :c]
             vv = vbuf[:, :, :c]
             vv[:, :d_v] = V[:, a : a + c].transpose(1, 2)
+            if full:  # every monomial, one product
+                torch.bmm(_features(x, g, buf[:, :, :c]), vv.transpose(1, 2), out=part)
+                return
+            low = _features(x, g - 1, buf[:, :, :c]) if g >= 1 else buf[:, :, :c]
             torch.bmm(low, vv.transpose(1, 2), out=part.narrow(1, 0, r_low))
             for i, s0, s1, dst in top:
                 xi = torch.mul(vv, x[:, i : i + 1], out=xv[:, :, :c])
@@ -603,8 +645,10 @@ def _query_output(
     ST = S.transpose(1, 2)  # (b, d_v + 1, r)
     starts = list(range(0, n_q, chunk))
 
+    full = _full(d, g)
+
     def make_worker():
-        buf = torch.empty(b, r_low, c_max, dtype=Q.dtype, device=Q.device)
+        buf = torch.empty(b, S.shape[1] if full else r_low, c_max, dtype=Q.dtype, device=Q.device)
         buf[:, 0] = 1.0
         num = torch.empty(b, d_v + 1, c_max, dtype=Q.dtype, device=Q.device)
         part = torch.empty_like(num)
@@ -612,6 +656,10 @@ def _query_output(
         def run(a: int) -> None:
             c = min(chunk, n_q - a)
             x = Q[:, a : a + c].transpose(1, 2)
+            if full:  # every monomial, one product
+                acc = torch.bmm(ST, _features(x, g, buf[:, :, :c]), out=num[:, :, :c])
+                torch.div(acc[:, :d_v], acc[:, d_v:], out=out[:, a : a + c].transpose(1, 2))
+                return
             low = _features(x, g - 1, buf[:, :, :c]) if g >= 1 else buf[:, :, :c]
             acc = torch.bmm(ST.narrow(2, 0, r_low), low, out=num[:, :, :c])
             for i, s0, s1, dst in top:
