@@ -184,7 +184,13 @@ def test_plots_return_figures(tiny: real.Encoder, task) -> None:
     res = [mz.tune_prompt(tiny, task, 1, steps=2), mz.tune_layer(tiny, task, steps=2)]
     assert mzp.plot_loss_by_parameters(res).axes
     table = {("ray", "head"): [0.9], ("control", "head"): [1e-3]}
-    assert mzp.plot_level_fits(table).axes
+    assert mzp.plot_level_fits(table, bounds=[0.8]).axes
+    with pytest.raises(TypeError, match=r"^results"):
+        mzp.plot_loss_by_parameters([])
+    with pytest.raises(TypeError, match=r"^table"):
+        mzp.plot_level_fits({})
+    with pytest.raises(ValueError, match=r"^threshold"):
+        mzp.plot_level_fits(table, threshold=0.0)
 
 
 def test_packaged_head_matches_transformers() -> None:

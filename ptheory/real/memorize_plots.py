@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
+from .._validate import check_real
 from ..plotting import MARKERS, PALETTE, new_figure
 from .memorize import LEVELS, METHODS, TuneResult
 
@@ -61,17 +62,23 @@ def plot_loss_by_parameters(results: Sequence[TuneResult]) -> Figure:
     for ax in axes:
         ax.set_ylim(0.5 * min(lows), 2.0 * max(max(lows), 1.0))
     axes[0].set_ylabel("relative loss after tuning (1 = untuned)")
-    axes[0].legend(loc="lower left")
+    axes[0].legend(loc="upper right")
     return fig
 
 
-def plot_level_fits(table: dict[tuple[str, str], Sequence[float]]) -> Figure:
+def plot_level_fits(
+    table: dict[tuple[str, str], Sequence[float]],
+    bounds: Sequence[float] = (),
+    threshold: float = 0.05,
+) -> Figure:
     """The best relative loss a tuned prompt reaches at each level (``"head"``,
     ``"layer"``, ``"model"``), one dot per seed, for the ray dataset and the control.
     ``table[(dataset, level)]`` holds one value per seed, ``dataset`` in
-    ``("ray", "control")``."""
+    ``("ray", "control")``; ``bounds``: the certified bounds of the ray dataset at the
+    head level, on the same scale (black bars); ``threshold``: the check's level."""
     if not isinstance(table, dict) or not table:
         raise TypeError("table must be a non-empty dict {(dataset, level): values}")
+    threshold = check_real(threshold, "threshold", minimum=0.0, strict_minimum=True)
     fig, (ax,) = new_figure(width=5.6, height=3.6)
     for j, name in enumerate(("ray", "control")):
         for i, level in enumerate(LEVELS):
@@ -83,10 +90,15 @@ def plot_level_fits(table: dict[tuple[str, str], Sequence[float]]) -> Figure:
             ax.scatter(
                 x, values, color=PALETTE[j], marker=MARKERS[j], label=label if i == 0 else None
             )
+    if len(bounds):
+        b = np.asarray(bounds, dtype=float)
+        x = -0.125 + np.linspace(-0.05, 0.05, b.size)
+        ax.scatter(x, b, color="black", marker="_", s=160, label="certified bound (one head)")
+    ax.axhline(threshold, color="0.3", lw=1, ls="--", label=f"the check: {threshold:.0%}")
     ax.set_xticks(range(len(LEVELS)))
     ax.set_xticklabels(["one head of layer 1", "layer 1 (12 heads, LN, FF)", "all 6 layers"])
     ax.set_yscale("log")
     ax.set_ylabel("best tuned loss / loss without prompt")
     ax.axhline(1.0, color="0.4", lw=1, ls=":")
-    ax.legend(loc="center right")
+    ax.legend(loc="upper left")
     return fig
