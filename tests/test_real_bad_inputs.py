@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import math
+from functools import lru_cache
 
 import pytest
 import torch
@@ -12,7 +14,10 @@ from ptheory import real
 from badinput import Case, case_params, check_case, public_callables
 
 # Records and the error type: they take no input a function did not already check.
-RESULT_CLASSES = {"Encoder", "WeightsNotFoundError", "MemorizationTask", "RayData", "TuneResult"}
+RESULT_CLASSES = {"Encoder", "WeightsNotFoundError"}
+RESULT_CLASSES |= {"MemorizationTask", "RayData", "TuneResult"}  # memorize
+RESULT_CLASSES |= {"Bending", "EncoderRun", "HeadSplit", "SegmentMeasurement"}  # segment
+RESULT_CLASSES |= {"HeadCriteria", "HeadRecord", "TunedPrompt"}  # ptheory.real.criterion
 # Functions that take no argument at all: nothing to refuse.
 NO_INPUT = {"weights_path"}
 
@@ -115,19 +120,23 @@ CASES = [
         "length",
     ),
     Case(
-        "tune_prompt", "not a task", lambda: real.tune_prompt(_tiny(), None, 1), TypeError, "task"
+        "tune_soft_prompt",
+        "not a task",
+        lambda: real.tune_soft_prompt(_tiny(), None, 1),
+        TypeError,
+        "task",
     ),
     Case(
-        "tune_prompt",
+        "tune_soft_prompt",
         "zero length",
-        lambda: real.tune_prompt(_tiny(), _task(), 0),
+        lambda: real.tune_soft_prompt(_tiny(), _task(), 0),
         ValueError,
         "prompt_length",
     ),
     Case(
-        "tune_prompt",
+        "tune_soft_prompt",
         "negative lr",
-        lambda: real.tune_prompt(_tiny(), _task(), 1, lr=-1.0),
+        lambda: real.tune_soft_prompt(_tiny(), _task(), 1, lr=-1.0),
         ValueError,
         "lr",
     ),
@@ -281,6 +290,557 @@ CASES = [
     ),
     Case("ray_problem", "not a dataset", lambda: real.ray_problem(_tiny(), 3), TypeError, "data"),
 ]
+
+
+# ------------------------------------------------------------------ segment (real.segment)
+@lru_cache(maxsize=1)
+def _seg() -> tuple:
+    """A tiny encoder, token ids with padding, a prompt, a prompted and a plain run."""
+    enc = real.tiny_encoder(0)
+    ids = torch.arange(12).reshape(2, 6) % enc.vocab_size
+    mask = torch.tensor([[1] * 6, [1] * 4 + [0] * 2])
+    P = real.make_prompt(enc, "random", 2, seed=0)
+    prompted, plain = real.run_encoder(enc, ids, mask, P), real.run_encoder(enc, ids, mask)
+    return enc, ids, mask, P, prompted, plain
+
+
+def _run(**kwargs) -> object:
+    enc, ids, mask, P, _, _ = _seg()
+    args = {"enc": enc, "ids": ids, "mask": mask, "P": P} | kwargs
+    return real.run_encoder(**args)
+
+
+def _split() -> real.HeadSplit:
+    enc, _, _, _, prompted, _ = _seg()
+    return real.head_split(enc, prompted, 0)
+
+
+def _valid() -> torch.Tensor:
+    return _seg()[4].valid
+
+
+CASES += [
+    Case(
+        "tokenize_sentences",
+        "not an encoder",
+        lambda: real.tokenize_sentences("x"),
+        TypeError,
+        "enc",
+    ),
+    Case(
+        "tokenize_sentences",
+        "a str",
+        lambda: real.tokenize_sentences(_seg()[0], "a b"),
+        TypeError,
+        "sentences",
+    ),
+    Case(
+        "tokenize_sentences",
+        "empty",
+        lambda: real.tokenize_sentences(_seg()[0], []),
+        ValueError,
+        "sentences",
+    ),
+    Case(
+        "tokenize_sentences",
+        "no tokenizer",
+        lambda: real.tokenize_sentences(_seg()[0]),
+        ValueError,
+        "enc",
+    ),
+    Case(
+        "make_prompt",
+        "unknown kind",
+        lambda: real.make_prompt(_seg()[0], "noise", 2),
+        ValueError,
+        "kind",
+    ),
+    Case(
+        "make_prompt",
+        "no columns",
+        lambda: real.make_prompt(_seg()[0], "words", 0),
+        ValueError,
+        "length",
+    ),
+    Case(
+        "make_prompt",
+        "negative seed",
+        lambda: real.make_prompt(_seg()[0], "words", 2, -1),
+        ValueError,
+        "seed",
+    ),
+    Case("run_encoder", "float ids", lambda: _run(ids=torch.zeros(2, 6)), TypeError, "ids"),
+    Case(
+        "run_encoder",
+        "flat ids",
+        lambda: _run(ids=torch.zeros(6, dtype=torch.int64)),
+        ValueError,
+        "ids",
+    ),
+    Case(
+        "run_encoder",
+        "ids outside the vocabulary",
+        lambda: _run(ids=torch.full((2, 6), 10_000)),
+        ValueError,
+        "ids",
+    ),
+    Case("run_encoder", "mask a list", lambda: _run(mask=[[1] * 6] * 2), TypeError, "mask"),
+    Case("run_encoder", "mask shape", lambda: _run(mask=torch.ones(2, 5)), ValueError, "mask"),
+    Case(
+        "run_encoder", "mask values", lambda: _run(mask=torch.full((2, 6), 2)), ValueError, "mask"
+    ),
+    Case("run_encoder", "P rows", lambda: _run(P=torch.zeros(5, 2)), ValueError, "P"),
+    Case(
+        "run_encoder",
+        "P infinite",
+        lambda: _run(P=torch.full((32, 2), float("inf"))),
+        ValueError,
+        "P",
+    ),
+    Case("run_encoder", "P a str", lambda: _run(P="prompt"), TypeError, "P"),
+    Case(
+        "run_encoder",
+        "negative offset",
+        lambda: _run(position_offset=-1),
+        ValueError,
+        "position_offset",
+    ),
+    Case(
+        "run_encoder",
+        "offset past the positions",
+        lambda: _run(position_offset=60),
+        ValueError,
+        "position_offset",
+    ),
+    Case(
+        "run_encoder",
+        "prompt_reads_input not bool",
+        lambda: _run(prompt_reads_input=1),
+        TypeError,
+        "prompt_reads_input",
+    ),
+    Case(
+        "head_outputs",
+        "not a run",
+        lambda: real.head_outputs(_seg()[0], "run", 0),
+        TypeError,
+        "run",
+    ),
+    Case(
+        "head_outputs",
+        "layer too deep",
+        lambda: real.head_outputs(_seg()[0], _seg()[4], 2),
+        ValueError,
+        "layer",
+    ),
+    Case(
+        "head_split",
+        "no prompt",
+        lambda: real.head_split(_seg()[0], _seg()[5], 0),
+        ValueError,
+        "run",
+    ),
+    Case(
+        "head_split",
+        "negative layer",
+        lambda: real.head_split(_seg()[0], _seg()[4], -1),
+        ValueError,
+        "layer",
+    ),
+    Case(
+        "head_split",
+        "use_mask not bool",
+        lambda: real.head_split(_seg()[0], _seg()[4], 0, use_mask=None),
+        TypeError,
+        "use_mask",
+    ),
+    Case(
+        "head_split",
+        "value_bias not bool",
+        lambda: real.head_split(_seg()[0], _seg()[4], 0, value_bias=0),
+        TypeError,
+        "value_bias",
+    ),
+    Case(
+        "identity_gap", "not a split", lambda: real.identity_gap(None, _valid()), TypeError, "split"
+    ),
+    Case(
+        "identity_gap",
+        "valid not bool",
+        lambda: real.identity_gap(_split(), _valid().int()),
+        TypeError,
+        "valid",
+    ),
+    Case(
+        "identity_gap",
+        "valid shape",
+        lambda: real.identity_gap(_split(), _valid()[:1]),
+        ValueError,
+        "valid",
+    ),
+    Case(
+        "identity_gap",
+        "weight shape",
+        lambda: real.identity_gap(_split(), _valid(), torch.zeros(3, 3)),
+        ValueError,
+        "weight",
+    ),
+    Case(
+        "measure_segments",
+        "prompted without prompt",
+        lambda: real.measure_segments(_seg()[0], _seg()[5], _seg()[5]),
+        ValueError,
+        "prompted",
+    ),
+    Case(
+        "measure_segments",
+        "plain with a prompt",
+        lambda: real.measure_segments(_seg()[0], _seg()[4], _seg()[4]),
+        ValueError,
+        "plain",
+    ),
+    Case(
+        "measure_segments",
+        "plain of other sentences",
+        lambda: real.measure_segments(
+            _seg()[0],
+            _seg()[4],
+            real.run_encoder(_seg()[0], _seg()[1], torch.ones(2, 6, dtype=torch.int64)),
+        ),
+        ValueError,
+        "plain",
+    ),
+    Case(
+        "measure_segments",
+        "plain not a run",
+        lambda: real.measure_segments(_seg()[0], _seg()[4], None),
+        TypeError,
+        "plain",
+    ),
+    Case(
+        "measure_bending",
+        "no prompt",
+        lambda: real.measure_bending(_seg()[0], _seg()[5]),
+        ValueError,
+        "run",
+    ),
+    Case(
+        "measure_bending",
+        "not an encoder",
+        lambda: real.measure_bending(None, _seg()[4]),
+        TypeError,
+        "enc",
+    ),
+    Case(
+        "measure_prompts",
+        "unknown kind",
+        lambda: real.measure_prompts(_seg()[0], _seg()[1], _seg()[2], kinds=("x",)),
+        ValueError,
+        "kinds",
+    ),
+    Case(
+        "measure_prompts",
+        "seeds a list",
+        lambda: real.measure_prompts(_seg()[0], _seg()[1], _seg()[2], seeds=[0]),
+        TypeError,
+        "seeds",
+    ),
+    Case(
+        "measure_prompts",
+        "negative seed",
+        lambda: real.measure_prompts(_seg()[0], _seg()[1], _seg()[2], seeds=(-1,)),
+        ValueError,
+        "seeds",
+    ),
+    Case(
+        "layer_quantiles",
+        "valid not bool",
+        lambda: real.layer_quantiles(torch.zeros(2, 2, 6), torch.ones(2, 6)),
+        TypeError,
+        "valid",
+    ),
+    Case(
+        "layer_quantiles",
+        "shape",
+        lambda: real.layer_quantiles(torch.zeros(2, 2, 5), _valid()),
+        ValueError,
+        "values",
+    ),
+    Case(
+        "layer_quantiles",
+        "q above 1",
+        lambda: real.layer_quantiles(torch.zeros(2, 2, 6), _valid(), 1.5),
+        ValueError,
+        "q",
+    ),
+    Case("head_median", "empty", lambda: real.head_median([], _valid()), TypeError, "values"),
+    Case(
+        "head_median",
+        "valid not bool",
+        lambda: real.head_median([torch.zeros(1, 1, 2, 6)], _valid().int()),
+        TypeError,
+        "valid",
+    ),
+    Case(
+        "head_median",
+        "shape",
+        lambda: real.head_median([torch.zeros(1, 2, 6)], _valid()),
+        ValueError,
+        "values",
+    ),
+]
+
+
+# ------------------------------------------------------------ ptheory.real.criterion
+def _ids() -> torch.Tensor:
+    return real.word_ids(_tiny(), 2, 6)
+
+
+def _P() -> torch.Tensor:
+    return torch.zeros(32, 2)
+
+
+def _enter(cm) -> None:
+    cm.__enter__()
+
+
+CASES += [
+    Case("word_ids", "not an encoder", lambda: real.word_ids("bert", 2, 6), TypeError, "enc"),
+    Case("word_ids", "short", lambda: real.word_ids(_tiny(), 2, 2), ValueError, "L"),
+    Case("word_ids", "no sequences", lambda: real.word_ids(_tiny(), 0, 6), ValueError, "N"),
+    Case(
+        "word_ids",
+        "negative seed",
+        lambda: real.word_ids(_tiny(), 2, 6, seed=-1),
+        ValueError,
+        "seed",
+    ),
+    Case("word_prompt", "empty", lambda: real.word_prompt(_tiny(), 0), ValueError, "prompt_length"),
+    Case(
+        "prompt_forward",
+        "rows",
+        lambda: real.prompt_forward(_tiny(), torch.zeros(2, 32), _ids()),
+        ValueError,
+        "P",
+    ),
+    Case(
+        "prompt_forward",
+        "float ids",
+        lambda: real.prompt_forward(_tiny(), _P(), _ids().float()),
+        TypeError,
+        "ids",
+    ),
+    Case(
+        "prompt_forward",
+        "id past vocab",
+        lambda: real.prompt_forward(_tiny(), _P(), _ids() + 64),
+        ValueError,
+        "ids",
+    ),
+    Case(
+        "prompt_forward",
+        "too long",
+        lambda: real.prompt_forward(_tiny(), torch.zeros(32, 60), _ids()),
+        ValueError,
+        "ids",
+    ),
+    Case(
+        "prompt_qkv",
+        "nan prompt",
+        lambda: real.prompt_qkv(_tiny(), _P() * math.nan, _ids()),
+        ValueError,
+        "P",
+    ),
+    Case(
+        "prompt_qkv",
+        "1-d ids",
+        lambda: real.prompt_qkv(_tiny(), _P(), _ids()[0]),
+        ValueError,
+        "ids",
+    ),
+    Case(
+        "head_criteria",
+        "zero eps",
+        lambda: real.head_criteria(_tiny(), _P(), _ids(), eps=0.0),
+        ValueError,
+        "eps",
+    ),
+    Case(
+        "head_criteria",
+        "bad method",
+        lambda: real.head_criteria(_tiny(), _P(), _ids(), method="pade"),
+        ValueError,
+        "method",
+    ),
+    Case("layernorm_cap", "not an encoder", lambda: real.layernorm_cap(None), TypeError, "enc"),
+    Case("cap_prompt", "not an encoder", lambda: real.cap_prompt(None), TypeError, "enc"),
+    Case(
+        "cap_prompt", "zero scale", lambda: real.cap_prompt(_tiny(), scale=0.0), ValueError, "scale"
+    ),
+    Case(
+        "cap_prompt",
+        "nan scale",
+        lambda: real.cap_prompt(_tiny(), scale=math.nan),
+        ValueError,
+        "scale",
+    ),
+    Case(
+        "tune_prompt",
+        "bad labels",
+        lambda: real.tune_prompt(_tiny(), _ids(), torch.tensor([0, 2])),
+        ValueError,
+        "labels",
+    ),
+    Case(
+        "tune_prompt",
+        "zero lr",
+        lambda: real.tune_prompt(_tiny(), _ids(), torch.tensor([0, 1]), lr=0.0),
+        ValueError,
+        "lr",
+    ),
+    Case(
+        "tune_prompt",
+        "negative steps",
+        lambda: real.tune_prompt(_tiny(), _ids(), torch.tensor([0, 1]), steps=-1),
+        ValueError,
+        "steps",
+    ),
+    Case(
+        "substituted_attention",
+        "list plan",
+        lambda: _enter(real.substituted_attention(_tiny(), [(0, 0)])),
+        TypeError,
+        "plan",
+    ),
+    Case(
+        "substituted_attention",
+        "head past range",
+        lambda: _enter(real.substituted_attention(_tiny(), {(0, 9): 1})),
+        ValueError,
+        "plan",
+    ),
+    Case(
+        "substituted_attention",
+        "degree past 64",
+        lambda: _enter(real.substituted_attention(_tiny(), {(0, 0): 65})),
+        ValueError,
+        "plan",
+    ),
+    Case(
+        "substituted_attention",
+        "bad method",
+        lambda: _enter(real.substituted_attention(_tiny(), {}, method="x")),
+        ValueError,
+        "method",
+    ),
+    Case(
+        "substituted_attention",
+        "record dict",
+        lambda: _enter(real.substituted_attention(_tiny(), {}, record={})),
+        TypeError,
+        "record",
+    ),
+    Case(
+        "cooled_head",
+        "layer past range",
+        lambda: _enter(real.cooled_head(_tiny(), 5, 0, 0.5)),
+        ValueError,
+        "layer",
+    ),
+    Case(
+        "cooled_head",
+        "zero factor",
+        lambda: _enter(real.cooled_head(_tiny(), 0, 0, 0.0)),
+        ValueError,
+        "factor",
+    ),
+    Case(
+        "cooled_head",
+        "float head",
+        lambda: _enter(real.cooled_head(_tiny(), 0, 1.5, 0.5)),
+        TypeError,
+        "head",
+    ),
+    Case(
+        "readout_kl",
+        "shapes differ",
+        lambda: real.readout_kl(_tiny(), torch.zeros(1, 4, 32), torch.zeros(1, 3, 32)),
+        ValueError,
+        "changed",
+    ),
+    Case(
+        "readout_kl",
+        "wrong width",
+        lambda: real.readout_kl(_tiny(), torch.zeros(1, 4, 8), torch.zeros(1, 4, 8)),
+        ValueError,
+        "reference",
+    ),
+    Case(
+        "readout_kl",
+        "start past end",
+        lambda: real.readout_kl(_tiny(), torch.zeros(1, 4, 32), torch.zeros(1, 4, 32), start=4),
+        ValueError,
+        "start",
+    ),
+    Case("plot_head_bounds", "empty", lambda: real.plot_head_bounds({}, [16]), TypeError, "bounds"),
+    Case(
+        "plot_head_bounds",
+        "1-d",
+        lambda: real.plot_head_bounds({"a": torch.ones(3)}, [16]),
+        ValueError,
+        "bounds",
+    ),
+    Case(
+        "plot_head_bounds",
+        "n = 1",
+        lambda: real.plot_head_bounds({"a": torch.ones(2, 3)}, [1]),
+        ValueError,
+        "lengths",
+    ),
+    Case(
+        "plot_head_bounds",
+        "cap shape",
+        lambda: real.plot_head_bounds({"a": torch.ones(2, 3)}, [16], cap=torch.ones(3, 2)),
+        ValueError,
+        "cap",
+    ),
+    Case(
+        "plot_substitution",
+        "no errors",
+        lambda: real.plot_substitution([0], {}, {}),
+        TypeError,
+        "errors",
+    ),
+    Case(
+        "plot_substitution",
+        "negative degree",
+        lambda: real.plot_substitution([-1], {"h": [1.0]}, {}),
+        ValueError,
+        "degrees",
+    ),
+    Case(
+        "plot_substitution",
+        "short errors",
+        lambda: real.plot_substitution([0, 1], {"h": [1.0]}, {"h": 1.0}),
+        ValueError,
+        "errors",
+    ),
+    Case(
+        "plot_substitution",
+        "trivial missing a label",
+        lambda: real.plot_substitution([0], {"h": [1.0]}, {}),
+        TypeError,
+        "trivial",
+    ),
+    Case(
+        "plot_substitution",
+        "zero trivial",
+        lambda: real.plot_substitution([0], {"h": [1.0]}, {"h": 0.0}),
+        ValueError,
+        "trivial",
+    ),
+]
+# ------------------------------------------------------------ end ptheory.real.criterion
 
 
 @pytest.mark.parametrize("case", case_params(CASES))

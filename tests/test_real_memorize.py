@@ -135,7 +135,7 @@ def test_task_is_deterministic_and_relative(tiny: real.Encoder, task) -> None:
 
 def test_prompt_runs_batch_exactly(tiny: real.Encoder, task) -> None:
     other = mz.memorization_task(tiny, 3, seed=2, length=3, outputs=4)
-    alone = mz.tune_prompt(tiny, task, 2, steps=4, lr=0.1)
+    alone = mz.tune_soft_prompt(tiny, task, 2, steps=4, lr=0.1)
     both = mz.tune_prompts(tiny, [other, task], 2, steps=4, lr=[0.3, 0.1])
     assert torch.allclose(both[1].curve, alone.curve, rtol=1e-5)
     assert alone.parameters == 2 * tiny.d and alone.method == "prompt"
@@ -181,7 +181,7 @@ def test_choose_lr_and_compare_methods(tiny: real.Encoder, task) -> None:
 def test_plots_return_figures(tiny: real.Encoder, task) -> None:
     from ptheory.real import memorize_plots as mzp
 
-    res = [mz.tune_prompt(tiny, task, 1, steps=2), mz.tune_layer(tiny, task, steps=2)]
+    res = [mz.tune_soft_prompt(tiny, task, 1, steps=2), mz.tune_layer(tiny, task, steps=2)]
     assert mzp.plot_loss_by_parameters(res).axes
     table = {("ray", "head"): [0.9], ("control", "head"): [1e-3]}
     assert mzp.plot_level_fits(table, bounds=[0.8]).axes

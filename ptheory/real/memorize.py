@@ -5,7 +5,7 @@ Two experiments of the chapter ``real_soft_prompts``:
 * **Memorization.** :func:`memorization_task` draws ``N`` short random token sequences
   ``[CLS] w_1 ... w_L [SEP]`` and random targets; every method is read out through the
   same fixed linear map of the final ``[CLS]`` state, so only the tuned parameters
-  differ. :func:`tune_prompt` (a soft prompt), :func:`tune_lora` (``peft``'s LoRA on the
+  differ. :func:`tune_soft_prompt` (a soft prompt), :func:`tune_lora` (``peft``'s LoRA on the
   attention query and value of every layer) and :func:`tune_layer` (every weight of one
   layer) run the same Adam for the same number of steps and report the loss at each step.
 * **The ray dataset in the first layer.** :func:`ray_dataset` builds Wang et al.'s
@@ -66,8 +66,8 @@ __all__ = [
     "tune",
     "tune_layer",
     "tune_lora",
-    "tune_prompt",
     "tune_prompts",
+    "tune_soft_prompt",
     "word_embeddings",
 ]
 
@@ -309,7 +309,7 @@ def _steps_lr(steps: object, lr: object) -> tuple[int, float]:
     )
 
 
-def tune_prompt(
+def tune_soft_prompt(
     enc: Encoder, task: MemorizationTask, prompt_length: int, *, steps: int = 20, lr: float = 0.1
 ) -> TuneResult:
     """Tune a soft prompt of ``prompt_length`` tokens (``prompt_length * d`` parameters),
@@ -325,7 +325,7 @@ def tune_prompts(
     steps: int = 20,
     lr: Sequence[float],
 ) -> list[TuneResult]:
-    """:func:`tune_prompt` for every task of ``tasks`` (all with the same sequence length),
+    """:func:`tune_soft_prompt` for every task of ``tasks`` (all with the same sequence length),
     task ``t`` at rate ``lr[t]``, in one batch: one forward pass per step for all. The
     prompts are separate parameters and Adam updates each entry on its own, so every run
     follows the trajectory it would follow alone (up to rounding)."""
@@ -816,7 +816,7 @@ def tune(
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if method == "prompt":
-        return tune_prompt(enc, task, size, steps=steps, lr=lr)  # type: ignore[arg-type]
+        return tune_soft_prompt(enc, task, size, steps=steps, lr=lr)  # type: ignore[arg-type]
     if method in ("lora", "lora_first"):
         first = method == "lora_first"
         return tune_lora(enc, task, size, steps=steps, lr=lr, first_only=first)  # type: ignore[arg-type]
