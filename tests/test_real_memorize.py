@@ -1,5 +1,6 @@
-"""ptheory.real.memorize: prompts inserted into a real encoder, the one-head sub-model
-against transformers' own layer, the ray dataset and its certificate, the tuning runs."""
+"""ptheory.real.memorize and ptheory.real.rays: prompts inserted into a real encoder, the
+one-head sub-model against transformers' own layer, the ray dataset and its certificate,
+the tuning runs."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from ptheory import capacity as cap
 from ptheory import model as ptm
 from ptheory import real
 from ptheory.real import memorize as mz
+from ptheory.real import rays as rr
 
 
 @pytest.fixture(scope="module")
@@ -69,59 +71,86 @@ def test_heads_add_up_to_transformers_attention(tiny: real.Encoder, prompt_lengt
     P = mz.word_embeddings(tiny, max(prompt_length, 1), seed=3)[:prompt_length]
     b_o = tiny.model.encoder.layer[0].attention.output.dense.bias.double()
     x0 = E[:, 0].double()
-    parts = [mz.head_output(tiny, E, P, head=h) - x0 - b_o for h in range(tiny.heads)]
+    parts = [rr.head_output(tiny, E, P, head=h) - x0 - b_o for h in range(tiny.heads)]
     total = x0 + b_o + torch.stack(parts).sum(0)
     assert torch.allclose(total, _pre_layernorm_cls(tiny, E, P), atol=1e-5)
 
 
 def test_ray_problem_is_the_head_exactly(tiny: real.Encoder) -> None:
-    data = mz.ray_dataset(tiny, seed=0, head=1)
-    model, X, Y = mz.ray_problem(tiny, data)
+    data = rr.ray_dataset(tiny, seed=0, head=1)
+    model, X, Y = rr.ray_problem(tiny, data)
     P = mz.word_embeddings(tiny, 2, seed=4).double()
     Pa = torch.cat([P.T, torch.ones(1, 2, dtype=torch.float64)])  # (d + 1, L_p)
     ours = ptm.prompt_forward(model, Pa, X)[:, :-1, -1]
-    assert torch.allclose(ours, mz.head_output(tiny, data.states, P, head=1), atol=1e-12)
-    assert torch.allclose(Y[:, :-1, 0], mz.level_targets(tiny, data, "head"))
+    assert torch.allclose(ours, rr.head_output(tiny, data.states, P, head=1), atol=1e-12)
+    assert torch.allclose(Y[:, :-1, 0], rr.level_targets(tiny, data, "head"))
     assert torch.equal(X[0, :, -1], X[1, :, -1])  # the shared query, last
 
 
 def test_ray_dataset_rays_never_meet_and_the_bound_is_positive(tiny: real.Encoder) -> None:
     for seed in range(3):
-        data = mz.ray_dataset(tiny, seed=seed)
-        model, X, Y = mz.ray_problem(tiny, data)
+        data = rr.ray_dataset(tiny, seed=seed)
+        model, X, Y = rr.ray_problem(tiny, data)
         geom = cap.ray_geometry(model, X, Y)
         gap = float((geom.b[0] - geom.b[1]).norm())
         pts = geom.ray_points(torch.linspace(0.0, 50.0, 101, dtype=torch.float64))
         assert float(torch.cdist(pts[0], pts[1]).min()) >= gap * (1 - 1e-9)
         bound = cap.ray_bound(model, X, Y, cells=500, refine=0).bound
-        assert 0 < bound <= mz.no_prompt_loss(tiny, data, "head") * (1 + 1e-9)
-        curve = mz.fit_prompts(tiny, [data], "head", 2, steps=30, lr=0.05)
+        assert 0 < bound <= rr.no_prompt_loss(tiny, data, "head") * (1 + 1e-9)
+        curve = rr.fit_prompts(tiny, [data], "head", 2, steps=30, lr=0.05)
         assert float(curve.min()) >= bound
 
 
+def test_ray_offsets_lie_in_the_heads_output_range(tiny: real.Encoder) -> None:
+    """The offsets are changes the head can make (in the column space of W_o^h), so a
+    rank-2 change of W_v^h reaches them exactly; unit-norm ``g, h`` orthogonal to b_1 - b_2."""
+    for head in range(tiny.heads):
+        data = rr.ray_dataset(tiny, seed=head, head=head, tilt=0.5)
+        W = rr._head_weights(tiny, head)
+        Q, _ = torch.linalg.qr(W["W_o"])
+        e = data.offsets
+        assert torch.allclose(Q @ (Q.T @ e.T), e.T, atol=1e-10)
+        b = rr.head_output(tiny, data.states, head=head)
+        u = b[0] - b[1]
+        g = (e[0] - e[1]) / (2 * float(u.norm()))
+        h = (e[0] + e[1]) / float(u.norm())  # 2 * tilt * h
+        assert abs(float(g @ u)) < 1e-9 * float(u.norm()) and abs(float(g.norm()) - 1) < 1e-9
+        assert abs(float(h @ u)) < 1e-9 * float(u.norm()) and abs(float(h @ g)) < 1e-9
+        # the rank-2 change of W_v that produces the offsets: exact, unlike any prompt
+        x = data.states.double()
+        w = torch.softmax(
+            ((x @ W["W_k"].T + W["b_k"]) @ (x[:, 0] @ W["W_q"].T + W["b_q"])[:, :, None])[..., 0]
+            / tiny.head_size**0.5,
+            dim=-1,
+        )
+        Z = (w[:, None] @ x)[:, 0]  # (2, d): token mixtures
+        dV = torch.linalg.pinv(W["W_o"]) @ e.T @ torch.linalg.pinv(Z.T)
+        assert torch.allclose((W["W_o"] @ dV @ Z.T).T, e, atol=1e-8)
+
+
 def test_control_dataset_has_bound_zero_and_is_fitted(tiny: real.Encoder) -> None:
-    data = mz.prompt_dataset(tiny, seed=0, boost=1.0)
-    assert cap.ray_bound(*mz.ray_problem(tiny, data), cells=500, refine=0).bound == 0.0
-    curve = mz.fit_prompts(tiny, [data], "head", 2, steps=150, lr=0.05)
-    assert float(curve[-1, 0]) < 0.05 * mz.no_prompt_loss(tiny, data, "head")
+    data = rr.prompt_dataset(tiny, seed=0, boost=1.0)
+    assert cap.ray_bound(*rr.ray_problem(tiny, data), cells=500, refine=0).bound == 0.0
+    curve = rr.fit_prompts(tiny, [data], "head", 2, steps=150, lr=0.05)
+    assert float(curve[-1, 0]) < 0.05 * rr.no_prompt_loss(tiny, data, "head")
 
 
 def test_offsets_hook_is_removed(tiny: real.Encoder) -> None:
-    data = mz.ray_dataset(tiny, seed=0)
-    before = mz.level_output(tiny, "model", data.states)
-    moved = mz.level_targets(tiny, data, "model")
-    after = mz.level_output(tiny, "model", data.states)
+    data = rr.ray_dataset(tiny, seed=0)
+    before = rr.level_output(tiny, "model", data.states)
+    moved = rr.level_targets(tiny, data, "model")
+    after = rr.level_output(tiny, "model", data.states)
     assert torch.equal(before, after) and not torch.allclose(before, moved)
     assert torch.allclose(
-        mz.level_targets(tiny, data, "head"),
-        mz.level_output(tiny, "head", data.states) + data.offsets,
+        rr.level_targets(tiny, data, "head"),
+        rr.level_output(tiny, "head", data.states) + data.offsets,
     )
 
 
 def test_fit_prompts_batch_equals_separate_runs(tiny: real.Encoder) -> None:
-    a, b = mz.ray_dataset(tiny, seed=0), mz.prompt_dataset(tiny, seed=1)
-    both = mz.fit_prompts(tiny, [a, b], "layer", 2, steps=5)
-    alone = mz.fit_prompts(tiny, [b], "layer", 2, steps=5)
+    a, b = rr.ray_dataset(tiny, seed=0), rr.prompt_dataset(tiny, seed=1)
+    both = rr.fit_prompts(tiny, [a, b], "layer", 2, steps=5)
+    alone = rr.fit_prompts(tiny, [b], "layer", 2, steps=5)
     assert torch.allclose(both[:, 1], alone[:, 0], rtol=1e-4, atol=1e-7)
 
 
@@ -195,10 +224,10 @@ def test_plots_return_figures(tiny: real.Encoder, task) -> None:
 
 def test_packaged_head_matches_transformers() -> None:
     enc = real.load_encoder()
-    data = mz.ray_dataset(enc, seed=0)
+    data = rr.ray_dataset(enc, seed=0)
     P = mz.word_embeddings(enc, 2, seed=5)
     b_o = enc.model.encoder.layer[0].attention.output.dense.bias.double()
     x0 = data.states[:, 0].double()
-    parts = [mz.head_output(enc, data.states, P, head=h) - x0 - b_o for h in range(enc.heads)]
+    parts = [rr.head_output(enc, data.states, P, head=h) - x0 - b_o for h in range(enc.heads)]
     total = x0 + b_o + torch.stack(parts).sum(0)
     assert torch.allclose(total, _pre_layernorm_cls(enc, data.states, P), atol=1e-4)

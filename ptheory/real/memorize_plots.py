@@ -10,7 +10,8 @@ from matplotlib.figure import Figure
 
 from .._validate import check_real
 from ..plotting import MARKERS, PALETTE, new_figure
-from .memorize import LEVELS, METHODS, TuneResult
+from .memorize import METHODS, TuneResult
+from .rays import LEVELS
 
 __all__ = ["plot_level_fits", "plot_loss_by_parameters"]
 
