@@ -3,7 +3,7 @@
 Each check recomputes what it needs from :mod:`ptheory.real` and
 :mod:`ptheory.capacity` (cached), on the packaged pretrained encoder, and tests
 properties every correct answer has: the certified bound recomputed, a tuned loss that no
-prompt can beat and that must improve on no prompt.
+prompt can beat and that must fit the same-direction dataset.
 """
 
 from __future__ import annotations
@@ -71,6 +71,9 @@ def check_real_soft_prompts_3(answer: Any) -> str | None:
         raise Wrong("the bound differs from the recomputed one (seed=0, cells=1000, refine=0)")
     if best < reference * (1 - 1e-6):
         raise Wrong("best_loss is below the certified bound: no prompt can do that")
-    if not best < base:
-        raise Wrong("best_loss must improve on the loss without a prompt: tune the prompts")
+    if not best < 0.05 * base:
+        raise Wrong(
+            "best_loss must be below 5% of the loss without a prompt: tune the prompts on the "
+            "same-direction dataset (lengths 1, 4, 16; steps=100, lr=0.05), which they can fit"
+        )
     return None
