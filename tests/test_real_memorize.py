@@ -231,3 +231,11 @@ def test_packaged_head_matches_transformers() -> None:
     parts = [rr.head_output(enc, data.states, P, head=h) - x0 - b_o for h in range(enc.heads)]
     total = x0 + b_o + torch.stack(parts).sum(0)
     assert torch.allclose(total, _pre_layernorm_cls(enc, data.states, P), atol=1e-4)
+
+
+def test_exercise_same_direction_check_rejects_wrong_answers() -> None:
+    """check_real_soft_prompts_3 rejects the untuned loss and the ray dataset's numbers."""
+    from ptheory import exercises as ex
+
+    assert "Not yet" in str(ex.check_real_soft_prompts_3((0.0, 1e3)))
+    assert "Not yet" in str(ex.check_real_soft_prompts_3((0.0779, 0.0779)))
