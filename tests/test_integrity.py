@@ -75,6 +75,24 @@ def test_glue_roles_are_well_formed(chapter: Path) -> None:
         assert re.fullmatch(r"[-+ #0-9.,_a-zA-Z%]*", spec), f"{stem}: bad format in `{body}`"
 
 
+# The roles the notebook edition (book/_ext/mystmd.py) turns into Markdown; any other one
+# stops the book build at the last step, after every chapter has executed.
+_KNOWN_ROLES = re.compile(
+    r"glue(:text|:md|:any|:math)?|cite(:[a-z]+)?|prf:ref|numref|ref|doc|eq|any|term|download"
+    r"|math|sup|sub|abbr|kbd|code|literal|samp|file|command|program|emphasis|dfn|strong|index"
+)
+
+
+@pytest.mark.parametrize("chapter", toc_chapters(), ids=lambda c: c.stem)
+def test_roles_are_known_to_the_notebook_edition(chapter: Path) -> None:
+    """A role such as ``{func}`` or ``{mod}`` renders nothing in the notebook edition, which
+    refuses it: caught here in a second instead of at the end of a book build."""
+    text = re.sub(r"^(`{3,}|~{3,})[^\n]*\n.*?^\1\s*$", "", chapter.read_text(), flags=re.M | re.S)
+    roles = set(re.findall(r"(?<![\w`])\{([\w:-]+)\}`", text))
+    unknown = sorted(r for r in roles if not _KNOWN_ROLES.fullmatch(r))
+    assert not unknown, f"{chapter.stem}: roles the notebook edition does not know: {unknown}"
+
+
 def test_bibliography_parses_and_every_citation_resolves() -> None:
     """references.bib is valid BibTeX (a missing brace stops every build) and every key the
     chapters cite is in it."""
