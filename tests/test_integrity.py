@@ -93,6 +93,15 @@ def test_roles_are_known_to_the_notebook_edition(chapter: Path) -> None:
     assert not unknown, f"{chapter.stem}: roles the notebook edition does not know: {unknown}"
 
 
+@pytest.mark.parametrize("chapter", toc_chapters(), ids=lambda c: c.stem)
+def test_box_titles_hold_no_roles(chapter: Path) -> None:
+    """A role in a theorem box's title (``{prf:lemma} Title ({prf:ref}`x`)``) leaves the
+    box unrendered in the HTML and its title missing from the PDF."""
+    titles = re.findall(r"^[`:]{3,}\{prf:\w+\}(.*)$", chapter.read_text(), re.M)
+    bad = [t.strip() for t in titles if re.search(r"\{[\w:-]+\}`", t)]
+    assert not bad, f"{chapter.stem}: box titles with a role: {bad}"
+
+
 def test_bibliography_parses_and_every_citation_resolves() -> None:
     """references.bib is valid BibTeX (a missing brace stops every build) and every key the
     chapters cite is in it."""
