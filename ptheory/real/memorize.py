@@ -264,20 +264,22 @@ def _check_task(task: object) -> MemorizationTask:
     return task
 
 
-def _adam(params: list[torch.Tensor], loss_fn: Any, steps: int, lr: float) -> torch.Tensor:
-    """``steps`` Adam steps of rate ``lr`` on ``loss_fn()``; the loss before each step and
-    after the last."""
-    opt = torch.optim.Adam(params, lr=lr)
+def _adam(params: list, loss_fn: Any, steps: int, lr: float | None = None) -> torch.Tensor:
+    """``steps`` Adam steps on ``loss_fn()``: ``params`` are tensors (rate ``lr``) or Adam's
+    parameter groups (``lr=None``, each group with its rate); ``loss_fn()`` is one loss or
+    one per run (the step follows their sum). Returns the losses before each step and
+    after the last, float64: ``(steps + 1,)`` or ``(steps + 1, runs)``."""
+    opt = torch.optim.Adam(params) if lr is None else torch.optim.Adam(params, lr=lr)
     curve = []
     for _ in range(steps):
         opt.zero_grad()
         loss = loss_fn()
-        curve.append(float(loss.detach()))
-        loss.backward()
+        curve.append(loss.detach())
+        loss.sum().backward()
         opt.step()
     with torch.no_grad():
-        curve.append(float(loss_fn()))
-    return torch.tensor(curve, dtype=torch.float64)
+        curve.append(loss_fn().detach())
+    return torch.stack(curve).double().cpu()
 
 
 def _steps_lr(steps: object, lr: object) -> tuple[int, float]:
@@ -322,7 +324,7 @@ def tune_prompts(
     ]
     states = torch.cat([t.states for t in tasks])
     cuts = torch.tensor([0] + [t.n for t in tasks]).cumsum(0).tolist()
-    opt = torch.optim.Adam([{"params": [P], "lr": r} for P, r in zip(prompts, rates, strict=True)])
+    groups = [{"params": [P], "lr": r} for P, r in zip(prompts, rates, strict=True)]
 
     def losses() -> torch.Tensor:
         block = torch.cat(
@@ -336,16 +338,7 @@ def tune_prompts(
             ]
         )
 
-    curves = []
-    for _ in range(steps):
-        opt.zero_grad()
-        values = losses()
-        curves.append(values.detach())
-        values.sum().backward()
-        opt.step()
-    with torch.no_grad():
-        curves.append(losses())
-    curve = torch.stack(curves).double().cpu()  # (steps + 1, tasks)
+    curve = _adam(groups, losses, steps)  # (steps + 1, tasks)
     return [
         TuneResult("prompt", prompt_length, P.numel(), t.n, t.seed, curve[:, i])
         for i, (P, t) in enumerate(zip(prompts, tasks, strict=True))

@@ -30,6 +30,7 @@ from .._validate import check_int, check_real
 from ..model import Attention, FeedForward, Transformer
 from .loader import Encoder
 from .memorize import (
+    _adam,
     _check_encoder,
     _check_prompt,
     _check_states,
@@ -333,17 +334,7 @@ def fit_prompts(
             out = _encode(layers, seq)[:, 0]
         return (out - Y.to(out.dtype)).pow(2).sum(-1).view(-1, 2).mean(-1)
 
-    opt = torch.optim.Adam([P], lr=lr)
-    curves = []
-    for _ in range(steps):
-        opt.zero_grad()
-        values = losses()
-        curves.append(values.detach())
-        values.sum().backward()
-        opt.step()
-    with torch.no_grad():
-        curves.append(losses())
-    return torch.stack(curves).double().cpu()
+    return _adam([P], losses, steps, lr)
 
 
 def no_prompt_loss(enc: Encoder, data: RayData, level: str) -> float:
