@@ -594,7 +594,7 @@ def _key_state(
         buf[:, 0] = 1.0
         vbuf = torch.empty(b, d_v + 1, c_max, dtype=K.dtype, device=K.device)
         vbuf[:, d_v] = 1.0
-        xv = torch.empty_like(vbuf)
+        xv = None if full else torch.empty_like(vbuf)  # x_i [v, 1], low layout only
 
         def run(a: int, part: torch.Tensor) -> None:
             c = min(chunk, n - a)
