@@ -26,11 +26,14 @@ help:
 	@echo "make clean   remove _build (executed outputs and the HTML)"
 	@echo "(make test also checks every page in headless Chromium: see .ci/run)"
 
-$(INSTALLED): pyproject.toml
+# grading/ is the instructor's package (the exercises' graders): installed beside ptheory
+# for the book's own build and tests, never part of a student's wheel.
+$(INSTALLED): pyproject.toml grading/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet "$(TORCH_SPEC)"
 	$(PIP) install --quiet -e ".[test]"
+	$(PIP) install --quiet --no-deps -e grading
 	touch $@
 
 venv: $(INSTALLED)

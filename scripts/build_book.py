@@ -33,10 +33,14 @@ import editions  # noqa: E402  (the book's extension folder, not a package)
 
 
 def ptheory_fingerprint(root: Path = ROOT) -> str:
-    """SHA-256 over the package's files (paths and bytes) and ``pyproject.toml``."""
+    """SHA-256 over the package's files (paths and bytes), the instructor's graders (the
+    exercise checks' verdicts come from them) and ``pyproject.toml``."""
     digest = hashlib.sha256()
     files = sorted(
-        p for p in (root / "ptheory").rglob("*") if p.is_file() and "__pycache__" not in p.parts
+        p
+        for folder in ("ptheory", "grading")
+        for p in (root / folder).rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and ".egg-info" not in str(p)
     )
     files.append(root / "pyproject.toml")
     for path in files:

@@ -29,7 +29,7 @@ def stage(chapters: list[Path], out: Path) -> None:
         shutil.copy(ROOT / name, out / name)
     (out / "book").mkdir(exist_ok=True)
     shutil.copytree(ROOT / "book" / "_ext", out / "book" / "_ext", dirs_exist_ok=True)
-    for page in ("notation.md", "bibliography.md"):
+    for page in ("notation.md", "bibliography.md", "about_sources.md"):
         shutil.copy(ROOT / "book" / page, out / "book" / page)
     (out / "book" / "intro.md").write_text("# Preview\n\nA preview build of a few chapters.\n")
     (out / "notebooks").mkdir(exist_ok=True)
@@ -41,6 +41,7 @@ def stage(chapters: list[Path], out: Path) -> None:
         "  - caption: Preview\n    numbered: true\n    chapters:\n"
         + entries
         + "  - caption: Appendix\n    chapters:\n"
+        "      - file: book/about_sources\n"
         "      - file: book/notation\n      - file: book/bibliography\n"
     )
 

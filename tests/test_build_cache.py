@@ -50,7 +50,11 @@ def test_fingerprint_covers_new_files_and_pyproject(tmp_path: Path) -> None:
     second = build_book.ptheory_fingerprint(root)
     (root / "pyproject.toml").write_text("[project]\nname = 'y'\n")
     third = build_book.ptheory_fingerprint(root)
-    assert len({first, second, third}) == 3
+    (root / "grading").mkdir(exist_ok=True)  # the instructor's graders decide the checks
+    (root / "grading" / "graders.py").write_text("")
+    fourth = build_book.ptheory_fingerprint(root)
+    assert len({first, second, third, fourth}) == 4
+    third = fourth
     # Byte caches are not part of the package's meaning.
     (root / "ptheory" / "__pycache__").mkdir()
     (root / "ptheory" / "__pycache__" / "model.cpython-311.pyc").write_bytes(b"\0")

@@ -59,8 +59,12 @@ def test_chapter_has_three_kinds_of_exercise(chapter: Path) -> None:
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
 def test_checks_are_named_and_wired(chapter: Path) -> None:
-    """``check_<chapter>_<n>`` is registered for exercise n, called by its exercise cell
-    and by its solution, and the solution is gated so that the student edition drops it."""
+    """Every checked exercise is called by its one name: ``ex.check("<label>", answer)``
+    in its exercise cell and in its gated solution; its quick check is registered for the
+    chapter and its grader in the instructor's package. (Older chapters: a registered
+    ``check_<chapter>_<n>`` for exercise n.)"""
+    from ptheory_grading import graders
+
     rows = _rows_by_label()
     registry = ex.registered_checks()
     code = [c for c in jupytext.read(chapter).cells if c.cell_type == "code"]
@@ -69,26 +73,33 @@ def test_checks_are_named_and_wired(chapter: Path) -> None:
         name = rows[label].check
         if name is None:
             continue
-        assert name == f"check_{chapter.stem}_{number}", (label, name)
-        assert registry.get(name) == label, f"{name} is not registered for {label}"
-        assert name in ex.__all__ and callable(getattr(ex, name))
-        call = re.compile(rf"\bex\.{name}\(answer\)")
+        if name == "graded":
+            registered = ex.exercises().get(label)
+            assert registered is not None, f"{label}: no quick check registered"
+            assert registered.chapter == chapter.stem, (label, registered.chapter)
+            assert label in graders(), f"{label}: no grader in ptheory_grading"
+            call = re.compile(rf"\bex\.check\(\"{re.escape(label)}\", answer\)")
+        else:
+            assert name == f"check_{chapter.stem}_{number}", (label, name)
+            assert registry.get(name) == label, f"{name} is not registered for {label}"
+            assert name in ex.__all__ and callable(getattr(ex, name))
+            call = re.compile(rf"\bex\.{name}\(answer\)")
         stubs = [c for c in code if "exercise" in c.metadata.get("tags", [])]
         stub = [c for c in stubs if call.search(c.source)]
-        assert len(stub) == 1, f"{label}: want one exercise cell calling {name}(answer)"
+        assert len(stub) == 1, f"{label}: want one exercise cell calling its check on answer"
         assert re.search(r"^answer = \.\.\.", stub[0].source, re.M), (
             f"{label}: the exercise cell must start the reader at `answer = ...`"
         )
         assert label in solutions, f"{label} has a check but no gated solution"
         tagged = [c for c in solutions[label] if "solution" in c.metadata.get("tags", [])]
         assert any(call.search(c.source) for c in tagged), (
-            f"{label}: no solution cell (tag `solution`) runs {name}(answer)"
+            f"{label}: no solution cell (tag `solution`) runs its check on answer"
         )
         assert len(tagged) == len(solutions[label]), f"{label}: untagged code cell in solution"
 
 
 def test_every_check_is_listed_in_the_guide() -> None:
-    listed = {r.check for r in guide_rows() if r.check}
+    listed = {r.check for r in guide_rows() if r.check and r.check != "graded"}
     # (tests register checks of their own under names without the ``check_`` prefix)
     registered = {n for n in ex.registered_checks() if n.startswith("check_")}
     assert registered == listed, (

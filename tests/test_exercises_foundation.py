@@ -1,18 +1,25 @@
-"""Checks of the foundation chapter's exercises (prompt_tuning_model): reference answers
-pass, other correct forms pass, typical mistakes fail with a message that says what is
-wrong and never the answer."""
+"""Exercises of the foundation chapter (prompt_tuning_model): reference answers and other
+correct forms pass, typical mistakes fail with a message that says what is wrong and never
+the answer; the quick check alone (a student's copy, no grader) catches what it can."""
 
 from __future__ import annotations
 
 import math
 
 import numpy as np
+import pytest
 import torch
 
-import ptheory as pt
 from ptheory import exercises as ex
+from ptheory.exercises import _core
 
 from exercisetools import fails, passes
+
+
+@pytest.fixture
+def no_grader(monkeypatch):
+    """A student's copy of ptheory: the instructor's package is not installed."""
+    monkeypatch.setattr(_core, "_grader", lambda: None)
 
 
 # ------------------------------------------------------------------ ex-model-repeat
@@ -21,29 +28,41 @@ def repeated_weight(weight, k):  # the chapter's solution: odds times k
     return k * odds / (1 + k * odds)
 
 
+def check_repeat(answer):
+    return ex.check("ex-model-repeat", answer)
+
+
 def test_repeat_reference_and_other_forms():
-    passes(ex.check_prompt_tuning_model_2(repeated_weight))
+    passes(check_repeat(repeated_weight))
     # the logistic form with log-sum-exps, written with NumPy, returning a list
     passes(
-        ex.check_prompt_tuning_model_2(
+        check_repeat(
             lambda w, k: (
                 1 / (1 + np.exp(-(np.log(w.numpy() / (1 - w.numpy())) + math.log(k))))
             ).tolist()
         )
     )
-    passes(ex.check_prompt_tuning_model_2(lambda w, k: torch.sigmoid(torch.logit(w) + math.log(k))))
-    passes(ex.check_prompt_tuning_model_2(lambda w, k: k * w / (1 - w + k * w)))
+    passes(check_repeat(lambda w, k: torch.sigmoid(torch.logit(w) + math.log(k))))
+    passes(check_repeat(lambda w, k: k * w / (1 - w + k * w)))
 
 
 def test_repeat_wrong_answers():
-    fails(ex.check_prompt_tuning_model_2(lambda w, k: w), "for k = 2", "too small")
-    fails(ex.check_prompt_tuning_model_2(lambda w, k: w ** (1 / k)), "too large")
-    fails(ex.check_prompt_tuning_model_2(lambda w, k: k * w), "below 1")
-    fails(ex.check_prompt_tuning_model_2(lambda w, k: 1 - (1 - w) / k), "too large")
-    fails(ex.check_prompt_tuning_model_2(lambda w, k: w + 0.01), "for k = 1")
-    fails(ex.check_prompt_tuning_model_2(lambda w, k: w[..., 0]), "must have shape")
-    fails(ex.check_prompt_tuning_model_2(lambda w: w), "raised TypeError")
-    fails(ex.check_prompt_tuning_model_2(0.5), "must be a function")
+    fails(check_repeat(lambda w, k: w), "for k = 2", "too small")
+    fails(check_repeat(lambda w, k: w ** (1 / k)), "too large")
+    fails(check_repeat(lambda w, k: k * w), "(0, 1)")
+    fails(check_repeat(lambda w, k: 1 - (1 - w) / k), "too large")
+    fails(check_repeat(lambda w, k: w + 0.01), "for k = 1")
+    fails(check_repeat(lambda w, k: w[..., 0]), "must have shape")
+    fails(check_repeat(lambda w: w), "raised TypeError")
+    fails(check_repeat(0.5), "must be a function")
+
+
+def test_repeat_quick_check_without_the_grader(no_grader):
+    assert check_repeat(repeated_weight).status == "checked"
+    assert not check_repeat(repeated_weight)  # only a grader says "correct"
+    assert check_repeat(lambda w, k: w).status == "checked"  # needs the answer to reject
+    fails(check_repeat(lambda w, k: w + 0.01), "for k = 1")
+    fails(check_repeat(lambda w, k: k * w), "(0, 1)")
 
 
 # ------------------------------------------------------------------ ex-model-break
@@ -51,8 +70,12 @@ def att_exp(layer, x, Z):  # the chapter's solution
     return layer.W_O[0] @ layer.W_V[0] @ Z @ torch.exp(layer.scores(x, Z)[0])
 
 
+def check_exp(answer):
+    return ex.check("ex-model-break", answer)
+
+
 def test_unnormalised_reference_and_other_forms():
-    passes(ex.check_prompt_tuning_model_3(att_exp))
+    passes(check_exp(att_exp))
 
     def by_hand(layer, x, Z):  # scores from the weights and the scale, in NumPy
         W = {k: getattr(layer, k).detach().numpy()[0] for k in ("W_Q", "W_K", "W_V", "W_O")}
@@ -60,38 +83,39 @@ def test_unnormalised_reference_and_other_forms():
         scores = (W["W_K"] @ Zn).T @ (W["W_Q"] @ xn) * layer.scale
         return W["W_O"] @ W["W_V"] @ Zn @ np.exp(scores)
 
-    passes(ex.check_prompt_tuning_model_3(by_hand))
+    passes(check_exp(by_hand))
 
-    def from_softmax(layer, x, Z):  # softmax attention times the partition function
+    def from_softmax(layer, x, Z):  # softmax attention times the normaliser
         mass = torch.exp(layer.scores(x, Z)[0]).sum(dim=0)
         return layer.attend(x, Z) * mass
 
-    passes(ex.check_prompt_tuning_model_3(from_softmax))
-
-
-def test_unnormalised_identity_holds_for_the_reference():
-    head = pt.model.Attention(3, 2, seed=5)
-    gen = torch.Generator().manual_seed(5)
-    P, X = torch.randn(2, 3, 4, generator=gen, dtype=torch.float64)
-    with torch.no_grad():
-        whole = att_exp(head, X, torch.cat([P, X], dim=-1))
-        assert torch.allclose(whole, att_exp(head, X, P) + att_exp(head, X, X))
+    passes(check_exp(from_softmax))
 
 
 def test_unnormalised_wrong_answers():
-    fails(
-        ex.check_prompt_tuning_model_3(lambda layer, x, Z: layer.attend(x, Z)),
-        "softmax attention",
-    )
+    fails(check_exp(lambda layer, x, Z: layer.attend(x, Z)), "softmax attention")
 
     def unscaled(layer, x, Z):
-        scores = (layer.W_K[0] @ Z).T @ (layer.W_Q[0] @ x)
+        scores = layer.scores(x, Z)[0] / layer.scale
         return layer.W_O[0] @ layer.W_V[0] @ Z @ torch.exp(scores)
 
-    fails(ex.check_prompt_tuning_model_3(unscaled), "score scale")
-    fails(ex.check_prompt_tuning_model_3(lambda l, x, Z: att_exp(l, x, Z).T), "must have shape")
-    fails(
-        ex.check_prompt_tuning_model_3(lambda l, x, Z: att_exp(l, x, Z) / Z.shape[-1]),
-        "differs from W_O W_V Z exp(scores)",
-    )
-    fails(ex.check_prompt_tuning_model_3(lambda l, x: x), "raised TypeError")
+    fails(check_exp(unscaled), "score scale")
+    fails(check_exp(lambda l, x, Z: att_exp(l, x, Z).T), "must have shape")
+    fails(check_exp(lambda l, x, Z: att_exp(l, x, Z) / Z.shape[-1]), "differs")
+    fails(check_exp(lambda l, x: x), "raised TypeError")
+
+
+def test_unnormalised_quick_check_without_the_grader(no_grader):
+    assert check_exp(att_exp).status == "checked"
+    fails(check_exp(lambda layer, x, Z: layer.attend(x, Z)), "softmax attention")
+    fails(check_exp(lambda l, x, Z: att_exp(l, x, Z).T), "must have shape")
+
+
+def test_probe_is_plain_data():
+    import json
+
+    payload = ex.probe("ex-model-break", att_exp)
+    assert set(payload) == {"label", "answer"}
+    assert json.loads(json.dumps(payload)) == payload
+    assert ex.probe("ex-model-break", ...) == {"label": "ex-model-break", "error": "no answer"}
+    assert "error" in ex.probe("ex-model-break", 3)

@@ -1,11 +1,14 @@
 """Checks for the book's coding exercises: immediate feedback that never gives the answer.
 
-Every coding exercise of chapter ``notebooks/<chapter>.md`` has a check
-``check_<chapter>_<n>(answer)``, where ``n`` is the exercise's number in the chapter. The
-exercise's starting cell ends with the call::
+Every exercise has one name, its label in the book. An exercise with a computed answer
+is checked by name; its starting cell ends with the call::
 
     answer = ...  # your answer
-    ex.check_prompt_as_index_2(answer)
+    ex.check("ex-model-repeat", answer)
+
+(Chapters not yet moved to this form call ``check_<chapter>_<n>(answer)``, where ``n`` is
+the exercise's number in the chapter.) See :mod:`ptheory.exercises._core` for what a
+quick check may know, and why the answers themselves live in the instructor's package.
 
 A check returns a :class:`Feedback`, truthy when the answer is correct, whose message says
 what is wrong otherwise. It accepts any correct answer (it tests properties of the answer,
@@ -27,7 +30,7 @@ from . import (
     real_segment,
     universality,
 )
-from ._core import Feedback, registered_checks
+from ._core import Exercise, Feedback, check, exercises, probe, registered_checks
 from .capacity import *  # noqa: F403
 from .efficiency import *  # noqa: F403
 from .foundation import *  # noqa: F403
@@ -37,7 +40,11 @@ from .real_segment import *  # noqa: F403
 from .universality import *  # noqa: F403
 
 __all__ = [
+    "Exercise",
     "Feedback",
+    "check",
+    "exercises",
+    "probe",
     "registered_checks",
     *foundation.__all__,
     *universality.__all__,
