@@ -11,6 +11,8 @@ Modules:
     targets: Lipschitz targets with a known constant, and an empirical Lipschitz estimate.
     measure: small measurement helpers (log-log slopes).
     plotting: the book's figure style and figures.
+    verdicts: a chapter's checks as a table (claim, measured, threshold, verdict) that
+        raises when a claim fails or a control's wrong answer passes.
 
 The book's three parts are subpackages, imported on their own (``import
 ptheory.universality``) so that ``import ptheory`` stays light:
@@ -22,7 +24,7 @@ For coursework, ``ptheory.exercises`` holds the checks of the chapters' exercise
 ``ptheory.widgets`` the live explorers (one figure, one knob) of each part.
 """
 
-from . import distance, measure, model, segments, targets
+from . import distance, measure, model, segments, targets, verdicts
 from .distance import Estimate, dp_distance, uniform_inputs
 from .measure import loglog_slope
 from .model import (
@@ -44,16 +46,19 @@ from .targets import (
     random_relu_target,
     shift_target,
 )
+from .verdicts import CheckFailed, Verdicts
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Attention",
+    "CheckFailed",
     "Estimate",
     "FeedForward",
     "LipschitzTarget",
     "PromptSplit",
     "Transformer",
+    "Verdicts",
     "__version__",
     "build_transformer",
     "check_prompt_identity",
@@ -76,4 +81,5 @@ __all__ = [
     "targets",
     "torch_threads",
     "uniform_inputs",
+    "verdicts",
 ]
