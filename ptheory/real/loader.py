@@ -156,22 +156,40 @@ def weights_path() -> Path:
     return folder
 
 
+def check_encoder(enc: object) -> Encoder:
+    """``enc`` itself, or ``TypeError`` naming ``enc``: the one encoder check of the part
+    (the prompted encoder reads BERT's absolute position embeddings, so other position
+    schemes are refused)."""
+    if not isinstance(enc, Encoder):
+        raise TypeError(f"enc must be a ptheory.real.Encoder, got {type(enc).__name__}")
+    kind = getattr(enc.model.config, "position_embedding_type", "absolute")
+    if kind != "absolute":
+        raise ValueError(f"enc must use absolute position embeddings, got {kind!r}")
+    return enc
+
+
 def _freeze(model: torch.nn.Module) -> None:
     model.eval()
     for p in model.parameters():
         p.requires_grad_(False)
 
 
-def load_encoder(device: torch.device | str | None = None) -> Encoder:
+def load_encoder(
+    device: torch.device | str | None = None, *, dtype: torch.dtype = torch.float32
+) -> Encoder:
     """The packaged ``all-MiniLM-L6-v2`` encoder: frozen, eval mode, eager attention.
 
     Reads only the files of :func:`weights_path` (``local_files_only``; the hub is never
-    contacted). ``device`` defaults to the CPU.
+    contacted). ``device`` defaults to the CPU; ``dtype`` is ``torch.float32`` (the
+    weights as shipped) or ``torch.float64`` (the same weights, computed in double
+    precision).
 
     Raises:
         WeightsNotFoundError: the weights package or ``transformers`` is missing.
     """
     device = _check_device(device)
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64, got {dtype!r}")
     folder = weights_path()
     tf = _transformers()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # belt and braces: local files only
@@ -180,7 +198,7 @@ def load_encoder(device: torch.device | str | None = None) -> Encoder:
     )
     tokenizer = tf.BertTokenizerFast.from_pretrained(str(folder), local_files_only=True)
     _freeze(model)
-    model.to(device)
+    model.to(device=device, dtype=dtype)
     return Encoder(
         model=model, tokenizer=tokenizer, source=f"{MODEL_PACKAGE} {_version()} ({folder})"
     )
