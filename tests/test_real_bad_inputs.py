@@ -15,8 +15,9 @@ from badinput import Case, case_params, check_case, public_callables
 
 # Records and the error type: they take no input a function did not already check.
 RESULT_CLASSES = {"Encoder", "WeightsNotFoundError"}
+RESULT_CLASSES |= {"Encoded", "Prefix"}  # prompted: a Prefix's checks are encode's
 RESULT_CLASSES |= {"MemorizationTask", "RayData", "TuneResult"}  # memorize
-RESULT_CLASSES |= {"Bending", "EncoderRun", "HeadSplit", "SegmentMeasurement"}  # segment
+RESULT_CLASSES |= {"Bending", "HeadSplit", "SegmentMeasurement"}  # segment
 RESULT_CLASSES |= {"HeadCriteria", "HeadRecord", "TunedPrompt"}  # ptheory.real.criterion
 # Functions that take no argument at all: nothing to refuse.
 NO_INPUT = {"weights_path"}
@@ -27,15 +28,15 @@ def _tiny() -> real.Encoder:
 
 
 def _task() -> real.MemorizationTask:
-    return real.memorization_task(_tiny(), 2, length=1, outputs=2)
+    return real.memorization_task(_tiny(), 2, words=1, outputs=2)
 
 
 def _ray() -> real.RayData:
     return real.ray_dataset(_tiny(), 0)
 
 
-def _E() -> torch.Tensor:
-    return real.input_states(_tiny(), torch.ones(2, 3, dtype=torch.long))
+def _pair() -> torch.Tensor:
+    return _ray().ids
 
 
 CASES = [
@@ -54,50 +55,144 @@ CASES = [
     ),
     Case("load_encoder", "unknown device", lambda: real.load_encoder("npu"), ValueError, "device"),
     Case("load_encoder", "int device", lambda: real.load_encoder(0.5), TypeError, "device"),
-    # --- ptheory.real.memorize (chapter real_soft_prompts) ---
-    Case("input_states", "not an encoder", lambda: real.input_states(1, None), TypeError, "enc"),
     Case(
-        "input_states",
-        "float ids",
-        lambda: real.input_states(_tiny(), torch.ones(2, 3)),
+        "load_encoder",
+        "float16",
+        lambda: real.load_encoder(dtype=torch.float16),
+        ValueError,
+        "dtype",
+    ),
+    # --- ptheory.real.prompted (the one prompted encoder) ---
+    Case("word_tokens", "not an encoder", lambda: real.word_tokens(None), TypeError, "enc"),
+    Case("word_prompt", "zero length", lambda: real.word_prompt(_tiny(), 0), ValueError, "length"),
+    Case(
+        "word_prompt",
+        "prefix placement",
+        lambda: real.word_prompt(_tiny(), 1, placement="prefix"),
+        ValueError,
+        "placement",
+    ),
+    Case(
+        "random_prompt",
+        "float seed",
+        lambda: real.random_prompt(_tiny(), 1, seed=0.5),
         TypeError,
-        "ids",
+        "seed",
     ),
+    Case("word_prefix", "zero length", lambda: real.word_prefix(_tiny(), 0), ValueError, "length"),
+    Case("encode", "not an encoder", lambda: real.encode(3, _ids()), TypeError, "enc"),
+    Case("encode", "float ids", lambda: real.encode(_tiny(), torch.ones(2, 3)), TypeError, "ids"),
     Case(
-        "input_states",
+        "encode",
         "ids out of range",
-        lambda: real.input_states(_tiny(), torch.full((1, 2), 99)),
+        lambda: real.encode(_tiny(), torch.full((1, 2), 99)),
         ValueError,
         "ids",
     ),
     Case(
-        "word_embeddings",
-        "zero count",
-        lambda: real.word_embeddings(_tiny(), 0),
+        "encode",
+        "unknown placement",
+        lambda: real.encode(_tiny(), _ids(), placement="suffix"),
         ValueError,
-        "count",
+        "placement",
     ),
     Case(
-        "prompted_states",
-        "wrong width",
-        lambda: real.prompted_states(_tiny(), torch.zeros(2, 3, 5)),
-        ValueError,
-        "states",
-    ),
-    Case(
-        "prompted_states",
+        "encode",
         "prompt width",
-        lambda: real.prompted_states(_tiny(), _E(), torch.zeros(1, 5)),
+        lambda: real.encode(_tiny(), _ids(), torch.zeros(5, 1)),
         ValueError,
-        "P",
+        "prompt",
     ),
     Case(
-        "prompted_states",
+        "encode",
+        "prompt with NaN",
+        lambda: real.encode(_tiny(), _ids(), torch.full((32, 1), math.nan)),
+        ValueError,
+        "prompt",
+    ),
+    Case(
+        "encode",
+        "soft prompt as a prefix",
+        lambda: real.encode(_tiny(), _ids(), torch.zeros(32, 1), placement="prefix"),
+        TypeError,
+        "placement",
+    ),
+    Case(
+        "encode",
+        "prefix at the input",
+        lambda: real.encode(_tiny(), _ids(), real.word_prefix(_tiny(), 1)),
+        ValueError,
+        "prompt",
+    ),
+    Case(
+        "encode",
+        "prefix keys of the wrong shape",
+        lambda: real.encode(
+            _tiny(),
+            _ids(),
+            real.Prefix(torch.zeros(3, 4, 8, 1), torch.zeros(3, 4, 8, 1)),
+            placement="prefix",
+        ),
+        ValueError,
+        "prompt",
+    ),
+    Case(
+        "encode",
+        "mask of another shape",
+        lambda: real.encode(_tiny(), _ids(), mask=torch.ones(2, 4)),
+        ValueError,
+        "mask",
+    ),
+    Case(
+        "encode",
+        "mask hides the first token",
+        lambda: real.encode(_tiny(), _ids(), mask=torch.tensor([[0, 1, 1], [1, 1, 1]])),
+        ValueError,
+        "mask",
+    ),
+    Case(
+        "encode",
+        "positions past the model's",
+        lambda: real.encode(_tiny(), _ids(), position_offset=62),
+        ValueError,
+        "position_offset",
+    ),
+    Case(
+        "encode",
         "too many layers",
-        lambda: real.prompted_states(_tiny(), _E(), layers=9),
+        lambda: real.encode(_tiny(), _ids(), layers=9),
         ValueError,
         "layers",
     ),
+    Case(
+        "encode",
+        "one block too few",
+        lambda: real.encode(_tiny(), _ids(), blocks=[_tiny().model.encoder.layer[0]]),
+        ValueError,
+        "blocks",
+    ),
+    Case(
+        "encode",
+        "head out of range",
+        lambda: real.encode(_tiny(), _ids(), heads={(0, 9): lambda *a: a[0]}),
+        ValueError,
+        "heads",
+    ),
+    Case(
+        "encode",
+        "cls_offsets of the wrong shape",
+        lambda: real.encode(_tiny(), _ids(), cls_offsets=torch.zeros(2, 5)),
+        ValueError,
+        "cls_offsets",
+    ),
+    Case(
+        "encode",
+        "record not bool",
+        lambda: real.encode(_tiny(), _ids(), record=1),
+        TypeError,
+        "record",
+    ),
+    # --- ptheory.real.memorize (chapter real_soft_prompts) ---
     Case(
         "memorization_task",
         "no sequences",
@@ -114,121 +209,100 @@ CASES = [
     ),
     Case(
         "memorization_task",
-        "float length",
-        lambda: real.memorization_task(_tiny(), 2, length=1.5),
+        "float words",
+        lambda: real.memorization_task(_tiny(), 2, words=1.5),
         TypeError,
-        "length",
+        "words",
     ),
     Case(
-        "tune_soft_prompt",
-        "not a task",
-        lambda: real.tune_soft_prompt(_tiny(), None, 1),
-        TypeError,
-        "task",
-    ),
-    Case(
-        "tune_soft_prompt",
-        "zero length",
-        lambda: real.tune_soft_prompt(_tiny(), _task(), 0),
+        "memorization_task",
+        "unknown columns",
+        lambda: real.memorization_task(_tiny(), 2, columns="sep"),
         ValueError,
-        "prompt_length",
+        "columns",
     ),
     Case(
-        "tune_soft_prompt",
-        "negative lr",
-        lambda: real.tune_soft_prompt(_tiny(), _task(), 1, lr=-1.0),
+        "memorization_task",
+        "zero scale",
+        lambda: real.memorization_task(_tiny(), 2, scale=0.0),
         ValueError,
-        "lr",
-    ),
-    Case(
-        "tune_prompts",
-        "no tasks",
-        lambda: real.tune_prompts(_tiny(), [], 1, lr=[]),
-        TypeError,
-        "tasks",
-    ),
-    Case(
-        "tune_prompts",
-        "rates missing",
-        lambda: real.tune_prompts(_tiny(), [_task()], 1, lr=[]),
-        TypeError,
-        "lr",
-    ),
-    Case(
-        "tune_prompts",
-        "negative steps",
-        lambda: real.tune_prompts(_tiny(), [_task()], 1, steps=-1, lr=[0.1]),
-        ValueError,
-        "steps",
-    ),
-    Case("tune_lora", "zero rank", lambda: real.tune_lora(_tiny(), _task(), 0), ValueError, "rank"),
-    Case(
-        "tune_lora",
-        "first_only not bool",
-        lambda: real.tune_lora(_tiny(), _task(), 1, first_only=1),
-        TypeError,
-        "first_only",
-    ),
-    Case(
-        "tune_layer",
-        "layer too deep",
-        lambda: real.tune_layer(_tiny(), _task(), 5),
-        ValueError,
-        "layer",
+        "scale",
     ),
     Case(
         "tune",
         "unknown method",
-        lambda: real.tune(_tiny(), _task(), "adapter", 1, steps=1, lr=0.1),
+        lambda: real.tune(_tiny(), _task(), "adapter", 1, steps=1),
+        ValueError,
+        "method",
+    ),
+    Case("tune", "not a task", lambda: real.tune(_tiny(), None, "prompt", 1), TypeError, "task"),
+    Case(
+        "tune",
+        "zero size",
+        lambda: real.tune(_tiny(), _task(), "prompt", 0, steps=1),
+        ValueError,
+        "size",
+    ),
+    Case(
+        "tune",
+        "unknown optimizer",
+        lambda: real.tune(_tiny(), _task(), "prompt", 1, optimizer="sgd"),
+        ValueError,
+        "optimizer",
+    ),
+    Case(
+        "tune",
+        "adam without a rate",
+        lambda: real.tune(_tiny(), _task(), "prompt", 1, optimizer="adam", steps=1),
+        TypeError,
+        "lr",
+    ),
+    Case(
+        "tune",
+        "a rate for L-BFGS",
+        lambda: real.tune(_tiny(), _task(), "prompt", 1, steps=1, lr=0.1),
+        ValueError,
+        "lr",
+    ),
+    Case(
+        "tune",
+        "zero steps",
+        lambda: real.tune(_tiny(), _task(), "prompt", 1, steps=0),
+        ValueError,
+        "steps",
+    ),
+    Case(
+        "method_parameters",
+        "unknown method",
+        lambda: real.method_parameters(_tiny(), "adapter", 1),
         ValueError,
         "method",
     ),
     Case(
-        "choose_lr",
-        "empty grid",
-        lambda: real.choose_lr(_tiny(), _task(), "prompt", 1, [], steps=1),
-        TypeError,
-        "grid",
-    ),
-    Case(
-        "choose_lr",
-        "negative rate",
-        lambda: real.choose_lr(_tiny(), _task(), "prompt", 1, [-1.0], steps=1),
+        "method_parameters",
+        "zero size",
+        lambda: real.method_parameters(_tiny(), "lora", 0),
         ValueError,
-        "grid",
-    ),
-    Case(
-        "compare_methods",
-        "no sizes",
-        lambda: real.compare_methods(_tiny(), [], [0], [("prompt", 1)], {}, steps=1),
-        TypeError,
-        "ns",
-    ),
-    Case(
-        "compare_methods",
-        "no runs",
-        lambda: real.compare_methods(_tiny(), [2], [0], [], {}, steps=1),
-        TypeError,
-        "runs",
-    ),
-    Case(
-        "compare_methods",
-        "rate missing",
-        lambda: real.compare_methods(_tiny(), [2], [0], [("prompt", 1)], {}, steps=1),
-        ValueError,
-        "lrs",
+        "size",
     ),
     Case(
         "head_output",
         "head too large",
-        lambda: real.head_output(_tiny(), _E(), head=4),
+        lambda: real.head_output(_tiny(), _pair(), head=4),
         ValueError,
         "head",
     ),
     Case(
+        "head_output",
+        "not three tokens",
+        lambda: real.head_output(_tiny(), _ids()[:, :2]),
+        ValueError,
+        "ids",
+    ),
+    Case(
         "level_output",
         "unknown level",
-        lambda: real.level_output(_tiny(), "block", _E()),
+        lambda: real.level_output(_tiny(), "block", _pair()),
         ValueError,
         "level",
     ),
@@ -282,6 +356,27 @@ CASES = [
         "level",
     ),
     Case(
+        "fit_prompts",
+        "unknown kind",
+        lambda: real.fit_prompts(_tiny(), [_ray()], "head", 1, kind="adapter"),
+        ValueError,
+        "kind",
+    ),
+    Case(
+        "fit_prompts",
+        "unknown optimizer",
+        lambda: real.fit_prompts(_tiny(), [_ray()], "head", 1, optimizer="sgd"),
+        ValueError,
+        "optimizer",
+    ),
+    Case(
+        "prompt_dataset",
+        "unknown kind",
+        lambda: real.prompt_dataset(_tiny(), kind="adapter"),
+        ValueError,
+        "kind",
+    ),
+    Case(
         "no_prompt_loss",
         "unknown level",
         lambda: real.no_prompt_loss(_tiny(), _ray(), "all"),
@@ -300,14 +395,9 @@ def _seg() -> tuple:
     ids = torch.arange(12).reshape(2, 6) % enc.vocab_size
     mask = torch.tensor([[1] * 6, [1] * 4 + [0] * 2])
     P = real.make_prompt(enc, "random", 2, seed=0)
-    prompted, plain = real.run_encoder(enc, ids, mask, P), real.run_encoder(enc, ids, mask)
+    prompted = real.encode(enc, ids, P, mask=mask, record=True)
+    plain = real.encode(enc, ids, mask=mask, record=True)
     return enc, ids, mask, P, prompted, plain
-
-
-def _run(**kwargs) -> object:
-    enc, ids, mask, P, _, _ = _seg()
-    args = {"enc": enc, "ids": ids, "mask": mask, "P": P} | kwargs
-    return real.run_encoder(**args)
 
 
 def _split() -> real.HeadSplit:
@@ -368,56 +458,6 @@ CASES += [
         lambda: real.make_prompt(_seg()[0], "words", 2, -1),
         ValueError,
         "seed",
-    ),
-    Case("run_encoder", "float ids", lambda: _run(ids=torch.zeros(2, 6)), TypeError, "ids"),
-    Case(
-        "run_encoder",
-        "flat ids",
-        lambda: _run(ids=torch.zeros(6, dtype=torch.int64)),
-        ValueError,
-        "ids",
-    ),
-    Case(
-        "run_encoder",
-        "ids outside the vocabulary",
-        lambda: _run(ids=torch.full((2, 6), 10_000)),
-        ValueError,
-        "ids",
-    ),
-    Case("run_encoder", "mask a list", lambda: _run(mask=[[1] * 6] * 2), TypeError, "mask"),
-    Case("run_encoder", "mask shape", lambda: _run(mask=torch.ones(2, 5)), ValueError, "mask"),
-    Case(
-        "run_encoder", "mask values", lambda: _run(mask=torch.full((2, 6), 2)), ValueError, "mask"
-    ),
-    Case("run_encoder", "P rows", lambda: _run(P=torch.zeros(5, 2)), ValueError, "P"),
-    Case(
-        "run_encoder",
-        "P infinite",
-        lambda: _run(P=torch.full((32, 2), float("inf"))),
-        ValueError,
-        "P",
-    ),
-    Case("run_encoder", "P a str", lambda: _run(P="prompt"), TypeError, "P"),
-    Case(
-        "run_encoder",
-        "negative offset",
-        lambda: _run(position_offset=-1),
-        ValueError,
-        "position_offset",
-    ),
-    Case(
-        "run_encoder",
-        "offset past the positions",
-        lambda: _run(position_offset=60),
-        ValueError,
-        "position_offset",
-    ),
-    Case(
-        "run_encoder",
-        "prompt_reads_input not bool",
-        lambda: _run(prompt_reads_input=1),
-        TypeError,
-        "prompt_reads_input",
     ),
     Case(
         "head_outputs",
@@ -505,7 +545,9 @@ CASES += [
         lambda: real.measure_segments(
             _seg()[0],
             _seg()[4],
-            real.run_encoder(_seg()[0], _seg()[1], torch.ones(2, 6, dtype=torch.int64)),
+            real.encode(
+                _seg()[0], _seg()[1], mask=torch.ones(2, 6, dtype=torch.int64), record=True
+            ),
         ),
         ValueError,
         "plain",
@@ -533,24 +575,45 @@ CASES += [
     ),
     Case(
         "measure_prompts",
-        "unknown kind",
-        lambda: real.measure_prompts(_seg()[0], _seg()[1], _seg()[2], kinds=("x",)),
-        ValueError,
-        "kinds",
-    ),
-    Case(
-        "measure_prompts",
-        "seeds a list",
-        lambda: real.measure_prompts(_seg()[0], _seg()[1], _seg()[2], seeds=[0]),
+        "no prompts",
+        lambda: real.measure_prompts(_seg()[0], _seg()[1], _seg()[2], {}),
         TypeError,
-        "seeds",
+        "prompts",
     ),
     Case(
         "measure_prompts",
-        "negative seed",
-        lambda: real.measure_prompts(_seg()[0], _seg()[1], _seg()[2], seeds=(-1,)),
+        "prompts a list",
+        lambda: real.measure_prompts(_seg()[0], _seg()[1], _seg()[2], [_seg()[3]]),
+        TypeError,
+        "prompts",
+    ),
+    Case(
+        "measure_segments",
+        "a run without records",
+        lambda: real.measure_segments(_seg()[0], real.encode(_seg()[0], _seg()[1]), _seg()[5]),
         ValueError,
-        "seeds",
+        "prompted",
+    ),
+    Case(
+        "tune_on_sentences",
+        "unknown kind",
+        lambda: real.tune_on_sentences(_seg()[0], _seg()[1], _seg()[2], kind="lora"),
+        ValueError,
+        "kind",
+    ),
+    Case(
+        "tune_on_sentences",
+        "negative steps",
+        lambda: real.tune_on_sentences(_seg()[0], _seg()[1], _seg()[2], steps=-1),
+        ValueError,
+        "steps",
+    ),
+    Case(
+        "tune_on_sentences",
+        "zero rate",
+        lambda: real.tune_on_sentences(_seg()[0], _seg()[1], _seg()[2], lr=0.0),
+        ValueError,
+        "lr",
     ),
     Case(
         "layer_quantiles",
@@ -615,48 +678,40 @@ CASES += [
         ValueError,
         "seed",
     ),
-    Case("word_prompt", "empty", lambda: real.word_prompt(_tiny(), 0), ValueError, "prompt_length"),
     Case(
-        "prompt_forward",
-        "rows",
-        lambda: real.prompt_forward(_tiny(), torch.zeros(2, 32), _ids()),
-        ValueError,
-        "P",
-    ),
-    Case(
-        "prompt_forward",
-        "float ids",
-        lambda: real.prompt_forward(_tiny(), _P(), _ids().float()),
+        "substitution",
+        "plan a list",
+        lambda: real.substitution(_tiny(), [(0, 0)]),
         TypeError,
-        "ids",
+        "plan",
     ),
     Case(
-        "prompt_forward",
-        "id past vocab",
-        lambda: real.prompt_forward(_tiny(), _P(), _ids() + 64),
+        "substitution",
+        "head past range",
+        lambda: real.substitution(_tiny(), {(0, 9): 1}),
         ValueError,
-        "ids",
+        "plan",
     ),
     Case(
-        "prompt_forward",
-        "too long",
-        lambda: real.prompt_forward(_tiny(), torch.zeros(32, 60), _ids()),
+        "substitution",
+        "negative degree",
+        lambda: real.substitution(_tiny(), {(0, 0): -1}),
         ValueError,
-        "ids",
+        "plan",
     ),
     Case(
-        "prompt_qkv",
-        "nan prompt",
-        lambda: real.prompt_qkv(_tiny(), _P() * math.nan, _ids()),
-        ValueError,
-        "P",
+        "substitution",
+        "record a tuple",
+        lambda: real.substitution(_tiny(), {(0, 0): 1}, record=()),
+        TypeError,
+        "record",
     ),
     Case(
-        "prompt_qkv",
-        "1-d ids",
-        lambda: real.prompt_qkv(_tiny(), _P(), _ids()[0]),
+        "head_criteria",
+        "prefix placement",
+        lambda: real.head_criteria(_tiny(), _P(), _ids(), placement="prefix"),
         ValueError,
-        "ids",
+        "placement",
     ),
     Case(
         "head_criteria",
@@ -704,41 +759,6 @@ CASES += [
         lambda: real.tune_prompt(_tiny(), _ids(), torch.tensor([0, 1]), steps=-1),
         ValueError,
         "steps",
-    ),
-    Case(
-        "substituted_attention",
-        "list plan",
-        lambda: _enter(real.substituted_attention(_tiny(), [(0, 0)])),
-        TypeError,
-        "plan",
-    ),
-    Case(
-        "substituted_attention",
-        "head past range",
-        lambda: _enter(real.substituted_attention(_tiny(), {(0, 9): 1})),
-        ValueError,
-        "plan",
-    ),
-    Case(
-        "substituted_attention",
-        "degree past 64",
-        lambda: _enter(real.substituted_attention(_tiny(), {(0, 0): 65})),
-        ValueError,
-        "plan",
-    ),
-    Case(
-        "substituted_attention",
-        "bad method",
-        lambda: _enter(real.substituted_attention(_tiny(), {}, method="x")),
-        ValueError,
-        "method",
-    ),
-    Case(
-        "substituted_attention",
-        "record dict",
-        lambda: _enter(real.substituted_attention(_tiny(), {}, record={})),
-        TypeError,
-        "record",
     ),
     Case(
         "cooled_head",

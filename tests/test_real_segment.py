@@ -1,7 +1,7 @@
 """The segment lemma head by head (ptheory.real.segment): on small random BERT encoders
 with random biases and padding, the recomputed split reproduces the model's head outputs,
 the identity is exact, its wrong forms fail, and the depth measurements behave as the
-chapter says; one test on the packaged weights; the chapter's exercise checks."""
+chapter says; one test on the packaged weights; prefixes and tuned prompts."""
 
 from __future__ import annotations
 
@@ -12,12 +12,8 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-import ptheory as pt
-from ptheory import exercises as ex
 from ptheory import real
 from ptheory.real import segment_plots
-
-from exercisetools import fails, passes
 
 TOL = 1e-12
 
@@ -52,7 +48,7 @@ def _inputs(enc: real.Encoder, seed: int = 0, N: int = 3, L: int = 7):
 def test_run_records_the_models_own_states() -> None:
     enc = _encoder(1)
     ids, mask = _inputs(enc)
-    plain = real.run_encoder(enc, ids, mask)
+    plain = real.encode(enc, ids, mask=mask, record=True)
     with torch.no_grad():
         ref = enc.model(input_ids=ids, attention_mask=mask, output_hidden_states=True)
     assert len(plain.inputs) == enc.layers + 1 and plain.prompt_length == 0
@@ -66,12 +62,12 @@ def test_prompt_is_inserted_after_the_embeddings() -> None:
     enc = _encoder(2)
     ids, mask = _inputs(enc)
     P = real.make_prompt(enc, "random", 3, seed=4)
-    run = real.run_encoder(enc, ids, mask, P)
-    plain = real.run_encoder(enc, ids, mask)
+    run = real.encode(enc, ids, P, mask=mask, record=True)
+    plain = real.encode(enc, ids, mask=mask, record=True)
     assert run.prompt_length == 3 and run.inputs[0].shape == (3, 10, enc.d)
     assert torch.equal(run.inputs[0][:, :3], P.T.expand(3, 3, enc.d))
     assert torch.equal(run.inputs[0][:, 3:], plain.inputs[0])  # the sentence's own states
-    shifted = real.run_encoder(enc, ids, mask, P, position_offset=3)
+    shifted = real.encode(enc, ids, P, mask=mask, position_offset=3, record=True)
     assert not torch.allclose(shifted.inputs[0][:, 3:], plain.inputs[0])
 
 
@@ -93,7 +89,9 @@ def test_make_prompt_kinds() -> None:
 def test_identity_is_exact_with_bias_and_mask(seed: int) -> None:
     enc = _encoder(seed)
     ids, mask = _inputs(enc, seed)
-    run = real.run_encoder(enc, ids, mask, real.make_prompt(enc, "random", 2 + seed, seed))
+    run = real.encode(
+        enc, ids, real.make_prompt(enc, "random", 2 + seed, seed), mask=mask, record=True
+    )
     for layer in range(enc.layers):
         split = real.head_split(enc, run, layer)
         assert float(real.identity_gap(split, run.valid).max()) < TOL
@@ -107,7 +105,7 @@ def test_identity_is_exact_with_bias_and_mask(seed: int) -> None:
 def test_identity_check_rejects_wrong_answers() -> None:
     enc = _encoder(4)
     ids, mask = _inputs(enc)
-    run = real.run_encoder(enc, ids, mask, real.make_prompt(enc, "random", 3, 0))
+    run = real.encode(enc, ids, real.make_prompt(enc, "random", 3, 0), mask=mask, record=True)
     split = real.head_split(enc, run, 1)
     count = 3 / (3 + ids.shape[1])
     assert float(real.identity_gap(split, run.valid, count).max()) > 1e-3
@@ -124,7 +122,7 @@ def test_head_outputs_are_the_models() -> None:
     pre-LayerNorm value: the model's own ``attention`` state after LayerNorm."""
     enc = _encoder(5)
     ids, mask = _inputs(enc)
-    plain = real.run_encoder(enc, ids, mask)
+    plain = real.encode(enc, ids, mask=mask, record=True)
     block = enc.model.encoder.layer[0].attention.output
     o = real.head_outputs(enc, plain, 0).sum(dim=1).transpose(-1, -2)  # (N, L, d)
     with torch.no_grad():
@@ -135,9 +133,11 @@ def test_head_outputs_are_the_models() -> None:
 def test_measurements_first_layer_exact_deeper_not() -> None:
     enc = _encoder(6)
     ids, mask = _inputs(enc)
-    plain = real.run_encoder(enc, ids, mask)
+    plain = real.encode(enc, ids, mask=mask, record=True)
     m = real.measure_segments(
-        enc, real.run_encoder(enc, ids, mask, real.make_prompt(enc, "random", 3, 1)), plain
+        enc,
+        real.encode(enc, ids, real.make_prompt(enc, "random", 3, 1), mask=mask, record=True),
+        plain,
     )
     assert m.off_segment.shape == (enc.layers, enc.heads, 3, 7)
     first = real.layer_quantiles(m.off_segment, m.valid, 1.0)
@@ -146,6 +146,7 @@ def test_measurements_first_layer_exact_deeper_not() -> None:
     assert float(real.layer_quantiles(m.multihead_off_segment, m.valid).min()) > 1e-4
     assert m.identity_error.max() < TOL and m.weight_mismatch.max() < TOL
     assert float(m.prompt_spread[0]) == 0 and (m.prompt_spread[1:] > 1e-4).all()
+    assert m.prompt_spread.shape == (enc.layers,)
     assert float(m.state_change[0].max()) == 0 and (m.state_change[1:].amax(dim=(1, 2)) > 0).all()
 
 
@@ -153,20 +154,20 @@ def test_blocking_and_shifting_controls() -> None:
     enc = _encoder(7)
     ids, mask = _inputs(enc)
     P = real.make_prompt(enc, "random", 2, 3)
-    plain = real.run_encoder(enc, ids, mask)
+    plain = real.encode(enc, ids, mask=mask, record=True)
     blocked = real.measure_segments(
-        enc, real.run_encoder(enc, ids, mask, P, prompt_reads_input=False), plain
+        enc, real.encode(enc, ids, P, mask=mask, prompt_reads_input=False, record=True), plain
     )
     assert float(blocked.prompt_spread.max()) == 0.0
     assert blocked.identity_error.max() < TOL  # the lemma does not care about the mask's shape
     shifted = real.measure_segments(
-        enc, real.run_encoder(enc, ids, mask, P, position_offset=2), plain
+        enc, real.encode(enc, ids, P, mask=mask, position_offset=2, record=True), plain
     )
     assert float(real.layer_quantiles(shifted.off_segment, shifted.valid, 1.0)[0]) > 1e-3
     same = real.measure_segments(
         enc,
-        real.run_encoder(enc, ids, mask, P, position_offset=2),
-        real.run_encoder(enc, ids, mask, position_offset=2),
+        real.encode(enc, ids, P, mask=mask, position_offset=2, record=True),
+        real.encode(enc, ids, mask=mask, position_offset=2, record=True),
     )
     assert float(real.layer_quantiles(same.off_segment, same.valid, 1.0)[0]) < TOL
 
@@ -174,7 +175,7 @@ def test_blocking_and_shifting_controls() -> None:
 def test_bending_residual_is_affine_layernorm_is_not() -> None:
     enc = _encoder(8)
     ids, mask = _inputs(enc)
-    run = real.run_encoder(enc, ids, mask, real.make_prompt(enc, "random", 3, 2))
+    run = real.encode(enc, ids, real.make_prompt(enc, "random", 3, 2), mask=mask, record=True)
     bend = real.measure_bending(enc, run)
     assert bend.distance.shape == (enc.layers, len(real.STAGES), enc.heads, 3, 7)
     assert bend.reproduction_error < TOL
@@ -187,8 +188,12 @@ def test_bending_residual_is_affine_layernorm_is_not() -> None:
 def test_measure_prompts_keys() -> None:
     enc = _encoder(9, layers=2)
     ids, mask = _inputs(enc)
-    out = real.measure_prompts(enc, ids, mask, seeds=(0, 1), length=2)
-    assert sorted(out) == [("random", 0), ("random", 1), ("words", 0), ("words", 1)]
+    prompts = {("words", 0): real.make_prompt(enc, "words", 2, 0),
+               ("prefix", 0): real.word_prefix(enc, 2, seed=0)}  # fmt: skip
+    out = real.measure_prompts(enc, ids, mask, prompts)
+    assert sorted(out) == [("prefix", 0), ("words", 0)]
+    assert float(out["prefix", 0].prompt_spread.max()) == 0.0  # a prefix reads nothing
+    assert float(out["words", 0].prompt_spread[1:].min()) > 0.0
 
 
 # ------------------------------------------------------------------ summaries
@@ -214,14 +219,13 @@ def test_layer_quantiles_and_head_median_against_numpy() -> None:
 
 # ------------------------------------------------------------------ the real model
 def test_packaged_model_identity_exact_and_first_layer_on_segment() -> None:
-    enc = real.load_encoder()
-    enc.model.double()
+    enc = real.load_encoder(dtype=torch.float64)
     ids, mask = real.tokenize_sentences(enc, list(real.SENTENCES[:3]))
-    plain = real.run_encoder(enc, ids, mask)
+    plain = real.encode(enc, ids, mask=mask, record=True)
     for kind in real.PROMPT_KINDS:
         P = real.make_prompt(enc, kind, 4, seed=0)
         assert P.shape == (384, 4)
-        m = real.measure_segments(enc, real.run_encoder(enc, ids, mask, P), plain)
+        m = real.measure_segments(enc, real.encode(enc, ids, P, mask=mask, record=True), plain)
         assert m.identity_error.max() < TOL and m.weight_mismatch.max() < TOL
         assert float(real.layer_quantiles(m.off_segment, m.valid, 1.0)[0]) < TOL
         assert (real.layer_quantiles(m.off_segment, m.valid)[1:] > 1e-2).all()
@@ -259,109 +263,35 @@ def test_figures() -> None:
         segment_plots.plot_layer_profiles(profiles, ylabel=None)
 
 
-# ------------------------------------------------------------------ ex-rseg-share
-def share(o, a, b):  # the chapter's solution
-    u, w = a - b, o - b
-    t = ((w * u).sum(-2) / (u * u).sum(-2)).clamp(0, 1)
-    return torch.linalg.vector_norm(w - t.unsqueeze(-2) * u, dim=-2) / torch.linalg.vector_norm(
-        w, dim=-2
-    )
+# ------------------------------------------------------------------ prefixes and tuning
+@pytest.mark.parametrize("seed", [0, 1])
+def test_identity_is_exact_for_a_prefix(seed: int) -> None:
+    enc = _encoder(10 + seed)
+    ids, mask = _inputs(enc, seed)
+    prefix = real.word_prefix(enc, 2 + seed, seed=seed)
+    run = real.encode(enc, ids, prefix, placement="prefix", mask=mask, record=True)
+    plain = real.encode(enc, ids, mask=mask, record=True)
+    for layer in range(enc.layers):
+        split = real.head_split(enc, run, layer)
+        assert float(real.identity_gap(split, run.valid).max()) < TOL
+        assert torch.allclose(split.weight, split.model_weight, atol=1e-13)
+    m = real.measure_segments(enc, run, plain)
+    assert float(real.layer_quantiles(m.off_segment, m.valid, 1.0)[0]) < TOL
+    assert (real.layer_quantiles(m.off_segment, m.valid)[1:] > 1e-4).all()
+    # the wrong weight is rejected for a prefix too
+    split = real.head_split(enc, run, 1)
+    assert float(real.identity_gap(split, run.valid, 0.5).max()) > 1e-3
 
 
-def test_share_reference_and_other_forms() -> None:
-    passes(ex.check_real_segment_lemma_2(share))
-
-    def via_segment_fit(o, a, b):  # the book's distance, rescaled
-        _, dist = pt.segment_fit(o, a, b)
-        return (
-            dist * torch.linalg.vector_norm(a - b, dim=-2) / torch.linalg.vector_norm(o - b, dim=-2)
-        )
-
-    passes(ex.check_real_segment_lemma_2(via_segment_fit))
-
-    def numpy_as_list(o, a, b):  # nearest point by closed form, in NumPy, as a list
-        o, a, b = (np.asarray(x) for x in (o, a, b))
-        u, w = a - b, o - b
-        t = np.clip((w * u).sum(-2) / (u * u).sum(-2), 0, 1)
-        gap = np.linalg.norm(w - t[..., None, :] * u, axis=-2)
-        return (gap / np.linalg.norm(w, axis=-2)).tolist()
-
-    passes(ex.check_real_segment_lemma_2(numpy_as_list))
-
-    def pythagoras(o, a, b):  # exact in real arithmetic; cancellation leaves 1e-8 on segments
-        u, w = a - b, o - b
-        uu, wu, ww = (u * u).sum(-2), (w * u).sum(-2), (w * w).sum(-2)
-        t = wu / uu
-        inside = (ww - wu**2 / uu).clamp(min=0)
-        d2 = torch.where(t < 0, ww, torch.where(t > 1, ((o - a) ** 2).sum(-2), inside))
-        return (d2 / ww).sqrt()
-
-    passes(ex.check_real_segment_lemma_2(pythagoras))
-
-
-def test_share_wrong_answers() -> None:
-    def by_length(o, a, b):
-        return pt.segment_fit(o, a, b)[1]
-
-    fails(ex.check_real_segment_lemma_2(by_length), "segment's length")
-
-    def line(o, a, b):
-        u, w = a - b, o - b
-        t = (w * u).sum(-2) / (u * u).sum(-2)
-        return torch.linalg.vector_norm(w - t.unsqueeze(-2) * u, dim=-2) / torch.linalg.vector_norm(
-            w, dim=-2
-        )
-
-    fails(ex.check_real_segment_lemma_2(line), "whole line")
-
-    def clamp_one_end(o, a, b):  # the segment ends at b only
-        u, w = a - b, o - b
-        t = ((w * u).sum(-2) / (u * u).sum(-2)).clamp(min=0)
-        return torch.linalg.vector_norm(w - t.unsqueeze(-2) * u, dim=-2) / torch.linalg.vector_norm(
-            w, dim=-2
-        )
-
-    fails(ex.check_real_segment_lemma_2(clamp_one_end), "differ")
-    fails(ex.check_real_segment_lemma_2(lambda o, a, b: share(o, a, b)[..., :1]), "shape")
-    fails(ex.check_real_segment_lemma_2(lambda o, a, b: 1 - share(o, a, b)), "differ")
-    fails(ex.check_real_segment_lemma_2(lambda o, a: o), "raised TypeError")
-    fails(ex.check_real_segment_lemma_2(3), "must be a function")
-
-
-# ------------------------------------------------------------------ ex-rseg-positions
-def layer0_gap(enc, ids, mask, P, shift, reference):  # the chapter's solution
-    prompted = real.run_encoder(enc, ids, mask, P, position_offset=shift)
-    plain = real.run_encoder(enc, ids, mask, position_offset=reference)
-    split, bbar = real.head_split(enc, prompted, 0), real.head_outputs(enc, plain, 0)
-    dist = pt.segment_fit(split.output, split.prompt_part, bbar)[1]
-    return float(dist.transpose(0, 1)[:, prompted.valid].max())
-
-
-def test_positions_reference_and_other_forms() -> None:
-    passes(ex.check_real_segment_lemma_3(layer0_gap))
-
-    def via_measure(enc, ids, mask, P, shift, reference):
-        prompted = real.run_encoder(enc, ids, mask, P, position_offset=shift)
-        plain = real.run_encoder(enc, ids, mask, position_offset=reference)
-        m = real.measure_segments(enc, prompted, plain)
-        return torch.tensor(real.layer_quantiles(m.off_segment, m.valid, 1.0)[0].item())
-
-    passes(ex.check_real_segment_lemma_3(via_measure))
-
-
-def test_positions_wrong_answers() -> None:
-    def unshifted_reference(enc, ids, mask, P, shift, reference):
-        return layer0_gap(enc, ids, mask, P, shift, 0)
-
-    fails(ex.check_real_segment_lemma_3(unshifted_reference), "reference = 3")
-
-    def with_padding(enc, ids, mask, P, shift, reference):
-        prompted = real.run_encoder(enc, ids, mask, P, position_offset=shift)
-        plain = real.run_encoder(enc, ids, mask, position_offset=reference)
-        split, bbar = real.head_split(enc, prompted, 0), real.head_outputs(enc, plain, 0)
-        return float(pt.segment_fit(split.output, split.prompt_part, bbar)[1].max())
-
-    fails(ex.check_real_segment_lemma_3(with_padding), "padding")
-    fails(ex.check_real_segment_lemma_3(lambda *args: 0.0), "zero")
-    fails(ex.check_real_segment_lemma_3(lambda *args: 1.0), "the lemma makes")
-    fails(ex.check_real_segment_lemma_3(lambda enc: 0.0), "raised TypeError")
+def test_tune_on_sentences_moves_the_outputs() -> None:
+    enc = real.tiny_encoder(2, layers=2, heads=2, d=16)
+    ids, mask = _inputs(enc)
+    for kind in ("prompt", "prefix"):
+        start = real.tune_on_sentences(enc, ids, mask, kind=kind, steps=0)
+        tuned = real.tune_on_sentences(enc, ids, mask, kind=kind, steps=5)
+        again = real.tune_on_sentences(enc, ids, mask, kind=kind, steps=5)
+        if kind == "prompt":
+            assert not torch.equal(start, tuned) and torch.equal(tuned, again)
+        else:
+            assert not torch.equal(start.keys, tuned.keys)
+            assert torch.equal(tuned.values, again.values)

@@ -22,16 +22,18 @@ Modules:
     criterion_plots: the figures of the chapter *The efficiency criterion in a real model*.
 """
 
-from . import criterion, criterion_plots, loader, memorize, rays, segment
+from . import criterion, criterion_plots, loader, memorize, prompted, rays, segment
 from .criterion import *  # noqa: F403
 from .criterion_plots import *  # noqa: F403
 from .loader import *  # noqa: F403
 from .memorize import *  # noqa: F403
+from .prompted import *  # noqa: F403
 from .rays import *  # noqa: F403
 from .segment import *  # noqa: F403
 
 __all__ = [
     *loader.__all__,
+    *prompted.__all__,
     *memorize.__all__,
     *rays.__all__,
     *segment.__all__,

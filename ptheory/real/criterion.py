@@ -9,11 +9,13 @@ soft prompt, applies :func:`~ptheory.efficiency.norm_criterion` to each head, an
 
 Conventions:
 
-* The soft prompt ``P: (d, L_p)`` (tokens are columns, as everywhere in the book) replaces the
-  word embeddings of ``L_p`` positions placed *before* ``[CLS]``; BERT then adds position and
-  token-type embeddings to every column and applies its embedding LayerNorm, so the model reads
-  ``n = L_p + L`` columns, positions ``0 .. n - 1``. Hidden states and attention are in rows
-  (``(N, n, d)``, the library's layout).
+* The soft prompt ``P: (d, L_p)`` (tokens are columns, as everywhere in the book) enters at
+  the ``"embedding"`` placement of :func:`~ptheory.real.encode` (``peft``'s prompt tuning):
+  it replaces the word embeddings of ``L_p`` positions placed *before* ``[CLS]``; BERT then
+  adds position and token-type embeddings to every column and applies its embedding
+  LayerNorm, so the model reads ``n = L_p + L`` columns, positions ``0 .. n - 1``. Hidden
+  states and attention are in rows (``(N, n, d)``, the library's layout). Every column a
+  layer reads is then a LayerNorm's output, which is what :func:`layernorm_cap` uses.
 * BERT scores a query ``q`` against a key ``k`` (rows of one head of size ``m``, the book's
   symbol for the head size; biases included) by ``<q, k> / sqrt(m)``.
   :mod:`ptheory.efficiency` writes scores as ``<q~, k~> / m`` (Alman and Song's scale),
@@ -39,7 +41,6 @@ Conventions:
 from __future__ import annotations
 
 import math
-import types
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -51,7 +52,8 @@ from .._validate import as_tensor, check_finite, check_int, check_real
 from ..efficiency import exact_attention, norm_criterion, poly_attention, poly_error_bound
 from ..efficiency._inputs import check_method
 from ..model import torch_threads
-from .loader import Encoder
+from .loader import Encoder, check_encoder
+from .prompted import Encoded, HeadFn, encode, word_prompt
 
 __all__ = [
     "HeadCriteria",
@@ -61,13 +63,9 @@ __all__ = [
     "cooled_head",
     "head_criteria",
     "layernorm_cap",
-    "prompt_forward",
-    "prompt_qkv",
     "readout_kl",
-    "substituted_attention",
+    "substitution",
     "tune_prompt",
-    "word_ids",
-    "word_prompt",
 ]
 
 SCALE = "1/sqrt(d)"
@@ -75,15 +73,6 @@ SCALE = "1/sqrt(d)"
 
 
 # ------------------------------------------------------------------ argument checks
-def _check_encoder(enc: Any) -> Encoder:
-    if not isinstance(enc, Encoder):
-        raise TypeError(f"enc must be a ptheory.real Encoder, got {type(enc).__name__}")
-    kind = getattr(enc.model.config, "position_embedding_type", "absolute")
-    if kind != "absolute":
-        raise ValueError(f"enc must use absolute position embeddings, got {kind!r}")
-    return enc
-
-
 def _check_prompt(P: Any, enc: Encoder, name: str = "P") -> torch.Tensor:
     P = check_finite(as_tensor(P, name, dtype=torch.float32), name)
     if P.dim() != 2 or P.shape[0] != enc.d or P.shape[1] < 1:
@@ -99,8 +88,6 @@ def _check_ids(ids: Any, enc: Encoder, P: torch.Tensor) -> torch.Tensor:
         raise TypeError("ids must be an integer torch tensor of token ids, shape (N, L)")
     if ids.dim() != 2 or ids.shape[0] < 1 or ids.shape[1] < 1:
         raise ValueError(f"ids must have shape (N, L) with N, L >= 1, got {tuple(ids.shape)}")
-    if int(ids.min()) < 0 or int(ids.max()) >= enc.vocab_size:
-        raise ValueError(f"ids must lie in [0, {enc.vocab_size}), the vocabulary")
     n = P.shape[1] + ids.shape[1]
     limit = int(enc.model.config.max_position_embeddings)
     if n > limit:
@@ -108,84 +95,9 @@ def _check_ids(ids: Any, enc: Encoder, P: torch.Tensor) -> torch.Tensor:
     return ids.long()
 
 
-# ------------------------------------------------------------------ prompts and inputs
-def word_ids(enc: Encoder, N: int, L: int, *, seed: int = 0) -> torch.Tensor:
-    """``N`` sequences of ``L`` token ids: ``[CLS]``, ``L - 2`` whole words drawn uniformly
-    (from ``seed``) from the tokenizer's alphabetic vocabulary (no ``##`` pieces, no special
-    tokens), ``[SEP]``; no padding. For :func:`~ptheory.real.tiny_encoder` (no tokenizer):
-    ids 0 and 1 for the two ends, words drawn from the other ids. ``(N, L)``."""
-    enc = _check_encoder(enc)
-    N = check_int(N, "N", minimum=1)
-    L = check_int(L, "L", minimum=3)
-    seed = check_int(seed, "seed", minimum=0)
-    if enc.tokenizer is None:
-        cls, sep, words = 0, 1, torch.arange(2, enc.vocab_size)
-    else:
-        tok = enc.tokenizer
-        vocab = tok.convert_ids_to_tokens(list(range(enc.vocab_size)))
-        words = torch.tensor([i for i, t in enumerate(vocab) if t.isalpha() and t.isascii()])
-        cls, sep = int(tok.cls_token_id), int(tok.sep_token_id)
-    gen = torch.Generator().manual_seed(seed)
-    body = words[torch.randint(len(words), (N, L - 2), generator=gen)]
-    ends = torch.ones(N, 1, dtype=torch.long)
-    return torch.cat([cls * ends, body, sep * ends], dim=1)
-
-
-def word_prompt(enc: Encoder, prompt_length: int, *, seed: int = 0) -> torch.Tensor:
-    """An untuned soft prompt: the word embeddings of ``prompt_length`` tokens drawn by
-    :func:`word_ids` (from ``seed``), as columns ``(d, L_p)``."""
-    enc = _check_encoder(enc)
-    L_p = check_int(prompt_length, "prompt_length", minimum=1)
-    ids = word_ids(enc, 1, L_p + 2, seed=seed)[0, 1:-1]
-    return enc.model.embeddings.word_embeddings.weight[ids].detach().clone().T.contiguous()
-
-
-def _embeds(enc: Encoder, P: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-    words = enc.model.embeddings.word_embeddings(ids)
-    return torch.cat([P.T.to(words.dtype).expand(ids.shape[0], -1, -1), words], dim=1)
-
-
-def prompt_forward(enc: Encoder, P: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
-    """Final hidden states ``(N, n, d)`` of the encoder reading ``[P, ids]`` (see the module
-    docstring); differentiable in ``P``."""
-    enc = _check_encoder(enc)
-    P = _check_prompt(P, enc) if not (isinstance(P, torch.Tensor) and P.requires_grad) else P
-    ids = _check_ids(ids, enc, P)
-    return enc.model(inputs_embeds=_embeds(enc, P, ids)).last_hidden_state
-
-
-def prompt_qkv(
-    enc: Encoder, P: torch.Tensor, ids: torch.Tensor
-) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """Per layer, the queries, keys and values of every head as BERT computes them (biases
-    included, before the ``1/sqrt(m)`` scale): ``(N, heads, n, m)`` each, row layout."""
-    enc = _check_encoder(enc)
-    P = _check_prompt(P, enc)
-    ids = _check_ids(ids, enc, P)
-    found: dict[tuple[int, str], torch.Tensor] = {}
-    hooks = []
-    for i, layer in enumerate(enc.model.encoder.layer):
-        sa = layer.attention.self
-        for name in ("query", "key", "value"):
-
-            def keep(_mod, _inp, out, key=(i, name)):
-                found[key] = out.detach()
-
-            hooks.append(getattr(sa, name).register_forward_hook(keep))
-    try:
-        with torch.no_grad():
-            enc.model(inputs_embeds=_embeds(enc, P, ids))
-    finally:
-        for h in hooks:
-            h.remove()
-
-    def split(x: torch.Tensor) -> torch.Tensor:
-        return x.view(x.shape[0], x.shape[1], enc.heads, enc.head_size).transpose(1, 2)
-
-    return [
-        tuple(split(found[(i, nm)]) for nm in ("query", "key", "value"))  # type: ignore[misc]
-        for i in range(enc.layers)
-    ]
+def _qkv(enc: Encoder, P: torch.Tensor, ids: torch.Tensor, placement: str) -> Encoded:
+    with torch.no_grad():
+        return encode(enc, ids, P, placement=placement, record=True)
 
 
 # ------------------------------------------------------------------ the criterion
@@ -242,16 +154,21 @@ def head_criteria(
     *,
     eps: float = 1e-3,
     method: str = "chebyshev",
+    placement: str = "embedding",
 ) -> HeadCriteria:
     """:func:`~ptheory.efficiency.norm_criterion` for every head of ``enc`` reading
-    ``[P, ids]``: ``eps`` is the target max-abs error per unit of ``max|V|`` (the package's
+    ``[P, ids]`` with the prompt at ``placement`` (``"embedding"``, ``peft``'s, or
+    ``"input"``): ``eps`` is the target max-abs error per unit of ``max|V|`` (the package's
     default), ``n = L_p + L`` keys and ``n`` queries per sequence."""
-    enc = _check_encoder(enc)
+    enc = check_encoder(enc)
     P = _check_prompt(P, enc)
     ids = _check_ids(ids, enc, P)
     eps = check_real(eps, "eps", minimum=0.0, strict_minimum=True)
     method = check_method(method)
-    qkv = prompt_qkv(enc, P, ids)
+    if placement not in ("embedding", "input"):
+        raise ValueError(f"placement must be 'embedding' or 'input', got {placement!r}")
+    run = _qkv(enc, P, ids, placement)
+    qkv = list(zip(run.queries, run.keys, run.values, strict=True))
     L_p, dh = P.shape[1], enc.head_size
     root = dh**0.25
     shape = (enc.layers, enc.heads)
@@ -295,12 +212,15 @@ def head_criteria(
 
 def layernorm_cap(enc: Encoder) -> torch.Tensor:
     """An upper bound on ``B`` of every head, ``(layers, heads)``, valid for **every** input
-    and every soft prompt: each layer of a post-LayerNorm BERT reads the output ``h = gamma *
-    z + beta`` of a LayerNorm, whose normalised vector has ``||z||_2 <= sqrt(d)``. So the
+    and every soft prompt at the ``"embedding"`` placement: each layer of a post-LayerNorm
+    BERT then reads only outputs ``h = gamma * z + beta`` of a LayerNorm (the embedding
+    LayerNorm for layer 1), whose normalised vector has ``||z||_2 <= sqrt(d)``. (At the
+    ``"input"`` placement the prompt's columns reach layer 1 without a LayerNorm, and the
+    cap holds in the later layers only; a prefix's keys are free in every layer.) So the
     entry ``j`` of a query (or key) ``W h + b`` is at most
     ``||W_j * gamma||_2 sqrt(d) + |W_j . beta + b_j|`` (Cauchy-Schwarz), and ``B`` at most
     ``m^(1/4)`` times the largest of these over the head's query and key rows."""
-    enc = _check_encoder(enc)
+    enc = check_encoder(enc)
     m, d, dh = enc.model, enc.d, enc.head_size
     caps = torch.zeros(enc.layers, enc.heads, dtype=torch.float64)
     with torch.no_grad():
@@ -326,7 +246,7 @@ def cap_prompt(enc: Encoder, *, scale: float = 1e4) -> torch.Tensor:
     entry is ``||w - mean(w)||_2 sqrt(d) + |W_j . beta + b_j|``: the cap, up to the centring
     (``z`` has mean zero; the cap does not use that). A prompt whose own column reaches the cap
     shows the cap cannot be lowered without using more than ``||z|| <= sqrt(d)``."""
-    enc = _check_encoder(enc)
+    enc = check_encoder(enc)
     scale = check_real(scale, "scale", minimum=0.0, strict_minimum=True)
     ln = enc.model.embeddings.LayerNorm
     sa = enc.model.encoder.layer[0].attention.self
@@ -369,7 +289,7 @@ def _readout(enc: Encoder, seed: int) -> torch.Tensor:
 
 
 def _task_loss(enc: Encoder, P: torch.Tensor, ids: torch.Tensor, labels: torch.Tensor, u):
-    h = prompt_forward(enc, P, ids)[:, P.shape[1] :]  # the input's columns
+    h = encode(enc, ids, P, placement="embedding").outputs  # the input's columns
     logits = h.mean(dim=1) @ u
     return torch.nn.functional.binary_cross_entropy_with_logits(logits, labels)
 
@@ -388,13 +308,15 @@ def tune_prompt(
     binary task: the logit of sequence ``i`` is ``<mean_t h_t, u>``, the mean of the final
     hidden states over the input's columns against a fixed random unit vector ``u`` (from
     ``seed``), trained with the logistic loss on ``labels`` (``N`` zeros and ones). The
-    prompt starts at :func:`word_prompt` (from ``seed``); the model stays frozen."""
-    enc = _check_encoder(enc)
+    prompt (``"embedding"`` placement) starts at the word embeddings of ``prompt_length``
+    random words (:func:`~ptheory.real.word_prompt`, from ``seed``); the model stays
+    frozen. Runs on one CPU thread (small tensors, many steps)."""
+    enc = check_encoder(enc)
     L_p = check_int(prompt_length, "prompt_length", minimum=1)
     steps = check_int(steps, "steps", minimum=0)
     lr = check_real(lr, "lr", minimum=0.0, strict_minimum=True)
     seed = check_int(seed, "seed", minimum=0)
-    P0 = word_prompt(enc, L_p, seed=seed)
+    P0 = word_prompt(enc, L_p, seed=seed, placement="embedding")
     ids = _check_ids(ids, enc, P0)
     if not isinstance(labels, torch.Tensor) or labels.shape != (ids.shape[0],):
         raise ValueError(f"labels must be a tensor of shape ({ids.shape[0]},), one per sequence")
@@ -405,7 +327,7 @@ def tune_prompt(
     P = P0.clone().requires_grad_(True)
     opt = torch.optim.Adam([P], lr=lr)
     losses = []
-    with torch.random.fork_rng(devices=[]):
+    with torch.random.fork_rng(devices=[]), torch_threads(1):
         torch.manual_seed(seed)
         for _ in range(steps):
             opt.zero_grad()
@@ -448,83 +370,54 @@ def _check_plan(enc: Encoder, plan: Any) -> dict[tuple[int, int], int]:
     return out
 
 
-def _make_forward(heads: dict[int, int], method: str, layer: int, record: list | None):
-    def forward(self, hidden_states, attention_mask=None, head_mask=None, **kwargs):
-        if kwargs.get("encoder_hidden_states") is not None or kwargs.get("past_key_values"):
-            raise ValueError("substituted_attention supports self-attention without a cache")
-        N, n, _ = hidden_states.shape
-        H, dh = self.num_attention_heads, self.attention_head_size
-
-        def split(x: torch.Tensor) -> torch.Tensor:
-            return x.view(N, n, H, dh).transpose(1, 2)
-
-        q, k, v = (split(f(hidden_states)) for f in (self.query, self.key, self.value))
-        scores = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(dh)
-        if attention_mask is not None:
-            scores = scores + attention_mask
-        probs = torch.nn.functional.softmax(scores, dim=-1)
-        if head_mask is not None:
-            probs = probs * head_mask
-        ctx = torch.matmul(probs, v)
-        if heads and attention_mask is not None and bool((attention_mask != 0).any()):
+def _poly_head(layer: int, head: int, degree: int, method: str, record: list | None) -> HeadFn:
+    def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor):
+        if bool((mask != 0).any()):
             raise ValueError("polynomial attention cannot mask keys: use inputs without padding")
-        for h, g in heads.items():
-            # float64: a Chebyshev fit on a large score range has weights past float32's
-            qh, kh, vh = (t[:, h].detach().double() for t in (q, k, v))
-            # one thread: the kernel's many tiny batched products, split over threads,
-            # mostly wait on each other (100x slower on a loaded 2-core machine)
-            with torch_threads(1):
-                approx = poly_attention(qh, kh, vh, g, method, scale=SCALE)
-            if record is not None:
-                exact = exact_attention(qh, kh, vh, scale=SCALE, reference=True)
-                mean_v = vh.double().mean(dim=-2, keepdim=True)
-                record.append(
-                    HeadRecord(
-                        layer,
-                        h,
-                        g,
-                        float((approx - exact).abs().max()),
-                        poly_error_bound(qh, kh, vh, g, method, scale=SCALE),
-                        float((mean_v - exact).abs().max()),
-                        float(vh.abs().max()),
-                    )
+        # float64: a Chebyshev fit on a large score range has weights past float32's
+        qh, kh, vh = (t.detach().double() for t in (q, k, v))
+        # one thread: the kernel's many tiny batched products, split over threads,
+        # mostly wait on each other on a loaded machine
+        with torch_threads(1):
+            approx = poly_attention(qh, kh, vh, degree, method, scale=SCALE)
+        if record is not None:
+            exact = exact_attention(qh, kh, vh, scale=SCALE, reference=True)
+            mean_v = vh.mean(dim=-2, keepdim=True)
+            record.append(
+                HeadRecord(
+                    layer,
+                    head,
+                    degree,
+                    float((approx - exact).abs().max()),
+                    poly_error_bound(qh, kh, vh, degree, method, scale=SCALE),
+                    float((mean_v - exact).abs().max()),
+                    float(vh.abs().max()),
                 )
-            ctx[:, h] = approx.to(ctx.dtype)
-        ctx = ctx.permute(0, 2, 1, 3).reshape(N, n, H * dh)
-        return ctx, probs
+            )
+        return approx
 
-    return forward
+    return attend
 
 
-@contextmanager
-def substituted_attention(
+def substitution(
     enc: Encoder,
     plan: Mapping[tuple[int, int], int],
     *,
     method: str = "chebyshev",
     record: list[HeadRecord] | None = None,
-) -> Iterator[Encoder]:
-    """Within the ``with`` block, head ``h`` of layer ``l`` computes its attention by
-    :func:`~ptheory.efficiency.poly_attention` at degree ``plan[(l, h)]`` (``method``; the
-    Chebyshev fit on the head's own score radius; computed in float64, since the fit's
-    weights on a large score range overflow float32), the other heads exactly as BERT's
-    eager attention does. Each substituted head of each forward pass appends a :class:`HeadRecord`
-    to ``record`` when given. Restores the model's own forward on exit."""
-    enc = _check_encoder(enc)
+) -> dict[tuple[int, int], HeadFn]:
+    """Head replacements for :func:`~ptheory.real.encode` (its ``heads`` argument): head
+    ``h`` of layer ``l`` computes its attention by :func:`~ptheory.efficiency.poly_attention`
+    at degree ``plan[(l, h)]`` (``method``; the Chebyshev fit on the head's own score
+    radius; in float64, since the fit's weights on a large score range overflow float32),
+    every other head exactly. Each substituted head of each forward pass appends a
+    :class:`HeadRecord` to ``record`` when given. Layers and heads from 0."""
+    enc = check_encoder(enc)
     plan = _check_plan(enc, plan)
     method = check_method(method)
     if record is not None and not isinstance(record, list):
         raise TypeError(f"record must be a list or None, got {type(record).__name__}")
-    layers = sorted({lay for lay, _ in plan})
-    modules = [enc.model.encoder.layer[i].attention.self for i in layers]
-    try:
-        for i, sa in zip(layers, modules, strict=True):
-            heads = {h: g for (lay, h), g in sorted(plan.items()) if lay == i}
-            sa.forward = types.MethodType(_make_forward(heads, method, i, record), sa)
-        yield enc
-    finally:
-        for sa in modules:
-            sa.__dict__.pop("forward", None)
+    return {(lay, h): _poly_head(lay, h, g, method, record) for (lay, h), g in plan.items()}
 
 
 @contextmanager
@@ -532,7 +425,7 @@ def cooled_head(enc: Encoder, layer: int, head: int, factor: float) -> Iterator[
     """Within the ``with`` block, head ``head`` of layer ``layer`` has its query and key
     weights and biases multiplied by ``factor`` (its scores by ``factor**2``): a different
     model, for controls. Restored on exit."""
-    enc = _check_encoder(enc)
+    enc = check_encoder(enc)
     layer = check_int(layer, "layer", minimum=0, maximum=enc.layers - 1)
     head = check_int(head, "head", minimum=0, maximum=enc.heads - 1)
     factor = check_real(factor, "factor", minimum=0.0, strict_minimum=True)
@@ -559,7 +452,7 @@ def readout_kl(
     embeddings (``(vocab, d)``), ``h`` a final hidden state of ``reference`` (``p``) or of
     ``changed`` (``p~``), both ``(N, n, d)``. (The packaged model has no masked-language
     head; this is its weight-tied readout without the head's extra dense layer.)"""
-    enc = _check_encoder(enc)
+    enc = check_encoder(enc)
     a = check_finite(as_tensor(reference, "reference"), "reference")
     b = check_finite(as_tensor(changed, "changed"), "changed")
     if a.dim() != 3 or a.shape[-1] != enc.d:

@@ -73,7 +73,7 @@ def plot_head_bounds(
     for n, style in zip(ns, (":", "--", "-."), strict=False):
         ax.axhline(math.sqrt(math.log(n)), color="0.2", ls=style, lw=1.2, label=f"√ln n, n = {n}")
     ax.set_yscale("log")
-    ax.set_xticks(range(layers))
+    ax.set_xticks(range(layers), [str(layer + 1) for layer in range(layers)])
     ax.set_xlabel("layer")
     ax.set_ylabel("entry bound B (scores ⟨q, k⟩ / m)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)

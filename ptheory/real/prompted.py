@@ -185,7 +185,7 @@ def word_prefix(enc: Encoder, length: int, *, seed: int = 0) -> Prefix:
         run = encode(enc, ids, record=True)
     keys = torch.stack([k[0] for k in run.keys]).transpose(-1, -2)  # (layers, H, m, L_p)
     values = torch.stack([v[0] for v in run.values]).transpose(-1, -2)
-    return Prefix(keys.clone(), values.clone())
+    return Prefix(keys.contiguous(), values.contiguous())
 
 
 # ------------------------------------------------------------------ the forward pass

@@ -46,16 +46,17 @@ from dataclasses import dataclass
 
 import torch
 
-from .._validate import as_tensor, check_finite, check_int
+from .._validate import as_tensor, check_int
+from ..model import torch_threads
 from ..segments import segment_fit
-from .loader import Encoder
+from .loader import Encoder, check_encoder
+from .prompted import Encoded, Prefix, encode, random_prompt, word_prefix, word_prompt
 
 __all__ = [
     "PROMPT_KINDS",
     "SENTENCES",
     "STAGES",
     "Bending",
-    "EncoderRun",
     "HeadSplit",
     "SegmentMeasurement",
     "head_median",
@@ -67,13 +68,13 @@ __all__ = [
     "measure_bending",
     "measure_prompts",
     "measure_segments",
-    "run_encoder",
     "tokenize_sentences",
+    "tune_on_sentences",
 ]
 
 PROMPT_KINDS = ("words", "random")
-"""The soft prompts of the chapter: embedded vocabulary words, or random vectors of the
-same column norms."""
+"""The untuned soft prompts of the chapter: vocabulary words as the first layer reads
+them, or random vectors of the same column norms."""
 
 SENTENCES = (
     "The cat sat on the mat by the door.",
@@ -92,26 +93,12 @@ sublayer's output and residual ``x + sum_h o_h + b_O``; after the first LayerNor
 LayerNorm (the layer's output)."""
 
 
-def _check_encoder(enc: object) -> Encoder:
-    if not isinstance(enc, Encoder):
-        raise TypeError(f"enc must be a ptheory.real.Encoder, got {type(enc).__name__}")
-    return enc
-
-
-def _dtype(enc: Encoder) -> torch.dtype:
-    return next(enc.model.parameters()).dtype
-
-
-def _device(enc: Encoder) -> torch.device:
-    return next(enc.model.parameters()).device
-
-
 def tokenize_sentences(
     enc: Encoder, sentences: tuple[str, ...] | list[str] = SENTENCES
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Token ids ``(N, L)`` and attention mask ``(N, L)`` (1 for tokens, 0 for padding) of
     ``sentences``, padded to the longest."""
-    enc = _check_encoder(enc)
+    enc = check_encoder(enc)
     if isinstance(sentences, str) or not isinstance(sentences, (list, tuple)):
         raise TypeError(f"sentences must be a list or tuple of str, got {type(sentences).__name__}")
     if not sentences or not all(isinstance(s, str) and s for s in sentences):
@@ -122,174 +109,78 @@ def tokenize_sentences(
     return out["input_ids"], out["attention_mask"]
 
 
-def _check_ids(enc: Encoder, ids: object, mask: object) -> tuple[torch.Tensor, torch.Tensor]:
-    if not isinstance(ids, torch.Tensor) or ids.dtype not in (torch.int64, torch.int32):
-        raise TypeError(f"ids must be an integer tensor (N, L), got {type(ids).__name__}")
-    if ids.ndim != 2 or ids.shape[1] == 0 or ids.shape[0] == 0:
-        raise ValueError(f"ids must have shape (N, L) with N, L >= 1, got {tuple(ids.shape)}")
-    if int(ids.min()) < 0 or int(ids.max()) >= enc.vocab_size:
-        raise ValueError(f"ids must lie in [0, {enc.vocab_size}), the encoder's vocabulary")
-    if not isinstance(mask, torch.Tensor):
-        raise TypeError(f"mask must be a tensor (N, L) of 0 and 1, got {type(mask).__name__}")
-    if mask.shape != ids.shape:
-        raise ValueError(
-            f"mask must have the shape of ids {tuple(ids.shape)}, got {tuple(mask.shape)}"
-        )
-    if not bool(((mask == 0) | (mask == 1)).all()) or not bool((mask[:, 0] == 1).all()):
-        raise ValueError("mask must hold 0 and 1 only, with 1 on each sequence's first token")
-    return ids, mask.to(torch.int64)
-
-
 def make_prompt(enc: Encoder, kind: str, length: int, seed: int = 0) -> torch.Tensor:
-    """A soft prompt ``P: (d, L_p)`` in the space the first layer reads.
-
-    ``kind="words"``: ``length`` vocabulary tokens drawn with ``seed`` (whole words of
-    letters when the encoder has a tokenizer, any token id otherwise), passed through the
-    model's embedding layer at positions ``0, ..., L_p - 1`` (word, position and segment
-    embeddings, LayerNorm): what the first layer would read for those words.
-    ``kind="random"``: Gaussian columns, each rescaled to the norm of the corresponding
-    column of the ``"words"`` prompt of the same seed (matched norms, random directions).
-    """
-    enc = _check_encoder(enc)
+    """An untuned soft prompt ``P: (d, L_p)`` for the ``"input"`` placement:
+    ``kind="words"``, ``length`` random whole words as the first layer reads them
+    (:func:`~ptheory.real.word_prompt`); ``kind="random"``, Gaussian columns of the same
+    norms (:func:`~ptheory.real.random_prompt`)."""
+    enc = check_encoder(enc)
     if kind not in PROMPT_KINDS:
         raise ValueError(f"kind must be one of {PROMPT_KINDS}, got {kind!r}")
-    length = check_int(length, "length", minimum=1)
-    seed = check_int(seed, "seed", minimum=0)
-    gen = torch.Generator().manual_seed(seed)
-    pool = _word_ids(enc)
-    ids = pool[torch.randint(len(pool), (length,), generator=gen)]
-    model = enc.model
-    with torch.no_grad():
-        words = model.embeddings(input_ids=ids.unsqueeze(0).to(_device(enc)))[0].T  # (d, L_p)
     if kind == "words":
-        return words
-    noise = torch.randn(words.shape, generator=gen, dtype=torch.float64).to(words)
-    scale = torch.linalg.vector_norm(words, dim=0) / torch.linalg.vector_norm(noise, dim=0)
-    return noise * scale
+        return word_prompt(enc, length, seed=seed)
+    return random_prompt(enc, length, seed=seed)
 
 
-def _word_ids(enc: Encoder) -> torch.Tensor:
-    if enc.tokenizer is None:
-        return torch.arange(enc.vocab_size)
-    vocab = enc.tokenizer.get_vocab()
-    ids = sorted(i for w, i in vocab.items() if w.isalpha() and w.isascii() and len(w) > 2)
-    return torch.tensor(ids)
-
-
-@dataclass(frozen=True)
-class EncoderRun:
-    """The states of one forward pass of the encoder's layers on ``[P, E(X)]``.
-
-    Attributes:
-        inputs: the layer inputs, ``layers + 1`` tensors ``(N, n, d)`` (the last is the
-            encoder's output), ``n = L_p + L``.
-        context: per layer, the model's concatenated head outputs before the output
-            matrix (BERT's context vectors), ``(N, n, d)``.
-        attention: per layer, the attention sublayer's output after the first LayerNorm,
-            ``(N, n, d)``.
-        probs: per layer, the model's attention probabilities ``(N, heads, n, n)``
-            (queries along dim 2, keys along dim 3).
-        mask: the additive attention mask ``(N, 1, n, n)`` the layers used (0 where a key
-            is visible to a query, the dtype's most negative number where it is not).
-        valid: ``(N, L)``, True on the input's tokens, False on padding.
-        prompt_length: ``L_p`` (0 without a prompt).
-    """
-
-    inputs: tuple[torch.Tensor, ...]
-    context: tuple[torch.Tensor, ...]
-    attention: tuple[torch.Tensor, ...]
-    probs: tuple[torch.Tensor, ...]
-    mask: torch.Tensor
-    valid: torch.Tensor
-    prompt_length: int
-
-
-def run_encoder(
+def tune_on_sentences(
     enc: Encoder,
     ids: torch.Tensor,
     mask: torch.Tensor,
-    P: torch.Tensor | None = None,
     *,
-    position_offset: int = 0,
-    prompt_reads_input: bool = True,
-) -> EncoderRun:
-    """Run the encoder's layers on ``[P, E(X)]`` and record every layer's states.
+    kind: str = "prompt",
+    length: int = 4,
+    seed: int = 0,
+    steps: int = 30,
+    lr: float = 0.05,
+) -> torch.Tensor | Prefix:
+    """A soft prompt (``kind="prompt"``, the ``"input"`` placement) or a prefix
+    (``kind="prefix"``) of ``length`` tokens, started at random whole words (``seed``) and
+    tuned by ``steps`` Adam steps at rate ``lr`` to move every output column of the
+    sentences ``ids, mask`` to a random place: 64 numbers read out of each column by a fixed
+    random map, targets the untuned outputs plus noise of half their spread (from
+    ``seed``). A tuned prompt for the chapter's measurements; one CPU thread."""
+    enc = check_encoder(enc)
+    if kind not in ("prompt", "prefix"):
+        raise ValueError(f"kind must be 'prompt' or 'prefix', got {kind!r}")
+    length = check_int(length, "length", minimum=1)
+    seed = check_int(seed, "seed", minimum=0)
+    steps = check_int(steps, "steps", minimum=0)
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0:
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    gen = torch.Generator().manual_seed(seed + 500)
+    readout = torch.randn(64, enc.d, generator=gen, dtype=torch.float64) / math.sqrt(enc.d)
+    dtype = next(enc.model.parameters()).dtype
+    readout = readout.to(dtype)
+    valid = mask.bool()[..., None]
+    with torch.no_grad():
+        frozen = encode(enc, ids, mask=mask).outputs @ readout.T
+    noise = torch.randn(frozen.shape, generator=gen, dtype=torch.float64).to(dtype)
+    target = frozen + 0.5 * frozen[valid.expand_as(frozen)].std() * noise
+    if kind == "prompt":
+        params = [word_prompt(enc, length, seed=seed).clone().requires_grad_(True)]
 
-    ``ids, mask: (N, L)`` (see :func:`tokenize_sentences`); ``P: (d, L_p)`` or ``None``
-    (the unprompted run), shared by every sentence. Two switches change the setting, for
-    the chapter's controls: ``position_offset=k`` embeds the sentence at positions
-    ``k, ..., k + L - 1`` (``k = L_p`` is what prompt tuning that prepends to the word
-    embeddings does), so that its layer-0 states differ from those of a run at offset 0;
-    ``prompt_reads_input=False`` masks the input's keys from the prompt's queries, so
-    that the prompt's states cannot depend on the sentence.
-    """
-    enc = _check_encoder(enc)
-    ids, mask = _check_ids(enc, ids, mask)
-    position_offset = check_int(position_offset, "position_offset", minimum=0)
-    limit = int(enc.model.config.max_position_embeddings)
-    if position_offset + ids.shape[1] > limit:
-        raise ValueError(
-            f"position_offset must leave room for the {ids.shape[1]} tokens below the model's "
-            f"{limit} positions, got {position_offset}"
-        )
-    if not isinstance(prompt_reads_input, bool):
-        raise TypeError(
-            f"prompt_reads_input must be a bool, got {type(prompt_reads_input).__name__}"
-        )
-    dtype, device = _dtype(enc), _device(enc)
-    N, L = ids.shape
-    if P is None:
-        P = torch.zeros(enc.d, 0, dtype=dtype, device=device)
+        def prompt() -> torch.Tensor | Prefix:
+            return params[0]
     else:
-        P = check_finite(as_tensor(P, "P", dtype=dtype, device=device), "P")
-        if P.ndim != 2 or P.shape[0] != enc.d or P.shape[1] == 0:
-            raise ValueError(
-                f"P must have shape (d, L_p) = ({enc.d}, L_p >= 1), got {tuple(P.shape)}"
-            )
-    L_p = P.shape[1]
-    model = enc.model
-    ids, mask = ids.to(device), mask.to(device)
-    positions = torch.arange(L, device=device) + position_offset
-    keys = torch.cat([torch.ones(N, L_p, dtype=torch.int64, device=device), mask], dim=1)
-    visible = keys[:, None, :].expand(N, L_p + L, L_p + L).clone()  # (N, queries, keys)
-    if not prompt_reads_input:
-        visible[:, :L_p, L_p:] = 0
-    additive = (1.0 - visible[:, None].to(dtype)) * torch.finfo(dtype).min
-    records: dict[str, list[torch.Tensor]] = {"context": [], "probs": [], "attention": []}
+        start = word_prefix(enc, length, seed=seed)
+        params = [start.keys.clone().requires_grad_(True),
+                  start.values.clone().requires_grad_(True)]  # fmt: skip
 
-    def grab_self(_module, _args, output):
-        records["context"].append(output[0])
-        records["probs"].append(output[1])
+        def prompt() -> torch.Tensor | Prefix:
+            return Prefix(params[0], params[1])
 
-    def grab_attention(_module, _args, output):
-        records["attention"].append(output[0])
-
-    handles = []
-    for layer in model.encoder.layer:
-        handles.append(layer.attention.self.register_forward_hook(grab_self))
-        handles.append(layer.attention.register_forward_hook(grab_attention))
-    try:
-        with torch.no_grad():
-            embedded = model.embeddings(input_ids=ids, position_ids=positions[None].expand(N, L))
-            prefix = P.T.unsqueeze(0).expand(N, L_p, enc.d)
-            out = model.encoder(
-                torch.cat([prefix, embedded], dim=1),
-                attention_mask=additive,
-                output_hidden_states=True,
-                output_attentions=True,
-            )
-    finally:
-        for handle in handles:
-            handle.remove()
-    return EncoderRun(
-        inputs=tuple(out.hidden_states),
-        context=tuple(records["context"]),
-        attention=tuple(records["attention"]),
-        probs=tuple(records["probs"]),
-        mask=additive,
-        valid=mask.bool(),
-        prompt_length=L_p,
-    )
+    place = "input" if kind == "prompt" else "prefix"
+    opt = torch.optim.Adam(params, lr=lr)
+    with torch_threads(1):
+        for _ in range(steps):
+            opt.zero_grad()
+            out = encode(enc, ids, prompt(), placement=place, mask=mask).outputs @ readout.T
+            ((out - target) * valid).pow(2).sum().backward()
+            opt.step()
+    result = prompt()
+    if isinstance(result, Prefix):
+        return Prefix(result.keys.detach().clone(), result.values.detach().clone())
+    return result.detach().clone()
 
 
 @dataclass(frozen=True)
@@ -346,13 +237,17 @@ def _project(enc: Encoder, layer: int, t: torch.Tensor) -> torch.Tensor:
     return torch.einsum("nhls,dhs->nhdl", t, W)
 
 
-def _check_run(enc: Encoder, run: object, name: str = "run") -> EncoderRun:
-    if not isinstance(run, EncoderRun):
+def _check_run(enc: Encoder, run: object, name: str = "run") -> Encoded:
+    if not isinstance(run, Encoded):
         raise TypeError(
-            f"{name} must be an EncoderRun (from run_encoder), got {type(run).__name__}"
+            f"{name} must be an Encoded run (from encode(..., record=True)), got "
+            f"{type(run).__name__}"
         )
     if len(run.context) != enc.layers or run.inputs[0].shape[-1] != enc.d:
-        raise ValueError(f"{name} was not made by this encoder (layers or width differ)")
+        raise ValueError(
+            f"{name} must be a recorded run of every layer of this encoder "
+            "(encode(..., record=True))"
+        )
     return run
 
 
@@ -363,12 +258,12 @@ def _check_layer(enc: Encoder, layer: object) -> int:
     return layer
 
 
-def head_outputs(enc: Encoder, run: EncoderRun, layer: int) -> torch.Tensor:
+def head_outputs(enc: Encoder, run: Encoded, layer: int) -> torch.Tensor:
     """The model's head outputs ``o_h = W_O^h Att_h(x, Z)`` at ``layer`` of ``run`` for the
     input's columns as queries: each head's slice of BERT's context vector mapped by its
     block ``W_O^h`` of the output matrix, ``(N, heads, d, L)``. In a run without a prompt
     these are the unprompted outputs ``bbar_h``."""
-    enc = _check_encoder(enc)
+    enc = check_encoder(enc)
     run = _check_run(enc, run)
     layer = _check_layer(enc, layer)
     with torch.no_grad():
@@ -378,7 +273,7 @@ def head_outputs(enc: Encoder, run: EncoderRun, layer: int) -> torch.Tensor:
 
 def head_split(
     enc: Encoder,
-    run: EncoderRun,
+    run: Encoded,
     layer: int,
     *,
     use_mask: bool = True,
@@ -386,40 +281,46 @@ def head_split(
 ) -> HeadSplit:
     """The segment lemma's pieces for every head of ``layer``, in ``run``'s own states.
 
-    ``a_h``, ``b_h`` and ``lam_h`` are recomputed from the layer's query, key and value
-    weights and biases, its score scale ``1/sqrt(head_size)`` and the run's attention
-    mask; ``o_h`` is the model's. ``use_mask=False`` and ``value_bias=False`` recompute
-    the parts without the mask or without the value bias: wrong answers, for controls.
+    The prompt's keys and values are those of its columns (a soft prompt) or the prefix's
+    own (a prefix). ``a_h``, ``b_h`` and ``lam_h`` are recomputed from the layer's query,
+    key and value weights and biases, its score scale ``1/sqrt(head_size)`` and the run's
+    attention mask; ``o_h`` is the model's. ``use_mask=False`` and ``value_bias=False``
+    recompute the parts without the mask or without the value bias of the columns' values:
+    wrong answers, for controls.
     """
-    enc = _check_encoder(enc)
+    enc = check_encoder(enc)
     run = _check_run(enc, run)
     layer = _check_layer(enc, layer)
     for name, flag in (("use_mask", use_mask), ("value_bias", value_bias)):
         if not isinstance(flag, bool):
             raise TypeError(f"{name} must be a bool, got {type(flag).__name__}")
-    L_p = run.prompt_length
-    if L_p == 0:
-        raise ValueError("run must have a prompt (prompt_length >= 1) to split its attention")
+    L_p, L_k = run.prompt_length, run.prefix_length
+    if L_p + L_k == 0:
+        raise ValueError("run must have a prompt or a prefix to split its attention")
     attn = enc.model.encoder.layer[layer].attention.self
     x = run.inputs[layer]
     with torch.no_grad():
         q = _heads(attn.query(x[:, L_p:]), enc.heads)  # (N, H, L, s)
         k = _heads(attn.key(x), enc.heads)
         v = _heads(attn.value(x) - (0.0 if value_bias else attn.value.bias), enc.heads)
-        scores = q @ k.transpose(-1, -2) / math.sqrt(enc.head_size)  # (N, H, L, n)
+        if L_k:  # the prefix's own keys and values come first
+            k = torch.cat([run.keys[layer][:, :, :L_k], k], dim=2)
+            v = torch.cat([run.values[layer][:, :, :L_k], v], dim=2)
+        P = L_k + L_p  # the prompt's keys
+        scores = q @ k.transpose(-1, -2) / math.sqrt(enc.head_size)  # (N, H, L, n_k)
         if use_mask:
-            scores = scores + run.mask[:, :, L_p:, :]
+            scores = scores + run.mask[:, None, L_p:, :]
         total = torch.logsumexp(scores, dim=-1)
-        prompt_scores, input_scores = scores[..., :L_p], scores[..., L_p:]
-        a = torch.softmax(prompt_scores, dim=-1) @ v[:, :, :L_p]
-        b = torch.softmax(input_scores, dim=-1) @ v[:, :, L_p:]
+        prompt_scores, input_scores = scores[..., :P], scores[..., P:]
+        a = torch.softmax(prompt_scores, dim=-1) @ v[:, :, :P]
+        b = torch.softmax(input_scores, dim=-1) @ v[:, :, P:]
         return HeadSplit(
             output=head_outputs(enc, run, layer),
             prompt_part=_project(enc, layer, a),
             input_part=_project(enc, layer, b),
             weight=torch.exp(torch.logsumexp(prompt_scores, dim=-1) - total),
             input_weight=torch.exp(torch.logsumexp(input_scores, dim=-1) - total),
-            model_weight=run.probs[layer][:, :, L_p:, :L_p].sum(dim=-1),
+            model_weight=run.probs[layer][:, :, L_p:, :P].sum(dim=-1),
         )
 
 
@@ -465,9 +366,10 @@ class SegmentMeasurement:
         state_change: ``(layers + 1, N, L)``, ``||x^l - xbar^l|| / ||xbar^l||`` for each
             input column: how far the prompt has moved the layer-``l`` input (``l = layers``:
             the encoder's output) from the unprompted run's.
-        prompt_spread: ``(layers + 1,)``, the largest ``||P^l_i - P^l_1|| / ||P^l_1||`` over
-            sentences ``i`` and prompt columns: how much the prompt's own states at layer
-            ``l`` depend on the sentence.
+        prompt_spread: ``(layers,)``, the largest ``||k^l_i - k^l_1|| / ||k^l_1||`` over
+            sentences ``i``, heads and the prompt's keys and values ``k^l`` at layer ``l``:
+            how much what the prompt offers the heads depends on the sentence (zero for a
+            prefix, whose keys and values are fixed).
         valid: ``(N, L)``, True on the input's tokens.
     """
 
@@ -483,20 +385,21 @@ class SegmentMeasurement:
     valid: torch.Tensor
 
 
-def measure_segments(enc: Encoder, prompted: EncoderRun, plain: EncoderRun) -> SegmentMeasurement:
+def measure_segments(enc: Encoder, prompted: Encoded, plain: Encoded) -> SegmentMeasurement:
     """Measure the segment lemma over every layer and head (see :class:`SegmentMeasurement`).
 
-    ``prompted``: a run with a prompt; ``plain``: the run of the same sentences without
-    one (``run_encoder(enc, ids, mask)``), whose head outputs are the ``bbar_h``.
+    ``prompted``: a recorded run with a prompt or prefix; ``plain``: the recorded run of
+    the same sentences without one (``encode(enc, ids, mask=mask, record=True)``), whose
+    head outputs are the ``bbar_h``.
     """
-    enc = _check_encoder(enc)
+    enc = check_encoder(enc)
     prompted = _check_run(enc, prompted, "prompted")
     plain = _check_run(enc, plain, "plain")
-    L_p = prompted.prompt_length
-    if L_p == 0:
-        raise ValueError("prompted must have a prompt (prompt_length >= 1)")
-    if plain.prompt_length != 0:
-        raise ValueError("plain must be a run without a prompt (prompt_length 0)")
+    L_p, P = prompted.prompt_length, prompted.prompt_length + prompted.prefix_length
+    if P == 0:
+        raise ValueError("prompted must have a prompt or a prefix")
+    if plain.prompt_length + plain.prefix_length != 0:
+        raise ValueError("plain must be a run without a prompt")
     if plain.valid.shape != prompted.valid.shape or not bool((plain.valid == prompted.valid).all()):
         raise ValueError("plain must be a run of the same sentences as prompted")
     rows: dict[str, list[torch.Tensor]] = {
@@ -516,14 +419,15 @@ def measure_segments(enc: Encoder, prompted: EncoderRun, plain: EncoderRun) -> S
         rows["own"].append(own.transpose(0, 1))
         parts = (split.output, split.prompt_part, split.input_part)
         rows["multi"].append(segment_fit(*(p.sum(dim=1) for p in parts))[1])
-    L_p_states = [h[:, :L_p] for h in prompted.inputs]
-    first = [p[:1] for p in L_p_states]
+    offered = [torch.cat([k[:, :, :P], v[:, :, :P]], dim=-1)  # (N, H, P, 2m)
+               for k, v in zip(prompted.keys, prompted.values, strict=True)]  # fmt: skip
     spread = torch.stack(
         [
-            (torch.linalg.vector_norm(p - f, dim=-1) / torch.linalg.vector_norm(f, dim=-1)).max()
-            for p, f in zip(L_p_states, first, strict=True)
+            (torch.linalg.vector_norm(o - o[:1], dim=-1)
+             / torch.linalg.vector_norm(o[:1], dim=-1)).max()
+            for o in offered
         ]
-    )
+    )  # fmt: skip
     change = torch.stack(
         [
             torch.linalg.vector_norm(h[:, L_p:] - hbar, dim=-1)
@@ -576,7 +480,7 @@ def _stages(
     return [residual, u, ff, block.output.LayerNorm(ff)]
 
 
-def measure_bending(enc: Encoder, run: EncoderRun) -> Bending:
+def measure_bending(enc: Encoder, run: Encoded) -> Bending:
     """Measure, for every layer and head of ``run`` (a prompted run), how far the rest of
     the layer bends head ``h``'s segment (see :class:`Bending`).
 
@@ -586,11 +490,11 @@ def measure_bending(enc: Encoder, run: EncoderRun) -> Bending:
     The residual stage is an affine map, so it keeps the point on its chord; the others
     need not.
     """
-    enc = _check_encoder(enc)
+    enc = check_encoder(enc)
     run = _check_run(enc, run)
     L_p = run.prompt_length
-    if L_p == 0:
-        raise ValueError("run must have a prompt (prompt_length >= 1)")
+    if L_p + run.prefix_length == 0:
+        raise ValueError("run must have a prompt or a prefix")
     distances, worst = [], 0.0
     for layer in range(enc.layers):
         split = head_split(enc, run, layer)
@@ -646,25 +550,21 @@ def measure_prompts(
     enc: Encoder,
     ids: torch.Tensor,
     mask: torch.Tensor,
-    *,
-    kinds: tuple[str, ...] = PROMPT_KINDS,
-    seeds: tuple[int, ...] = (0, 1, 2),
-    length: int = 4,
-) -> dict[tuple[str, int], SegmentMeasurement]:
-    """:func:`measure_segments` for the prompt of each kind and seed (:func:`make_prompt`,
-    ``length`` columns) on the sentences ``ids, mask``, against one unprompted run."""
-    enc = _check_encoder(enc)
-    if not isinstance(kinds, tuple) or not kinds or any(k not in PROMPT_KINDS for k in kinds):
-        raise ValueError(f"kinds must be a non-empty tuple of {PROMPT_KINDS}, got {kinds!r}")
-    if not isinstance(seeds, tuple) or not seeds:
-        raise TypeError(f"seeds must be a non-empty tuple of ints, got {seeds!r}")
-    seeds = tuple(check_int(s, "seeds", minimum=0) for s in seeds)
-    plain = run_encoder(enc, ids, mask)
+    prompts: dict[object, torch.Tensor | Prefix],
+) -> dict[object, SegmentMeasurement]:
+    """:func:`measure_segments` for each named prompt of ``prompts`` (soft prompts at the
+    ``"input"`` placement, or prefixes) on the sentences ``ids, mask``, against one
+    unprompted run."""
+    enc = check_encoder(enc)
+    if not isinstance(prompts, dict) or not prompts:
+        raise TypeError("prompts must be a non-empty dict {name: soft prompt or Prefix}")
+    plain = encode(enc, ids, mask=mask, record=True)
     out = {}
-    for kind in kinds:
-        for seed in seeds:
-            P = make_prompt(enc, kind, length, seed)
-            out[kind, seed] = measure_segments(enc, run_encoder(enc, ids, mask, P), plain)
+    with torch.no_grad():
+        for name, P in prompts.items():
+            place = "prefix" if isinstance(P, Prefix) else "input"
+            run = encode(enc, ids, P, placement=place, mask=mask, record=True)
+            out[name] = measure_segments(enc, run, plain)
     return out
 
 
