@@ -287,9 +287,11 @@ def test_tune_on_sentences_moves_the_outputs() -> None:
     enc = real.tiny_encoder(2, layers=2, heads=2, d=16)
     ids, mask = _inputs(enc)
     for kind in ("prompt", "prefix"):
-        start = real.tune_on_sentences(enc, ids, mask, kind=kind, steps=0)
-        tuned = real.tune_on_sentences(enc, ids, mask, kind=kind, steps=5)
-        again = real.tune_on_sentences(enc, ids, mask, kind=kind, steps=5)
+        start = real.tune_on_sentences(enc, ids, mask, kind=kind, steps=0).prompt
+        run = real.tune_on_sentences(enc, ids, mask, kind=kind, steps=5)
+        tuned = run.prompt
+        again = real.tune_on_sentences(enc, ids, mask, kind=kind, steps=5).prompt
+        assert len(run.losses) == 6 and run.losses[-1] < run.losses[0]
         if kind == "prompt":
             assert not torch.equal(start, tuned) and torch.equal(tuned, again)
         else:

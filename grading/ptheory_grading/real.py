@@ -129,8 +129,10 @@ def rseg_share(data: Any) -> None:
         # the wrong answers below are off by order one on the random points
         if torch.allclose(got, expected, rtol=1e-6, atol=1e-6):
             continue
-        by_length = expected * torch.linalg.vector_norm(o - b, dim=-2) / torch.linalg.vector_norm(
-            a - b, dim=-2
+        by_length = (
+            expected
+            * torch.linalg.vector_norm(o - b, dim=-2)
+            / torch.linalg.vector_norm(a - b, dim=-2)
         )
         if torch.allclose(got, by_length, rtol=1e-8, atol=1e-12):
             raise Wrong(f"for {desc} you divide by the segment's length ||a - b|| (the "

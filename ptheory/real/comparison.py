@@ -78,9 +78,7 @@ def interval(values: torch.Tensor, *, draws: int = 4000, seed: int = 0) -> tuple
     return float(values.mean()), lo, hi
 
 
-def apart(
-    lower: list[dict[str, Any]], upper: list[dict[str, Any]], at: int | None = None
-) -> bool:
+def apart(lower: list[dict[str, Any]], upper: list[dict[str, Any]], at: int | None = None) -> bool:
     """True when, on every task, every run of ``lower`` ends below every run of ``upper``
     (both lists of runs from :func:`point`, on the same tasks)."""
     tasks = sorted({r["task"] for r in lower})

@@ -275,10 +275,10 @@ def cap_prompt(enc: Encoder, *, scale: float = 1e4) -> torch.Tensor:
 # ------------------------------------------------------------------ tuning a prompt
 @dataclass(frozen=True)
 class TunedPrompt:
-    """A soft prompt ``(d, L_p)`` tuned by :func:`tune_prompt`, with its loss per step
-    (before each update; ``losses[-1]`` is after the last update)."""
+    """A tuned soft prompt ``(d, L_p)`` (or a :class:`~ptheory.real.Prefix`), with its loss
+    per step (before each update; ``losses[-1]`` is after the last update)."""
 
-    prompt: torch.Tensor
+    prompt: Any
     losses: tuple[float, ...]
 
 

@@ -37,8 +37,11 @@ def _check_points(points: object) -> list[tuple[str, int | None]]:
     return [(str(m), s) for m, s in points]
 
 
-def plot_capacity(results: dict[str, Any], points: Sequence[tuple[str, int | None]],
-                  plan: Mapping[tuple[str, int | None], Sequence[int]]) -> Figure:
+def plot_capacity(
+    results: dict[str, Any],
+    points: Sequence[tuple[str, int | None]],
+    plan: Mapping[tuple[str, int | None], Sequence[int]],
+) -> Figure:
     """Relative loss after the budget against targets per parameter, one line per method
     of ``points`` (mean of its runs, 95% interval as bars) at the ``N`` of ``plan``; the
     dashed curve is ``max(0, 1 - 1/x)``, a method whose parameters act linearly."""
@@ -56,7 +59,8 @@ def plot_capacity(results: dict[str, Any], points: Sequence[tuple[str, int | Non
         ax.errorbar(xs, mids, yerr=[los, his], color=PALETTE[j % len(PALETTE)],
                     marker=MARKERS[j % len(MARKERS)], capsize=3,
                     label=method_label(method, size))  # fmt: skip
-    grid = np.geomspace(0.05, 20, 200)
+    every = [x for line in ax.get_lines() for x in np.asarray(line.get_xdata(), dtype=float)]
+    grid = np.geomspace(min(every) / 2, max(every) * 2, 200)
     ax.plot(grid, np.maximum(0, 1 - 1 / grid), color="0.3", ls="--", lw=1.2,
             label="parameters acting linearly")  # fmt: skip
     ax.axvline(1.0, color="0.6", lw=0.8, ls=":")
@@ -68,8 +72,9 @@ def plot_capacity(results: dict[str, Any], points: Sequence[tuple[str, int | Non
     return fig
 
 
-def plot_curves(results: dict[str, Any], points: Sequence[tuple[str, int | None]],
-                ns: Sequence[int]) -> Figure:
+def plot_curves(
+    results: dict[str, Any], points: Sequence[tuple[str, int | None]], ns: Sequence[int]
+) -> Figure:
     """Learning curves: the lowest loss so far against L-BFGS evaluations, one panel per
     ``N`` of ``ns``, one line per method of ``points`` that ran at that ``N`` (mean of its
     runs, 95% interval shaded); log scale."""
@@ -113,8 +118,11 @@ def plot_stall(results: dict[str, Any]) -> Figure:
         raise ValueError("results hold no runs of the stall study")
     fig, (left, right) = new_figure(ncols=2, width=9.0, height=3.6)
     for r in runs:
-        best = np.minimum.accumulate(np.asarray(r["curve"] if "curve" in r else
-                                                [r["best"][k] for k in sorted(r["best"], key=int)]))
+        best = np.minimum.accumulate(
+            np.asarray(
+                r["curve"] if "curve" in r else [r["best"][k] for k in sorted(r["best"], key=int)]
+            )
+        )
         if r["optimizer"] == "adam":
             left.plot(np.arange(len(best)), best, color=PALETTE[0], lw=0.8, alpha=0.7)
         else:
@@ -137,8 +145,11 @@ def plot_stall(results: dict[str, Any]) -> Figure:
     return fig
 
 
-def plot_levels(table: Mapping[tuple[str, str, str], Sequence[float]],
-                bounds: Sequence[float] = (), threshold: float = 0.05) -> Figure:
+def plot_levels(
+    table: Mapping[tuple[str, str, str], Sequence[float]],
+    bounds: Sequence[float] = (),
+    threshold: float = 0.05,
+) -> Figure:
     """The best tuned loss over the loss without a prompt, one dot per seed, for each kind
     of prompt (``"prompt"``, ``"prefix"``), dataset (``"ray"``, ``"same"``, ``"control"``)
     and level (``"head"``, ``"layer"``, ``"model"``): ``table[(kind, dataset, level)]``.
