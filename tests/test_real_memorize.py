@@ -231,3 +231,60 @@ def test_packaged_head_matches_transformers() -> None:
                  for h in range(enc.heads)]  # fmt: skip
         total = x0 + b_o + torch.stack(parts).sum(0)
         assert torch.allclose(total, _pre_layernorm_cls(enc, data.ids, prompt), atol=1e-4)
+
+
+# ------------------------------------------------------------------ reading the results
+def _fake_results() -> dict:
+    runs = []
+    for method, base in (("prompt", 0.2), ("lora_first", 0.6)):
+        for task in range(3):
+            for init in range(5):
+                loss = base + 0.01 * task + 0.001 * ((3 * init) % 5)
+                runs.append({"study": "capacity", "method": method, "size": 1, "n": 2,
+                             "task": task, "init": init, "steps": 10, "parameters": 384,
+                             "targets": 1536, "best": {"0": 1.0, "5": loss + 0.1,
+                                                       "10": loss}})  # fmt: skip
+    return {"runs": runs}
+
+
+def test_comparison_reads_points_intervals_and_order() -> None:
+    from ptheory.real import comparison as cmp
+
+    res = _fake_results()
+    low = cmp.losses(res, "capacity", "prompt", 1, 2)
+    assert low.shape == (15,) and float(low.min()) == pytest.approx(0.2)
+    assert float(cmp.losses(res, "capacity", "prompt", 1, 2, at=5).min()) == pytest.approx(0.3)
+    mean, lo, hi = cmp.interval(low)
+    assert lo <= mean <= hi and mean == pytest.approx(float(low.mean()))
+    assert cmp.interval(low) == cmp.interval(low)  # a fixed seed: the same on every call
+    a = cmp.point(res, "capacity", "prompt", 1, 2)
+    b = cmp.point(res, "capacity", "lora_first", 1, 2)
+    assert cmp.apart(a, b) and not cmp.apart(b, a)
+    # the control of the chapter: two halves of one method's starts are not apart
+    assert not cmp.apart([r for r in a if r["init"] < 2], [r for r in a if r["init"] >= 2])
+    xs, stats = cmp.curve(res, "capacity", "prompt", 1, 2)
+    assert xs == [0, 5, 10] and stats[0][0] == 1.0
+    assert cmp.linear_floor(384, 1536) == pytest.approx(0.75) and cmp.linear_floor(9, 3) == 0
+    assert cmp.numerical_rank([1.0, 0.5, 1e-9]) == 2
+    with pytest.raises(ValueError, match="no runs"):
+        cmp.point(res, "capacity", "prompt", 4, 2)
+    with pytest.raises(ValueError, match="checkpoints"):
+        cmp.losses(res, "capacity", "prompt", 1, 2, at=7)
+
+
+def test_committed_sweep_reproduces() -> None:
+    """A slice of the sweep, re-run: the first 50 evaluations of two capacity runs and one
+    whole short run of the stall study give the committed numbers."""
+    from ptheory.real import comparison as cmp
+
+    results = cmp.load()
+    for method, size in (("prompt", 4), ("lora_first", 1)):
+        run = cmp.point(results, "capacity", method, size, 1)[0]
+        curve = sw.reproduce(run | {"steps": 50})
+        assert abs(min(curve[:51]) - run["best"]["50"]) <= 1e-3 * run["best"]["50"]
+    stall = next(r for r in results["runs"] if r["study"] == "stall" and r["optimizer"] == "adam")
+    curve = sw.reproduce(stall)
+    assert curve == pytest.approx(stall["curve"], rel=1e-4)
+    # and another start does not: the comparison can fail
+    other = sw.reproduce(stall | {"init": stall["init"] + 1})
+    assert other[-1] != pytest.approx(stall["curve"][-1], rel=1e-3)

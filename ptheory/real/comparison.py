@@ -24,7 +24,16 @@ import torch
 
 from .._validate import check_int
 
-__all__ = ["apart", "curve", "interval", "linear_floor", "load", "losses", "point"]
+__all__ = [
+    "apart",
+    "curve",
+    "interval",
+    "linear_floor",
+    "load",
+    "losses",
+    "numerical_rank",
+    "point",
+]
 
 
 def load() -> dict[str, Any]:
@@ -102,6 +111,14 @@ def curve(
     checkpoints = sorted({int(k) for k in runs[0]["best"]})
     return checkpoints, [interval(losses(results, study, method, size, n, at=c))
                          for c in checkpoints]  # fmt: skip
+
+
+def numerical_rank(spectrum: Any, rel: float = 1e-5) -> int:
+    """The number of singular values of ``spectrum`` above ``rel`` times the largest."""
+    sv = torch.as_tensor(spectrum, dtype=torch.float64).flatten()
+    if sv.numel() == 0 or not bool((sv >= 0).all()):
+        raise ValueError("spectrum must be a non-empty list of singular values")
+    return int((sv > rel * sv.max()).sum())
 
 
 def linear_floor(parameters: int, targets: int) -> float:

@@ -55,6 +55,9 @@ __all__ = [
     "tune",
 ]
 
+_LAST: list[Any] = []
+"""The last run's trainable tensors and its outputs function (for the sweep's Jacobians)."""
+
 METHODS = ("prompt", "prefix", "lora_first", "lora", "layer")
 """The methods of :func:`tune` (see the module docstring)."""
 
@@ -205,25 +208,25 @@ def _check_task(task: object) -> MemorizationTask:
 def _setup(
     enc: Encoder, task: MemorizationTask, method: str, size: int | None, init: int
 ) -> tuple[list[torch.Tensor], Any]:
-    """The trainable tensors of a method and its loss function."""
+    """The trainable tensors of a method and the function of them that gives the task's
+    outputs (the loss is the task's relative loss of these outputs)."""
     ids = task.ids
     if method in ("prompt", "prefix"):
         size = check_int(size, "size", minimum=1)
         if method == "prompt":
             P = word_prompt(enc, size, seed=init).clone().requires_grad_(True)
 
-            def loss() -> torch.Tensor:
-                return task.relative_loss(task.read(encode(enc, ids, P).outputs))
+            def outputs() -> torch.Tensor:
+                return task.read(encode(enc, ids, P).outputs)
 
-            return [P], loss
+            return [P], outputs
         start = word_prefix(enc, size, seed=init)
         k, v = (t.clone().requires_grad_(True) for t in (start.keys, start.values))
 
-        def loss() -> torch.Tensor:
-            run = encode(enc, ids, Prefix(k, v), placement="prefix")
-            return task.relative_loss(task.read(run.outputs))
+        def outputs() -> torch.Tensor:
+            return task.read(encode(enc, ids, Prefix(k, v), placement="prefix").outputs)
 
-        return [k, v], loss
+        return [k, v], outputs
     if method in ("lora", "lora_first"):
         from peft import LoraConfig, get_peft_model
 
@@ -241,10 +244,10 @@ def _setup(
         blocks = list(tuned.base_model.model.encoder.layer)
         params = [p for p in tuned.parameters() if p.requires_grad]
 
-        def loss() -> torch.Tensor:
-            return task.relative_loss(task.read(encode(enc, ids, blocks=blocks).outputs))
+        def outputs() -> torch.Tensor:
+            return task.read(encode(enc, ids, blocks=blocks).outputs)
 
-        return params, loss
+        return params, outputs
     # one layer, the last: its inputs are computed once
     with torch.no_grad():
         below = encode(enc, ids, layers=enc.layers - 1).hidden
@@ -256,11 +259,10 @@ def _setup(
 
     additive = torch.zeros(ids.shape[0], ids.shape[1], ids.shape[1], dtype=below.dtype)
 
-    def loss() -> torch.Tensor:
-        h = _layer(enc, blocks[-1], below, additive, None, {}, None, 0, None)
-        return task.relative_loss(task.read(h))
+    def outputs() -> torch.Tensor:
+        return task.read(_layer(enc, blocks[-1], below, additive, None, {}, None, 0, None))
 
-    return list(tuned.parameters()), loss
+    return list(tuned.parameters()), outputs
 
 
 def tune(
@@ -289,7 +291,11 @@ def tune(
     elif lr is not None:
         raise ValueError("lr must be None for L-BFGS (its line search sets the step)")
     with torch_threads(1):
-        params, loss = _setup(enc, task, method, size, init)
+        params, outputs = _setup(enc, task, method, size, init)
+
+        def loss() -> torch.Tensor:
+            return task.relative_loss(outputs())
+
         curve: list[float] = []
         if optimizer == "lbfgs":
             opt = torch.optim.LBFGS(params, lr=1.0, max_iter=steps, max_eval=steps,
@@ -314,6 +320,8 @@ def tune(
                 opt.step()
             with torch.no_grad():
                 curve.append(float(loss()))
+    _LAST.clear()
+    _LAST.extend([params, outputs])
     size_out = None if method == "layer" else size
     count = sum(p.numel() for p in params)
     return TuneResult(method, size_out, count, task.n, task.size, task.seed, init, optimizer,

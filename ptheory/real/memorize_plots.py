@@ -131,7 +131,7 @@ def plot_stall(results: dict[str, Any]) -> Figure:
             sv = np.asarray(r["spectrum"])
             right.plot(np.arange(1, len(sv) + 1), sv / sv[0], color=PALETTE[1], lw=0.8,
                        alpha=0.7)  # fmt: skip
-    left.plot([], [], color=PALETTE[0], label="Adam, 20 steps (the first version's budget)")
+    left.plot([], [], color=PALETTE[0], label="Adam, 20 steps")
     left.plot([], [], color=PALETTE[1], label="L-BFGS")
     left.set_xscale("symlog", linthresh=10)
     left.set_yscale("log")
@@ -142,6 +142,33 @@ def plot_stall(results: dict[str, Any]) -> Figure:
     right.set_xlabel("index of the singular value")
     right.set_ylabel("singular value / largest")
     right.set_title("Jacobian of the 128 outputs at the end")
+    return fig
+
+
+def plot_ranks(results: dict[str, Any], *, rel: float = 1e-5) -> Figure:
+    """The singular values of the Jacobian of the 768 outputs at ``N = 1`` with respect to
+    the 1,536 parameters of LoRA on layer 1 and of the 4-token prompt, at the end of each
+    L-BFGS run (the ``"jacobian"`` study), divided by the largest; the dotted line is
+    ``rel``, below which a singular value counts as zero."""
+    rel = check_real(rel, "rel", minimum=0.0, strict_minimum=True)
+    runs = [r for r in results["runs"] if r["study"] == "jacobian"]
+    if not runs:
+        raise ValueError("results hold no runs of the jacobian study")
+    fig, (ax,) = new_figure(width=6.0, height=3.8)
+    for j, (method, size) in enumerate((("prompt", 4), ("lora_first", 1))):
+        first = True
+        for r in runs:
+            if (r["method"], r["size"]) != (method, size):
+                continue
+            sv = np.asarray(r["spectrum"])
+            ax.plot(np.arange(1, len(sv) + 1), sv / sv[0], color=PALETTE[j], lw=0.8, alpha=0.7,
+                    label=method_label(method, size) if first else None)  # fmt: skip
+            first = False
+    ax.axhline(rel, color="0.3", ls=":", lw=1.2, label="counted as zero below")
+    ax.set_yscale("log")
+    ax.set_xlabel("index of the singular value")
+    ax.set_ylabel("singular value / largest")
+    ax.legend(fontsize=8)
     return fig
 
 

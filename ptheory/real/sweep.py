@@ -9,14 +9,16 @@ evaluations. Three studies:
   task's ``N T k`` targets exceed each method's parameters (:data:`PLAN`);
 - ``"race"``: Adam for :data:`RACE_STEPS` steps at each method's best rate of a grid
   (chosen on a held-out task by one rule), at ``N = 4``: what a fixed budget shows;
-- ``"stall"``: the one-token prompt on the task of the chapter's first version
-  (``N = 16`` sequences read out at ``[CLS]`` by 8 numbers: 128 targets, 384
-  parameters), with L-BFGS and with 20 Adam steps, and the singular values of the
-  Jacobian of its 128 outputs at the end;
+- ``"stall"``: the one-token prompt on a small task (``N = 16`` sequences read out at
+  ``[CLS]`` by 8 numbers: 128 targets, 384 parameters), with L-BFGS and with 20 Adam
+  steps, and the singular values of the Jacobian of its 128 outputs at the end;
+- ``"jacobian"``: the same singular values for LoRA on layer 1 and the 4-token prompt
+  (1,536 parameters each) at the end of their L-BFGS runs on ``N = 1`` (768 targets);
 - ``"rays"``: the ray dataset of :mod:`ptheory.real.rays` at the level of the whole model
   (radius :data:`RAY_RADIUS`), with the same-direction dataset and the dataset that asks
-  for no change, fitted by a soft prompt and by a prefix of 4 tokens (L-BFGS,
-  :data:`RAY_BUDGET` evaluations, three seeds).
+  for no change, and at the level of the first layer (ray and same-direction datasets),
+  fitted by a soft prompt and by a prefix of 4 tokens (L-BFGS, :data:`RAY_BUDGET`
+  evaluations, three seeds).
 
 Run it (hours on two CPU cores)::
 
@@ -85,7 +87,7 @@ PLAN: dict[tuple[str, int | None], tuple[int, ...]] = {
 """``(method, size) -> N`` of the capacity study (cheap runs first)."""
 RACE_N = 4
 RACE_GRIDS: dict[str, tuple[float, ...]] = {
-    "prompt": (0.01, 0.03, 0.1, 0.3),
+    "prompt": (0.01, 0.03, 0.1, 0.3, 1.0),
     "prefix": (0.01, 0.03, 0.1, 0.3),
     "lora_first": (1e-3, 3e-3, 1e-2, 3e-2),
     "lora": (1e-3, 3e-3, 1e-2, 3e-2),
@@ -95,7 +97,7 @@ RACE_GRIDS: dict[str, tuple[float, ...]] = {
 HELD_OUT = 99
 """The held-out task seed on which the race's rates are chosen."""
 STALL_ADAM = (20, 0.3)
-"""The first version's budget for the one-token prompt: 20 Adam steps at rate 0.3."""
+"""The short budget for the one-token prompt: 20 Adam steps at rate 0.3."""
 RAY_RADIUS = 30.0
 """The ray datasets' radius (in units of ``||b_1 - b_2||``), as in the chapter."""
 RAY_BUDGET = 400
@@ -117,27 +119,28 @@ def ray_data(seed: int, dataset: str) -> Any:
     return data
 
 
-def _ray_key(kind: str, dataset: str, seed: int) -> str:
-    return f"rays/{kind}/4/{dataset}/s={seed}/model/lbfgs/{RAY_BUDGET}"
+def _ray_key(kind: str, dataset: str, seed: int, level: str = "model") -> str:
+    return f"rays/{kind}/4/{dataset}/s={seed}/{level}/lbfgs/{RAY_BUDGET}"
 
 
-def _run_ray(job: tuple[str, str, int]) -> dict[str, Any]:
+def _run_ray(job: tuple[str, ...]) -> dict[str, Any]:
     from .rays import fit_prompts, no_prompt_loss
 
     torch.set_num_threads(1)
-    kind, dataset, seed = job
+    kind, dataset, seed, level = (*job, "model")[:4]
     data = ray_data(seed, dataset)
     start = time.perf_counter()
-    curve = fit_prompts(_encoder(), [data], "model", 4, kind=kind, steps=RAY_BUDGET,
+    curve = fit_prompts(_encoder(), [data], level, 4, kind=kind, steps=RAY_BUDGET,
                         optimizer="lbfgs")[:, 0]  # fmt: skip
     return {
-        "key": _ray_key(kind, dataset, seed),
+        "key": _ray_key(kind, dataset, seed, level),
         "study": "rays",
         "kind": kind,
         "dataset": dataset,
         "seed": seed,
-        "base": no_prompt_loss(_encoder(), ray_data(seed, "ray"), "model"),
-        "own_base": no_prompt_loss(_encoder(), data, "model"),
+        "level": level,
+        "base": no_prompt_loss(_encoder(), ray_data(seed, "ray"), level),
+        "own_base": no_prompt_loss(_encoder(), data, level),
         "curve": [float(f"{x:.6g}") for x in curve.tolist()],
         "seconds": round(time.perf_counter() - start, 1),
     }
@@ -183,11 +186,14 @@ def plan_runs(study: str, lrs: dict[str, float] | None = None) -> list[Run]:
             raise ValueError("lrs must give the race's rate per method")
         return [Run("race", m, s, RACE_N, t, i, "adam", RACE_STEPS, lrs[f"{m}/{s}"])
                 for (m, s) in _race_methods() for t in TASKS for i in _inits(m)]  # fmt: skip
+    if study == "jacobian":
+        return [Run("jacobian", m, s, 1, t, i) for m, s in (("lora_first", 1), ("prompt", 4))
+                for t in TASKS for i in INITS]  # fmt: skip
     if study == "stall":
         steps, lr = STALL_ADAM
         return [Run("stall", "prompt", 1, STALL_N, t, i, o, b, r) for t in TASKS for i in INITS
                 for o, b, r in (("lbfgs", BUDGET, None), ("adam", steps, lr))]  # fmt: skip
-    raise ValueError(f"study must be capacity, grid, race or stall, got {study!r}")
+    raise ValueError(f"study must be capacity, grid, race, stall or jacobian, got {study!r}")
 
 
 def _race_methods() -> list[tuple[str, int | None]]:
@@ -251,7 +257,24 @@ def run_one(run: Run) -> dict[str, Any]:
     }
     if run.study == "stall" and run.optimizer == "lbfgs":
         record["spectrum"] = [float(f"{x:.6g}") for x in _final_spectrum(enc, task, run)]
+    if run.study == "jacobian":
+        record["spectrum"] = [float(f"{x:.6g}") for x in _last_spectrum()]
     return record
+
+
+def _last_spectrum() -> list[float]:
+    """The singular values of the Jacobian of the last run's outputs with respect to its
+    trainable parameters, at the run's end point."""
+    from ..model import torch_threads
+    from .memorize import _LAST
+
+    params, outputs = _LAST
+    with torch_threads(1):
+        out = outputs().reshape(-1)
+        rows = torch.autograd.grad(out, params, grad_outputs=torch.eye(out.numel()),
+                                   is_grads_batched=True)  # fmt: skip
+        J = torch.cat([r.reshape(out.numel(), -1) for r in rows], dim=1).double()
+        return torch.linalg.svdvals(J).tolist()
 
 
 def _final_spectrum(enc: Any, task: Any, run: Run) -> list[float]:
@@ -284,14 +307,20 @@ def reproduce(record: dict[str, Any], steps: int | None = None) -> list[float]:
     return run_one(run)["curve"]
 
 
+_ALSO: list[Path] = []
+"""Other logs whose runs count as done (``--also``): a second sweep process writes its
+own log, and ``--write`` reads them all."""
+
+
 def _read_log(path: Path) -> dict[str, dict[str, Any]]:
-    if not path.is_file():
-        return {}
     out = {}
-    for line in path.read_text().splitlines():
-        if line.strip():
-            rec = json.loads(line)
-            out[rec["key"]] = rec
+    for p in (path, *_ALSO):
+        if not p.is_file():
+            continue
+        for line in p.read_text().splitlines():
+            if line.strip():
+                rec = json.loads(line)
+                out[rec["key"]] = rec
     return out
 
 
@@ -325,7 +354,7 @@ def _execute(runs: Sequence[Run], log: Path, jobs: int) -> None:
         pool.join()
 
 
-def _execute_rays(jobs: Sequence[tuple[str, str, int]], log: Path, n_jobs: int) -> None:
+def _execute_rays(jobs: Sequence[tuple[str, ...]], log: Path, n_jobs: int) -> None:
     done = _read_log(log)
     todo = [j for j in jobs if _ray_key(*j) not in done]
     print(f"rays: {len(jobs) - len(todo)} of {len(jobs)} logged", flush=True)
@@ -381,7 +410,14 @@ def _summary(rec: dict[str, Any]) -> dict[str, Any]:
 def write_results(log: Path, out: Path) -> None:
     """Write the summaries of every logged run as the module the chapter imports."""
     everything = sorted(_read_log(log).values(), key=lambda r: r["key"])
-    records = [r for r in everything if r["study"] != "rays"]
+    rates = best_rates({r["key"]: r for r in everything})
+    # the race at each method's chosen rate only (a wider grid may have moved it)
+    records = [
+        r
+        for r in everything
+        if r["study"] not in ("rays", "race")
+        or (r["study"] == "race" and r["lr"] == rates[f"{r['method']}/{r['size']}"])
+    ]
     rays = [{k: v for k, v in r.items() if k != "key"} for r in everything
             if r["study"] == "rays"]  # fmt: skip
     data = {
@@ -389,7 +425,7 @@ def write_results(log: Path, out: Path) -> None:
         "race_steps": RACE_STEPS,
         "task": TASK_KW,
         "stall_task": STALL_KW,
-        "race_rates": best_rates({r["key"]: r for r in records}),
+        "race_rates": rates,
         "runs": [_summary(r) for r in records],
         "ray_radius": RAY_RADIUS,
         "ray_budget": RAY_BUDGET,
@@ -407,28 +443,39 @@ def write_results(log: Path, out: Path) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ptheory.real.sweep", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m ptheory.real.sweep",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--log", type=Path, default=Path("sweep.jsonl"))
     parser.add_argument("--jobs", type=int, default=1)
     parser.add_argument("--studies", nargs="+", default=["grid", "race", "stall", "capacity"])
+    parser.add_argument("--reverse", action="store_true",
+                        help="run each study's runs last first (a second process)")  # fmt: skip
+    parser.add_argument("--also", type=Path, nargs="*", default=[],
+                        help="other logs whose runs count as done")  # fmt: skip
     parser.add_argument("--write", type=Path, default=None,
                         help="write the results module from the log and stop")  # fmt: skip
     args = parser.parse_args(argv)
+    _ALSO[:] = args.also
     if args.write is not None:
         write_results(args.log, args.write)
         return 0
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     for study in args.studies:
         if study == "rays":
-            jobs = [(k, d, s) for k in ("prefix", "prompt") for d in RAY_DATASETS
+            jobs = [(k, d, s, "model") for k in ("prefix", "prompt") for d in RAY_DATASETS
                     for s in RAY_SEEDS]  # fmt: skip
+            jobs += [(k, d, s, "layer") for k in ("prefix", "prompt") for d in ("ray", "same")
+                     for s in RAY_SEEDS]  # fmt: skip
             _execute_rays(jobs, args.log, args.jobs)
         elif study == "race":
             lrs = best_rates(_read_log(args.log))
             _execute(plan_runs("race", lrs), args.log, args.jobs)
         else:
-            _execute(plan_runs(study), args.log, args.jobs)
+            runs = plan_runs(study)
+            _execute(runs[::-1] if args.reverse else runs, args.log, args.jobs)
     return 0
 
 
