@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from ._validate import as_tensor, check_finite, check_int, check_matrix_batch, check_real
-from .model import Attention
+from .model import Attention, torch_threads
 
 __all__ = [
     "IdentityReport",
@@ -182,6 +182,7 @@ def check_prompt_identity(
     max_length: int = 6,
     max_prompt_length: int = 8,
     prompt_scale: float = 2.0,
+    weight: str = "mass",
     seed: int = 0,
 ) -> IdentityReport:
     """Check the segment lemma on ``n_draws`` random layers, prompts and inputs (float64).
@@ -190,7 +191,13 @@ def check_prompt_identity(
     a random layer with ``heads`` heads, a prompt with entries ``N(0, prompt_scale^2)``
     and an input uniform in ``[0, 1]^{d x L}``, then compares the layer's output on
     ``[P, X]`` with the lemma's combination for every input column.
+
+    ``weight="mass"`` combines with the lemma's weight, the prompt's share of the
+    softmax mass; ``weight="count"`` with the prompt's share of the columns,
+    ``L_p / (L_p + L)``: a wrong weight, for a control that the check rejects.
     """
+    if weight not in ("mass", "count"):
+        raise ValueError(f"weight must be 'mass' or 'count', got {weight!r}")
     n_draws = check_int(n_draws, "n_draws", minimum=1)
     heads = check_int(heads, "heads", minimum=1)
     max_d = check_int(max_d, "max_d", minimum=1)
@@ -198,6 +205,21 @@ def check_prompt_identity(
     max_prompt_length = check_int(max_prompt_length, "max_prompt_length", minimum=1)
     prompt_scale = check_real(prompt_scale, "prompt_scale", minimum=0.0)
     seed = check_int(seed, "seed", minimum=0)
+    with torch_threads(1):  # thousands of tiny products: threads only add overhead
+        return _identity_report(n_draws, heads, max_d, max_length, max_prompt_length,
+                                prompt_scale, weight, seed)  # fmt: skip
+
+
+def _identity_report(
+    n_draws: int,
+    heads: int,
+    max_d: int,
+    max_length: int,
+    max_prompt_length: int,
+    prompt_scale: float,
+    weight: str,
+    seed: int,
+) -> IdentityReport:
     gen = torch.Generator().manual_seed(seed)
 
     def pick(high: int) -> int:
@@ -221,7 +243,11 @@ def check_prompt_identity(
         lam_max = max(lam_max, float(split.weight.max()))
         n_queries += L
         if heads == 1:
-            id_err = max(id_err, float((split.output - split.combination()).abs().max()))
+            combined = split.combination()
+            if weight == "count":
+                w = L_p / (L_p + L)
+                combined = w * split.prompt_part + (1 - w) * split.input_part
+            id_err = max(id_err, float((split.output - combined).abs().max()))
             mismatch = max(mismatch, float((t - split.weight[0]).abs().max()))
     single = heads == 1
     return IdentityReport(

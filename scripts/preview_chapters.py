@@ -29,6 +29,10 @@ def stage(chapters: list[Path], out: Path) -> None:
         shutil.copy(ROOT / name, out / name)
     (out / "book").mkdir(exist_ok=True)
     shutil.copytree(ROOT / "book" / "_ext", out / "book" / "_ext", dirs_exist_ok=True)
+    # The pinned JavaScript (MathJax, ...) the build copies into every page's static files.
+    assets = out / "book" / "assets"
+    if not assets.exists():
+        assets.symlink_to(ROOT / "book" / "assets", target_is_directory=True)
     for page in ("notation.md", "bibliography.md", "about_sources.md"):
         shutil.copy(ROOT / "book" / page, out / "book" / page)
     (out / "book" / "intro.md").write_text("# Preview\n\nA preview build of a few chapters.\n")
