@@ -163,6 +163,8 @@ def test_prose_is_about_the_mathematics(built_book: str, chapter: Path) -> None:
     prose = _prose(_page(chapter))
     hits = sorted({m.group(0).lower() for m in AUDIT.finditer(prose)})
     assert not hits, f"{chapter.stem}: prose about the book's own making: {hits}"
+    doubled = re.findall(r"\b(exercise|figure|theorem|lemma)\s+\1\b", prose, re.I)
+    assert not doubled, f"{chapter.stem}: a reference repeats its own kind: {doubled}"
 
 
 def _png_width(path: Path) -> int:
