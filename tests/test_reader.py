@@ -59,10 +59,9 @@ def _prose(soup: BeautifulSoup) -> str:
 
 
 def _headings(soup: BeautifulSoup) -> list[str]:
-    return [
-        re.sub(r"\s+", " ", h.get_text(" ")).replace("#", "").strip().lower()
-        for h in _article(soup).find_all(["h2", "h3"])
-    ]
+    heads = (re.sub(r"\s+", " ", h.get_text(" ")) for h in _article(soup).find_all(["h2", "h3"]))
+    # "2.1.3. Overview#": drop the section number and the permalink sign
+    return [re.sub(r"^[\d.\s]+", "", h.replace("#", "")).strip().lower() for h in heads]
 
 
 # ------------------------------------------------------------------ sources (fast)
