@@ -16,7 +16,7 @@ from ptheory.universality import (
     class_size,
     construct,
     contextual_separation,
-    default_lam,
+    default_beta,
     dimensions,
     exact_codes,
     ff2_table,
@@ -124,7 +124,7 @@ def test_quantize_snaps_to_centres():
 @pytest.mark.parametrize("d, L, delta", REQUIRED)
 def test_contextual_mapping_injective_for_large_enough_scale(d, L, delta):
     for rank in ("one", "full") if d > 1 else ("one",):
-        sep = contextual_separation(d, L, delta, default_lam(d, L, delta), rank=rank)
+        sep = contextual_separation(d, L, delta, default_beta(d, L, delta), rank=rank)
         assert sep.n_codes == 256 * d**0 * (round(1 / delta) ** (d * L)) * L
         assert sep.injective() and sep.n_collisions == 0, sep
         assert sep.relative > 1e-7
@@ -132,12 +132,12 @@ def test_contextual_mapping_injective_for_large_enough_scale(d, L, delta):
 
 @pytest.mark.parametrize("d, L, delta", REQUIRED)
 def test_contextual_mapping_collides_for_too_small_scale(d, L, delta):
-    lam = default_lam(d, L, delta)
+    beta = default_beta(d, L, delta)
     assert contextual_separation(d, L, delta, 0.0).min_gap == 0.0  # plain averaging
-    small = contextual_separation(d, L, delta, 1e-3 * lam)
+    small = contextual_separation(d, L, delta, 1e-3 * beta)
     assert not small.injective() and small.n_collisions > 0, small
-    with pytest.raises(ValueError, match=r"^lam"):
-        construct(d, L, delta, lam=1e-3 * lam)
+    with pytest.raises(ValueError, match=r"^beta"):
+        construct(d, L, delta, beta=1e-3 * beta)
 
 
 def test_deep_and_wide_value_maps_compute_the_same_function():
@@ -273,14 +273,14 @@ def test_float32_breaks_where_float64_does_not():
 
 
 def test_exact_map_is_injective_where_float64_collides():
-    lam = default_lam(1, 2, 0.5)
-    small = separation_by_precision(1, 2, 0.5, lam=1e-3 * lam)
+    beta = default_beta(1, 2, 0.5)
+    small = separation_by_precision(1, 2, 0.5, beta=1e-3 * beta)
     assert small.exact > 0 and not small.reliable("float64")
-    ratio = separation_by_precision(1, 2, 0.5, lam=1e-2 * lam).exact / small.exact
-    assert 900 < ratio < 1100  # the gap grows like lambda^3
-    huge = exact_codes(1, 2, 0.5, lam=1e4 * lam)
+    ratio = separation_by_precision(1, 2, 0.5, beta=1e-2 * beta).exact / small.exact
+    assert 900 < ratio < 1100  # the gap grows like beta^3 at this size (nu = 3)
+    huge = exact_codes(1, 2, 0.5, beta=1e4 * beta)
     assert -1e4 < precision.log10_relative_separation(huge) < -300  # tiny, not zero
-    assert precision.log10_relative_separation(exact_codes(1, 2, 0.5, lam=0.0)) == -math.inf
+    assert precision.log10_relative_separation(exact_codes(1, 2, 0.5, beta=0.0)) == -math.inf
 
 
 def test_poly_attention_at_the_efficient_degree_breaks_the_codes():

@@ -84,7 +84,10 @@ def test_codes_grow_faster_than_any_low_power_but_prompt_length_does_not():
 
 def test_plot_size_comparison_draws_every_series():
     fig = U.plot_size_comparison([2, 4], {"a": [1, 2], "b": [2, 3]}, {"p": [1, 2]}, {"c": [1, 1.5]})
-    assert len(fig.axes[0].lines) == 4
+    left, right = fig.axes
+    assert len(left.lines) == 2 and len(right.lines) == 2  # prompt and count; two code series
+    assert right.lines[1].get_ydata().tolist() == [3, 4]  # digits of 10^2 and 10^3
+    assert left.lines[0].get_ydata().tolist() == [10.0, 100.0]  # sizes, not their logarithms
 
 
 def test_size_comparison_labels_and_values():
