@@ -51,9 +51,10 @@ def test_series_coefficients_against_mpmath_derivatives():
     values, q = scales._sequence(*size, 5)
     shift = min(values)
     series = scales._Series([v - shift for v in values], q, shift)
+
     def code(b):  # written out here, negative scales allowed
         w = [mpmath.exp(b * q * (a - shift)) for a in values]
-        return q + mpmath.fsum(a * x for a, x in zip(values, w)) / mpmath.fsum(w)
+        return q + mpmath.fsum(a * x for a, x in zip(values, w, strict=True)) / mpmath.fsum(w)
 
     with mpmath.workdps(60):
         diffs = [Fraction(mpmath.nstr(c, 50)) for c in mpmath.taylor(code, 0, 3)]
@@ -123,9 +124,9 @@ def test_every_triple_has_its_own_codes_at_the_construction_scale():
 def test_exact_codes_keep_the_digits_of_a_located_scale():
     beta = precision.as_beta(1, 1, 0.5, "0.001234567890123456789012345")
     assert mpmath.nstr(beta, 25).startswith("0.00123456789012345678901")
-    with pytest.raises(ValueError, match="^beta"):
+    with pytest.raises(ValueError, match=r"^beta"):
         precision.as_beta(1, 1, 0.5, -1.0)
-    with pytest.raises(TypeError, match="^beta"):
+    with pytest.raises(TypeError, match=r"^beta"):
         precision.as_beta(1, 1, 0.5, [1.0])
 
 
