@@ -93,6 +93,7 @@ def test_plot_size_comparison_draws_every_series():
 def test_size_comparison_labels_and_values():
     out = U.size_comparison([2, 4], [(1, 1), (1, 2)])
     assert set(out) == {"codes", "prompt", "jackson"}
-    assert list(out["codes"]) == ["codes K, dL=1", "codes K, dL=2"]
+    assert list(out["codes"]) == ["number of codes, dL=1", "number of codes, dL=2"]
     assert out["jackson"]["Jackson-type count, $S^1$"] == [math.log10(5), math.log10(9)]
-    assert out["codes"]["codes K, dL=1"][1] == U.construction_size(0.25, 1.0, 1, 1)["log10 codes"]
+    size = U.construction_size(0.25, 1.0, 1, 1)
+    assert out["codes"]["number of codes, dL=1"][1] == size["log10 codes"]

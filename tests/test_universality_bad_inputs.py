@@ -29,6 +29,7 @@ def t(*shape, fill=0.5):
 
 CASES = [
     Case("construct", "d zero", lambda: U.construct(0, 1, 0.5), ValueError, "d"),
+    Case("cached_construct", "d zero", lambda: U.cached_construct(0, 1, 0.5), ValueError, "d"),
     Case("construct", "L float", lambda: U.construct(1, 1.0, 0.5), TypeError, "L"),
     Case("construct", "delta not 1/n", lambda: U.construct(1, 1, 0.3), ValueError, "delta"),
     Case("construct", "delta too big", lambda: U.construct(1, 1, 0.75), ValueError, "delta"),

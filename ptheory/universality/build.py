@@ -20,6 +20,7 @@ analytically; :data:`MAX_CODES` is the one limit on what is built.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable
@@ -46,6 +47,7 @@ __all__ = [
     "Dimensions",
     "UniversalModel",
     "all_prompts",
+    "cached_construct",
     "check_enumerable",
     "construct",
     "context_codes",
@@ -495,3 +497,11 @@ def construct(
         code_range=code_range,
         grid_error=grid_error,
     )
+
+
+@functools.lru_cache(maxsize=16)
+def cached_construct(d: int, L: int, delta: float, *, eta: float = 1e-7) -> UniversalModel:
+    """:func:`construct` with its defaults (and ``eta``), built once per process: the
+    model is frozen and depends on its arguments only, so measurements that rebuild the
+    same sizes (sweeps, explorers, seeds) share it."""
+    return construct(d, L, delta, eta=eta)

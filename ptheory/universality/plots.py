@@ -112,7 +112,7 @@ def plot_scale_sweep(
     floor = float(np.min(gap[gap > 0])) / 30 if np.any(gap > 0) else 1e-20
     if slope is not None:
         guide = gap[0] * (x / x[0]) ** float(slope)
-        keep = x <= x[0] * 10 ** (3.0 / max(float(slope), 1e-9))
+        keep = x <= 0.1  # the small scales, where the slope holds
         top.plot(
             x[keep],
             guide[keep],
@@ -162,7 +162,7 @@ def plot_scale_sweep(
     top.set_yscale("log")
     top.set_ylim(bottom=floor)
     top.set_ylabel("smallest gap / code range")
-    top.legend(loc="lower right", fontsize=8)
+    top.legend(loc="upper left", fontsize=8)
     mids = np.sqrt(x[1:] * x[:-1])
     swaps = np.asarray(sweep.swaps, dtype=float)
     bottom.bar(
@@ -245,7 +245,7 @@ def plot_precision(
     positive += [v for v in (resolutions or {}).values() if v > 0]
     floor = min(positive) / 100 if positive else 1e-20
     if pigeonhole:
-        ax.plot(x, 1.0 / (x - 1.0), "-", color="0.75", lw=3, label=r"$1/(K-1)$: the most possible")
+        ax.plot(x, 1.0 / (x - 1.0), "-", color="0.75", lw=3, label=r"$1/(N_{\mathrm{code}}-1)$")
     for i, (label, s) in enumerate(seps.items()):
         color, marker = PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]
         ax.plot(x, np.maximum(s, floor), marker + "-", color=color, label=label)
@@ -267,9 +267,9 @@ def plot_precision(
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_ylim(bottom=floor / 2)
-    ax.set_xlabel(r"number of contextual codes $K$")
+    ax.set_xlabel(r"number of contextual codes $N_{\mathrm{code}}$")
     ax.set_ylabel("smallest gap / code range")
-    ax.legend(loc="upper right", fontsize=7)
+    ax.legend(loc="lower left", fontsize=7)
     return ax.figure
 
 
@@ -326,7 +326,7 @@ def plot_pipeline(model: object, *, n_points: int = 4000) -> Figure:
     axes[2].plot(codes, prompts_values, ".", ms=3, color=PALETTE[1])
     axes[2].set_xlabel(r"contextual code")
     axes[2].set_ylabel("output")
-    axes[2].set_title(rf"$\mathrm{{FF}}_2$: a {len(codes)}-step table", fontsize=9)
+    axes[2].set_title(rf"$\mathrm{{FF}}_2$: a table of {len(codes)} codes", fontsize=9)
     return fig
 
 

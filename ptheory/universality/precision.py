@@ -55,14 +55,19 @@ __all__ = [
 FRAC_BITS = 256
 
 
-def token_codes(d: int, L: int, delta: float) -> tuple[torch.Tensor, torch.Tensor]:
+def token_codes(
+    d: int, L: int, delta: float, *, positions: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Integer codes of every grid prompt and grid input, as ``FF_1`` gives them on cell
     centres: ``(prompt_codes (M, L_p), input_codes (G, L))``, ``int64``, with
     ``theta = A + i V + m`` for position ``i`` (from 0) of ``[P, X]``, ``m`` in ``[0, V)``
     the token's cell and ``A`` the offset of
     :func:`~ptheory.universality.layers.code_offset`; rows in the order of
     :func:`~ptheory.universality.build.all_prompts` and
-    :func:`~ptheory.universality.grid.grid_sequences`."""
+    :func:`~ptheory.universality.grid.grid_sequences`. ``positions=False`` drops the
+    ``i V`` term: codes that name the cell only (the construction never does this)."""
+    if not isinstance(positions, bool):
+        raise TypeError(f"positions must be True or False, got {type(positions).__name__}")
     dims = dimensions(d, L, delta)
     check_enumerable(dims)
     V, L_p, M, G = dims.vocabulary, dims.prompt_length, dims.class_size, dims.grid_size
@@ -74,8 +79,9 @@ def token_codes(d: int, L: int, delta: float) -> tuple[torch.Tensor, torch.Tenso
         powers = V ** torch.arange(length - 1, -1, -1, dtype=torch.int64)
         return (idx // powers) % V
 
-    prompt = A + V * torch.arange(L_p, dtype=torch.int64) + digits(M, L_p)
-    inputs = A + V * torch.arange(L_p, n, dtype=torch.int64) + digits(G, L)
+    step = V if positions else 0
+    prompt = A + step * torch.arange(L_p, dtype=torch.int64) + digits(M, L_p)
+    inputs = A + step * torch.arange(L_p, n, dtype=torch.int64) + digits(G, L)
     return prompt, inputs
 
 
@@ -103,14 +109,16 @@ def as_beta(d: int, L: int, delta: float, beta: object = None) -> mpmath.mpf:
     return value
 
 
-def exact_codes(d: int, L: int, delta: float, *, beta: object = None) -> np.ndarray:
+def exact_codes(
+    d: int, L: int, delta: float, *, beta: object = None, positions: bool = True
+) -> np.ndarray:
     """The contextual codes of every triple, exactly: an object array ``(M G L,)`` of
     Python ints, each ``zeta * 2^bits`` rounded down, with ``bits = FRAC_BITS`` plus enough
     bits that the smallest softmax weight keeps ``FRAC_BITS`` of its own (see the module).
-    ``beta``: see :func:`as_beta`."""
+    ``beta``: see :func:`as_beta`; ``positions``: see :func:`token_codes`."""
     d = check_int(d, "d", minimum=1)
     L = check_int(L, "L", minimum=1)
-    prompt, inputs = token_codes(d, L, delta)
+    prompt, inputs = token_codes(d, L, delta, positions=positions)
     beta_mp = as_beta(d, L, delta, beta)
     M, G = prompt.shape[0], inputs.shape[0]
     top = int(inputs.max())  # every key is at most this: weights e^{beta q (a - top)} <= 1
