@@ -277,7 +277,9 @@ def collision_sweep(
 
 
 # ------------------------------------------------------------------ one collision
-def code_at(d: int, L: int, delta: float, index: int, beta: object, *, digits: int = 80):
+def code_at(
+    d: int, L: int, delta: float, index: int, beta: object, *, digits: int = 80
+) -> mpmath.mpf:
     """The code of triple ``index`` at scale ``beta`` (see :func:`~.precision.as_beta`),
     in ``mpmath`` with ``digits`` decimal digits: an ``mpmath.mpf``."""
     digits = check_int(digits, "digits", minimum=15)
