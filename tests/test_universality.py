@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -345,3 +346,23 @@ def test_float64_ff2_misses_the_sharp_tolerance_at_fifteen_thousand_codes():
     f = pt.random_relu_target(1, 1, seed=0)
     agree = off_ramp_agreement(model, model.prompt_for(f), f, n_samples=1024)
     assert not agree.passes(1e-9) and agree.passes(1e-6), agree
+
+
+def test_pipeline_figure_draws_the_models_own_codes():
+    """The pipeline figure reads the model it is given (its scale, its layers), not the
+    default construction: the table's dots are that model's contextual codes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ptheory.universality import plot_pipeline
+
+    beta = 3.0 * default_beta(1, 1, 0.5)
+    model = construct(1, 1, 0.5, beta=beta)
+    fig = plot_pipeline(model)
+    dots = fig.axes[2].lines[1].get_xdata()
+    codes = sorted(model.context_codes()[1][..., 0].reshape(-1).tolist())
+    assert np.allclose(sorted(dots), codes, rtol=0, atol=1e-12)
+    default_codes = sorted(grid_codes(1, 1, 0.5).reshape(-1).tolist())
+    assert not np.allclose(sorted(dots), default_codes, rtol=0, atol=1e-6)
+    spread = fig.axes[1].collections[1].get_offsets()[:, 0]  # the "before" marks
+    assert np.all(spread == 0)  # before the attention layer: one code for every prompt
