@@ -143,3 +143,13 @@ def test_triple_indices_follow_grid_codes():
             rel_tol=1e-12,
         )
     assert torch.equal(precision.float_codes(*size, torch.float64), flat)
+
+
+def test_too_large_a_scale_as_the_exercise_states():
+    """ex-cm-large: at 10^3 times the construction's scale, (1, 2, 1/2), float64 puts codes
+    out of order while the exact codes stay apart, by about 10^-89 of their range."""
+    beta = 1e3 * U.default_beta(1, 2, 0.5)
+    row = U.separation_by_precision(1, 2, 0.5, beta=beta)
+    assert not row.order_ok_64 and row.exact > 0
+    log_gap = precision.log10_relative_separation(precision.exact_codes(1, 2, 0.5, beta=beta))
+    assert -95 < log_gap < -85
