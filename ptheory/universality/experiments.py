@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from .._validate import check_int, check_p
 from ..distance import dp_distance
-from .build import construct, dimensions
+from .build import cached_construct, dimensions
 from .checks import off_ramp_agreement
 from .grid import quantization_bound, quantized_target
 
@@ -65,7 +65,7 @@ def error_sweep(
     L = check_int(L, "L", minimum=1)
     p = check_p(p)
     targets = _targets(targets)
-    models = [construct(d, L, delta) for delta in deltas]
+    models = [cached_construct(d, L, delta) for delta in deltas]
 
     def measure(i: int, f: Callable, C: float) -> tuple[float, ...]:
         model = models[i]

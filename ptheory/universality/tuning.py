@@ -24,7 +24,7 @@ import torch
 from .._validate import check_int
 from ..distance import uniform_inputs
 from ..model import build_transformer, prompt_forward
-from .build import construct
+from .build import cached_construct
 
 __all__ = ["TuningComparison", "oracle_vs_gradient"]
 
@@ -92,8 +92,8 @@ def oracle_vs_gradient(
     X = uniform_inputs(n_samples, 1, 1, seed=seed)
     with torch.no_grad():
         Y = torch.as_tensor(target(X), dtype=torch.float64)
-    sharp = construct(1, 1, delta)
-    smooth = construct(1, 1, delta, eta=sharp.delta / 4)
+    sharp = cached_construct(1, 1, delta)
+    smooth = cached_construct(1, 1, delta, eta=sharp.delta / 4)
     L_p = sharp.prompt_length
     gen = torch.Generator().manual_seed(seed)
     starts = torch.rand(restarts, 1, L_p, generator=gen, dtype=torch.float64)
