@@ -21,6 +21,7 @@ from ptheory.capacity import (
     apex_dataset,
     bump_dataset,
     bump_height,
+    bump_lipschitz_ratio,
     bump_target,
     check_dataset,
     collision_dataset,
@@ -424,6 +425,10 @@ CASES: list[Case] = [
          "seed"),
     # ------------------------------------------------- lookup length, adversarial searches
     Case("bump_height", "k zero", lambda: bump_height(0), ValueError, "k"),
+    Case("bump_lipschitz_ratio", "pairs zero", lambda: bump_lipschitz_ratio(1, 0.1, pairs=0),
+         ValueError, "pairs"),
+    Case("bump_lipschitz_ratio", "eps too large", lambda: bump_lipschitz_ratio(1, 0.3),
+         ValueError, "eps"),
     Case("bump_height", "lipschitz zero", lambda: bump_height(3, 0.0), ValueError, "lipschitz"),
     Case("bump_target", "Z wrong rows", lambda: bump_target(torch.zeros(2, 3, 1), *BUMP),
          ValueError, "Z"),

@@ -17,6 +17,7 @@ import torch
 from ptheory.capacity import (
     bump_dataset,
     bump_height,
+    bump_lipschitz_ratio,
     bump_target,
     collision_dataset,
     counting_lower_bound,
@@ -122,6 +123,12 @@ def test_bump_target_is_the_lipschitz_target_of_the_proof(d, L, eps, C):
     assert float(ratio.max()) >= 0.9 * C  # the slope C is reached
     values = bump_target(Z1, X, Y, lipschitz=C)
     assert float(values.min()) >= 0.5 and float(values.max()) <= 1.0
+
+
+@pytest.mark.parametrize("d, L, eps, C", [(1, 1, 0.1, 1.0), (2, 1, 0.05, 1.0), (1, 2, 0.1, 3.0)])
+def test_bump_lipschitz_ratio_reaches_one_and_not_more(d, L, eps, C):
+    ratio = bump_lipschitz_ratio(d, eps, L=L, lipschitz=C, pairs=500)
+    assert 0.99 <= ratio <= 1 + 1e-9
 
 
 def test_bump_height_is_above_two_eps_only_up_to_k():

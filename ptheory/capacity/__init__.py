@@ -48,6 +48,7 @@ from .bound_plots import (
 from .counting import (
     bump_dataset,
     bump_height,
+    bump_lipschitz_ratio,
     bump_target,
     counting_lower_bound,
     covering_length_bound,
@@ -129,6 +130,7 @@ __all__ = [
     "bound_plots",
     "bump_dataset",
     "bump_height",
+    "bump_lipschitz_ratio",
     "bump_target",
     "check_dataset",
     "collision_dataset",

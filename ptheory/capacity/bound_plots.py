@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from .._validate import check_int, check_real
 from ..plotting import MARKERS, PALETTE, axes_or_new
@@ -100,6 +101,9 @@ def plot_lookup_lengths(
         ax.plot(ns, c, "--", color="0.45", label="counting bound, 64-bit entries")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log", base=2)
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.xaxis.set_major_formatter(plain)
+    ax.yaxis.set_major_formatter(plain)
     ax.set_xlabel("examples $N$")
     ax.set_ylabel(r"prompt tokens $L_p$")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
@@ -193,14 +197,14 @@ def plot_quantized(reports: Sequence[QuantizedReport], ax: Axes | None = None) -
     ax = axes_or_new(ax, width=5.6, height=3.8)
     fig = ax.figure
     b = [r.bits for r in reports]
-    ax.step(b, [r.count_ratio for r in reports], where="mid", ls="--", color="0.2",
+    ax.step(b, [r.count_ratio for r in reports], where="post", ls="--", color="0.2",
             label="count: largest possible fraction")  # fmt: skip
     ax.plot(b, [r.fraction for r in reports], "o-", color=PALETTE[0],
             label="quantized tuned prompts")  # fmt: skip
-    ax.set_xlabel("bits per prompt entry $b$")
+    ax.set_xlabel("bits per prompt entry")
     ax.set_ylabel("fraction of datasets memorized")
     ax.set_ylim(-0.05, 1.05)
-    ax.legend(loc="center right")
+    ax.legend(loc="upper left")
     return fig
 
 

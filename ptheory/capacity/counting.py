@@ -31,6 +31,7 @@ from .._validate import as_tensor, check_finite, check_int, check_matrix_batch, 
 __all__ = [
     "bump_dataset",
     "bump_height",
+    "bump_lipschitz_ratio",
     "bump_target",
     "counting_lower_bound",
     "covering_length_bound",
@@ -145,6 +146,29 @@ def bump_target(
     dist = (Z[:, None] - X[None]).abs().amax(dim=(-1, -2))  # (M, N), max norm
     bumps = torch.clamp(eta - C * dist, min=0.0)
     return 0.5 + torch.einsum("mn,njl->mjl", bumps, (Y - 0.5) / eta)
+
+
+def bump_lipschitz_ratio(
+    d: int, eps: float, *, L: int = 1, lipschitz: float = 1.0, pairs: int = 2000, seed: int = 0
+) -> float:
+    """The largest ``||f(Z) - f(Z')||_max / (C ||Z - Z'||_max)`` seen for the target ``f`` of a
+    member of the counting family (:func:`bump_target`), over ``pairs`` pairs of points
+    within ``0.05`` of a grid input, where the bumps are steepest, and ``0.01`` apart. The
+    proof needs it to be at most ``1``; the bumps' slope makes it reach about ``1``."""
+    d = check_int(d, "d", minimum=1)
+    L = check_int(L, "L", minimum=1)
+    C = check_real(lipschitz, "lipschitz", minimum=0.0, strict_minimum=True)
+    pairs = check_int(pairs, "pairs", minimum=1)
+    seed = check_int(seed, "seed", minimum=0)
+    X, Y = bump_dataset(d, eps, L=L, lipschitz=C, seed=seed)
+    gen = torch.Generator().manual_seed(seed)
+    near = X[torch.randint(0, len(X), (pairs,), generator=gen)]
+    Z1 = near + 0.1 * torch.rand(near.shape, generator=gen, dtype=torch.float64) - 0.05
+    Z2 = Z1 + 0.01 * torch.randn(Z1.shape, generator=gen, dtype=torch.float64)
+    Z1, Z2 = Z1.clamp(0.0, 1.0), Z2.clamp(0.0, 1.0)
+    gap = (bump_target(Z1, X, Y, lipschitz=C) - bump_target(Z2, X, Y, lipschitz=C)).abs()
+    step = (Z1 - Z2).abs().amax(dim=(1, 2)).clamp_min(1e-300)
+    return float((gap.amax(dim=(1, 2)) / step).max()) / C
 
 
 def level_dataset(d: int, N: int, levels: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:

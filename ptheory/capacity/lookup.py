@@ -354,19 +354,19 @@ def lookup_length_search(
     eps: float,
     *,
     sharpness: float | None = None,
-    restarts: int = 2,
+    restarts: int = 1,
     steps: int = 150,
     seed: int = 0,
 ) -> LookupSearch:
     """Search every prompt length for the lookup model (``d = 1``) on one dataset.
 
     For each length ``L_p = 1, ..., K`` (``K`` the length of :func:`merged_lookup_prompt`):
-    ``restarts`` prompts, the merge-aware one merged down to ``L_p`` tokens and perturbed
-    copies of it, tuned by ``steps`` batched L-BFGS steps on the squared excess of each
-    error over ``0.9 eps``; the model (``sharpness`` defaults to :func:`lookup_sharpness`
-    for the inputs' spacing) is then run on the tuned prompts, and the smallest max error
-    of each length is kept. A measurement of a search: ``found`` may overstate the fewest
-    tokens that memorize; ``bound`` is proved.
+    ``restarts`` prompts, the merge-aware one merged down to ``L_p`` tokens and (for
+    ``restarts > 1``) perturbed copies of it, tuned by ``steps`` batched L-BFGS steps on
+    the squared excess of each error over ``0.9 eps``. The model (``sharpness`` defaults
+    to :func:`lookup_sharpness` for the inputs' spacing) is then run on the tuned prompts,
+    and the smallest max error of each length is kept. A measurement of a search:
+    ``found`` may overstate the fewest tokens that memorize; ``bound`` is proved.
     """
     x, y, eps = _one_dim(X, Y, eps)
     restarts = check_int(restarts, "restarts", minimum=1)
