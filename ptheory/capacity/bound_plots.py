@@ -204,7 +204,7 @@ def plot_quantized(reports: Sequence[QuantizedReport], ax: Axes | None = None) -
     ax.set_xlabel("bits per prompt entry")
     ax.set_ylabel("fraction of datasets memorized")
     ax.set_ylim(-0.05, 1.05)
-    ax.legend(loc="upper left")
+    ax.legend(loc="center left")
     return fig
 
 
