@@ -241,10 +241,32 @@ def test_apex_dataset_needs_rank_n_and_n_prompt_tokens(n):
     geom_b = model.layers[0].attend(X[:, :, -1:], X)[..., 0]
     losses = [lora_fit(model, X, Y, r).loss for r in range(1, n + 1)]
     assert losses[-1] < 1e-20 and all(v > 1e-8 for v in losses[:-1])
-    res = prompt_tune(model, X, Y, list(range(1, n)), steps=60, restarts=4)
-    assert float(res.losses.min()) > 1e-6  # no prompt shorter than n fits exactly
-    # the needed offsets point away from one apex: c_i - b_i parallel to b_i - o
     assert geom_b.shape == (n, 4)
+    # Why no prompt shorter than n fits exactly (the theorem's two facts, not an optimizer's
+    # failure): (1) the prompt points a_i = Att(x_i, P) of a prompt of L_p tokens span an
+    # affine subspace of dimension at most L_p - 1, for random and for tuned prompts;
+    attn = model.layers[0]
+    queries = X[:, :, -1:]
+    gen = torch.Generator().manual_seed(n)
+    tuned = prompt_tune(model, X, Y, list(range(1, n)), steps=30, restarts=2)
+    for L_p in range(1, n):
+        prompts = [3.0 * torch.randn(4, L_p, generator=gen, dtype=F64) for _ in range(8)]
+        prompts += list(tuned.prompts[L_p - 1])
+        for P in prompts:
+            with torch.no_grad():
+                a = attn.attend(queries, P[None].expand(n, 4, L_p))[..., 0]  # (n, d)
+            spread = torch.linalg.svdvals(a[1:] - a[0])
+            assert int((spread > 1e-9 * float(a.abs().max())).sum()) <= L_p - 1
+    # (2) an exact fit needs a_i = c_i + s_i (c_i - b_i), s_i > 0: points o + t_i v_i on rays
+    # from one apex o with independent directions v_i, affinely independent for every s.
+    with torch.no_grad():
+        c = ff_inverse(model.layers[1], Y)[..., 0] - X[:, :, -1]
+    offsets = c - geom_b
+    assert int(torch.linalg.matrix_rank(offsets)) == n
+    for _ in range(5):
+        s = 10.0 ** (4 * torch.rand(n, 1, generator=gen, dtype=F64) - 2)  # one s_i each
+        needed = c + s * offsets
+        assert int(torch.linalg.matrix_rank(needed[1:] - needed[0])) == n - 1
 
 
 def test_plot_parameters():

@@ -12,34 +12,48 @@ Modules, along the theory's seams:
 * :mod:`~ptheory.capacity.adapt`: the weight-space baselines, LoRA (closed form or
   trained) and full fine-tuning, on the same frozen model and loss.
 * :mod:`~ptheory.capacity.counting`: the book's own counting bound on the prompt length
-  needed to memorize (valid for any method with ``b``-bit parameters), its covering form
-  for real-valued prompts of bounded norm, quantized prompts, and the lookup construction.
+  needed to memorize (valid for any method with ``nu``-bit parameters), the family of
+  Lipschitz targets behind it, and its covering form for real-valued prompts.
+* :mod:`~ptheory.capacity.lookup`: a frozen model that reads its prompt as a lookup table,
+  a proved lower bound on its prompt length, and a search over every length.
+* :mod:`~ptheory.capacity.quantized`: prompts with ``bits``-bit entries against the count.
 * :mod:`~ptheory.capacity.invertible`: Wang et al.'s multi-layer limitation: layers whose
-  residual branches are small make ``X -> tau_P(X)`` injective, with a quantitative bound.
-* :mod:`~ptheory.capacity.plots`: the part's figures.
+  residual branches are small make ``X -> tau_P(X)`` injective, with a quantitative bound;
+  the Lipschitz constant of ``P -> tau_P``; adversarial searches against both.
+* :mod:`~ptheory.capacity.plots`, :mod:`~ptheory.capacity.bound_plots`: the part's figures.
 """
 
-from . import adapt, counting, engine, entropy, invertible, plots, rays, studies
+from . import (
+    adapt,
+    bound_plots,
+    counting,
+    engine,
+    entropy,
+    invertible,
+    lookup,
+    plots,
+    quantized,
+    rays,
+    studies,
+)
 from .adapt import FitResult, LoRAResult, fine_tune, lora_fit
+from .bound_plots import (
+    plot_branch_constants,
+    plot_counting_bound,
+    plot_lookup_lengths,
+    plot_loss_by_norm,
+    plot_quantized,
+    plot_smallest_lengths,
+)
 from .counting import (
-    LookupReport,
-    QuantizedReport,
     bump_dataset,
+    bump_height,
+    bump_lipschitz_ratio,
+    bump_target,
     counting_lower_bound,
     covering_length_bound,
-    embed_tokens,
     grid_points_per_coordinate,
     level_dataset,
-    lookup_model,
-    lookup_prompt,
-    lookup_smallest_lengths,
-    memorize_by_lookup,
-    prompt_lipschitz,
-    prompt_lipschitz_ratio,
-    quantize,
-    quantized_memorization,
-    random_smallest_lengths,
-    smallest_memorizing_length,
 )
 from .engine import PromptTuneResult, check_dataset, fit_loss, initial_prompts, prompt_tune
 from .entropy import (
@@ -52,24 +66,37 @@ from .entropy import (
 )
 from .invertible import (
     InjectivityBound,
+    WorstCase,
     collision_dataset,
     injectivity_bound,
     injectivity_lower_bound,
-    min_expansion,
+    prompt_lipschitz,
     residual_model,
+    worst_branch_ratios,
+    worst_expansion,
+    worst_prompt_ratio,
+)
+from .lookup import (
+    LookupReport,
+    LookupSearch,
+    embed_tokens,
+    forced_crossings,
+    lookup_length_bound,
+    lookup_length_search,
+    lookup_model,
+    lookup_prompt,
+    lookup_sharpness,
+    memorize_by_lookup,
+    merged_lookup_prompt,
 )
 from .plots import (
     plot_bound_slack,
-    plot_construction,
-    plot_counting_bound,
     plot_length_study,
     plot_loss_by_length,
-    plot_loss_by_norm,
     plot_parameters,
-    plot_quantized,
     plot_rays,
-    plot_smallest_lengths,
 )
+from .quantized import QuantizedReport, quantize, quantized_memorization
 from .rays import (
     RayBound,
     RayGeometry,
@@ -91,14 +118,20 @@ __all__ = [
     "LengthStudy",
     "LoRAResult",
     "LookupReport",
+    "LookupSearch",
     "PromptSummary",
     "PromptTuneResult",
     "QuantizedReport",
     "RayBound",
     "RayGeometry",
+    "WorstCase",
     "adapt",
     "apex_dataset",
+    "bound_plots",
     "bump_dataset",
+    "bump_height",
+    "bump_lipschitz_ratio",
+    "bump_target",
     "check_dataset",
     "collision_dataset",
     "counting",
@@ -111,6 +144,7 @@ __all__ = [
     "ff_inverse",
     "fine_tune",
     "fit_loss",
+    "forced_crossings",
     "grid_points_per_coordinate",
     "initial_prompts",
     "injectivity_bound",
@@ -119,16 +153,20 @@ __all__ = [
     "length_lower_bound",
     "length_study",
     "level_dataset",
+    "lookup",
+    "lookup_length_bound",
+    "lookup_length_search",
     "lookup_model",
     "lookup_prompt",
-    "lookup_smallest_lengths",
+    "lookup_sharpness",
     "lora_fit",
     "memorize_by_lookup",
-    "min_expansion",
+    "merged_lookup_prompt",
     "plot_bound_slack",
-    "plot_construction",
+    "plot_branch_constants",
     "plot_counting_bound",
     "plot_length_study",
+    "plot_lookup_lengths",
     "plot_loss_by_length",
     "plot_loss_by_norm",
     "plot_parameters",
@@ -137,12 +175,11 @@ __all__ = [
     "plot_smallest_lengths",
     "plots",
     "prompt_lipschitz",
-    "prompt_lipschitz_ratio",
     "prompt_summary",
     "prompt_tune",
     "quantize",
+    "quantized",
     "quantized_memorization",
-    "random_smallest_lengths",
     "ray_bound",
     "ray_geometry",
     "ray_lower_bound",
@@ -152,8 +189,10 @@ __all__ = [
     "residual_model",
     "score_direction",
     "single_layer_model",
-    "smallest_memorizing_length",
     "studies",
     "unmemorizable_dataset",
     "with_extra_head",
+    "worst_branch_ratios",
+    "worst_expansion",
+    "worst_prompt_ratio",
 ]

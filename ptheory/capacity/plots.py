@@ -13,25 +13,19 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from .._validate import as_tensor, check_int, check_real
+from .._validate import as_tensor, check_real
 from ..plotting import MARKERS, PALETTE, axes_or_new
 from ..segments import prompt_split
-from .counting import LookupReport, QuantizedReport, counting_lower_bound
 from .engine import PromptTuneResult
 from .rays import _single_layer_parts, ray_geometry
 from .studies import LengthStudy
 
 __all__ = [
     "plot_bound_slack",
-    "plot_construction",
-    "plot_counting_bound",
     "plot_length_study",
     "plot_loss_by_length",
-    "plot_loss_by_norm",
     "plot_parameters",
-    "plot_quantized",
     "plot_rays",
-    "plot_smallest_lengths",
 ]
 
 FLOOR = 1e-20  # losses below this are drawn at this height on logarithmic axes
@@ -146,114 +140,6 @@ def plot_loss_by_length(
     return fig
 
 
-def plot_loss_by_norm(
-    max_norms: Sequence[float],
-    losses: Sequence[float],
-    bounds: Sequence[float],
-    unbounded: float | None = None,
-    ax: Axes | None = None,
-) -> Figure:
-    """Best prompt-tuning loss against the bound ``R`` on the prompt's column norms.
-
-    ``losses[i]`` is the best loss with every prompt column of norm below ``max_norms[i]``,
-    ``bounds[i]`` the certified lower bound there (``0`` where the argument certifies
-    nothing: those points are not drawn). ``unbounded`` (optional) is the loss with no
-    norm bound, drawn as a horizontal line. Both axes are logarithmic.
-    """
-    R = _check_sequence(max_norms, "max_norms")
-    loss = _check_sequence(losses, "losses")
-    bound = _check_sequence(bounds, "bounds")
-    if not (R.size == loss.size == bound.size):
-        raise ValueError(
-            f"max_norms, losses and bounds must have one length, got {R.size}, "
-            f"{loss.size}, {bound.size}"
-        )
-    if np.any(R <= 0):
-        raise ValueError("max_norms must be positive")
-    ax = axes_or_new(ax, width=5.6, height=4.0)
-    fig = ax.figure
-    ax.plot(R, loss.clip(FLOOR), "o-", color=PALETTE[0], label="prompt tuning, best run")
-    certified = bound > 0
-    if certified.any():
-        ax.plot(R[certified], bound[certified], "v--", color="0.2", label="certified lower bound")
-    shown = [loss.clip(FLOOR).min(), loss.max()]
-    if unbounded is not None:
-        value = max(check_real(unbounded, "unbounded", minimum=0.0), FLOOR)
-        ax.axhline(value, ls="-.", color=PALETTE[1], label="no bound on the prompt's norm")
-        shown.append(value)
-    if certified.any():
-        shown.append(bound[certified].min())
-    _loss_axis(ax, shown)
-    ax.set_xscale("log")
-    ax.set_xlabel(r"bound $R$ on the norm of every prompt column")
-    ax.legend(loc="center right")
-    return fig
-
-
-def plot_counting_bound(
-    eps_values: Sequence[float],
-    max_dl: int,
-    bits: float,
-    ax: Axes | None = None,
-    *,
-    lipschitz: float = 1.0,
-) -> Figure:
-    """The counting lower bound on ``L_p`` against ``d L``, one line per accuracy ``eps``.
-
-    Uses ``d = dL, L = 1`` (the bound depends on ``d`` and ``L`` only through ``dL``) for
-    ``dL = 1, ..., max_dL`` and ``bits`` bits per prompt token; logarithmic vertical axis,
-    so exponential growth in ``dL`` shows as a straight line.
-    """
-    eps = _check_sequence(eps_values, "eps_values")
-    max_dl = check_int(max_dl, "max_dl", minimum=1)
-    bits = check_real(bits, "bits", minimum=0.0, strict_minimum=True)
-    ax = axes_or_new(ax, width=5.4, height=4.0)
-    fig = ax.figure
-    n = np.arange(1, max_dl + 1)
-    for j, e in enumerate(eps):
-        values = [counting_lower_bound(int(m), 1, float(e), bits, lipschitz=lipschitz) for m in n]
-        ax.plot(n, values, marker=MARKERS[j % len(MARKERS)], color=PALETTE[j % len(PALETTE)],
-                label=rf"$\varepsilon = {e:g}$")  # fmt: skip
-    ax.axhline(1.0, color="0.3", lw=0.8)
-    ax.set_yscale("log")
-    ax.set_xlabel(r"number of input entries $dL$")
-    ax.set_ylabel(rf"prompt tokens needed, $L_p \geq dL\,k^{{dL}} / b$ ($b = {bits:g}$ bits)")
-    ax.legend(loc="upper left")
-    return fig
-
-
-def plot_construction(reports: Sequence[LookupReport], ax: Axes | None = None) -> Figure:
-    """Prompt length of the lookup construction and the counting bound, against ``N``.
-
-    One point per :class:`~ptheory.capacity.counting.LookupReport`: the construction's
-    length (filled) and the counting bound for its bits per token (open), on log-log axes,
-    with the line ``L_p = N`` for reference.
-    """
-    reports = list(reports)
-    if not reports or not all(isinstance(r, LookupReport) for r in reports):
-        raise TypeError("reports must be a non-empty sequence of LookupReport")
-    ax = axes_or_new(ax, width=5.4, height=4.0)
-    fig = ax.figure
-    N = np.array([r.n_inputs for r in reports], dtype=float)
-    used = np.array([r.prompt_length for r in reports], dtype=float)
-    bound = np.array([r.counting_bound for r in reports], dtype=float)
-    ds = sorted({r.d for r in reports})
-    for j, d in enumerate(ds):
-        sel = np.array([r.d == d for r in reports])
-        color = PALETTE[j % len(PALETTE)]
-        ax.plot(N[sel], used[sel], "o", color=color, label=f"construction, d = {d}")
-        ax.plot(N[sel], bound[sel], "o", mfc="none", color=color)
-    line = np.array([N.min(), N.max()])
-    ax.plot(line, line, ":", color="0.3", label=r"$L_p = N$")
-    ax.plot([], [], "o", mfc="none", color="0.3", label="counting bound, same bits")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(r"grid inputs to memorize, $N = k^{d}$")
-    ax.set_ylabel(r"prompt tokens $L_p$")
-    ax.legend(loc="upper left")
-    return fig
-
-
 def plot_parameters(
     curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     ax: Axes | None = None,
@@ -364,68 +250,4 @@ def plot_bound_slack(studies: Sequence[LengthStudy], ax: Axes | None = None) -> 
     ax.set_xlabel("seed of the model and the dataset")
     ax.set_ylabel("training loss (mean squared error)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
-    return fig
-
-
-def plot_smallest_lengths(
-    measured: Mapping[str, tuple[Sequence[int], Sequence[int | None]]],
-    bounds: Mapping[str, tuple[Sequence[float], Sequence[float]]],
-    ax: Axes | None = None,
-) -> Figure:
-    """Smallest memorizing prompt length against the number of examples ``N``, log-log.
-
-    ``measured`` maps a label to ``(N values, lengths)`` (``None``: no length tried worked,
-    drawn as an open marker at the top of the axis); ``bounds`` maps a label to
-    ``(N values, bound values)``, drawn as dashed lines."""
-    if not isinstance(measured, Mapping) or not measured:
-        raise TypeError("measured must be a non-empty mapping of label to (N, lengths)")
-    if not isinstance(bounds, Mapping):
-        raise TypeError("bounds must be a mapping of label to (N, bounds)")
-    ax = axes_or_new(ax, width=6.0, height=4.2)
-    fig = ax.figure
-    top = 1.0
-    for pair in measured.values():
-        top = max(top, *(v for v in pair[1] if v is not None), *pair[0])
-    top *= 2.0
-    for j, (label, (ns, ls)) in enumerate(measured.items()):
-        ns = _check_sequence(ns, "measured")
-        ok = [(n, v) for n, v in zip(ns, ls, strict=True) if v is not None]
-        miss = [n for n, v in zip(ns, ls, strict=True) if v is None]
-        color = PALETTE[j % len(PALETTE)]
-        if ok:
-            ax.plot(*zip(*ok, strict=True), MARKERS[j % len(MARKERS)] + "-", color=color,
-                    label=label)  # fmt: skip
-        if miss:
-            ax.plot(miss, [top] * len(miss), MARKERS[j % len(MARKERS)], mfc="none",
-                    color=color, label=f"{label}: none found")  # fmt: skip
-    for j, (label, (ns, bs)) in enumerate(bounds.items()):
-        ax.plot(_check_sequence(ns, "bounds"), _check_sequence(bs, "bounds"), "--",
-                color=f"{0.2 + 0.25 * j:.2f}", label=label)  # fmt: skip
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log", base=2)
-    ax.set_xlabel("examples $N$")
-    ax.set_ylabel(r"prompt tokens $L_p$")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
-    return fig
-
-
-def plot_quantized(reports: Sequence[QuantizedReport], ax: Axes | None = None) -> Figure:
-    """Fraction of random datasets memorized by quantized prompts against the bits per
-    entry, beside the count's ceiling ``min(1, 2^(b D L_p) / levels^(d N))``."""
-    if not isinstance(reports, Sequence) or not reports:
-        raise TypeError("reports must be a non-empty sequence of QuantizedReport")
-    for r in reports:
-        if not isinstance(r, QuantizedReport):
-            raise TypeError(f"reports must hold QuantizedReport records, got {type(r).__name__}")
-    ax = axes_or_new(ax, width=5.6, height=3.8)
-    fig = ax.figure
-    b = [r.bits for r in reports]
-    ax.step(b, [r.count_ratio for r in reports], where="mid", ls="--", color="0.2",
-            label="count: largest possible fraction")  # fmt: skip
-    ax.plot(b, [r.fraction for r in reports], "o-", color=PALETTE[0],
-            label="quantized tuned prompts")  # fmt: skip
-    ax.set_xlabel("bits per prompt entry $b$")
-    ax.set_ylabel("fraction of datasets memorized")
-    ax.set_ylim(-0.05, 1.05)
-    ax.legend(loc="center right")
     return fig

@@ -15,14 +15,15 @@ what is wrong otherwise. It accepts any correct answer (it tests properties of t
 or recomputes the quantity independently, rather than comparing with one reference
 output), never raises on what a reader hands it, and never shows the solution.
 
-Modules: ``foundation`` (the model chapter), ``universality``, ``capacity``,
-``efficiency`` (the book's three parts), ``real_prompts``, ``real_segment`` and
+Modules: ``foundation`` (the model chapter), ``universality``, ``capacity`` and
+``capacity_memory``, ``efficiency`` (the book's three parts), ``real_prompts``, ``real_segment`` and
 ``real_efficiency`` (the chapters of the Real models part); ``_core`` holds
 :class:`Feedback` and the helpers checks are written with.
 """
 
 from . import (
     capacity,
+    capacity_memory,
     efficiency,
     foundation,
     real_efficiency,
@@ -32,6 +33,7 @@ from . import (
 )
 from ._core import Exercise, Feedback, check, exercises, probe, registered_checks
 from .capacity import *  # noqa: F403
+from .capacity_memory import *  # noqa: F403
 from .efficiency import *  # noqa: F403
 from .foundation import *  # noqa: F403
 from .real_efficiency import *  # noqa: F403
@@ -49,6 +51,7 @@ __all__ = [
     *foundation.__all__,
     *universality.__all__,
     *capacity.__all__,
+    *capacity_memory.__all__,
     *efficiency.__all__,
     *real_prompts.__all__,
     *real_segment.__all__,
