@@ -150,6 +150,8 @@ class IdentityReport:
         max_segment_distance: largest distance of an output from its segment ``[b, a]``,
             relative to ``||a - b||``.
         min_weight, max_weight: range of ``lam`` over all heads and queries.
+        min_input_weight: smallest ``1 - lam``, computed from the scores directly (see
+            :attr:`PromptSplit.input_weight`), so it stays exact where ``lam`` rounds to 1.
         max_weight_mismatch: largest ``|t - lam|``, the position along the segment measured
             geometrically against the prompt's softmax mass (single head only, else ``None``).
     """
@@ -162,6 +164,7 @@ class IdentityReport:
     min_weight: float
     max_weight: float
     max_weight_mismatch: float | None
+    min_input_weight: float = 1.0
 
     def __str__(self) -> str:
         def fmt(name: str, value: object) -> str:
@@ -228,6 +231,7 @@ def _identity_report(
     scales = ["1/d", "1/sqrt(d)", "none"]
     id_err, seg, mismatch = 0.0, 0.0, 0.0
     lam_min, lam_max, n_queries = 1.0, 0.0, 0
+    rest_min = 1.0
     for i in range(n_draws):
         d, L, L_p = pick(max_d), pick(max_length), pick(max_prompt_length)
         attn = Attention(
@@ -241,6 +245,7 @@ def _identity_report(
         seg = max(seg, float(dist.max()))
         lam_min = min(lam_min, float(split.weight.min()))
         lam_max = max(lam_max, float(split.weight.max()))
+        rest_min = min(rest_min, float(split.input_weight.min()))
         n_queries += L
         if heads == 1:
             combined = split.combination()
@@ -259,6 +264,7 @@ def _identity_report(
         min_weight=lam_min,
         max_weight=lam_max,
         max_weight_mismatch=mismatch if single else None,
+        min_input_weight=rest_min,
     )
 
 
