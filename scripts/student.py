@@ -10,6 +10,10 @@ Usage: python scripts/student.py [--root DIR]
   and reports "no answer yet"), no outputs but the figures, plain Markdown that Jupyter and
   Colab render (glued values filled in from the build's execution), and a setup cell that
   installs ``ptheory`` at the book's version where it is missing.
+- ``_build/course-edition/<chapter>.ipynb``: each chapter's course edition
+  (``editions.course_notebook``): the solutions kept and marked, from which
+  ``scripts/course.py`` (``make course``) builds nbgrader assignments. Never handed out
+  (it is outside ``_build/student``).
 - ``_build/student/handout.zip``: what an instructor hands out: those notebooks, the
   ``ptheory`` wheel they install from (next to them), and a short README.
 
@@ -70,6 +74,8 @@ def student_config(root: Path, notebooks: Path) -> dict:
     sphinx["html_copy_source"] = False
     sphinx["html_show_sourcelink"] = False
     sphinx["book_student_notebooks"] = str(notebooks)
+    # The chapters' course edition (solutions kept, marked), for scripts/course.py.
+    sphinx["book_course_notebooks"] = str(root / "_build" / "course-edition")
     return config
 
 

@@ -12,6 +12,8 @@
   the sources and in the download menu without any launch button. In the student
   edition (``book_student_notebooks`` set) it offers the student notebook instead, and
   :func:`drop_dead_source_link` removes the ``.md`` download that has no file there.
+  With ``book_course_notebooks`` set (the student edition's build), it also writes each
+  chapter's course edition there (:func:`write_course_notebook`).
 - ``sphinx-exercise``'s ``hide_solutions`` drops a ``{solution}`` block, but a gated
   ``{solution-start}`` ... ``{solution-end}`` block leaves its content (code cells
   included) on the page and an end marker that no writer knows. With ``hide_solutions``
@@ -205,6 +207,24 @@ def offer_notebook(app: Any, pagename: str, templatename: str, context: dict, do
         Path(student).mkdir(parents=True, exist_ok=True)
         shutil.copy2(target, Path(student) / f"{Path(pagename).name}.ipynb")
     context["ipynb_source"] = f"{pagename}.ipynb"
+    write_course_notebook(app, pagename)
+
+
+def write_course_notebook(app: Any, pagename: str) -> None:
+    """With ``book_course_notebooks`` set, write the page's course edition there
+    (``editions.course_notebook``: what ``scripts/course.py`` builds assignments from)."""
+    folder = app.config.book_course_notebooks
+    if not folder:
+        return
+    ctx, glue = context_for(app, pagename)  # a fresh context: numbering starts again
+    source = jupytext.read(Path(app.srcdir) / f"{pagename}.md")
+    try:
+        notebook = editions.course_notebook(source, ctx, glue, Path(app.srcdir))
+    except mystmd.UnknownMyST as err:
+        raise ExtensionError(f"the course edition of {pagename}: {err}") from err
+    nbformat.validate(notebook)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, Path(folder) / f"{Path(pagename).name}.ipynb")
 
 
 def drop_dead_source_link(
@@ -381,6 +401,7 @@ def offer_downloads(app: Any) -> None:
 def setup(app: Any) -> dict[str, Any]:
     app.setup_extension("sphinx_exercise")
     app.add_config_value("book_student_notebooks", "", "env")
+    app.add_config_value("book_course_notebooks", "", "env")
     app.add_node(_HiddenSolution)
     app.add_directive("solution-start", HiddenSolutionStart, override=True)
     app.add_transform(DropHiddenSolutions)
