@@ -14,6 +14,8 @@
   :func:`drop_dead_source_link` removes the ``.md`` download that has no file there.
   With ``book_course_notebooks`` set (the student edition's build), it also writes each
   chapter's course edition there (:func:`write_course_notebook`).
+- Every exercise shows its label, its one name, beside its title
+  (:func:`exercise_labels`).
 - ``sphinx-exercise``'s ``hide_solutions`` drops a ``{solution}`` block, but a gated
   ``{solution-start}`` ... ``{solution-end}`` block leaves its content (code cells
   included) on the page and an end marker that no writer knows. With ``hide_solutions``
@@ -255,6 +257,26 @@ def caption_alt_text(app: Any, doctree: Any, docname: str) -> None:
             image["alt"] = "Figure made by the code cell above"
 
 
+def exercise_labels(app: Any, doctree: Any, docname: str) -> None:
+    """Show each exercise's label, its one name, beside its title ("Exercise 5 (Repetition
+    in code) ex-model-repeat"): the name the notebook's check, its feedback, a course
+    file and the grades use."""
+    from sphinx_exercise.nodes import exercise_enumerable_node, exercise_node, exercise_title
+
+    for node in doctree.findall(lambda n: isinstance(n, exercise_node | exercise_enumerable_node)):
+        label = node.get("label", "")
+        titles = [t for t in node.children if isinstance(t, exercise_title)]
+        if not label.startswith("ex-") or not titles:
+            continue
+        if any(
+            "ptheory-exercise-label" in c.get("classes", [])
+            for c in titles[0].findall(nodes.literal)
+        ):
+            continue
+        titles[0] += nodes.Text(" ")
+        titles[0] += nodes.literal(label, label, classes=["ptheory-exercise-label"])
+
+
 def latex_macros(app: Any, config: Any) -> None:
     """Define the book's MathJax macros (``mathjax3_config``) for the PDF edition too."""
     lines = []
@@ -412,6 +434,7 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("builder-inited", offer_downloads, priority=100)
     app.connect("builder-inited", place_vendor_assets)
     app.connect("doctree-resolved", caption_alt_text)
+    app.connect("doctree-resolved", exercise_labels)
     app.connect("html-page-context", drop_duplicate_scripts)
     app.connect("html-page-context", bibliography_list_roles)
     # Before the theme builds its download menu (default priority 500).
