@@ -126,6 +126,19 @@ def course_edition(root: Path, chapters: set[str]) -> Path:
     return folder
 
 
+def collect_regexp(course: C.Course) -> str:
+    """How ``nbgrader zip_collect`` reads an LMS's file names: the student id up to the
+    first ``_`` of the file name, anything, then a chapter's notebook name
+    (``doejane_12345_67890_prompt_tuning_model.ipynb``). A course file may give its own
+    ``collect_regexp`` (with the groups ``student_id`` and ``file_id``)."""
+    if "collect_regexp" in course.extra:
+        return str(course.extra["collect_regexp"])
+    chapters = sorted({c.chapter for a in course.assignments for c in a.chapters})
+    names = "|".join(re.escape(c) for c in chapters)
+    student = r"(?P<student_id>[A-Za-z0-9][A-Za-z0-9.@-]*)"
+    return rf"^(?:.*/)?{student}_(?:[^/]*_)?(?P<file_id>(?:{names})\.ipynb)$"
+
+
 def write_config(course: C.Course, out: Path, kernel_python: Path | None) -> None:
     lines = [
         "# Written by scripts/course.py: the course's nbgrader configuration.",
@@ -138,8 +151,7 @@ def write_config(course: C.Course, out: Path, kernel_python: Path | None) -> Non
         f"c.Autograde.autograde_preprocessors = {PREPROCESSORS!r}",
         f"c.SandboxedExecute.timeout = {course.cell_timeout}",
         f"c.GradeAnswers.manifest = {str(out / 'course.json')!r}",
-        "c.FileNameCollectorPlugin.named_regexp = "
-        r"r'.*?(?P<student_id>[A-Za-z0-9][A-Za-z0-9.@-]*)_(?P<file_id>[A-Za-z0-9_]+\.ipynb)$'",
+        f"c.FileNameCollectorPlugin.named_regexp = {collect_regexp(course)!r}",
     ]
     if kernel_python is not None:
         lines.append(f"c.SandboxKernelManager.kernel_python = {str(kernel_python)!r}")
@@ -272,8 +284,13 @@ def export_grades(course: C.Course, out: Path) -> Path:
 
 
 def grade(
-    course_file: Path, submissions: Path, out: Path, students: list[str] | None = None
+    course_file: Path,
+    submissions: Path,
+    out: Path,
+    students: list[str] | None = None,
+    regrade: bool = False,
 ) -> Path:
+    """Autograde the submissions not graded yet (all of them with ``regrade``)."""
     require_bwrap()
     course = C.load_course(course_file)
     if not (out / "course.json").is_file() or not (out / "gradebook.db").is_file():
@@ -292,7 +309,8 @@ def grade(
             continue
         t = time.perf_counter()
         runs = [["--student", s] for s in who] if students else [[]]
-        codes = [nbgrader("autograde", a.name, "--force", *r, cwd=out, check=False) for r in runs]
+        force = ["--force"] if regrade else []
+        codes = [nbgrader("autograde", a.name, *force, *r, cwd=out, check=False) for r in runs]
         result = next((r for r in codes if r.returncode != 0), codes[-1])
         if result.returncode != 0:
             print(f"course: nbgrader reported failures for {a.name}:\n{result.stderr[-2000:]}")
@@ -317,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument("submissions", type=Path)
     g.add_argument("--out", type=Path, default=ROOT / "_build" / "course")
     g.add_argument("--student", action="append", default=None, help="only these students")
+    g.add_argument("--regrade", action="store_true", help="grade again what was graded already")
     args = parser.parse_args(argv)
     os.environ.setdefault("MPLBACKEND", "Agg")
     start = time.perf_counter()
@@ -324,7 +343,13 @@ def main(argv: list[str] | None = None) -> int:
         build(args.course.resolve(), args.out.resolve())
         print(f"course: built {args.out} in {time.perf_counter() - start:.1f} s")
     else:
-        grade(args.course.resolve(), args.submissions.resolve(), args.out.resolve(), args.student)
+        grade(
+            args.course.resolve(),
+            args.submissions.resolve(),
+            args.out.resolve(),
+            args.student,
+            args.regrade,
+        )
     return 0
 
 
