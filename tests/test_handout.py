@@ -190,6 +190,9 @@ def test_handout_contents(student_edition: Path) -> None:
     expected = {f"handout/{c.stem}.ipynb" for c in toc_chapters()}
     assert names == expected | {"handout/README.txt", f"handout/{wheel}"}
     assert wheel in readme and "git+" not in readme
+    # how to install (torch's CPU build, on Windows too) and how to start
+    for must in ("download.pytorch.org/whl/cpu", "venv\\Scripts\\activate", "jupyter lab"):
+        assert must in readme, must
 
 
 def test_handout_notebook_runs_in_a_fresh_environment(

@@ -64,17 +64,19 @@ class SandboxedExecute(Execute):
         self._stopped: str | None = None
         self._sizes: dict[int, int] = {}
         self._waiting: str | None = None
+        self._reached = -1
 
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> Any:
-        self._stopped, self._sizes = None, {}
+        self._stopped, self._sizes, self._reached = None, {}, -1
         try:
             return super().preprocess(nb, resources, km)
-        except (DeadKernelError, KernelStopped, CellTimeoutError) as error:
-            # The kernel died before the first cell (or while starting): nothing ran.
-            self._stop_rest(nb, 0, f"the notebook could not be run: {error}")
+        except Exception as error:  # the kernel would not start, or not shut down
+            self.log.warning("running the notebook failed: %s", error)
+            self._stop_rest(nb, self._reached + 1, f"not run: {type(error).__name__}")
             return nb, resources
 
     def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int) -> Any:
+        self._reached = index
         if self._stopped is not None:
             if cell.cell_type == "code":
                 cell.outputs = [_error("NotRun", self._stopped)]
@@ -149,7 +151,7 @@ def _recorded(cell: NotebookNode, label: str) -> tuple[Any, str | None]:
         and ANSWER_MIME in o.get("data", {})
     ]
     if not found:
-        return None, "no answer was recorded (the cell did not run to its end)"
+        return None, "no answer was recorded (the notebook did not run this cell to its end)"
     if len(found) > 1:
         return None, "more than one answer was recorded for this exercise"
     payload = found[0]
