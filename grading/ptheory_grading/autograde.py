@@ -70,9 +70,14 @@ class SandboxedExecute(Execute):
         self._stopped, self._sizes, self._reached = None, {}, -1
         try:
             return super().preprocess(nb, resources, km)
-        except Exception as error:  # the kernel would not start, or not shut down
-            self.log.warning("running the notebook failed: %s", error)
-            self._stop_rest(nb, self._reached + 1, f"not run: {type(error).__name__}")
+        except Exception as error:
+            if self._reached < 0:
+                # The kernel did not start: no student code ran, so this is the grader's
+                # failure, not the student's. nbgrader reports it and grades the others.
+                raise
+            self.log.warning("running the notebook failed: %s", error)  # shutting down
+            reason = f"not run: {type(error).__name__}: {error}"[:300]
+            self._stop_rest(nb, self._reached + 1, reason)
             return nb, resources
 
     def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int) -> Any:

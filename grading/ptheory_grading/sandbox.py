@@ -160,7 +160,8 @@ def bwrap_command(
     made: set[Path] = {Path("/tmp"), Path("/home"), Path(HOME), Path("/usr"), Path("/etc")}
     for path in [*readable, private]:
         for parent in _ancestors(path):
-            if parent not in made and not str(parent).startswith(("/usr/", "/etc/", "/tmp/")):
+            # parents under /tmp are made in the sandbox's own /tmp (a tmpfs), searchable
+            if parent not in made and not str(parent).startswith(("/usr/", "/etc/")):
                 cmd += ["--perms", "0755", "--dir", str(parent)]
                 made.add(parent)
         if path not in made:
