@@ -27,6 +27,7 @@ from pathlib import Path
 from time import monotonic
 from typing import Any
 
+from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
@@ -102,8 +103,8 @@ class SandboxedExecute(Execute):
 
     def _shutdown(self) -> None:
         try:
-            if self.km is not None:
-                self.km.shutdown_kernel(now=True)
+            if self.km is not None and run_sync(self.km._async_is_alive)():
+                run_sync(self.km._async_shutdown_kernel)(now=True)
         except Exception:  # already dead
             self.log.warning("the stopped kernel could not be shut down cleanly")
 
