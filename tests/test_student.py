@@ -156,6 +156,22 @@ def test_book_solutions_pass_their_checks(built_book: str, chapter: Path) -> Non
             assert "No answer yet" in shown, f"{chapter.name}: stub output {shown!r}"
 
 
+# ------------------------------------------------------------------ one name per exercise
+@pytest.mark.book
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
+def test_exercise_titles_show_their_labels(built_book: str, chapter: Path) -> None:
+    """The page shows each exercise's label, its one name, in its title: the name its
+    check, the notebooks, a course file and the grades use."""
+    page = (MAIN_HTML / chapter.relative_to(ROOT).with_suffix(".html")).read_text()
+    for label, _ in chapter_exercises(chapter):
+        box = re.search(
+            rf'<div class="[^"]*exercise[^"]*" id="{re.escape(label)}">(.*?)</p>', page, re.S
+        )
+        assert box, f"{chapter.name}: no exercise box {label}"
+        title = re.sub(r"<[^>]+>", "", box[1])
+        assert title.strip().startswith("Exercise ") and title.strip().endswith(label), title
+
+
 # ------------------------------------------------------------------ the setup cell
 def _run_setup(
     installed: dict[str, str], folder: Path, root: Path = ROOT, *, real: bool = False

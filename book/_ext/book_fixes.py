@@ -261,11 +261,12 @@ def exercise_labels(app: Any, doctree: Any, docname: str) -> None:
     """Show each exercise's label, its one name, beside its title ("Exercise 5 (Repetition
     in code) ex-model-repeat"): the name the notebook's check, its feedback, a course
     file and the grades use."""
-    from sphinx_exercise.nodes import exercise_enumerable_node, exercise_node, exercise_title
+    from sphinx_exercise.nodes import exercise_enumerable_node, exercise_node
 
     for node in doctree.findall(lambda n: isinstance(n, exercise_node | exercise_enumerable_node)):
         label = node.get("label", "")
-        titles = [t for t in node.children if isinstance(t, exercise_title)]
+        # sphinx-exercise's post-transform has made its title a plain title node by now
+        titles = [t for t in node.children if isinstance(t, nodes.title)]
         if not label.startswith("ex-") or not titles:
             continue
         if any(
