@@ -384,6 +384,9 @@ def test_feedback_for_every_student(graded: dict) -> None:
         assert page.is_file(), page
     wrong = (graded["course"] / "feedback" / "wrong" / ASSIGNMENT / f"{CHAPTER}.html").read_text()
     assert "ex-model-repeat" in wrong and "too small" in wrong  # the grader's message
+    # feedback shows the student's work and the verdicts, never the book's solutions
+    for solution in ("odds / (1 - weight)", "W_O[0] @ layer.W_V[0]", "divide numerator"):
+        assert solution not in wrong, solution
 
 
 def test_lms_zips_are_collected(graded: dict, tmp_path: Path) -> None:
