@@ -298,3 +298,17 @@ def test_sandbox_binds_only_what_it_is_given(tmp_path: Path) -> None:
     assert cmd[cmd.index(str(tmp_path / "priv")) - 1] == "--bind"  # only this one writable
     assert "--unshare-net" in cmd and "--die-with-parent" in cmd
     assert str(ROOT) not in " ".join(cmd)
+
+
+def test_workflow_publishes_the_student_edition_when_asked() -> None:
+    import yaml
+
+    workflow = yaml.safe_load((ROOT / ".github" / "workflows" / "book.yml").read_text())
+    steps = workflow["jobs"]["test-and-build"]["steps"]
+    student = [s for s in steps if s.get("run") == "make student"]
+    assert len(student) == 1 and student[0]["if"] == "vars.PUBLISH_EDITION == 'student'"
+    (upload,) = [s for s in steps if str(s.get("uses", "")).startswith("actions/upload-pages")]
+    path = upload["with"]["path"]
+    assert "vars.PUBLISH_EDITION == 'student' && '_build/student/html'" in path
+    assert path.endswith("|| '_build/html' }}")
+    assert steps.index(student[0]) < steps.index(upload)
