@@ -73,10 +73,12 @@ def test_the_kernel_sees_nothing_of_the_course(kernel_python: Path) -> None:
     (out,) = run(
         kernel_python,
         f"""
-import os, socket, importlib.util, ptheory
+import os, sys, socket, importlib.util, ptheory
 print("uid", os.getuid(), "home", os.getcwd())
 print("grader", importlib.util.find_spec("ptheory_grading"))
 print("ptheory from", ptheory.__file__)
+import sysconfig
+print("base site", os.listdir(sysconfig.get_paths(vars={{"base": sys.base_prefix}})["purelib"]))
 for path in [{str(ROOT)!r}, {str(ROOT / "grading")!r}, "/root", "/work", "/home/student/.."]:
     print(path, os.path.exists(path) and sorted(os.listdir(path)))
 try:
@@ -98,6 +100,7 @@ for path in ["/usr/x", "/etc/x", {str(ROOT / "x")!r}]:
     assert f"{ROOT} False" in shown and f"{ROOT / 'grading'} False" in shown, shown
     assert "/root ['.pyenv']" in shown or "/root False" in shown or "/root []" in shown, shown
     assert "network 101" in shown, shown
+    assert "base site []" in shown, shown  # the base Python's own packages are hidden
     assert shown.count("write ") == 3 and "/home/student/.. ['student']" in shown, shown
     assert not (ROOT / "x").exists()
 

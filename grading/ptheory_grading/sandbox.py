@@ -6,7 +6,8 @@ read what would help it. nbgrader starts each submission's kernel through
 :class:`SandboxKernelManager`, which wraps the kernel in bubblewrap (``bwrap``):
 
 - **What it sees.** A fresh root with only the system's ``/usr`` and ``/etc`` (read-only),
-  the Python installation, and :func:`kernel_environment`: the packages of the grading
+  the Python installation (its own site-packages hidden), and :func:`kernel_environment`:
+  the packages of the grading
   environment *without* ``ptheory_grading`` and with the student's own wheel of
   ``ptheory``. The course folder (``source/``, ``submitted/``, the gradebook), other
   students' work, the repository (chapters with solutions, graders, tests) and every home
@@ -142,9 +143,11 @@ def bwrap_command(
     readable: list[Path],
     private: Path,
     tmp_bytes: int,
+    hidden: tuple[Path, ...] = (),
 ) -> list[str]:
     """The ``bwrap`` arguments of a sandbox that sees the system, ``readable`` (read-only)
-    and ``private`` (read-write, the kernel's sockets), and nothing else."""
+    and ``private`` (read-write, the kernel's sockets), and nothing else; ``hidden``
+    folders inside those are covered by an empty tmpfs."""
     cmd = [bwrap, "--die-with-parent", "--unshare-net", "--unshare-pid", "--unshare-ipc"]
     cmd += ["--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox"]
     cmd += ["--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
@@ -168,6 +171,9 @@ def bwrap_command(
             kind = "--bind" if path == private else "--ro-bind"
             cmd += [kind, str(path), str(path)]
             made.add(path)
+    for path in hidden:
+        if path.is_dir():
+            cmd += ["--perms", "0555", "--size", "4096", "--tmpfs", str(path)]
     cmd += ["--chdir", HOME]
     return cmd
 
@@ -271,8 +277,16 @@ class SandboxKernelManager(AsyncKernelManager):
         assert self._private is not None
         env_root = python.parent.parent
         readable = sorted({Path(sys.base_prefix).resolve(), env_root.resolve()})
+        # The base installation's own packages (whatever was installed there by hand, the
+        # graders included) are not the students' environment's: not even readable.
+        version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
+        base_site = Path(sys.base_prefix).resolve() / "lib" / version / "site-packages"
         bwrap = bwrap_command(
-            require_bwrap(), readable=readable, private=self._private, tmp_bytes=self.tmp_limit
+            require_bwrap(),
+            readable=readable,
+            private=self._private,
+            tmp_bytes=self.tmp_limit,
+            hidden=(base_site,),
         )
         limits = [self.memory_limit, self.cpu_limit, self.file_limit, self.process_limit]
         launcher = [str(python), "-I", "-c", _LAUNCHER, str(NOBODY), str(NOBODY)]
