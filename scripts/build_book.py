@@ -31,7 +31,6 @@ sys.path.insert(0, str(ROOT / "book" / "_ext"))
 
 import editions  # noqa: E402  (the book's extension folder, not a package)
 
-
 COURSE_TOOLS = frozenset({"autograde.py", "course.py", "sandbox.py"})
 """Modules of the instructor's package that build and grade courses: no chapter's output
 depends on them, so a change to them re-executes nothing."""
