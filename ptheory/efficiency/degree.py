@@ -12,16 +12,26 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
+import numpy as np
 import torch
 
 from .._validate import check_int, check_real
 from ._inputs import check_method
+from .certificate import certify, range_attention_error
 from .exact import exact_attention
-from .polynomial import attention_error_bound, entry_error_bound, poly_attention, poly_error_bound
+from .polynomial import (
+    entry_error_bound,
+    exp_poly_coefficients,
+    poly_attention,
+    poly_error_bound,
+    rounding_error_bound,
+)
 
 __all__ = [
     "EXP_FLOPS",
+    "SEARCHED",
     "DegreePlan",
     "error_vs_bound",
     "exact_flops",
@@ -78,10 +88,15 @@ class DegreePlan:
     """What :func:`select_degree` chose and what it implies.
 
     ``entry_bound`` is ``B``; ``radius`` is ``B^2``, the largest possible score;
-    ``entry_error`` the proved relative error of the polynomial there; ``error_bound`` the
-    proved max-abs error of the attention output per unit of ``max|V|`` in exact
-    arithmetic (:func:`~ptheory.efficiency.poly_error_bound` adds rounding);
-    ``rank = C(d + g, g)``; ``flops_per_token`` the flops per query or key of
+    ``method`` the polynomial chosen (``"taylor"``, ``"chebyshev"`` or ``"minimax"``);
+    ``low``/``high`` the certified range of its relative error ``p(t) e^-t - 1`` on
+    ``[-B^2, B^2]`` (:func:`~ptheory.efficiency.certify`); ``entry_error`` ``= max(high,
+    -low)``; ``error_bound`` the proved max-abs error of the attention output per unit of
+    ``max|V|`` for every input with entries in ``[-B, B]``: the sharp range bound in exact
+    arithmetic, plus the kernel's rounding when a ``dtype`` was given (``rounding`` is
+    that part, 0 in exact arithmetic); ``apriori`` the bound the textbook formula would
+    give (``2 eps / (1 - eps)`` with the Taylor or Chebyshev formula; ``nan`` for
+    minimax); ``rank = C(d + g, g)``; ``flops_per_token`` the flops per query or key of
     :func:`poly_flops` (``r + 2 r (d + 1)``, value dimension ``d``).
     """
 
@@ -94,6 +109,12 @@ class DegreePlan:
     error_bound: float
     flops_per_token: int
     d: int = 8
+    low: float = math.nan
+    high: float = math.nan
+    rounding: float = 0.0
+    apriori: float = math.nan
+    dtype: str | None = None
+    n: int | None = None
 
     @property
     def bound(self) -> float:
@@ -114,6 +135,57 @@ class DegreePlan:
 
 _NO_VALUE = object()
 
+SEARCHED = ("minimax", "chebyshev", "taylor")
+"""The polynomials ``method="best"`` compares at each degree."""
+
+
+def _worst_case_bound(
+    g: int, method: str, B: float, d: int, dtype: torch.dtype | None, n: int | None
+) -> tuple[float, float, float, float, float]:
+    """``(error_bound, rounding part, low, high, entry_error)`` for every input with entries
+    in ``[-B, B]`` (``max|V| = 1``), for the kernel in ``dtype`` on ``n`` keys, or in exact
+    arithmetic (``dtype=None``)."""
+    R = B * B
+    cert = certify(g, R, method)
+    exact = cert.attention_error
+    if dtype is None or not math.isfinite(exact):
+        return exact, 0.0, cert.low, cert.high, cert.entry_error
+    assert n is not None
+    eta = rounding_error_bound(g, R, method, n=n, d=d, dtype=dtype)
+    zeta = _underflow(g, method, B, d, n, dtype)
+    margin = 1 + cert.low - eta - zeta
+    if not margin > 0:
+        return math.inf, math.inf, cert.low, cert.high, cert.entry_error
+    u = float(torch.finfo(dtype).eps) / 2
+    E = exact + (2 * eta + 2 * zeta) / margin
+    total = (E + u * (1 + E)) * (1 + 1e-12)
+    return total, total - exact, cert.low, cert.high, cert.entry_error
+
+
+def _underflow(g: int, method: str, B: float, d: int, n: int, dtype: torch.dtype) -> float:
+    """:func:`~ptheory.efficiency.poly_error_bound`'s underflow term ``zeta`` for the
+    worst input with entries in ``[-B, B]`` and ``max|V| = 1`` (``inf`` on overflow)."""
+    from .polynomial import _rounding_counts, _table, _weights_f64
+
+    info = torch.finfo(dtype)
+    R = B * B
+    w = np.abs(_weights_f64(d, g, method, R if method != "taylor" else 1.0, 1.0 / d))
+    m = max(1.0, B)
+    log_t = math.log(max(1.0, float(w.max()))) + 2 * g * math.log(m)
+    r = _table(d, g).rank
+    if log_t + math.log(2 * n * r) >= math.log(info.max) - 1:
+        return math.inf
+    n_dtype, n_64 = _rounding_counts(g, n, r)
+    log_zeta = math.log(2 * (n_dtype + n_64 + 1) * r * info.tiny) + log_t + R
+    return math.exp(log_zeta) if log_zeta < 700 else math.inf
+
+
+def _apriori_attention(g: int, method: str, R: float) -> float:
+    if method == "minimax":
+        return math.nan
+    e = entry_error_bound(g, R, method)
+    return 2 * e / (1 - e) if e < 1 else math.inf
+
 
 def select_degree(
     entry_bound: float = _NO_VALUE,  # type: ignore[assignment]
@@ -123,12 +195,22 @@ def select_degree(
     method: str = "taylor",
     max_degree: int = 64,
     bound: float | None = None,
+    dtype: torch.dtype | None = None,
+    n: int | None = None,
 ) -> DegreePlan:
-    """The smallest degree ``g`` whose proved attention error (exact arithmetic) is at most
-    ``eps`` per unit of ``max|V|`` for every input with ``|Q_ij|, |K_ij| <= entry_bound``
-    and score scale ``1/d``.
+    """The smallest degree ``g`` whose *certified* attention error is at most ``eps`` per
+    unit of ``max|V|`` for every input with ``|Q_ij|, |K_ij| <= entry_bound`` and score
+    scale ``1/d``.
 
-    ``bound=`` is the former name of ``entry_bound`` (still accepted). Raises
+    The error of a degree is the sharp bound
+    (:func:`~ptheory.efficiency.certificate.range_attention_error`) of the certified range
+    of the polynomial's relative error on ``[-B^2, B^2]``
+    (:func:`~ptheory.efficiency.certify`): exact arithmetic by default; with ``dtype``
+    (and ``n``, the number of keys) the rounding of :func:`poly_attention` in that dtype is
+    added, so the guarantee covers the computed output. ``method``: ``"taylor"``,
+    ``"chebyshev"``, ``"minimax"``, or ``"best"``, which tries all three at each degree
+    and returns, at the smallest degree any of them certifies, the one with the smallest
+    bound. ``bound=`` is the former name of ``entry_bound`` (still accepted). Raises
     ``ValueError`` (naming ``eps``) when no degree up to ``max_degree`` reaches it.
     """
     if bound is not None:
@@ -141,19 +223,77 @@ def select_degree(
     B = check_real(entry_bound, "entry_bound", minimum=0.0)
     eps = check_real(eps, "eps", minimum=0.0, strict_minimum=True)
     d = check_int(d, "d", minimum=1)
-    method = check_method(method)
+    methods = SEARCHED if method == "best" else (check_method(method),)
     max_degree = check_int(max_degree, "max_degree", minimum=0, maximum=64)
+    if dtype is not None:
+        if dtype not in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
+            raise TypeError(f"dtype must be a torch floating dtype, got {dtype}")
+        if n is None:
+            raise ValueError("give n, the number of keys, with dtype (the rounding grows with n)")
+        n = check_int(n, "n", minimum=1)
+    elif n is not None:
+        n = check_int(n, "n", minimum=1)
+    return _select(B, eps, d, methods, max_degree, dtype, n)
+
+
+@lru_cache(maxsize=4096)
+def _select(B, eps, d, methods, max_degree, dtype, n) -> DegreePlan:
     R = B * B
     for g in range(max_degree + 1):
-        entry = entry_error_bound(g, R, method)
-        err = attention_error_bound(entry)
-        if err <= eps:
+        found = []
+        rounding_too_large = True
+        for m in methods:
+            if dtype is not None:  # the rounding alone, which grows with the degree
+                eta = rounding_error_bound(g, R, m, n=n, d=d, dtype=dtype)
+                if 2 * eta > eps:
+                    continue
+            rounding_too_large = False
+            if _quick_miss(g, m, R, eps):
+                continue
+            total, rounding, low, high, entry = _worst_case_bound(g, m, B, d, dtype, n)
+            if total <= eps:
+                found.append((total, m, rounding, low, high, entry))
+        if found:
+            total, m, rounding, low, high, entry = min(found)
             r = math.comb(d + g, g)
-            return DegreePlan(g, r, B, R, method, entry, err, r + 2 * r * (d + 1), d)
+            return DegreePlan(
+                g,
+                r,
+                B,
+                R,
+                m,
+                entry,
+                total,
+                r + 2 * r * (d + 1),
+                d,
+                low,
+                high,
+                rounding,
+                _apriori_attention(g, m, R),
+                None if dtype is None else str(dtype).replace("torch.", ""),
+                n,
+            )
+        if dtype is not None and rounding_too_large and g >= 2:
+            break  # higher degrees round more: no degree will do
     raise ValueError(
         f"eps = {eps:g} cannot be guaranteed with degree <= {max_degree} at entry bound {B:g} "
         f"(scores up to {R:g}); allow a larger max_degree or a larger eps"
     )
+
+
+def _quick_miss(g: int, method: str, R: float, eps: float) -> bool:
+    """A fast float64 look at the polynomial's relative error on 2,001 points: ``True``
+    when the sampled range alone already exceeds ``eps`` by 1 % (the certificate, an upper
+    bound on the whole interval, would too), so the degree cannot be certified."""
+    if R == 0.0:
+        return False
+    c = exp_poly_coefficients(g, method, R if method != "taylor" else 1.0)
+    t = R * np.cos(np.pi * np.arange(2001) / 2000)
+    h = np.polynomial.polynomial.polyval(t, c) * np.exp(-t) - 1
+    low, high = float(h.min()), float(h.max())
+    if low <= -1:
+        return True
+    return range_attention_error(low, high) > 1.01 * eps + 1e-12
 
 
 def largest_paying_bound(
@@ -167,7 +307,7 @@ def largest_paying_bound(
     n = check_int(n, "n", minimum=1)
     d = check_int(d, "d", minimum=1)
     eps = check_real(eps, "eps", minimum=0.0, strict_minimum=True)
-    method = check_method(method)
+    method = method if method == "best" else check_method(method)
     tol = check_real(tol, "tol", minimum=0.0, strict_minimum=True)
     exact = exact_flops(n, n, d)
 
