@@ -246,7 +246,7 @@ def test_even_taylor_polynomials_are_positive():
 def test_attention_error_bound_formula():
     assert attention_error_bound(0.0) == 0.0
     # the sharp form 2 eps / (1 + sqrt(1 - eps^2)), about eps, not 2 eps / (1 - eps)
-    assert attention_error_bound(0.5, 2.0) == pytest.approx(2.0 / (1 + math.sqrt(0.75)) * 2)
+    assert attention_error_bound(0.5, 2.0) == pytest.approx(2 * 0.5 / (1 + math.sqrt(0.75)) * 2)
     assert attention_error_bound(1e-4) == pytest.approx(1e-4, rel=1e-8)
     assert attention_error_bound(1.0) == math.inf
     assert entry_error_bound(3, 0.0) == 0.0

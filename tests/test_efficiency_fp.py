@@ -146,7 +146,7 @@ def test_rounding_bound_grows_with_the_unit_roundoff_not_with_n():
     big = rounding_error_bound(3, 1.0, n=10**6, d=8, dtype=torch.float32)
     assert b < big < 1.01 * b  # the float64 part grows with n, by very little
     assert rounding_error_bound(3, 1.0, n=10**6, d=8, dtype=torch.float16) > 2.0**12 * big
-    assert rounding_error_bound(3, 1.0, n=10**6, d=8, dtype=torch.bfloat16) == math.inf
+    assert rounding_error_bound(3, 1.0, n=10**6, d=8, dtype=torch.bfloat16) > 1  # useless
 
 
 def test_float32_at_n_65536_is_guaranteed_to_1e_3_at_b_1():

@@ -173,6 +173,17 @@ def coefficient_certificate(coefficients, radius: float) -> tuple[float, float]:
         h0 = c[0] - 1.0
         err = 2 * _U * (abs(c[0]) + 1)
         return h0 - err, h0 + err
+    if R > 700.0:  # e^R beyond float64: no certificate
+        return -math.inf, math.inf
+    with np.errstate(all="ignore"):
+        low, high = _cell_enclosure(c, R, g)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return -math.inf, math.inf
+    return low, high
+
+
+def _cell_enclosure(c: np.ndarray, R: float, g: int) -> tuple[float, float]:
+    """The enclosure of :func:`coefficient_certificate` (may be infinite or NaN)."""
     _, mid, rho = _cells(R, g)
     E0 = _exp_neg(tuple(mid.tolist()))  # e^(-m), relative error at most u
     E = E0 * (1 + 2 * _U)  # an upper bound on e^(-m)
@@ -196,8 +207,7 @@ def coefficient_certificate(coefficients, radius: float) -> tuple[float, float]:
     curv = (r2_abs * powers).sum(axis=1) * (1 + _gamma(g + 2))
     curv = curv * E * np.exp(rho) * (1 + 1e-12)
     spread = (h_err + rho * slope + rho**2 / 2 * curv) * (1 + 1e-12) + 1e-300
-    low, high = float((h - spread).min()), float((h + spread).max())
-    return low, high
+    return float((h - spread).min()), float((h + spread).max())
 
 
 def _h_exact(c: np.ndarray, t: float) -> float:
@@ -260,62 +270,70 @@ def certify(
     fit = R if fit_radius is None else check_real(fit_radius, "fit_radius", minimum=0.0)
     if method != "taylor" and fit < R * (1 - 1e-12):
         raise ValueError(
-            f"a {method} polynomial fitted on [-{fit:g}, {fit:g}] has no certificate on the "
-            f"larger interval [-{R:g}, {R:g}]"
+            f"fit_radius = {fit:g} is below radius = {R:g}: a {method} polynomial fitted on "
+            "a smaller interval has no certificate on the larger one"
         )
     return _certify(g, method, float(R), float(fit) if method != "taylor" else 1.0)
 
 
 # ----------------------------------------------------------------------- minimax
 def _remez(g: int, R: float) -> np.ndarray:
-    """Chebyshev coefficients (in ``u = t / R``) of the polynomial of degree ``g`` that
-    minimises ``max |p(R u) e^(-R u) - 1|`` on ``[-1, 1]`` (Remez exchange on a fine
-    grid; the Chebyshev interpolant when it does not converge)."""
+    """Chebyshev coefficients (in ``u = t / R``) of the polynomial ``p~`` of degree ``g`` that
+    minimises ``max |p~(u) / f(u) - 1|`` on ``[-1, 1]`` for ``f(u) = e^(R (u - 1))`` (the
+    exponential scaled by ``e^-R``, which leaves relative errors unchanged and keeps every
+    number at most 1); Remez exchange on a fine grid, the Chebyshev interpolant when it
+    does not converge."""
     cheb = np.polynomial.chebyshev
-    f = lambda u: np.exp(R * u)  # noqa: E731
-    grid = np.concatenate(
-        [[-1.0], -np.cos(np.pi * (np.arange(4000 + 50 * g) + 0.5) / (4000 + 50 * g)), [1.0]]
-    )
+    f = lambda u: np.exp(R * (u - 1))  # noqa: E731
+    m = 4000 + 50 * g
+    grid = np.concatenate([[-1.0], -np.cos(np.pi * (np.arange(m) + 0.5) / m), [1.0]])
     fg = f(grid)
     ref = -np.cos(np.pi * np.arange(g + 2) / (g + 1))
     signs = (-1.0) ** np.arange(g + 2)
     best, best_err = cheb.chebinterpolate(f, g), math.inf
-    for _ in range(40):
-        A = np.hstack([cheb.chebvander(ref, g), -(signs * f(ref))[:, None]])
-        try:
-            sol = np.linalg.solve(A, f(ref))
-        except np.linalg.LinAlgError:
-            break
-        a, level = sol[:-1], abs(sol[-1])
-        e = cheb.chebval(grid, a) / fg - 1
-        err = float(np.abs(e).max())
-        if err < best_err:
-            best, best_err = a, err
-        # one extremum per run of constant sign
-        s = np.sign(e)
-        s[s == 0] = 1
-        cuts = np.flatnonzero(np.diff(s)) + 1
-        runs = np.split(np.arange(grid.size), cuts)
-        ext = [r[np.argmax(np.abs(e[r]))] for r in runs]
-        while len(ext) > g + 2:  # drop the smaller end
-            ext = ext[1:] if abs(e[ext[0]]) < abs(e[ext[-1]]) else ext[:-1]
-        if len(ext) < g + 2:
-            break
-        ref = grid[ext]
-        signs = np.sign(e[ext])
-        if err <= level * (1 + 1e-9):
-            break
+    with np.errstate(all="ignore"):
+        for _ in range(40):
+            A = np.hstack([cheb.chebvander(ref, g), -(signs * f(ref))[:, None]])
+            try:
+                sol = np.linalg.solve(A, f(ref))
+            except np.linalg.LinAlgError:
+                break
+            if not np.isfinite(sol).all():
+                break
+            a, level = sol[:-1], abs(sol[-1])
+            e = cheb.chebval(grid, a) / fg - 1
+            err = float(np.abs(e).max())
+            if not math.isfinite(err):
+                break
+            if err < best_err:
+                best, best_err = a, err
+            s = np.sign(e)
+            s[s == 0] = 1
+            runs = np.split(np.arange(grid.size), np.flatnonzero(np.diff(s)) + 1)
+            ext = [r[np.argmax(np.abs(e[r]))] for r in runs]  # one extremum per sign run
+            while len(ext) > g + 2:  # drop the smaller end
+                ext = ext[1:] if abs(e[ext[0]]) < abs(e[ext[-1]]) else ext[:-1]
+            if len(ext) < g + 2:
+                break
+            ref = grid[ext]
+            signs = np.sign(e[ext])
+            if err <= level * (1 + 1e-9):
+                break
     return best
 
 
-def _cheb_to_monomial(cheb: np.ndarray, R: float) -> tuple[float, ...]:
-    """Monomial coefficients in ``t`` of ``sum_j a_j T_j(t / R)``, converted in 100-digit
-    arithmetic and rounded once to float64."""
+def _cheb_to_monomial(cheb: np.ndarray, R: float, log_scale: float = 0.0) -> tuple[float, ...]:
+    """Monomial coefficients in ``t`` of ``e^log_scale sum_j a_j T_j(t / R)``, converted
+    exactly enough (:func:`~ptheory.efficiency.polynomial._digits` digits) and rounded
+    once to float64."""
     import mpmath
 
+    from .polynomial import _digits
+
     g = cheb.size - 1
-    with mpmath.workdps(100):
+    with mpmath.workdps(_digits(g, R)):
         Rm = mpmath.mpf(R)
+        scale = mpmath.exp(mpmath.mpf(log_scale))
         mono = [mpmath.mpf(0)] * (g + 1)
         t_prev, t_cur = [mpmath.mpf(1)], [mpmath.mpf(0), mpmath.mpf(1)]
         for j in range(g + 1):
@@ -331,7 +349,7 @@ def _cheb_to_monomial(cheb: np.ndarray, R: float) -> tuple[float, ...]:
                 t_j = t_cur
             for k, a in enumerate(t_j):
                 mono[k] += mpmath.mpf(float(cheb[j])) * a
-        return tuple(float(a / Rm**m) for m, a in enumerate(mono))
+        return tuple(float(scale * a / Rm**m) for m, a in enumerate(mono))
 
 
 @lru_cache(maxsize=256)
@@ -342,7 +360,12 @@ def minimax_coefficients(degree: int, radius: float) -> tuple[float, ...]:
     R = check_real(radius, "radius", minimum=0.0)
     if R == 0.0:
         return (1.0,) + (0.0,) * g
-    return _cheb_to_monomial(_remez(g, R), R)  # (exp_poly_coefficients may use Chebyshev)
+    return _cheb_to_monomial(_remez(g, R), R, log_scale=R)
+
+
+_LB_RADIUS = 200.0
+"""Radius beyond which :func:`minimax_lower_bound` uses a sub-interval of this half-width
+(a lower bound there is one on the whole interval, and float64 stays in range)."""
 
 
 @lru_cache(maxsize=256)
@@ -350,31 +373,54 @@ def minimax_lower_bound(degree: int, radius: float) -> float:
     """A proved lower bound on the worst relative error ``max_t |p(t) e^(-t) - 1|`` over
     ``[-radius, radius]`` of *every* polynomial ``p`` of degree at most ``degree``.
 
-    De la Vallee Poussin: if some polynomial's error takes alternating signs at
+    De la Vallee Poussin: if some polynomial's relative error takes alternating signs at
     ``degree + 2`` increasing points, no polynomial of that degree has a worst error
     below the smallest of those ``|errors|``. The points are the extrema of the Remez
     polynomial's error, evaluated in 30-digit arithmetic (rounded down by ``1e-12``);
-    0 when they do not alternate.
+    0 when they do not alternate. Relative errors do not change when the interval is
+    shifted (``e^t = e^c e^(t - c)``), so for a radius above 200 the bound of
+    ``[-200, 200]``, a sub-interval up to a shift, is returned.
     """
+    import mpmath
+
     g = check_int(degree, "degree", minimum=0, maximum=64)
-    R = check_real(radius, "radius", minimum=0.0)
+    R = min(check_real(radius, "radius", minimum=0.0), _LB_RADIUS)
     if R == 0.0:
         return 0.0
-    c = np.array(minimax_coefficients(g, R))
+    a = _remez(g, R)
+    cheb = np.polynomial.chebyshev
     n_grid = 4000 + 50 * g
     u = np.concatenate([[-1.0], -np.cos(np.pi * (np.arange(n_grid) + 0.5) / n_grid), [1.0]])
-    t = R * u
-    e = np.polynomial.polynomial.polyval(t, c) * np.exp(-t) - 1
+    with np.errstate(all="ignore"):
+        e = cheb.chebval(u, a) / np.exp(R * (u - 1)) - 1
+    if not np.isfinite(e).all():
+        return 0.0
     s = np.sign(e)
     s[s == 0] = 1
     runs = np.split(np.arange(u.size), np.flatnonzero(np.diff(s)) + 1)
     ext = [r[np.argmax(np.abs(e[r]))] for r in runs]
     if len(ext) < g + 2:
         return 0.0
+
+    def h(x: float) -> float:  # the scaled polynomial's relative error, 30 digits
+        with mpmath.workdps(30):
+            xm = mpmath.mpf(float(x))
+            t_prev, t_cur, total = mpmath.mpf(1), xm, mpmath.mpf(0)
+            for j, aj in enumerate(a):
+                t_j = t_prev if j == 0 else t_cur
+                if j >= 2:
+                    t_prev, t_cur = t_cur, 2 * xm * t_cur - t_prev
+                    t_j = t_cur
+                total += mpmath.mpf(float(aj)) * t_j
+            return float(total / mpmath.exp(R * (xm - 1)) - 1)
+
+    if len(ext) > 4 * (g + 2):  # many sign changes: Remez did not resolve this degree
+        return 0.0
+    vals_all = [h(u[k]) for k in ext]
     best = 0.0
     for start in range(len(ext) - (g + 2) + 1):  # any g + 2 consecutive alternating points
-        vals = [_h_exact(c, float(t[k])) for k in ext[start : start + g + 2]]
-        if all(a * b < 0 for a, b in itertools.pairwise(vals)):
+        vals = vals_all[start : start + g + 2]
+        if all(p * q < 0 for p, q in itertools.pairwise(vals)):
             best = max(best, min(abs(v) for v in vals))
     return best * (1 - 1e-12)
 
@@ -401,7 +447,9 @@ def two_cluster_input(
     d = check_int(d, "d", minimum=1)
     n = check_int(n, "n", minimum=2)
     if max(abs(cert.t_low), abs(cert.t_high)) > B * B * (1 + 1e-12):
-        raise ValueError(f"the certificate's scores exceed B^2 = {B * B:g}")
+        raise ValueError(
+            f"entry_bound = {B:g} is too small for the certificate: its scores exceed B^2"
+        )
     lo, hi = min(cert.h_low, cert.h_high), max(cert.h_low, cert.h_high)
     t_hi, t_lo = (
         (cert.t_high, cert.t_low) if cert.h_high >= cert.h_low else (cert.t_low, cert.t_high)

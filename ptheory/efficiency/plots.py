@@ -325,7 +325,7 @@ def plot_feasible_bound(
     all_n = []
     for i, (d, res) in enumerate(results.items()):
         if not res or not all(isinstance(r, FeasibleBound) for r in res):
-            raise TypeError("each value must be a non-empty sequence of FeasibleBound")
+            raise TypeError("results must map each d to a non-empty sequence of FeasibleBound")
         n = [r.n for r in res]
         all_n += n
         ax.plot(

@@ -142,18 +142,25 @@ def feature_map(X: torch.Tensor, degree: int) -> torch.Tensor:
 
 def _cheb_monomial(g: int, radius: float) -> tuple[float, ...]:
     """Monomial coefficients of the Chebyshev interpolant of ``exp`` on ``[-R, R]``, computed
-    in 100-digit arithmetic (the change of basis cancels about ``g log10(1 + sqrt 2)``
-    digits, 25 at ``g = 64``) and rounded once to float64."""
+    in :func:`_digits` digits (the change of basis cancels about
+    ``g log10((1 + sqrt 2) / min(R, 1))`` digits) and rounded once to float64."""
     import mpmath
 
-    with mpmath.workdps(100):
+    with mpmath.workdps(_digits(g, radius)):
         R = mpmath.mpf(radius)
         nodes = [mpmath.cos(mpmath.pi * (k + mpmath.mpf(1) / 2) / (g + 1)) for k in range(g + 1)]
         values = [mpmath.exp(R * u) for u in nodes]
-        cheb = []
-        for j in range(g + 1):
-            c = 2 * mpmath.fsum(v * mpmath.chebyt(j, u) for v, u in zip(values, nodes, strict=True))
-            cheb.append(c / (g + 1) / (2 if j == 0 else 1))
+        # c_j = (2 / (g + 1)) sum_k f(u_k) T_j(u_k), halved for j = 0; T_j(u_k) by recurrence
+        cheb = [mpmath.mpf(0)] * (g + 1)
+        for v, u in zip(values, nodes, strict=True):
+            t_prev, t_cur = mpmath.mpf(1), u
+            for j in range(g + 1):
+                t_j = t_prev if j == 0 else t_cur
+                if j >= 2:
+                    t_prev, t_cur = t_cur, 2 * u * t_cur - t_prev
+                    t_j = t_cur
+                cheb[j] += v * t_j
+        cheb = [c * 2 / (g + 1) / (2 if j == 0 else 1) for j, c in enumerate(cheb)]
         mono = [mpmath.mpf(0)] * (g + 1)
         t_prev, t_cur = [mpmath.mpf(1)], [mpmath.mpf(0), mpmath.mpf(1)]  # T_0, T_1 in u
         for j in range(g + 1):
@@ -167,6 +174,13 @@ def _cheb_monomial(g: int, radius: float) -> tuple[float, ...]:
             for k, a in enumerate(t_j):
                 mono[k] += cheb[j] * a
         return tuple(float(a / R**m) for m, a in enumerate(mono))
+
+
+def _digits(g: int, radius: float) -> int:
+    """Working digits for a change of basis of degree ``g`` on ``[-R, R]``: 60 plus what the
+    cancellation of the Chebyshev-to-monomial conversion and the scaling by ``R^-m`` cost."""
+    small = max(0.0, -math.log10(radius)) if radius > 0 else 0.0
+    return 60 + math.ceil(g * (0.39 + small))
 
 
 @lru_cache(maxsize=256)
