@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -153,7 +154,9 @@ class Certificate:
         return range_attention_error(min(self.h_low, self.h_high), max(self.h_low, self.h_high))
 
 
-def coefficient_certificate(coefficients, radius: float) -> tuple[float, float]:
+def coefficient_certificate(
+    coefficients: Sequence[float] | np.ndarray, radius: float
+) -> tuple[float, float]:
     """``(low, high)`` with ``low <= p(t) e^(-t) - 1 <= high`` on ``[-radius, radius]`` for
     ``p(t) = sum_m c_m t^m`` (float64 ``coefficients``), proved cell by cell.
 
@@ -469,7 +472,7 @@ def two_cluster_input(
 
 def degree_profile(
     entry_bound: float,
-    degrees,
+    degrees: Iterable[int],
     *,
     d: int = 8,
     n: int = 4096,
