@@ -6,9 +6,11 @@ input columns only, while keys and values come from all ``n = L_p + L`` columns 
 The criterion takes ``B = max(||Q||_max, ||K||_max)`` (normalised to scores ``<q, k>/d``, ``d``
 the dimension of a query or key, that is the head size: Alman and Song's convention and the
 chapter's) and asks whether a degree that guarantees the target error costs less than exact
-attention at this ``n`` (the almost-linear result needs ``B = o(sqrt(log n))``); at
-``B = C sqrt(log n)`` with a suitable constant ``C`` no truly sub-quadratic algorithm exists
-under SETH (the hardness beyond the criterion).
+attention at this ``n`` (the almost-linear result needs ``B = o(sqrt(log n))``). The
+hardness beyond the criterion (no truly sub-quadratic algorithm under SETH) is a statement
+about ``d = Theta(log n)``, a small approximation gap and error ``1/poly(n)``, at
+``B = C sqrt(log n)`` with a suitable constant ``C``; it says nothing about one fixed small
+``d``.
 """
 
 from __future__ import annotations

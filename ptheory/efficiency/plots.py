@@ -186,8 +186,8 @@ def plot_speedup(result: dict, threads: int | None = None, ax: Axes | None = Non
 
 
 def plot_error_time(curve: dict, eps: float | None = None, ax: Axes | None = None) -> Figure:
-    """Error against time (:func:`~ptheory.efficiency.error_time_curve`): one line per method
-    as its rank (or degree) grows; the vertical line is exact attention's time, ``eps``
+    """Error against time (:func:`~ptheory.efficiency.error_time_curve`): one line per method,
+    through its sizes in increasing order; the vertical line is exact attention's time, ``eps``
     the target. Read it at equal error: the leftmost method below a horizontal line is the
     fastest at that error."""
     if not isinstance(curve, dict) or "curves" not in curve:
@@ -200,12 +200,12 @@ def plot_error_time(curve: dict, eps: float | None = None, ax: Axes | None = Non
         ("nystrom", "Nyström, landmarks"),
     )
     for i, (key, label) in enumerate(names):
-        pts = sorted(curve["curves"].get(key, []), key=lambda e: e["seconds"])
+        pts = sorted(curve["curves"].get(key, []), key=lambda e: e["size"])  # size order
         if not pts:
             continue
         t = [1e3 * e["seconds"] for e in pts]
         err = [max(e["error"], 1e-9) for e in pts]
-        sizes = ", ".join(str(e["size"]) for e in sorted(pts, key=lambda e: e["size"]))
+        sizes = ", ".join(str(e["size"]) for e in pts)
         ax.plot(t, err, marker=MARKERS[i], color=PALETTE[i], label=f"{label} {sizes}")
     ax.axvline(
         1e3 * curve["exact_seconds"], color="0.3", ls="--", lw=1.0, label="exact attention (SDPA)"
