@@ -110,9 +110,11 @@ def test_length_bound_is_the_measured_minimal_length_for_one_example(seed):
     best = dict(zip(lengths, res.loss_by_length(), strict=True))
     assert best[k] < 1e-12
     if k > 1:
-        # below the bound no prompt fits; the reachable-pair bound is positive there
-        assert best[k - 1] > 1e-9
-        assert cap.reachable_loss(model, X, Y, k - 1)[0] > 1e-9
+        # below the bound no prompt fits: every tuned run and the reachable-pair search
+        # stay at or above the certified reachable-pair bound of k - 1 tokens
+        floor = cap.ray_lower_bound(model, X, Y, reachable=True, prompt_length=k - 1)
+        assert floor > 0 and best[k - 1] >= floor
+        assert cap.reachable_loss(model, X, Y, k - 1)[0] >= floor
 
 
 def test_length_bound_is_three_at_d4_seed0():
@@ -302,21 +304,26 @@ def test_reachable_prompt_refuses_entropies_a_length_cannot_have():
         cap.reachable_prompt(model, x, a, 0.0, 4)
 
 
-@pytest.mark.parametrize("seed", [3, 5])
-def test_reachable_search_lets_longer_prompts_use_their_entropy(seed):
-    """Seeds 3 and 5 need entropy: chained from the one-token optimum, the search used to
-    start longer prompts at entropy 0, where the parametrisation has no gradient, and
-    reported h* = 0 (one token suffices). The any-length optimum beats one token."""
-    model = cap.single_layer_model(d=3, seed=seed)
-    X, Y = cap.unmemorizable_dataset(model, seed=seed)
+def test_reachable_search_lets_longer_prompts_use_their_entropy():
+    """Seed 5 needs entropy: chained from the one-token optimum, the search used to start
+    longer prompts at entropy 0, where the parametrisation has no gradient, and reported
+    that one token suffices. Four tokens beat one by about 5e-5 of the loss, a converged
+    difference (the same to 1e-9 after 100, 200 or 1,000 steps), here asserted above 1e-5.
+
+    Seed 3 is not asserted: its one-token optimum lies at infinity (|a| grows without end
+    with the steps) and its "gain" is below 1e-5, with a sign that changes with the step
+    count and the machine: undecided."""
+    model = cap.single_layer_model(d=3, seed=5)
+    X, Y = cap.unmemorizable_dataset(model, seed=5)
     red = cap.reachable_loss(model, X, Y, [1, 4, None], restarts=8, steps=100)
-    assert red[-1][1] > 1.0 and red[-1][0] < red[0][0] * (1 - 1e-6)
+    assert red[1][1] > 1.0  # four tokens use their entropy (log 4 = 1.39 at most)
+    assert red[1][0] < red[0][0] * (1 - 1e-5) and red[-1][0] <= red[1][0]
 
 
 def test_study_builds_prompts_that_realise_the_reachable_optimum():
     s = cap.length_study(5, [1, 4])
     assert all(abs(b - r) <= 1e-9 * r for b, r in zip(s.built, s.reduced, strict=False))
-    assert s.gain > 1e-5  # seed 5: four tokens beat one, on a prompt the model runs
+    assert s.gain > 1e-5  # seed 5: four tokens beat one by 5e-5, on a prompt the model runs
 
 
 def test_singular_values_free_the_mass_but_confine_the_output():
