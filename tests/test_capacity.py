@@ -25,7 +25,7 @@ from ptheory.capacity import (
     unmemorizable_dataset,
 )
 from ptheory.capacity.engine import padded_forward
-from ptheory.capacity.rays import ff_inverse
+from ptheory.capacity.single_layer import ff_inverse
 from ptheory.measure import loglog_slope
 from ptheory.model import build_transformer, prompt_forward
 from ptheory.segments import prompt_split
@@ -228,8 +228,8 @@ def test_figures():
     res = prompt_tune(model, X, Y, [1, 4], steps=5, restarts=2)
     fig = plot_rays(model, X, Y, res.prompt)
     assert fig.axes[0].get_xlabel()
-    fig = plot_loss_by_length(res, 0.5, {"LoRA rank 2": 1e-30})
-    assert fig.axes[0].get_yscale() == "log"
+    fig = plot_loss_by_length(res, 0.5, no_prompt=1.0, lines={"LoRA rank 2": 1e-30})
+    assert fig.axes[0].get_yscale() == "linear" and fig.axes[0].get_ylim()[0] <= 0.0
 
 
 # ------------------------------------------------------ prompt versus LoRA

@@ -13,7 +13,7 @@ One module per part of the book registers its graders with :func:`grader`.
 
 from __future__ import annotations
 
-from . import foundation  # noqa: F401  (registers the part's graders)
+from . import capacity_rays, foundation  # noqa: F401  (registers the parts' graders)
 from ._core import Grade, grade, grader, graders
 
 __all__ = ["Grade", "grade", "grader", "graders"]

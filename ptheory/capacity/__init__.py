@@ -5,10 +5,15 @@ Modules, along the theory's seams:
 * :mod:`~ptheory.capacity.engine`: the batched prompt-tuning engine (restarts and prompt
   lengths in one tensor computation, Adam and L-BFGS), used by every chapter of the part.
 * :mod:`~ptheory.capacity.optim`: batched L-BFGS over independent runs, single-thread helper.
+* :mod:`~ptheory.capacity.single_layer`: the single-layer model ``FF o Attn`` of the
+  limitation chapters, its one attention finder, ``FF``'s constant and inverse, and the
+  score direction of a query.
 * :mod:`~ptheory.capacity.rays`: Wang et al.'s single-layer limitation (the two rays that
-  do not meet) and its analytic lower bound on the loss of every prompt.
+  do not meet) and its certified lower bound on the loss of every prompt.
 * :mod:`~ptheory.capacity.entropy`: the entropy identity ``log T = mean score + H(w)``
-  (the book's lemma), the prompt-length bound of an exact fit and the reachable-pair loss.
+  (the book's lemma), the prompt-length bound of an exact fit, the reduced problem of
+  examples that share their query, and the one-token multiplier.
+* :mod:`~ptheory.capacity.studies`: the seed studies of the limitation chapter.
 * :mod:`~ptheory.capacity.adapt`: the weight-space baselines, LoRA (closed form or
   trained) and full fine-tuning, on the same frozen model and loss.
 * :mod:`~ptheory.capacity.counting`: the book's own counting bound on the prompt length
@@ -19,7 +24,17 @@ Modules, along the theory's seams:
 * :mod:`~ptheory.capacity.plots`: the part's figures.
 """
 
-from . import adapt, counting, engine, entropy, invertible, plots, rays, studies
+from . import (
+    adapt,
+    counting,
+    engine,
+    entropy,
+    invertible,
+    plots,
+    rays,
+    single_layer,
+    studies,
+)
 from .adapt import FitResult, LoRAResult, fine_tune, lora_fit
 from .counting import (
     LookupReport,
@@ -43,12 +58,18 @@ from .counting import (
 )
 from .engine import PromptTuneResult, check_dataset, fit_loss, initial_prompts, prompt_tune
 from .entropy import (
+    IdentityCheck,
+    OneTokenMultiplier,
     PromptSummary,
+    ReachablePoint,
+    identity_check,
     length_lower_bound,
+    one_token_multiplier,
     prompt_summary,
     reachable_loss,
     reachable_prompt,
-    score_direction,
+    reachable_search,
+    reduced_loss,
 )
 from .invertible import (
     InjectivityBound,
@@ -74,30 +95,39 @@ from .rays import (
     RayBound,
     RayGeometry,
     apex_dataset,
-    ff_contraction,
-    ff_inverse,
     ray_bound,
     ray_geometry,
     ray_lower_bound,
-    single_layer_model,
     unmemorizable_dataset,
     with_extra_head,
 )
-from .studies import LengthStudy, length_study
+from .single_layer import (
+    attention_layer,
+    ff_contraction,
+    ff_inverse,
+    score_direction,
+    single_layer_model,
+    single_layer_parts,
+)
+from .studies import LengthStudy, length_studies, length_study
 
 __all__ = [
     "FitResult",
+    "IdentityCheck",
     "InjectivityBound",
     "LengthStudy",
     "LoRAResult",
     "LookupReport",
+    "OneTokenMultiplier",
     "PromptSummary",
     "PromptTuneResult",
     "QuantizedReport",
     "RayBound",
     "RayGeometry",
+    "ReachablePoint",
     "adapt",
     "apex_dataset",
+    "attention_layer",
     "bump_dataset",
     "check_dataset",
     "collision_dataset",
@@ -112,11 +142,13 @@ __all__ = [
     "fine_tune",
     "fit_loss",
     "grid_points_per_coordinate",
+    "identity_check",
     "initial_prompts",
     "injectivity_bound",
     "injectivity_lower_bound",
     "invertible",
     "length_lower_bound",
+    "length_studies",
     "length_study",
     "level_dataset",
     "lookup_model",
@@ -125,6 +157,7 @@ __all__ = [
     "lora_fit",
     "memorize_by_lookup",
     "min_expansion",
+    "one_token_multiplier",
     "plot_bound_slack",
     "plot_construction",
     "plot_counting_bound",
@@ -149,9 +182,13 @@ __all__ = [
     "rays",
     "reachable_loss",
     "reachable_prompt",
+    "reachable_search",
+    "reduced_loss",
     "residual_model",
     "score_direction",
+    "single_layer",
     "single_layer_model",
+    "single_layer_parts",
     "smallest_memorizing_length",
     "studies",
     "unmemorizable_dataset",

@@ -21,10 +21,10 @@ from torch import nn
 from torch.func import functional_call
 
 from .._validate import as_tensor, check_finite, check_int
-from ..model import Attention, Transformer, freeze
+from ..model import Transformer, freeze
 from .engine import _fit_loss, _layers, check_dataset
 from .optim import batched_lbfgs, on_one_thread
-from .rays import _single_layer_parts, ff_contraction, ff_inverse
+from .single_layer import attention_layer, ff_contraction, ff_inverse, single_layer_parts
 
 __all__ = ["FitResult", "LoRAResult", "fine_tune", "lora_fit"]
 
@@ -62,26 +62,13 @@ class FitResult:
     n_params: int
 
 
-def _attention_layer(model: nn.Module, layer: int | None) -> tuple[int, Attention]:
-    layers, _ = _layers(model)
-    found = [i for i, m in enumerate(layers) if isinstance(m, Attention)]
-    if not found:
-        raise ValueError("model must contain an attention layer")
-    if layer is None:
-        return found[0], layers[found[0]]
-    layer = check_int(layer, "layer", minimum=0, maximum=len(layers) - 1)
-    if layer not in found:
-        raise ValueError(f"layer must index an Attention layer, one of {found}, got {layer}")
-    return layer, layers[layer]
-
-
 def _plain_loss(model: nn.Module, X: torch.Tensor, Y: torch.Tensor) -> float:
     with torch.no_grad():
         return float(_fit_loss(model(X), Y))
 
 
 def _closed_form_delta(model: Transformer, X: torch.Tensor, Y: torch.Tensor, rank: int):
-    attn, ff = _single_layer_parts(model)
+    attn, ff = single_layer_parts(model)
     if ff_contraction(ff) >= 1.0:
         raise ValueError("model must have an invertible FF (||W_2|| ||W_1|| < 1) for closed_form")
     k = Y.shape[-1]
@@ -147,9 +134,8 @@ def lora_fit(
         raise ValueError(f"weight must be one of {WEIGHTS}, got {weight!r}")
     steps = check_int(steps, "steps", minimum=0)
     seed = check_int(seed, "seed", minimum=0)
-    index, attn = _attention_layer(model, layer)
-    if attn.heads != 1:
-        raise ValueError(f"model's attention layer must have one head, got {attn.heads}")
+    _layers(model)
+    index, attn = attention_layer(model, layer)
     rows, cols = getattr(attn, weight).shape[-2:]
     n_params = rank * (rows + cols)
     if init is not None and method != "train":

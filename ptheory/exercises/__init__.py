@@ -23,6 +23,7 @@ Modules: ``foundation`` (the model chapter), ``universality``, ``capacity``,
 
 from . import (
     capacity,
+    capacity_rays,
     efficiency,
     foundation,
     real_efficiency,
@@ -49,6 +50,7 @@ __all__ = [
     *foundation.__all__,
     *universality.__all__,
     *capacity.__all__,
+    *capacity_rays.__all__,
     *efficiency.__all__,
     *real_prompts.__all__,
     *real_segment.__all__,

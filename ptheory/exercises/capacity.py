@@ -1,5 +1,6 @@
 """Checks for the exercises of the Capacity chapters (memorization_capacity,
-unmemorizable_dataset, prompt_vs_lora, invertible_layers).
+prompt_vs_lora, invertible_layers; unmemorizable_dataset's are in
+:mod:`~ptheory.exercises.capacity_rays`).
 
 Each check recomputes what it needs from :mod:`ptheory.capacity` (cached) and tests
 properties that every correct answer has: a matrix of errors recomputed entry by entry, a
@@ -24,14 +25,11 @@ from ..capacity import (
     injectivity_bound,
     lookup_model,
     lookup_prompt,
-    ray_lower_bound,
     residual_model,
     single_layer_model,
-    unmemorizable_dataset,
 )
 from ..capacity.rays import ff_inverse
 from ..model import prompt_forward
-from ..segments import prompt_split, segment_fit
 from ._core import Wrong, as_array, as_function, as_number, call, exercise_check, expect_close
 
 __all__ = [
@@ -40,8 +38,6 @@ __all__ = [
     "check_memorization_capacity_2",
     "check_prompt_vs_lora_2",
     "check_prompt_vs_lora_3",
-    "check_unmemorizable_dataset_2",
-    "check_unmemorizable_dataset_3",
 ]
 
 
@@ -92,96 +88,6 @@ def check_memorization_capacity_2(answer: Any) -> str | None:
                 atol=1e-6,
                 what=f"answer[{j}, {i}] (token {j} removed, input {i})",
             )
-    return None
-
-
-# ------------------------------------------------------------ unmemorizable_dataset
-RADII = (0.25, 0.5, 1.0, 2.0)
-
-
-@lru_cache(maxsize=1)
-def _radius_reference() -> tuple[tuple[float, float], ...]:
-    """``(ray bound, loss of the frozen model without a prompt)`` for each radius."""
-    model = single_layer_model(d=3, seed=0)
-    out = []
-    for r in RADII:
-        X, Y = unmemorizable_dataset(model, seed=0, radius=r)
-        with torch.no_grad():
-            no_prompt = float(fit_loss(model(X), Y))
-        out.append((ray_lower_bound(model, X, Y), no_prompt))
-    return tuple(out)
-
-
-@exercise_check("ex-unmem-radius")
-def check_unmemorizable_dataset_2(answer: Any) -> str | None:
-    """``answer``: a ``(4, 2)`` array, one row per radius ``r = 0.25, 0.5, 1, 2``, holding
-    ``[ray lower bound, best prompt-tuning loss]``."""
-    table = as_array(answer, (len(RADII), 2))
-    reference = _radius_reference()
-    if bool((table[:, 1] < table[:, 0]).all()) and bool((table[:, 0] > 0).all()):
-        raise Wrong(
-            "in every row the loss is below the bound: are the columns in the order "
-            "[bound, loss]? (no prompt can go below the bound)"
-        )
-    for r, row, (bound, no_prompt) in zip(RADII, table, reference, strict=True):
-        expect_close(float(row[0]), bound, rtol=1e-5, what=f"the bound for r = {r:g}")
-        loss = float(row[1])
-        if loss < bound * (1.0 - 1e-9):
-            raise Wrong(
-                f"the loss for r = {r:g} is below the lower bound, which no prompt can do: "
-                "is it the loss of this dataset, computed with cap.fit_loss on the model?"
-            )
-        if loss > no_prompt * (1.0 + 1e-9):
-            raise Wrong(
-                f"the loss for r = {r:g} is above the loss of the frozen model without a "
-                "prompt: has prompt tuning run (more steps or restarts)?"
-            )
-    return None
-
-
-@lru_cache(maxsize=1)
-def _two_heads() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor, float]:
-    model = single_layer_model(d=3, seed=0, heads=2)
-    X, Y = unmemorizable_dataset(model, seed=0)
-    with torch.no_grad():
-        no_prompt = float(fit_loss(model(X), Y))
-    return model, X, Y, no_prompt
-
-
-@exercise_check("ex-unmem-heads")
-def check_unmemorizable_dataset_3(answer: Any) -> str | None:
-    """``answer``: a pair ``(P, distance)``: the tuned prompt ``P: (3, L_p)`` of the two-head
-    model and the two relative distances (one per example) that ``pt.segment_fit`` reports
-    for the last attention outputs with this prompt."""
-    P, distance = _pair(answer, "P", "distance")
-    model, X, Y, no_prompt = _two_heads()
-    P = as_array(P, what="P")
-    if P.dim() != 2 or P.shape[0] != 3 or P.shape[1] < 1:
-        raise Wrong(f"P must be one prompt of shape (3, L_p), got {tuple(P.shape)}")
-    with torch.no_grad():
-        loss = float(fit_loss(prompt_forward(model, P, X), Y))
-        split = prompt_split(model.layers[0], P, X, queries=X[:, :, -1:])
-        _, expected = segment_fit(split.output, split.prompt_part, split.input_part)
-    if loss > 0.95 * no_prompt:
-        raise Wrong(
-            "P barely improves on the two-head model without a prompt: tune it first "
-            "(cap.prompt_tune on this model and dataset) and use the result's prompt"
-        )
-    expected = expected.reshape(-1)
-    got = as_array(distance, what="distance").reshape(-1)
-    if got.numel() != 2:
-        raise Wrong(
-            f"distance must hold 2 numbers, one per example (the last column's query "
-            f"x_0 only), got {got.numel()}"
-        )
-    for i in range(2):
-        expect_close(
-            float(got[i]),
-            float(expected[i]),
-            rtol=1e-5,
-            atol=1e-9,
-            what=f"the distance of example {i + 1}",
-        )
     return None
 
 
