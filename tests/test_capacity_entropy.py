@@ -322,6 +322,18 @@ def test_reachable_search_lets_longer_prompts_use_their_entropy():
     assert red[1][0] < red[0][0] * (1 - 1e-5) and red[-1][0] <= red[1][0]
 
 
+def test_seed_3_has_no_one_token_optimum_within_reach():
+    """Seed 3 is undecided: its best one-token pair drifts outward with every further step
+    of the search (the loss still creeps down), so no stationary point is reached."""
+    model = cap.single_layer_model(d=3, seed=3)
+    X, Y = cap.unmemorizable_dataset(model, seed=3)
+    runs = [cap.reachable_search([(model, X, Y)], [1], restarts=8, steps=n)[0][0]
+            for n in (100, 400)]  # fmt: skip
+    assert float(runs[1].a.norm()) > 4 * float(runs[0].a.norm())
+    assert runs[1].loss < runs[0].loss
+    assert cap.one_token_multiplier(model, X, Y, runs[1].a).residual > 1e-6
+
+
 def test_study_builds_prompts_that_realise_the_reachable_optimum():
     s = cap.length_study(5, [1, 4], tune_restarts=0)
     assert all(abs(b - r) <= 1e-9 * r for b, r in zip(s.built, s.reduced, strict=True))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import pytest
 import torch
 
@@ -140,12 +141,128 @@ def test_heads_quick_check_without_the_grader(no_grader):
     fails(check_heads((P, distance * 2)), "not the distances of your prompt")
 
 
+# ------------------------------------------------------------------ ex-lora-query
+@functools.cache
+def query_losses(steps: int = 50, seed: int = 0) -> tuple[float, ...]:
+    model, X, Y = C.query_problem()
+    return tuple(
+        cap.lora_fit(model, X, Y, r, method="train", weight="W_Q", steps=steps, seed=seed).loss
+        for r in (1, 2, 3)
+    )
+
+
+def check_query(answer):
+    return ex.check("ex-lora-query", answer)
+
+
+def test_query_reference_and_other_forms():
+    passes(check_query(list(query_losses())))
+    passes(check_query(np.array(query_losses(steps=120))))
+    passes(check_query(torch.tensor(query_losses(seed=1))))
+
+
+def test_query_wrong_answers():
+    model, X, Y = C.query_problem()
+    untuned = float(cap.fit_loss(model(X), Y))
+    wv = [cap.lora_fit(model, X, Y, r, method="train", steps=50).loss for r in (1, 2)]
+    fails(check_query([*wv, 0.0]), "W_V")
+    feedback = check_query([*wv, wv[-1]])  # W_V updates of rank 1 and 2: below the floor
+    fails(feedback, "lower than any update of W_Q reaches")
+    reference = query_losses(steps=300)[0]
+    assert not reveals(feedback, reference)
+    fails(check_query([untuned] * 3), "has the training run")
+    fails(check_query(list(query_losses(steps=10))), "has the training converged")
+    fails(check_query([0.09, 0.09, 0.09]), "lower than any update")  # a round guess
+    fails(check_query([0.0905] * 3), "has the training converged")
+    fails(check_query([round(reference, 6)] * 3), "r = 1")  # six decimals: too coarse
+    fails(check_query(query_losses()[:2]), "3 losses")
+
+
+def test_query_quick_check_without_the_grader(no_grader):
+    assert check_query(list(query_losses())).status == "checked"
+    assert check_query([0.0905] * 3).status == "checked"  # the grader's to reject
+    model, X, Y = C.query_problem()
+    fails(check_query([float(cap.fit_loss(model(X), Y))] * 3), "has the training run")
+    fails(check_query([1e-30] * 3), "W_V")
+
+
+# ------------------------------------------------------------------ ex-lora-general
+def general_dataset(model, n, seed):  # the chapter's solution
+    attn, ff = model.layers
+    X, _ = cap.apex_dataset(model, n, seed=seed)
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        b = attn.attend(X[:, :, -1:], X)[..., 0]
+        c = b + 0.5 * torch.randn(b.shape, generator=gen, dtype=torch.float64)
+        return X, ff((X[:, :, -1] + c).unsqueeze(-1))
+
+
+def general_numpy(model, n, seed):
+    """Another correct implementation: NumPy draws, its own inputs, NumPy arrays out."""
+    attn, ff = model.layers
+    rng = np.random.default_rng(1000 + seed)
+    X = torch.tensor(rng.uniform(size=(n, attn.d, 2)))
+    with torch.no_grad():
+        b = attn.attend(X[:, :, -1:], X)[..., 0]
+        c = b + torch.tensor(rng.standard_normal((n, attn.d))) / 2
+        Y = ff((X[:, :, -1] + c).unsqueeze(-1))
+    return X.numpy(), Y.numpy()
+
+
+def check_general(answer):
+    return ex.check("ex-lora-general", answer)
+
+
+def test_general_two_implementations():
+    passes(check_general(general_dataset))
+    passes(check_general(general_numpy))
+
+
+def variant(scale=0.5, shared=False, uniform=False, fixed=False, noisy=False):
+    def make(model, n, seed):
+        attn, ff = model.layers
+        X, _ = cap.apex_dataset(model, n, seed=0 if fixed else seed)
+        gen = torch.Generator().manual_seed(0 if fixed else seed)
+        if noisy:
+            gen = torch.Generator().manual_seed(torch.seed())
+        shape = (1, attn.d) if shared else (n, attn.d)
+        draw = torch.rand if uniform else torch.randn
+        with torch.no_grad():
+            b = attn.attend(X[:, :, -1:], X)[..., 0]
+            c = b + scale * draw(shape, generator=gen, dtype=torch.float64)
+            return X, ff((X[:, :, -1] + c).unsqueeze(-1))
+
+    return make
+
+
+def test_general_wrong_answers():
+    fails(check_general(42), "must be a function")
+    apex = lambda model, n, seed: cap.apex_dataset(model, n, seed=seed)  # noqa: E731
+    fails(check_general(apex), "share an apex")
+    fails(check_general(variant(scale=1.0)), "too large")
+    fails(check_general(variant(scale=0.1)), "too small")
+    fails(check_general(variant(uniform=True)), "not centred")
+    fails(check_general(variant(shared=True)), "point the same way")
+    fails(check_general(variant(fixed=True)), "different seeds")
+    fails(check_general(variant(noisy=True)), "same seed")
+    fails(check_general(lambda model, n, seed: 1 / 0), "ZeroDivisionError")
+    shapes = lambda model, n, seed: (torch.rand(n, 4, 3), torch.rand(n, 4, 1))  # noqa: E731
+    fails(check_general(shapes), "shape (3, 4, 2)")
+
+
+def test_general_quick_check_without_the_grader(no_grader):
+    assert check_general(general_dataset).status == "checked"
+    fails(check_general(variant(scale=1.0)), "too large")
+
+
 def test_probes_are_plain_data():
     import json
 
     P, distance = heads_answer()
     for label, answer in (("ex-unmem-heads", (P, distance)),
-                          ("ex-unmem-radius", radius_rows()[:, :2])):  # fmt: skip
+                          ("ex-unmem-radius", radius_rows()[:, :2]),
+                          ("ex-lora-query", list(query_losses())),
+                          ("ex-lora-general", general_dataset)):  # fmt: skip
         payload = ex.probe(label, answer)
         assert set(payload) == {"label", "answer"}
         assert json.loads(json.dumps(payload)) == payload

@@ -15,6 +15,7 @@ import torch
 
 from ptheory.capacity import (
     fit_loss,
+    lora_fit,
     prompt_tune,
     ray_lower_bound,
     single_layer_model,
@@ -95,3 +96,47 @@ def heads(data: object) -> None:
     own = C.prompt_distances(P)
     if not torch.allclose(got, own, rtol=1e-6, atol=1e-12):
         raise Wrong("the distances are not those of your prompt P")
+
+
+# ------------------------------------------------------------------ ex-lora-query
+@lru_cache(maxsize=1)
+def _query_reference() -> float:
+    """The loss a trained update of ``W_Q`` reaches on the dataset, every rank (converged:
+    each example's softmax weight at the best point of its segment)."""
+    model, X, Y = C.query_problem()
+    return lora_fit(model, X, Y, 1, method="train", weight="W_Q", steps=300).loss
+
+
+@grader("ex-lora-query")
+def query(data: object) -> None:
+    """Each loss within 1e-6 of the converged loss of a trained update of ``W_Q`` (50
+    steps are within 3e-8 of it; 10 steps are 1e-2 above, round numbers further off)."""
+    losses = as_array(data, (3,), what="answer")
+    reference = _query_reference()
+    for r, value in zip((1, 2, 3), losses.tolist(), strict=True):
+        if value < reference * (1 - 1e-6):
+            raise Wrong(
+                f"the loss for r = {r} is lower than any update of W_Q reaches on this "
+                "dataset: is it the apex dataset with n = 3, the chapter's model, and an "
+                "update of W_Q (not W_V)?"
+            )
+        if value > reference * (1 + 1e-6):
+            raise Wrong(
+                f"the loss for r = {r} is higher than a trained update of W_Q reaches: has "
+                "the training converged (method='train', 50 steps or more)?"
+            )
+
+
+# ------------------------------------------------------------------ ex-lora-general
+@grader("ex-lora-general")
+def general(data: object) -> None:
+    """The datasets the reader's function built, judged on the properties the exercise
+    states (the offsets are random: there is no one reference dataset)."""
+    if not isinstance(data, list) or len(data) != len(C.GENERAL_CASES):
+        raise Wrong("your function's datasets were not recorded for every test case")
+    datasets = []
+    for (n, _), item in zip(C.GENERAL_CASES, data, strict=True):
+        X = as_array(item["X"], (n, 4, 2), what=f"X (n = {n})")
+        Y = as_array(item["Y"], (n, 4, 1), what=f"Y (n = {n})")
+        datasets.append((X, Y))
+    C.general_verdict(datasets)

@@ -35,7 +35,7 @@ from . import (
     single_layer,
     studies,
 )
-from .adapt import FitResult, LoRAResult, fine_tune, lora_fit
+from .adapt import FitResult, LoRAResult, fine_tune, lora_fit, lora_lower_bound
 from .counting import (
     LookupReport,
     QuantizedReport,
@@ -95,6 +95,7 @@ from .rays import (
     RayBound,
     RayGeometry,
     apex_dataset,
+    examplewise_bound,
     ray_bound,
     ray_geometry,
     ray_lower_bound,
@@ -109,7 +110,7 @@ from .single_layer import (
     single_layer_model,
     single_layer_parts,
 )
-from .studies import LengthStudy, length_studies, length_study
+from .studies import LengthStudy, length_studies, length_study, study_problem
 
 __all__ = [
     "FitResult",
@@ -137,6 +138,7 @@ __all__ = [
     "embed_tokens",
     "engine",
     "entropy",
+    "examplewise_bound",
     "ff_contraction",
     "ff_inverse",
     "fine_tune",
@@ -155,6 +157,7 @@ __all__ = [
     "lookup_prompt",
     "lookup_smallest_lengths",
     "lora_fit",
+    "lora_lower_bound",
     "memorize_by_lookup",
     "min_expansion",
     "one_token_multiplier",
@@ -191,6 +194,7 @@ __all__ = [
     "single_layer_parts",
     "smallest_memorizing_length",
     "studies",
+    "study_problem",
     "unmemorizable_dataset",
     "with_extra_head",
 ]

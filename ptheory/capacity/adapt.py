@@ -26,7 +26,7 @@ from .engine import _fit_loss, _layers, check_dataset
 from .optim import batched_lbfgs, on_one_thread
 from .single_layer import attention_layer, ff_contraction, ff_inverse, single_layer_parts
 
-__all__ = ["FitResult", "LoRAResult", "fine_tune", "lora_fit"]
+__all__ = ["FitResult", "LoRAResult", "fine_tune", "lora_fit", "lora_lower_bound"]
 
 WEIGHTS = ("W_Q", "W_K", "W_V", "W_O")
 
@@ -182,6 +182,37 @@ def lora_fit(
         model=adapted,
         method=method,
     )
+
+
+@on_one_thread
+def lora_lower_bound(model: Transformer, X: torch.Tensor, Y: torch.Tensor, rank: int) -> float:
+    """A certified lower bound on the loss of **every** update of ``W_V`` of rank at most
+    ``rank`` (single layer ``FF o Attn``, one head, ``kappa < 1``).
+
+    Changing ``W_V`` leaves the softmax alone, so the attention outputs are
+    ``b + W_O Delta W_V z`` with ``z`` the token mixtures; the closed form of
+    :func:`lora_fit` minimises their squared distance to the needed outputs
+    ``c = FF^{-1}(y) - x`` over every ``W_O Delta W_V`` of rank at most ``rank`` (a
+    reduced-rank regression, solved exactly by an SVD). ``FF`` shrinks distances by at most
+    ``1 - kappa``, so ``(1 - kappa)^2`` times that least squared distance, averaged over the
+    examples, bounds the loss of every such update from below. ``X: (N, d, L)``,
+    ``Y: (N, d, k)``. For ``rank >= d`` it bounds every update of ``W_V``.
+    """
+    attn, ff = single_layer_parts(model)
+    X, Y = check_dataset(model, X, Y)
+    rank = check_int(rank, "rank", minimum=1)
+    kappa = ff_contraction(ff)
+    if kappa >= 1.0:
+        raise ValueError("model must have an invertible FF (||W_2|| ||W_1|| < 1)")
+    delta = _closed_form_delta(model, X, Y, rank)
+    k = Y.shape[-1]
+    with torch.no_grad():
+        queries = X[..., -k:]
+        weights = torch.softmax(attn.scores(queries, X), dim=-2)[:, 0]  # (N, L, k)
+        moved = attn.W_O[0] @ delta @ (X @ weights)  # W_O Delta W_V z, (N, d, k)
+        need = ff_inverse(ff, Y) - queries - attn.attend(queries, X)
+        miss = float((moved - need).pow(2).sum(dim=(-1, -2)).mean())
+    return (1.0 - kappa) ** 2 * miss
 
 
 @on_one_thread

@@ -36,6 +36,7 @@ __all__ = [
     "RayBound",
     "RayGeometry",
     "apex_dataset",
+    "examplewise_bound",
     "ray_bound",
     "ray_geometry",
     "ray_lower_bound",
@@ -365,6 +366,33 @@ def ray_lower_bound(
     ``E_i (c_i - b_i)`` are equal (``T -> 0``, ``|a| -> inf``).
     """
     return ray_bound(model, X, Y, reachable=reachable, prompt_length=prompt_length).bound
+
+
+def examplewise_bound(
+    model: Transformer,
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    prompt_length: int | None = None,
+) -> float:
+    """A certified lower bound on the loss of every prompt (of ``prompt_length`` tokens,
+    or of any length), for examples that need not share their query token.
+
+    The loss is the mean of the examples' losses; a prompt acts on each query through that
+    query's own pair ``(a_i, T_i)``, so each example's loss is at least its own one-example
+    bound over the pairs a prompt reaches (:func:`ray_bound` with ``reachable=True``). The
+    mean of those bounds bounds the loss. It ignores what ties the examples together (one
+    prompt for all), so it is weaker than a joint bound. ``X: (N, d, L)``, ``Y: (N, d, 1)``.
+    """
+    X, Y = check_dataset(model, X, Y)
+    if prompt_length is not None:
+        prompt_length = check_int(prompt_length, "prompt_length", minimum=1)
+    bounds = [
+        ray_lower_bound(
+            model, X[i : i + 1], Y[i : i + 1], reachable=True, prompt_length=prompt_length
+        )
+        for i in range(X.shape[0])
+    ]
+    return sum(bounds) / len(bounds)
 
 
 def apex_dataset(

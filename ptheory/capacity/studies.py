@@ -12,13 +12,13 @@ from dataclasses import dataclass
 import torch
 
 from .._validate import check_int, check_real
-from ..model import prompt_forward
+from ..model import Transformer, prompt_forward
 from .engine import fit_loss, prompt_tune
 from .entropy import one_token_multiplier, reachable_prompt, reachable_search
 from .rays import ray_bound, unmemorizable_dataset
 from .single_layer import ff_contraction, single_layer_model
 
-__all__ = ["LengthStudy", "length_studies", "length_study"]
+__all__ = ["LengthStudy", "length_studies", "length_study", "study_problem"]
 
 DECIDED = 1e-6
 """Largest one-token gradient norm at which the sign of the multiplier is read: above it
@@ -96,6 +96,17 @@ class LengthStudy:
         return (1 + self.kappa) ** 2 / (1 - self.kappa) ** 2 * self.estimate
 
 
+def study_problem(
+    seed: int, *, d: int = 3, contraction: float = 0.2
+) -> tuple[Transformer, torch.Tensor, torch.Tensor]:
+    """The model and the dataset of one seed of the studies: ``(model, X, Y)`` with
+    ``model = single_layer_model(d, seed, contraction=contraction)`` and its
+    ``unmemorizable_dataset(model, seed)``."""
+    seed = check_int(seed, "seed", minimum=0)
+    model = single_layer_model(d=d, seed=seed, contraction=contraction)
+    return (model, *unmemorizable_dataset(model, seed=seed))
+
+
 def length_studies(
     seeds: Sequence[int],
     lengths: Sequence[int] = (1, 4, 16, 64),
@@ -133,10 +144,7 @@ def length_studies(
     tune_restarts = check_int(tune_restarts, "tune_restarts", minimum=0)
     tune_steps = check_int(tune_steps, "tune_steps", minimum=0)
     cells = check_int(cells, "cells", minimum=1)
-    problems = []
-    for seed in seeds:
-        model = single_layer_model(d=d, seed=seed, contraction=contraction)
-        problems.append((model, *unmemorizable_dataset(model, seed=seed)))
+    problems = [study_problem(seed, d=d, contraction=contraction) for seed in seeds]
     found = reachable_search(problems, lengths, restarts=restarts, steps=steps)
     out = []
     for seed, (model, X, Y), points in zip(seeds, problems, found, strict=True):

@@ -20,9 +20,10 @@ from typing import Any
 import torch
 
 from ..capacity import fit_loss, single_layer_model
+from ..capacity.single_layer import ff_inverse
 from ..model import prompt_forward
 from ..segments import prompt_split, segment_fit
-from ._core import Wrong, as_array, exercise
+from ._core import Wrong, as_array, as_function, call, exercise
 
 __all__: list[str] = []
 
@@ -142,3 +143,123 @@ def _quick_heads(answer: Any) -> None:
             "(the last column) on model2.layers[0], and pass split.output, "
             "split.prompt_part, split.input_part to pt.segment_fit"
         )
+
+
+# ------------------------------------------------------------------ ex-lora-query
+@lru_cache(maxsize=1)
+def query_problem() -> tuple[torch.nn.Module, torch.Tensor, torch.Tensor]:
+    """The chapter's model (d = 4) and its apex dataset of three examples."""
+    from ..capacity import apex_dataset
+
+    model = single_layer_model(d=4, seed=0)
+    X, Y = apex_dataset(model, 3, seed=0)
+    return model, X, Y
+
+
+def _query_losses(answer: Any) -> torch.Tensor:
+    losses = as_array(answer, what="answer").reshape(-1)
+    if losses.numel() != 3:
+        raise Wrong(f"answer must hold 3 losses (r = 1, 2, 3), got {losses.numel()}")
+    return losses
+
+
+@exercise("ex-lora-query", chapter=LORA, probe=lambda a: _query_losses(a).tolist())
+def _quick_query(answer: Any) -> None:
+    """Three losses; training has run (below the untuned loss); not an exact fit, which
+    an update of ``W_Q`` cannot give (a typical mistake: updating ``W_V``)."""
+    losses = _query_losses(answer)
+    model, X, Y = query_problem()
+    with torch.no_grad():
+        untuned = float(fit_loss(model(X), Y))
+    for r, value in zip((1, 2, 3), losses.tolist(), strict=True):
+        if value <= 1e-6:
+            raise Wrong(
+                f"the loss for r = {r} is (almost) zero: an update of W_Q only changes the "
+                "softmax weights, which move each output along a segment; is it W_V that "
+                "was updated (weight='W_Q')?"
+            )
+        if value >= untuned:
+            raise Wrong(
+                f"the loss for r = {r} is not below the loss of the model without any "
+                "update: has the training run (method='train', steps > 0)?"
+            )
+
+
+# ------------------------------------------------------------------ ex-lora-general
+def _general_outputs(answer: Any) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    make = as_function(answer)
+    model = single_layer_model(d=4, seed=0)
+    d = model.layers[0].d
+    out = []
+    for n, seed in GENERAL_CASES:
+        what = f"your function (n = {n}, seed = {seed})"
+        X, Y = _pair(call(make, model, n, seed, what=what), "X", "Y")
+        X = as_array(X, (n, d, 2), what=f"X (n = {n})")
+        Y = as_array(Y, (n, d, 1), what=f"Y (n = {n})")
+        out.append((X, Y))
+    return out
+
+
+def _probe_general(answer: Any) -> list[dict[str, list]]:
+    return [{"X": X.tolist(), "Y": Y.tolist()} for X, Y in _general_outputs(answer)]
+
+
+def general_verdict(datasets: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
+    """Raise :class:`Wrong` unless the datasets, built on :data:`GENERAL_CASES`, have what
+    the exercise states: inputs in ``[0, 1]`` with distinct queries, the same dataset for
+    the same seed, rays without a common apex, and offsets ``c_i - b_i`` distributed as
+    ``g_i / 2`` for independent standard Gaussian ``g_i`` (mean 0, variance 1/4, no common
+    direction), different for different seeds. No reference dataset is needed."""
+    model = single_layer_model(d=4, seed=0)
+    attn, ff = model.layers
+    offsets, bs = [], []
+    for (n, _), (X, Y) in zip(GENERAL_CASES, datasets, strict=True):
+        if bool((X < 0).any()) or bool((X > 1).any()):
+            raise Wrong("X must be drawn in [0, 1] like cap.apex_dataset's inputs")
+        if n > 1 and float(torch.pdist(X[:, :, -1]).min()) == 0.0:
+            raise Wrong("the examples must have distinct query tokens (last columns)")
+        with torch.no_grad():
+            b = attn.attend(X[:, :, -1:], X)[..., 0]
+            c = ff_inverse(ff, Y)[..., 0] - X[:, :, -1]
+        bs.append(b)
+        offsets.append(c - b)
+    first, again = offsets[0], offsets[1]
+    if not torch.allclose(first, again, rtol=0, atol=1e-12):
+        raise Wrong("two calls with the same seed gave different datasets: draw from seed")
+    if _apex_miss(bs[0], first) < 1e-6 * float(first.norm()):
+        raise Wrong("these rays share an apex: the exercise asks for offsets in general position")
+    draws = [first] + [e for (n, _), e in zip(GENERAL_CASES[3:], offsets[3:], strict=True)]
+    if any(torch.allclose(first, e, atol=1e-12) for e in draws[1:]):
+        raise Wrong("different seeds gave the same offsets: the seed must change the draw")
+    g = 2.0 * torch.cat(draws).reshape(-1)  # the entries of the g_i
+    if abs(float(g.mean())) > 0.3:
+        raise Wrong("the offsets c_i - b_i are not centred: g_i must be standard Gaussian")
+    cosines = [
+        float(torch.nn.functional.cosine_similarity(E[i], E[j], dim=0))
+        for E in draws
+        for i in range(3)
+        for j in range(i)
+    ]
+    if sum(cosines) / len(cosines) > 0.5:
+        raise Wrong("the offsets of the examples point the same way: draw one g_i per example")
+    var = float(g.var())
+    if var > 1.6:
+        raise Wrong("the offsets c_i - b_i are too large for g_i / 2, g_i standard Gaussian")
+    if var < 0.6:
+        raise Wrong("the offsets c_i - b_i are too small for g_i / 2, g_i standard Gaussian")
+
+
+def _apex_miss(b: torch.Tensor, e: torch.Tensor) -> float:
+    """How far the lines ``b_i + t e_i`` are from passing through one point (least squares).
+
+    Rays with a common apex ``o`` have ``e_i`` parallel to ``b_i - o``: their lines meet."""
+    u = e / e.norm(dim=-1, keepdim=True).clamp_min(1e-300)
+    proj = torch.eye(u.shape[1], dtype=u.dtype) - u[:, :, None] * u[:, None, :]  # (n, d, d)
+    o = torch.linalg.lstsq(proj.sum(0), (proj @ b[:, :, None]).sum(0)).solution[:, 0]
+    return float(sum((proj[i] @ (o - b[i])).norm() for i in range(b.shape[0])))
+
+
+@exercise("ex-lora-general", chapter=LORA, probe=_probe_general)
+def _quick_general(answer: Any) -> None:
+    """The reader's datasets have every property the exercise states."""
+    general_verdict(_general_outputs(answer))
