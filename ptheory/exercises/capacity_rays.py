@@ -208,8 +208,8 @@ def general_verdict(datasets: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
     """Raise :class:`Wrong` unless the datasets, built on :data:`GENERAL_CASES`, have what
     the exercise states: inputs in ``[0, 1]`` with distinct queries, the same dataset for
     the same seed, rays without a common apex, and offsets ``c_i - b_i`` distributed as
-    ``g_i / 2`` for independent standard Gaussian ``g_i`` (mean 0, variance 1/4, no common
-    direction), different for different seeds. No reference dataset is needed."""
+    ``zeta_i / 2`` for independent standard Gaussian ``zeta_i`` (mean 0, variance 1/4, no
+    common direction), different for different seeds. No reference dataset is needed."""
     model = single_layer_model(d=4, seed=0)
     attn, ff = model.layers
     offsets, bs = [], []
@@ -231,9 +231,9 @@ def general_verdict(datasets: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
     draws = [first] + [e for (n, _), e in zip(GENERAL_CASES[3:], offsets[3:], strict=True)]
     if any(torch.allclose(first, e, atol=1e-12) for e in draws[1:]):
         raise Wrong("different seeds gave the same offsets: the seed must change the draw")
-    g = 2.0 * torch.cat(draws).reshape(-1)  # the entries of the g_i
+    g = 2.0 * torch.cat(draws).reshape(-1)  # the entries of the zeta_i
     if abs(float(g.mean())) > 0.3:
-        raise Wrong("the offsets c_i - b_i are not centred: g_i must be standard Gaussian")
+        raise Wrong("the offsets c_i - b_i are not centred: zeta_i must be standard Gaussian")
     cosines = [
         float(torch.nn.functional.cosine_similarity(E[i], E[j], dim=0))
         for E in draws
@@ -241,12 +241,12 @@ def general_verdict(datasets: list[tuple[torch.Tensor, torch.Tensor]]) -> None:
         for j in range(i)
     ]
     if sum(cosines) / len(cosines) > 0.5:
-        raise Wrong("the offsets of the examples point the same way: draw one g_i per example")
+        raise Wrong("the offsets of the examples point the same way: draw one zeta_i per example")
     var = float(g.var())
     if var > 1.6:
-        raise Wrong("the offsets c_i - b_i are too large for g_i / 2, g_i standard Gaussian")
+        raise Wrong("the offsets c_i - b_i are too large for zeta_i / 2, zeta_i standard Gaussian")
     if var < 0.6:
-        raise Wrong("the offsets c_i - b_i are too small for g_i / 2, g_i standard Gaussian")
+        raise Wrong("the offsets c_i - b_i are too small for zeta_i / 2, zeta_i standard Gaussian")
 
 
 def _apex_miss(b: torch.Tensor, e: torch.Tensor) -> float:
