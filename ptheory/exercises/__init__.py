@@ -15,7 +15,8 @@ what is wrong otherwise. It accepts any correct answer (it tests properties of t
 or recomputes the quantity independently, rather than comparing with one reference
 output), never raises on what a reader hands it, and never shows the solution.
 
-Modules: ``foundation`` (the model chapter), ``universality``, ``capacity``,
+Modules: ``foundation`` (the model chapter), ``universality``, ``capacity`` (with
+``capacity_rays``: the chapters unmemorizable_dataset and prompt_vs_lora),
 ``efficiency`` (the book's three parts), ``real_prompts``, ``real_segment`` and
 ``real_efficiency`` (the chapters of the Real models part); ``_core`` holds
 :class:`Feedback` and the helpers checks are written with.
