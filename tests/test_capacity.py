@@ -11,10 +11,12 @@ import torch
 
 from ptheory.capacity import (
     apex_dataset,
+    examplewise_bound,
     fine_tune,
     fit_loss,
     initial_prompts,
     lora_fit,
+    lora_lower_bound,
     plot_loss_by_length,
     plot_parameters,
     plot_rays,
@@ -25,7 +27,7 @@ from ptheory.capacity import (
     unmemorizable_dataset,
 )
 from ptheory.capacity.engine import padded_forward
-from ptheory.capacity.rays import ff_inverse
+from ptheory.capacity.single_layer import ff_inverse
 from ptheory.measure import loglog_slope
 from ptheory.model import build_transformer, prompt_forward
 from ptheory.segments import prompt_split
@@ -228,8 +230,8 @@ def test_figures():
     res = prompt_tune(model, X, Y, [1, 4], steps=5, restarts=2)
     fig = plot_rays(model, X, Y, res.prompt)
     assert fig.axes[0].get_xlabel()
-    fig = plot_loss_by_length(res, 0.5, {"LoRA rank 2": 1e-30})
-    assert fig.axes[0].get_yscale() == "log"
+    fig = plot_loss_by_length(res, 0.5, no_prompt=1.0, lines={"LoRA rank 2": 1e-30})
+    assert fig.axes[0].get_yscale() == "linear" and fig.axes[0].get_ylim()[0] <= 0.0
 
 
 # ------------------------------------------------------ prompt versus LoRA
@@ -282,3 +284,41 @@ def test_ray_bound_grows_like_radius_squared():
         ray_lower_bound(model, *unmemorizable_dataset(model, seed=0, radius=r)) for r in radii
     ]
     assert loglog_slope(radii, bounds) == pytest.approx(2.0, abs=0.05)
+
+
+# ------------------------------------------------------ certified lower bounds for LoRA
+@pytest.mark.parametrize("contraction", [0.2, 0.0])
+def test_lora_lower_bound_is_below_every_update_of_its_rank(contraction):
+    """The closed form's miss in attention space, times (1 - kappa)^2, bounds every update
+    of W_V of that rank: trained from the closed form and from a random start. With
+    kappa = 0 it is the closed form's loss itself (FF an isometry)."""
+    model = single_layer_model(4, seed=0, contraction=contraction)
+    X, Y = apex_dataset(model, 3, seed=0)
+    for r in (1, 2):
+        bound = lora_lower_bound(model, X, Y, r)
+        cf = lora_fit(model, X, Y, r)
+        for init in (None, cf.delta):
+            trained = lora_fit(model, X, Y, r, method="train", steps=60, init=init)
+            assert trained.loss >= bound * (1 - 1e-9)
+        if contraction == 0.0:
+            assert bound == pytest.approx(cf.loss, rel=1e-9)
+        else:
+            assert bound < cf.loss
+    assert lora_lower_bound(model, X, Y, 3) < 1e-25  # rank n: nothing to bound (control)
+
+
+def test_examplewise_bound_bounds_every_prompt_of_its_length():
+    """The mean of the examples' own certified bounds bounds the loss of prompts of that
+    length (tuned and random); for one example it is that example's bound."""
+    model = single_layer_model(4, seed=0)
+    X, Y = apex_dataset(model, 3, seed=0)
+    res = prompt_tune(model, X, Y, [1, 2, 3], steps=60, restarts=4)
+    gen = torch.Generator().manual_seed(0)
+    for j, L_p in enumerate([1, 2, 3]):
+        bound = examplewise_bound(model, X, Y, L_p)
+        assert bound > 0 and float(res.curve[:, j].min()) >= bound
+        P = 3.0 * torch.randn(256, 4, L_p, generator=gen, dtype=F64)
+        with torch.no_grad():
+            assert float(fit_loss(prompt_forward(model, P, X), Y).min()) >= bound
+    one = examplewise_bound(model, X[:1], Y[:1], 2)
+    assert one == ray_lower_bound(model, X[:1], Y[:1], reachable=True, prompt_length=2)

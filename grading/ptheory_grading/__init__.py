@@ -13,7 +13,7 @@ One module per part of the book registers its graders with :func:`grader`.
 
 from __future__ import annotations
 
-from . import capacity_memory, efficiency, foundation, universality  # noqa: F401
+from . import capacity_memory, capacity_rays, efficiency, foundation, universality  # noqa: F401
 from ._core import Grade, grade, grader, graders
 
 __all__ = ["Grade", "grade", "grader", "graders"]

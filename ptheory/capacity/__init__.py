@@ -5,10 +5,15 @@ Modules, along the theory's seams:
 * :mod:`~ptheory.capacity.engine`: the batched prompt-tuning engine (restarts and prompt
   lengths in one tensor computation, Adam and L-BFGS), used by every chapter of the part.
 * :mod:`~ptheory.capacity.optim`: batched L-BFGS over independent runs, single-thread helper.
+* :mod:`~ptheory.capacity.single_layer`: the single-layer model ``FF o Attn`` of the
+  limitation chapters, its one attention finder, ``FF``'s constant and inverse, and the
+  score direction of a query.
 * :mod:`~ptheory.capacity.rays`: Wang et al.'s single-layer limitation (the two rays that
-  do not meet) and its analytic lower bound on the loss of every prompt.
+  do not meet) and its certified lower bound on the loss of every prompt.
 * :mod:`~ptheory.capacity.entropy`: the entropy identity ``log T = mean score + H(w)``
-  (the book's lemma), the prompt-length bound of an exact fit and the reachable-pair loss.
+  (the book's lemma), the prompt-length bound of an exact fit, the reduced problem of
+  examples that share their query, and the one-token multiplier.
+* :mod:`~ptheory.capacity.studies`: the seed studies of the limitation chapter.
 * :mod:`~ptheory.capacity.adapt`: the weight-space baselines, LoRA (closed form or
   trained) and full fine-tuning, on the same frozen model and loss.
 * :mod:`~ptheory.capacity.counting`: the book's own counting bound on the prompt length
@@ -34,9 +39,10 @@ from . import (
     plots,
     quantized,
     rays,
+    single_layer,
     studies,
 )
-from .adapt import FitResult, LoRAResult, fine_tune, lora_fit
+from .adapt import FitResult, LoRAResult, fine_tune, lora_fit, lora_lower_bound
 from .bound_plots import (
     plot_branch_constants,
     plot_counting_bound,
@@ -57,12 +63,18 @@ from .counting import (
 )
 from .engine import PromptTuneResult, check_dataset, fit_loss, initial_prompts, prompt_tune
 from .entropy import (
+    IdentityCheck,
+    OneTokenMultiplier,
     PromptSummary,
+    ReachablePoint,
+    identity_check,
     length_lower_bound,
+    one_token_multiplier,
     prompt_summary,
     reachable_loss,
     reachable_prompt,
-    score_direction,
+    reachable_search,
+    reduced_loss,
 )
 from .invertible import (
     InjectivityBound,
@@ -101,32 +113,42 @@ from .rays import (
     RayBound,
     RayGeometry,
     apex_dataset,
-    ff_contraction,
-    ff_inverse,
+    examplewise_bound,
     ray_bound,
     ray_geometry,
     ray_lower_bound,
-    single_layer_model,
     unmemorizable_dataset,
     with_extra_head,
 )
-from .studies import LengthStudy, length_study
+from .single_layer import (
+    attention_layer,
+    ff_contraction,
+    ff_inverse,
+    score_direction,
+    single_layer_model,
+    single_layer_parts,
+)
+from .studies import LengthStudy, length_studies, length_study, study_problem
 
 __all__ = [
     "FitResult",
+    "IdentityCheck",
     "InjectivityBound",
     "LengthStudy",
     "LoRAResult",
     "LookupReport",
     "LookupSearch",
+    "OneTokenMultiplier",
     "PromptSummary",
     "PromptTuneResult",
     "QuantizedReport",
     "RayBound",
     "RayGeometry",
+    "ReachablePoint",
     "WorstCase",
     "adapt",
     "apex_dataset",
+    "attention_layer",
     "bound_plots",
     "bump_dataset",
     "bump_height",
@@ -140,17 +162,20 @@ __all__ = [
     "embed_tokens",
     "engine",
     "entropy",
+    "examplewise_bound",
     "ff_contraction",
     "ff_inverse",
     "fine_tune",
     "fit_loss",
     "forced_crossings",
     "grid_points_per_coordinate",
+    "identity_check",
     "initial_prompts",
     "injectivity_bound",
     "injectivity_lower_bound",
     "invertible",
     "length_lower_bound",
+    "length_studies",
     "length_study",
     "level_dataset",
     "lookup",
@@ -160,8 +185,10 @@ __all__ = [
     "lookup_prompt",
     "lookup_sharpness",
     "lora_fit",
+    "lora_lower_bound",
     "memorize_by_lookup",
     "merged_lookup_prompt",
+    "one_token_multiplier",
     "plot_bound_slack",
     "plot_branch_constants",
     "plot_counting_bound",
@@ -186,10 +213,15 @@ __all__ = [
     "rays",
     "reachable_loss",
     "reachable_prompt",
+    "reachable_search",
+    "reduced_loss",
     "residual_model",
     "score_direction",
+    "single_layer",
     "single_layer_model",
+    "single_layer_parts",
     "studies",
+    "study_problem",
     "unmemorizable_dataset",
     "with_extra_head",
     "worst_branch_ratios",
