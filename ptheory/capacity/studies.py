@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -183,6 +184,6 @@ def length_studies(
     return out
 
 
-def length_study(seed: int, lengths: Sequence[int] = (1, 4, 16, 64), **kwargs) -> LengthStudy:
+def length_study(seed: int, lengths: Sequence[int] = (1, 4, 16, 64), **kwargs: Any) -> LengthStudy:
     """:func:`length_studies` for one seed."""
     return length_studies([check_int(seed, "seed", minimum=0)], lengths, **kwargs)[0]
