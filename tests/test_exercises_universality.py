@@ -233,7 +233,17 @@ def test_own_target_reference_and_other_forms():
     passes(check("ex-univ-own", lambda X: X.flip(-2)))  # an isometry
     passes(check("ex-univ-own", pt.mean_pool_target(2, 1, lipschitz=2.0)))
     passes(check("ex-univ-own", lambda X: 0.5 + 0.5 * torch.tanh(4 * (X - 0.5))))  # C = 2
+    passes(check("ex-univ-own", lambda X: (2 * X - 0.5).clamp(0, 1)))  # C = 2, attained
     passes(check("ex-univ-own", lambda X: X.clamp(0.2, 0.7).numpy()))  # NumPy output
+
+
+def _steep_step(X):  # 1000-Lipschitz: a ramp of height 1e-4 and width 1e-7 at x_1 = 0.3
+    base = 0.5 + 0.25 * torch.tanh(X.flip(-2) - 0.5)
+    return (base + torch.clamp(1000 * (X[:, :1, :] - 0.3), 0, 1e-4)).clamp(0, 1)
+
+
+def _spike(X):  # discontinuous: a step of 0.2 on bands 2e-6 wide, invisible to gradients
+    return 0.5 + 0.1 * X + 0.2 * ((X - 0.8765).abs() < 1e-6).double()
 
 
 def test_own_target_wrong_answers():
@@ -241,9 +251,20 @@ def test_own_target_wrong_answers():
     fails(check("ex-univ-own", steep), "not 2-Lipschitz")
     fails(check("ex-univ-own", U.triangle_wave(8.0)), "not 2-Lipschitz")
     fails(check("ex-univ-own", lambda X: torch.remainder(8 * X, 1.0)), "not 2-Lipschitz")
-    # steep only in a thin band: random far pairs miss it, the near pairs do not
     band = lambda X: (0.5 + 0.5 * torch.tanh(50 * (X - 0.5))).clamp(0, 1)  # noqa: E731
     fails(check("ex-univ-own", band), "not 2-Lipschitz")
+    # what random pairs of points miss: a tiny steep step, a narrow spike, a cusp, a
+    # slope a little above 2, a steep ring that no search line follows
+    fails(check("ex-univ-own", _steep_step), "not 2-Lipschitz")
+    fails(check("ex-univ-own", _spike), "not 2-Lipschitz")
+    fails(check("ex-univ-own", lambda X: X.sqrt()), "not 2-Lipschitz")
+    fails(check("ex-univ-own", lambda X: (2.05 * X - 0.5).clamp(0, 1)), "not 2-Lipschitz")
+
+    def ring(X):
+        r2 = (X[:, :1] - 0.3) ** 2 + (X[:, 1:] - 0.6) ** 2
+        return (0.5 + 0.5 * torch.tanh(100 * (r2 - 0.01))).expand(-1, 2, -1)
+
+    fails(check("ex-univ-own", ring), "not 2-Lipschitz")
     fails(check("ex-univ-own", lambda X: 2 * X.flip(-2)), "values in [0, 1]")
     fails(check("ex-univ-own", lambda X: X[..., 0]), "same shape")
     fails(check("ex-univ-own", lambda X: X.transpose(-1, -2)), "same shape")
@@ -255,7 +276,39 @@ def test_own_target_wrong_answers():
 def test_own_target_quick_check_alone(no_grader):
     assert check("ex-univ-own", f_own).status == "checked"
     fails(check("ex-univ-own", U.triangle_wave(8.0)), "not 2-Lipschitz")
+    fails(check("ex-univ-own", _steep_step), "not 2-Lipschitz")
+    fails(check("ex-univ-own", _spike), "not 2-Lipschitz")
     fails(check("ex-univ-own", lambda X: 0 * X + 0.3), "constant")
+
+
+def test_own_target_grader_recomputes_the_search_quotients():
+    """The grader judges the pairs the probe recorded, recomputing their quotients: a
+    probe whose steepest pair is a 3-Lipschitz step is rejected, the same probe with that
+    pair made 2-Lipschitz is not."""
+    from ptheory_grading._core import grade
+
+    payload = ex.probe("ex-univ-own", f_own)
+    assert grade("ex-univ-own", payload).fraction == 1.0
+    search = payload["answer"]["search"]
+    a, b = search["a"][0], [search["a"][0][0] + 1e-3, search["a"][0][1]]
+    for slope, ok in ((3.0, False), (2.0, True)):
+        fa = search["fa"][0]
+        fb = [fa[0] + slope * 1e-3, fa[1]]
+        bad = {**search, "b": [b, *search["b"][1:]], "fb": [fb, *search["fb"][1:]]}
+        bad["a"] = [a, *search["a"][1:]]
+        result = grade("ex-univ-own", {**payload, "answer": {**payload["answer"], "search": bad}})
+        assert (result.fraction == 1.0) == ok, result.message
+        if not ok:
+            assert "not 2-Lipschitz" in result.message
+
+
+def test_own_target_search_finds_what_the_exercise_forbids():
+    """The search reaches the constant it is looking for: the steep step's slope (to its
+    width) and a smooth target's largest slope, not merely 'above 2'."""
+    assert exu.own_lipschitz(exu.worst_pairs(_steep_step)) > 500
+    assert abs(exu.own_lipschitz(exu.worst_pairs(U.triangle_wave(3.0))) - 3.0) < 1e-6
+    smooth = lambda X: 0.5 + 0.5 * torch.tanh(3 * (X - 0.5))  # noqa: E731
+    assert abs(exu.own_lipschitz(exu.worst_pairs(smooth)) - 1.5) < 1e-3  # slope 3/2 at 1/2
 
 
 def test_own_target_grader_runs_the_sharp_check(monkeypatch):

@@ -302,6 +302,7 @@ def test_gradient_vanishes_on_the_construction_and_not_when_smoothed():
 
     cmp = oracle_vs_gradient(pt.universality.sine_wave(2.0), 0.25, lengths=(1, 4), steps=10)
     assert cmp.grad_random < 1e-12 and cmp.grad_oracle < 1e-12
+    assert cmp.grad_smooth > 1e-3  # the same gradient, at the same prompts, with wide ramps
     assert cmp.sharp == cmp.sharp_start
     assert cmp.smooth < cmp.smooth_start
     assert cmp.oracle < min(
@@ -360,9 +361,30 @@ def test_pipeline_figure_draws_the_models_own_codes():
     model = construct(1, 1, 0.5, beta=beta)
     fig = plot_pipeline(model)
     dots = fig.axes[2].lines[1].get_xdata()
-    codes = sorted(model.context_codes()[1][..., 0].reshape(-1).tolist())
+    codes = sorted(model.context_codes()[1][..., 0].reshape(-1).tolist())[: len(dots)]
+    assert len(dots) == min(24, model.n_codes)
     assert np.allclose(sorted(dots), codes, rtol=0, atol=1e-12)
-    default_codes = sorted(grid_codes(1, 1, 0.5).reshape(-1).tolist())
+    default_codes = sorted(grid_codes(1, 1, 0.5).reshape(-1).tolist())[: len(dots)]
     assert not np.allclose(sorted(dots), default_codes, rtol=0, atol=1e-6)
     spread = fig.axes[1].collections[1].get_offsets()[:, 0]  # the "before" marks
     assert np.all(spread == 0)  # before the attention layer: one code for every prompt
+
+
+def test_cost_rows_compare_the_entry_bound_with_root_log_n():
+    """B, the largest query or key entry, is a constant near 1.6: above sqrt(ln n) on the
+    built grids, below it from 1/delta = 11 on (d = L = 1); large counts read 2.5e8."""
+    from ptheory.universality.experiments import _fmt, cost_rows
+
+    rows = {r["1/delta"]: r for r in cost_rows(1, 1, [1 / v for v in (2, 3, 4, 5, 10, 11, 16)])}
+    for v, row in rows.items():
+        assert row["n"] == row["L_p"] + 1 == v + 1
+        assert 1.5 < row["B"] < 1.7
+        assert abs(row["sqrt(ln n)"] - math.sqrt(math.log(v + 1))) < 0.01
+        assert (row["B"] > row["sqrt(ln n)"]) == (v <= 10), v
+    for size in [(1, 2, 0.5), (2, 1, 0.5)]:
+        dims = dimensions(*size)
+        assert dims.key_query_norm > math.sqrt(math.log(dims.prompt_length + size[1]))
+    assert _fmt(9_999_999) == "9,999,999"
+    assert _fmt(10**7) == "1.0e7"
+    assert _fmt(99_960_000) == "1.0e8"  # rounds up into the next power
+    assert _fmt(251_188_643) == "2.5e8"

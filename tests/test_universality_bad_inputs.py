@@ -415,10 +415,20 @@ CASES = [
     ),
     Case(
         "nearest_collisions",
-        "points",
-        lambda: U.nearest_collisions(1, 1, 0.5, points=1),
+        "digits",
+        lambda: U.nearest_collisions(1, 1, 0.5, digits=3),
         ValueError,
-        "points",
+        "digits",
+    ),
+    Case("slope_bound", "delta", lambda: U.slope_bound(1, 1, 0.3), ValueError, "delta"),
+    Case("slope_bound", "d", lambda: U.slope_bound(0, 1, 0.5), ValueError, "d"),
+    Case("model_code_error", "L", lambda: U.model_code_error(1, 0, 0.5), ValueError, "L"),
+    Case(
+        "model_code_error",
+        "too large",
+        lambda: U.model_code_error(1, 1, 1 / 8),
+        ValueError,
+        "delta",
     ),
     Case(
         "plot_scale_sweep", "not a sweep", lambda: U.plot_scale_sweep({"a": 1}), TypeError, "sweep"

@@ -153,3 +153,110 @@ def test_too_large_a_scale_as_the_exercise_states():
     assert not row.order_ok_64 and row.exact > 0
     log_gap = precision.log10_relative_separation(precision.exact_codes(1, 2, 0.5, beta=beta))
     assert -95 < log_gap < -85
+
+
+def _all_inverted_pairs(before: np.ndarray, after: np.ndarray) -> list[tuple[int, int]]:
+    """Every pair of triples ordered differently by two rankings (brute force)."""
+    order = np.argsort(before)
+    later = after[order]
+    return [
+        (int(order[i]), int(order[j]))
+        for i in range(len(later))
+        for j in np.nonzero(later[i + 1 :] < later[i])[0] + i + 1
+    ]
+
+
+def test_nearest_collisions_are_nearer_than_every_crossing_of_a_sampled_interval():
+    """Bisecting every pair that changes order between the construction's scale and
+    0.25 % away (not only the first one) finds crossings at several scales; the nearest
+    of them is the one returned, and it is nearer than the first adjacent swapped pair's
+    crossing, which a sampled search would have reported."""
+    size = (1, 1, 0.25)
+    below, above = U.nearest_collisions(*size)
+    b = float(precision.as_beta(*size))
+    rank = {r: scales._ranks(precision.exact_codes(*size, beta=r * b)) for r in (0.9975, 1, 1.0025)}
+    for hit, (lo, hi), side in ((below, (0.9975, 1), -1), (above, (1, 1.0025), 1)):
+        pairs = _all_inverted_pairs(rank[lo], rank[hi])
+        assert len(pairs) > 1
+        roots = [float(scales._bisect(*size, p, lo * b, hi * b, 30) / b) for p in pairs]
+        nearest = max(roots) if side < 0 else min(roots)
+        assert abs(hit.ratio - nearest) < 1e-12, (hit, sorted(roots))
+        first = scales._order_changes(rank[lo], rank[hi])[1]  # the old, sampled choice
+        old = float(scales._bisect(*size, first, lo * b, hi * b, 30) / b)
+        assert abs(old - 1) > abs(hit.ratio - 1) + 1e-4  # the known nearer collision
+    assert 0.9995 < below.ratio < 1 < above.ratio < 1.001
+
+
+def test_slope_bound_bounds_every_code_derivative():
+    """|d/dbeta (zeta_t - zeta_u)| <= D: difference quotients of random pairs, at scales
+    from 0 to 30 times the construction's, never exceed the bound, and reach a fair share
+    of it (the bound is not vacuous)."""
+    size = (1, 1, 0.25)
+    D = scales.slope_bound(*size)
+    b0 = float(precision.as_beta(*size))
+    rng = np.random.default_rng(0)
+    n = U.dimensions(*size).n_codes
+    largest = 0.0
+    with mpmath.workdps(40):
+        for _ in range(40):
+            t, u = (int(x) for x in rng.choice(n, 2, replace=False))
+            b = mpmath.mpf(float(rng.uniform(0, 30))) * b0
+            h = b0 * mpmath.mpf(10) ** -8
+
+            def g(x, t=t, u=u):
+                return scales.code_at(*size, t, x, digits=40) - scales.code_at(
+                    *size, u, x, digits=40
+                )
+
+            largest = max(largest, float(abs(g(b + h) - g(b)) / h))
+            for one in (t, u):  # each code alone: 0 <= zeta' <= D
+                rise = scales.code_at(*size, one, b + h, digits=40) - scales.code_at(
+                    *size, one, b, digits=40
+                )
+                assert 0 <= rise / h <= D
+    assert largest <= D
+    assert largest > D / 100
+
+
+def test_nearest_collisions_none_where_the_window_holds_no_collision():
+    below, above = U.nearest_collisions(1, 1, 1 / 3)  # none within 1 % at this size
+    assert below is None and above is None
+    sweep = U.collision_sweep(1, 1, 1 / 3, list(np.linspace(0.99, 1.01, 41)))
+    assert sweep.collisions == 0
+
+
+@pytest.mark.parametrize("size", [(2, 1, 0.5), (1, 2, 0.5), (1, 1, 1 / 3)])
+def test_token_codes_are_the_first_layers_codes(size):
+    """The integer codes of the exact arithmetic are those the built model's FF_1 gives
+    every grid prompt and grid input (positions included), token by token; with d = 2 the
+    order of the coordinates' digits matters."""
+    L = size[1]
+    dims = U.dimensions(*size)
+    front = U.front_model(dims)
+    prompt, inputs = precision.token_codes(*size)
+    n = dims.prompt_length + L
+    ff1 = front.layers[0]
+    E = front.positions
+    with torch.no_grad():
+        got_p = ff1(U.all_prompts(*size) + E[:, : dims.prompt_length])[:, 0, :]
+        got_x = ff1(U.grid_sequences(*size) + E[:, dims.prompt_length : n])[:, 0, :]
+    assert torch.allclose(got_p, prompt.double(), atol=1e-6, rtol=0)
+    assert torch.allclose(got_x, inputs.double(), atol=1e-6, rtol=0)
+    assert precision.model_code_error(*size) < 1e-3  # a thousandth of the smallest gap
+
+
+def test_model_code_error_sees_a_wrong_digit_order(monkeypatch):
+    """Control: token codes with the coordinates' digits in the other order (the same
+    multiset of codes, attached to other triples) are far from the model's codes."""
+    size = (2, 1, 0.5)
+    right = precision.token_codes
+
+    def reversed_digits(d, L, delta, *, positions=True):
+        prompt, inputs = right(d, L, delta, positions=positions)
+        A = int(prompt.min())
+        cell = (inputs - A) % 4
+        swapped = (cell % 2) * 2 + cell // 2  # the two binary digits exchanged
+        return prompt, inputs - cell + swapped
+
+    monkeypatch.setattr(precision, "token_codes", reversed_digits)
+    assert precision.model_code_error(*size) > 1.0

@@ -167,22 +167,24 @@ def cm_rank(data: object) -> None:
 # ------------------------------------------------------------------ ex-univ-own
 @grader("ex-univ-own")
 def univ_own(data: object) -> None:
-    """Shape, range and Lipschitz constant of the reader's target on the probe's inputs,
-    and the sharp check on it: the model tuned with its oracle prompt equals its quantized
-    target off the ramps (the prompt and the target's table come from its grid values)."""
-    if not isinstance(data, dict):
+    """Shape, range and Lipschitz constant of the reader's target (the steepest pairs of
+    the probe's adversarial search, their quotients recomputed here), and the sharp check
+    on it: the model tuned with its oracle prompt equals its quantized target off the
+    ramps (the prompt and the target's table come from its grid values)."""
+    if not isinstance(data, dict) or not isinstance(data.get("search"), dict):
         raise Wrong("your answer was not recorded as a function's outputs")
     inputs = E.own_inputs()
-    if set(data) != set(inputs):
+    if set(data) != {*inputs, "search"}:
         raise Wrong("your answer was not recorded on every test input")
-    outputs = {k: as_array(v, tuple(inputs[k].shape), what="f(X)") for k, v in data.items()}
-    every = torch.cat([Y.flatten() for Y in outputs.values()])
-    if float(every.min()) < -1e-12 or float(every.max()) > 1 + 1e-12:
-        raise Wrong("your target takes values outside [0, 1]")
-    if float(outputs["base"].std(dim=0).max()) < 1e-6:
-        raise Wrong("your target is constant: write one that depends on its input")
-    if E.own_lipschitz(outputs) > E.OWN["lipschitz"] * (1 + 1e-6):
-        raise Wrong("your target is not 2-Lipschitz on the test inputs")
+    outputs = {k: as_array(data[k], tuple(inputs[k].shape), what="f(X)") for k in inputs}
+    search = data["search"]
+    keys = ("a", "b", "fa", "fb")
+    if any(k not in search for k in (*keys, "low", "high")):
+        raise Wrong("your answer's Lipschitz search was not recorded")
+    pairs = {k: as_array(search[k], what="the search's pairs") for k in keys}
+    if len({tuple(v.shape) for v in pairs.values()}) != 1 or pairs["a"].shape[-1:] != (2,):
+        raise Wrong("your answer's Lipschitz search was not recorded")
+    E.judge_own(outputs, {**search, **{k: v.tolist() for k, v in pairs.items()}})
     d, L, delta = E.OWN["d"], E.OWN["L"], E.OWN["delta"]
     model = _own_model()
     table = U.quantize(outputs["grid"], delta)  # (G, d, L): q o f at the cell centres

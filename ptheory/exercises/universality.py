@@ -21,12 +21,14 @@ instructor's graders judge that data.
 
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from typing import Any
 
 import torch
 
 from ..distance import uniform_inputs
+from ..universality.build import one_thread as _one_thread
 from ..universality.grid import grid_sequences
 from ._core import Wrong, as_array, as_function, as_integer, as_number, call, exercise
 
@@ -149,75 +151,207 @@ def _quick_rank(answer: Any) -> None:
 OWN = {"d": 2, "L": 1, "delta": 0.5, "lipschitz": 2.0}
 """The exercise's case: a 2-Lipschitz target for ``d = 2, L = 1``, grid ``1/2``."""
 
-_OWN_STEP = 1e-3
+LINE_POINTS = 2**20 + 1
+"""Points on each line of the Lipschitz search: neighbours ``2^-20`` (about ``1e-6``) apart."""
+SHORTEST = 1e-8
+"""The shortest pair the refinement halves down to: shorter, and float64 rounding of the
+outputs (about ``1e-16``) would move a difference quotient by more than ``1e-6``."""
+_KEEP = 8  # the worst pairs the probe records
 
 
 @lru_cache(maxsize=1)
 def own_inputs() -> dict[str, torch.Tensor]:
     """Inputs on which the probe evaluates the reader's target: the grid centres of the
-    exercise's size (``"grid"``), random points (``"base"``), each moved by ``1e-3`` in a
-    random direction (``"near"``), and random partners (``"far"``); all ``(N, 2, 1)``."""
+    exercise's size (``"grid"``) and random points (``"base"``), both ``(N, 2, 1)``."""
     d, L = OWN["d"], OWN["L"]
-    base = uniform_inputs(512, d, L, seed=11)
-    gen = torch.Generator().manual_seed(12)
-    direction = torch.randn(512, d, L, generator=gen, dtype=F64)
-    direction /= direction.flatten(1).norm(dim=1)[:, None, None]
-    near = (base + _OWN_STEP * direction).clamp(0.0, 1.0)
-    far = uniform_inputs(512, d, L, seed=13)
-    return {"grid": grid_sequences(d, L, OWN["delta"]), "base": base, "near": near, "far": far}
+    return {"grid": grid_sequences(d, L, OWN["delta"]), "base": uniform_inputs(512, d, L, seed=11)}
 
 
-def _own_outputs(answer: Any) -> dict[str, torch.Tensor]:
-    f = as_function(answer)
-    out = {}
-    for name, X in own_inputs().items():
-        Y = as_array(call(f, X.clone(), what="your target"), what="f(X)")
-        if tuple(Y.shape) != tuple(X.shape):
+def _lines() -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The search's lines through ``[0, 1]^2``, as (start, end) points ``(2,)``: one along
+    each coordinate and the two diagonals."""
+    c = 0.2617  # a height off the grid's cell boundaries and centres
+    ends = [((0.0, c), (1.0, c)), ((c, 0.0), (c, 1.0)), ((0.0, 0.0), (1.0, 1.0))]
+    ends.append(((0.0, 1.0), (1.0, 0.0)))
+    return [(torch.tensor(a, dtype=F64), torch.tensor(b, dtype=F64)) for a, b in ends]
+
+
+def _evaluate(f, X: torch.Tensor) -> torch.Tensor:
+    """``f(X)`` for ``X: (N, 2, 1)``, in chunks, checked for shape; ``(N, 2)``."""
+    out = []
+    for a in range(0, X.shape[0], 1 << 17):
+        chunk = X[a : a + (1 << 17)]
+        Y = as_array(call(f, chunk.clone(), what="your target"), what="f(X)")
+        if tuple(Y.shape) != tuple(chunk.shape):
             raise Wrong(
                 "your target must map a batch of inputs (N, d, L) = (N, 2, 1) to outputs of "
-                f"the same shape; for N = {X.shape[0]} it returned shape {tuple(Y.shape)}"
+                f"the same shape; for N = {chunk.shape[0]} it returned shape {tuple(Y.shape)}"
             )
-        out[name] = Y
+        out.append(Y.reshape(Y.shape[0], -1))
+    return torch.cat(out)
+
+
+def _quotients(X: torch.Tensor, Y: torch.Tensor, Xp: torch.Tensor, Yp: torch.Tensor):
+    """``||Y - Yp|| / ||X - Xp||`` row by row; ``inf`` where two equal inputs have
+    different outputs, ``0`` where a pair is one point with one value."""
+    dx = (X - Xp).norm(dim=-1)
+    dy = (Y - Yp).norm(dim=-1)
+    return torch.where(dx > 0, dy / dx.clamp_min(1e-300), torch.where(dy > 0, math.inf, 0.0))
+
+
+def _refine(f, a: torch.Tensor, b: torch.Tensor, fa: torch.Tensor, fb: torch.Tensor):
+    """Halve each pair ``(a_i, b_i)`` (rows ``(2,)``) toward its steeper half, down to
+    :data:`SHORTEST`: a step or a steep ramp between the two points is followed down to
+    its own width. Returns the shortened pairs and their outputs."""
+    while float((a - b).norm(dim=-1).max()) > 2 * SHORTEST:
+        mid = (a + b) / 2
+        fm = _evaluate(f, mid[:, :, None])
+        left = _quotients(a, fa, mid, fm) >= _quotients(mid, fm, b, fb)
+        long = (a - b).norm(dim=-1) > 2 * SHORTEST
+        go_left = (left & long)[:, None]
+        go_right = (~left & long)[:, None]
+        b, fb = torch.where(go_left, mid, b), torch.where(go_left, fm, fb)
+        a, fa = torch.where(go_right, mid, a), torch.where(go_right, fm, fa)
+    return a, b, fa, fb
+
+
+def _ascent(f, starts: torch.Tensor, steps: int = 60, h: float = 1e-6):
+    """Gradient ascent of ``||f(x + h u) - f(x)|| / h`` over ``x`` and the direction ``u``
+    from ``starts: (S, 2)``, where the reader's function is differentiable in torch;
+    ``None`` where it is not (a NumPy function, say)."""
+    gen = torch.Generator().manual_seed(14)
+    x = starts.clone().requires_grad_(True)
+    u = torch.randn(starts.shape, generator=gen, dtype=F64).requires_grad_(True)
+    opt = torch.optim.Adam([x, u], lr=0.01)
+
+    def ends() -> tuple[torch.Tensor, torch.Tensor]:  # both inside [0, 1]^2
+        a = x.clamp(h, 1 - h)
+        return a, a + h * u / u.norm(dim=-1, keepdim=True)
+
+    try:
+        for _ in range(steps):
+            a, b = ends()
+            fa = torch.as_tensor(f(a[:, :, None])).reshape(len(a), -1)
+            fb = torch.as_tensor(f(b[:, :, None])).reshape(len(a), -1)
+            loss = -((fa - fb).norm(dim=-1) / h).sum()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    except Exception:  # not differentiable in torch: the other searches still run
+        return None
+    with torch.no_grad():
+        a, b = ends()
+    return a.detach(), b.detach()
+
+
+@_one_thread
+def worst_pairs(f) -> dict[str, Any]:
+    """An adversarial search of the largest ``||f(X) - f(X')||_2 / ||X - X'||_2`` of the
+    reader's target on ``[0, 1]^{2 x 1}``, and the values it takes.
+
+    Three searches, then a refinement: neighbouring points ``2^-20`` apart on four lines
+    (one along each coordinate, and the two diagonals);
+    neighbours on a ``257 x 257`` grid, along the axes and diagonals; gradient ascent of
+    the difference quotient where ``f`` is differentiable in torch. The steepest pairs
+    are then halved toward their steeper half down to :data:`SHORTEST`, which follows a
+    step or a steep ramp down to its own width. Returns the :data:`_KEEP` steepest pairs
+    found (``"a"``, ``"b"``, ``"fa"``, ``"fb"``: lists of points and values) and the
+    smallest and largest value seen. No search of finitely many points can see a
+    feature narrower than its spacing where it does not look: a spike narrower than
+    ``1e-6``, or one that no line crosses, may escape."""
+    f = as_function(f)
+    firsts, seconds = [], []
+    lo, hi = math.inf, -math.inf
+    t = torch.linspace(0.0, 1.0, LINE_POINTS, dtype=F64)[:, None]
+    for start, end in _lines():
+        X = start + t * (end - start)
+        Y = _evaluate(f, X[:, :, None])
+        lo, hi = min(lo, float(Y.min())), max(hi, float(Y.max()))
+        q = _quotients(X[1:], Y[1:], X[:-1], Y[:-1])
+        top = torch.topk(q, _KEEP).indices
+        firsts.append((X[top], Y[top]))
+        seconds.append((X[top + 1], Y[top + 1]))
+    g = torch.linspace(0.0, 1.0, 257, dtype=F64)
+    grid = torch.stack(torch.meshgrid(g, g, indexing="ij"), dim=-1)  # (257, 257, 2)
+    values = _evaluate(f, grid.reshape(-1, 2, 1)).reshape(257, 257, 2)
+    lo, hi = min(lo, float(values.min())), max(hi, float(values.max()))
+    for step in ((1, 0), (0, 1), (1, 1), (1, -1)):
+        rows = slice(0, 257 - step[0])
+        cols = slice(max(0, -step[1]), 257 - max(0, step[1]))
+        rows2 = slice(step[0], 257)
+        cols2 = slice(max(0, step[1]), 257 - max(0, -step[1]))
+        A, FA = grid[rows, cols].reshape(-1, 2), values[rows, cols].reshape(-1, 2)
+        B, FB = grid[rows2, cols2].reshape(-1, 2), values[rows2, cols2].reshape(-1, 2)
+        top = torch.topk(_quotients(A, FA, B, FB), _KEEP).indices
+        firsts.append((A[top], FA[top]))
+        seconds.append((B[top], FB[top]))
+    a = torch.cat([x for x, _ in firsts])
+    b = torch.cat([x for x, _ in seconds])
+    starts = torch.cat([(a + b) / 2, uniform_inputs(64, 2, 1, seed=15)[:, :, 0]])
+    climbed = _ascent(f, starts)
+    if climbed is not None:
+        a, b = torch.cat([a, climbed[0]]), torch.cat([b, climbed[1]])
+    a, b = a.detach(), b.detach()
+    a, b, fa, fb = _refine(f, a, b, _evaluate(f, a[:, :, None]), _evaluate(f, b[:, :, None]))
+    top = torch.topk(_quotients(a, fa, b, fb), _KEEP).indices
+    return {
+        "a": a[top].tolist(),
+        "b": b[top].tolist(),
+        "fa": fa[top].tolist(),
+        "fb": fb[top].tolist(),
+        "low": lo,
+        "high": hi,
+    }
+
+
+def own_lipschitz(pairs: dict[str, Any]) -> float:
+    """The largest difference quotient among the pairs :func:`worst_pairs` recorded."""
+    a, b, fa, fb = (torch.tensor(pairs[k], dtype=F64) for k in ("a", "b", "fa", "fb"))
+    return float(_quotients(a, fa, b, fb).max())
+
+
+def _outputs(answer: Any) -> dict[str, torch.Tensor]:
+    f = as_function(answer)
+    return {name: _evaluate(f, X).reshape(X.shape) for name, X in own_inputs().items()}
+
+
+def _probe_own(answer: Any) -> dict[str, Any]:
+    out = {name: Y.tolist() for name, Y in _outputs(answer).items()}
+    out["search"] = worst_pairs(answer)
     return out
 
 
-def _probe_own(answer: Any) -> dict[str, list]:
-    return {name: Y.tolist() for name, Y in _own_outputs(answer).items()}
-
-
-def own_lipschitz(outputs: dict[str, torch.Tensor]) -> float:
-    """The largest ratio ``||f(X) - f(X')||_2 / ||X - X'||_2`` over the probe's pairs
-    (near pairs and far pairs), from the outputs on :func:`own_inputs`."""
-    inputs = own_inputs()
-    ratios = []
-    for other in ("near", "far"):
-        dx = (inputs["base"] - inputs[other]).flatten(1).norm(dim=1)
-        dy = (outputs["base"] - outputs[other]).flatten(1).norm(dim=1)
-        keep = dx > 0
-        ratios.append((dy[keep] / dx[keep]).max())
-    return float(torch.stack(ratios).max())
-
-
-@exercise("ex-univ-own", chapter="universality", probe=_probe_own)
-def _quick_own(answer: Any) -> None:
-    """Shape, values in ``[0, 1]``, not constant, and the Lipschitz constant the exercise
-    asks for, on the probe's pairs of inputs."""
-    out = _own_outputs(answer)
-    every = torch.cat([Y.flatten() for Y in out.values()])
-    lo, hi = float(every.min()), float(every.max())
+def _judge_own(outputs: dict[str, torch.Tensor], search: dict[str, Any]) -> None:
+    """What the quick check and the grader both ask of the reader's target."""
+    lo = min(float(Y.min()) for Y in outputs.values()) if outputs else math.inf
+    lo, hi = (
+        min(lo, search["low"]),
+        max([search["high"], *(float(Y.max()) for Y in outputs.values())]),
+    )
     if lo < -1e-12 or hi > 1 + 1e-12:
         raise Wrong(
             f"your target takes values in [{lo:.3g}, {hi:.3g}]: the theorem needs values in [0, 1]"
         )
-    if float(out["base"].std(dim=0).max()) < 1e-6:
+    if float(outputs["base"].std(dim=0).max()) < 1e-6:
         raise Wrong("your target is constant: write one that depends on its input")
-    lip = own_lipschitz(out)
+    lip = own_lipschitz(search)
     if lip > OWN["lipschitz"] * (1 + 1e-6):
         raise Wrong(
             "your target is not 2-Lipschitz: on some pair of inputs its outputs are "
             f"{lip:.3g} times as far apart as the inputs"
         )
+
+
+@exercise("ex-univ-own", chapter="universality", probe=_probe_own)
+def _quick_own(answer: Any) -> None:
+    """Shape, values in ``[0, 1]``, not constant, and the Lipschitz constant the exercise
+    asks for, against the adversarial search of :func:`worst_pairs`."""
+    _judge_own(_outputs(answer), worst_pairs(answer))
     return None
+
+
+judge_own = _judge_own
+"""The shared judgement of ``ex-univ-own`` (the grader adds the sharp check)."""
 
 
 # ------------------------------------------------------------------ ex-univ-eta

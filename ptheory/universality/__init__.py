@@ -17,9 +17,11 @@ Wang et al. 2023 and of Hu et al. 2025, Theorems 2.1/2.2):
   off the quantizer's ramps).
 * :mod:`.contextual`: the attention layer as a contextual mapping, in float64
   (``contextual_separation``); :mod:`.precision`: the same codes exactly (``mpmath``),
-  in float64 and float32, and through ``ptheory.efficiency.poly_attention``;
+  in float64 and float32, and through ``ptheory.efficiency.poly_attention``, and the
+  built model's own codes against them (``model_code_error``);
   :mod:`.scales`: the finitely many attention scales at which two codes coincide
-  (``collision_sweep``, ``nearest_collisions``) and the exponent of the gap at small
+  (``collision_sweep``; ``nearest_collisions``, a certified search with the rate bound
+  ``slope_bound``) and the exponent of the gap at small
   scales (``taylor_order``, ``small_scale_slope``).
 * :mod:`.tuning`: the oracle prompt against gradient-tuned prompts.
 * :mod:`.anchor`: the construction's size against a Jackson-type count, as functions of
@@ -86,10 +88,17 @@ from .plots import (
     plot_size_comparison,
     plot_width_depth,
 )
-from .precision import PrecisionRow, exact_codes, poly_codes, separation_by_precision
+from .precision import (
+    PrecisionRow,
+    exact_codes,
+    model_code_error,
+    poly_codes,
+    separation_by_precision,
+)
 from .scales import (
     collision_sweep,
     nearest_collisions,
+    slope_bound,
     small_scale_slope,
     taylor_order,
 )
@@ -130,6 +139,7 @@ __all__ = [
     "levels",
     "log10_class_size",
     "max_loglog_slope",
+    "model_code_error",
     "nearest_collisions",
     "off_ramp_agreement",
     "on_ramp",
@@ -152,6 +162,7 @@ __all__ = [
     "separation_by_precision",
     "sine_wave",
     "size_comparison",
+    "slope_bound",
     "small_scale_slope",
     "sphere_polynomial_dim",
     "target_table",

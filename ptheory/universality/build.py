@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import torch
 
 from .._validate import as_tensor, check_finite, check_int, check_matrix_batch, check_p, check_real
-from ..model import Transformer, prompt_forward
+from ..model import Transformer, prompt_forward, torch_threads
 from .grid import grid_sequences, levels, quantization_bound, target_table
 from .layers import (
     clamp_layer,
@@ -67,6 +67,20 @@ MAX_CODES = 20_000
 :mod:`.precision` list every triple; beyond this many they refuse (use
 :func:`dimensions`, which computes every size without listing anything)."""
 RHO = 0.2  # spread of the scores over the keys, for the lowest query code
+
+
+def one_thread(fn: Callable) -> Callable:
+    """Decorator: run ``fn`` on one CPU thread (restoring the setting afterwards). The
+    construction's work is many small tensor operations, for which starting threads
+    costs more than it saves, most of all on a busy machine; the results do not depend
+    on the thread count."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with torch_threads(1):
+            return fn(*args, **kwargs)
+
+    return wrapper
 
 
 def default_beta(d: int, L: int, delta: float, rho: float = RHO) -> float:
@@ -247,6 +261,7 @@ def context_codes(
     return contextual_codes(code_layer, prompts, grid), contextual_codes(front, prompts, grid)
 
 
+@one_thread
 def contextual_codes(
     front: torch.nn.Module, prompts: torch.Tensor, grid: torch.Tensor
 ) -> torch.Tensor:
@@ -334,6 +349,7 @@ class UniversalModel:
         check_matrix_batch(P, "P", ndim=ndim, rows=self.d, cols=self.prompt_length, layout=layout)
         return P
 
+    @one_thread
     def forward(self, P: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
         """``tau([P, X])``, last ``L`` columns: ``P: (d, L_p)``, ``X: (N, d, L) -> (N, d, L)``.
 
@@ -351,6 +367,7 @@ class UniversalModel:
 
     __call__ = forward
 
+    @one_thread
     def context_codes(self) -> tuple[torch.Tensor, torch.Tensor]:
         """Every (grid prompt, grid input, position) through this model's ``FF_1`` and
         attention: tokens before and after ``Attn``, each ``(V^{L_p}, G, L, d)``
@@ -358,6 +375,7 @@ class UniversalModel:
         front = Transformer(self.model.layers[:2], self.model.positions)
         return context_codes(front, self.d, self.L, self.delta)
 
+    @one_thread
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """``FF_2`` (every layer after the attention) on tokens ``codes: (N, d)``: ``(N, d)``."""
         codes = check_finite(as_tensor(codes, "codes", dtype=F64), "codes")
@@ -415,6 +433,7 @@ def _run_tokenwise(layers, Z: torch.Tensor) -> torch.Tensor:
     return merged.reshape(*shape[:-2], shape[-1], shape[-2]).transpose(-1, -2)
 
 
+@one_thread
 def ff2_table(
     d: int, L: int, delta: float, *, beta: float | None = None, rank: str = "one"
 ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -434,6 +453,7 @@ def _table_values(d: int, L: int, delta: float) -> torch.Tensor:
     return prompts.transpose(1, 2).reshape(len(prompts), -1, L, d)
 
 
+@one_thread
 def construct(
     d: int,
     L: int,

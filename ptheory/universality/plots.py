@@ -50,13 +50,15 @@ def plot_error_vs_delta(
     ax: Axes | None = None,
     *,
     quantized: tuple[Sequence[float], Mapping[str, Sequence[float]]] | None = None,
+    legend: bool = True,
 ) -> Figure:
     """Measured ``d_p`` error of the built transformers (filled markers) and their bound
     (dashed, same colour) against ``delta``.
 
     ``errors`` and ``bounds`` map a target's label to one value per ``delta``.
     ``quantized = (fine_deltas, errors)`` adds the error of ``q o f o q`` alone on finer
-    grids, where no transformer was built (open markers, dotted).
+    grids, where no transformer was built (open markers, dotted). ``legend=False`` leaves
+    the legend to the caller (panels that share one).
     """
     x = _positive_axis(deltas, "deltas")
     errs = _series(errors, "errors", x.size)
@@ -78,7 +80,9 @@ def plot_error_vs_delta(
     ax.set_yscale("log")
     ax.set_xlabel(r"resolution $\delta$")
     ax.set_ylabel(r"$d_p$ error (dashed: bound)")
-    ax.legend(loc="lower right", fontsize=7)
+    if legend:
+        ax.plot([], [], "--", color="0.4", label="bound of the theorem")
+        ax.legend(loc="lower right", fontsize=8)
     return ax.figure
 
 
@@ -179,23 +183,53 @@ def plot_scale_sweep(
 
 
 def plot_width_depth(
-    depths: Sequence[int], widths: Sequence[int], n_params: Sequence[int], ax: Axes | None = None
+    depths: Sequence[int],
+    widths: Sequence[int],
+    n_params: Sequence[int],
+    ax: Axes | None = None,
+    *,
+    wide: tuple[int, int] | None = None,
 ) -> Figure:
-    """The value map's width against its depth, with the parameter count beside each point."""
+    """``FF_2``'s width against its depth for the deep stacks (bumps, four ReLUs per code),
+    with the parameter count beside each point; ``wide = (width, n_params)`` adds the one
+    wide layer (a ramp between neighbouring codes, two ReLUs per code) at depth 1."""
     x, y = np.asarray(depths, dtype=float), np.asarray(widths, dtype=float)
     n = np.asarray(n_params, dtype=float)
     if x.ndim != 1 or x.shape != y.shape or x.shape != n.shape or x.size < 1:
         raise ValueError("depths, widths and n_params must be sequences of one length")
     ax = axes_or_new(ax)
-    ax.plot(x, y, "o-", color=PALETTE[0])
+    ax.plot(x, y, "o-", color=PALETTE[0], label="deep stack of bumps (4 ReLUs per code)")
     for xi, yi, ni in zip(x, y, n, strict=True):
         ax.annotate(
-            f"{int(ni):,} weights", (xi, yi), textcoords="offset points", xytext=(5, 5), fontsize=8
+            f"{int(ni):,} weights", (xi, yi), textcoords="offset points", xytext=(6, 4), fontsize=9
+        )
+    if wide is not None:
+        if len(wide) != 2:
+            raise ValueError("wide must be (width, n_params)")
+        ax.plot(
+            [1],
+            [wide[0]],
+            "s",
+            color=PALETTE[1],
+            ms=9,
+            mfc="white",
+            mew=2,
+            label="one wide layer of ramps (2 ReLUs per code)",
+        )
+        ax.annotate(
+            f"{int(wide[1]):,} weights",
+            (1, wide[0]),
+            textcoords="offset points",
+            xytext=(10, 0),
+            va="center",
+            fontsize=9,
+            color=PALETTE[1],
         )
     ax.set_xscale("log", base=2)
     ax.set_yscale("log", base=2)
-    ax.set_xlabel("value-map depth (feed-forward layers)")
-    ax.set_ylabel("value-map width (hidden units per layer)")
+    ax.set_xlabel(r"layers of $\mathrm{FF}_2$")
+    ax.set_ylabel(r"hidden units per layer of $\mathrm{FF}_2$")
+    ax.legend(loc="lower left")
     return ax.figure
 
 
@@ -248,7 +282,19 @@ def plot_precision(
         ax.plot(x, 1.0 / (x - 1.0), "-", color="0.75", lw=3, label=r"$1/(N_{\mathrm{code}}-1)$")
     for i, (label, s) in enumerate(seps.items()):
         color, marker = PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]
-        ax.plot(x, np.maximum(s, floor), marker + "-", color=color, label=label)
+        size = max(4.0, 11.0 - 3.5 * i)  # later series smaller, drawn over earlier ones
+        face = "white" if i == 0 else color
+        ax.plot(
+            x,
+            np.maximum(s, floor),
+            marker + "-",
+            color=color,
+            label=label,
+            ms=size,
+            mfc=face,
+            mew=1.8,
+            lw=2.6 if i == 0 else 1.6,
+        )
         if misorders and misorders.get(label) is not None:
             ax.axvline(misorders[label], color=color, ls="-.", lw=1.0)
             ax.annotate(
@@ -256,12 +302,12 @@ def plot_precision(
                 (misorders[label], floor * 3),
                 textcoords="offset points",
                 xytext=(3, 0),
-                fontsize=7,
+                fontsize=9,
                 color=color,
             )
     for label, level in (resolutions or {}).items():
         ax.axhline(level, color="0.55", ls=":", lw=1.0)
-        ax.annotate(label, (x[0], level), textcoords="offset points", xytext=(2, 3), fontsize=7)
+        ax.annotate(label, (x[0], level), textcoords="offset points", xytext=(0, 3), fontsize=9)
     if refuse_separation is not None:
         ax.axhline(refuse_separation, color="0.2", ls="--", lw=1.0, label="construct refuses below")
     ax.set_xscale("log")
@@ -269,17 +315,18 @@ def plot_precision(
     ax.set_ylim(bottom=floor / 2)
     ax.set_xlabel(r"number of contextual codes $N_{\mathrm{code}}$")
     ax.set_ylabel("smallest gap / code range")
-    ax.legend(loc="lower left", fontsize=7)
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 0.2))
     return ax.figure
 
 
 def plot_pipeline(model: object, *, n_points: int = 4000) -> Figure:
-    """Three panels for a built ``d = 1`` model (:func:`~ptheory.universality.construct`),
-    each computed with the model's own layers: ``FF_1`` as a staircase (code against the
-    entry, at the first prompt position and the first input position); for each input
-    cell, the contextual code of input position 1 under every grid prompt, minus the
-    smallest of them (before the attention layer all prompts give one code); ``FF_2`` as a
-    staircase from the contextual code to the output, with the table's points.
+    """Three panels, one above the other, for a built ``d = 1`` model
+    (:func:`~ptheory.universality.construct`), each computed with the model's own layers:
+    ``FF_1`` as a staircase (code against the entry, at the first prompt position and the
+    first input position); for each input cell, the contextual code of input position 1
+    under every grid prompt, minus the smallest of them (before the attention layer all
+    prompts give one code); ``FF_2`` from the contextual code to the output over the lowest
+    codes, with the table's points there.
     """
     import torch
 
@@ -290,43 +337,55 @@ def plot_pipeline(model: object, *, n_points: int = 4000) -> Figure:
         raise ValueError("model must be a built model with d = 1 (plot_pipeline draws d = 1 only)")
     from matplotlib import colormaps
 
-    fig, grid_axes = new_figure(ncols=3, width=11.0, height=3.8)
+    fig, grid_axes = new_figure(nrows=3, width=6.6, height=9.6)
     axes = np.asarray(grid_axes).reshape(-1)
     ff1 = model.model.layers[0]
     x = torch.linspace(0, 1, n_points, dtype=torch.float64)
     L_p = model.prompt_length
     with torch.no_grad():
-        for i, label in ((0, "prompt position 1"), (L_p, "input position 1")):
+        for i, label in ((0, "a token at prompt position 1"), (L_p, "a token at input position 1")):
             t = x + float(model.model.positions[0, i])
             code = ff1(t.reshape(1, -1))[0]
             axes[0].plot(x.numpy(), code.numpy(), label=label)
     axes[0].set_xlabel("entry $x$ of the token")
-    axes[0].set_ylabel(r"token code after $\mathrm{FF}_1$")
-    axes[0].legend(fontsize=7)
-    axes[0].set_title(r"$\mathrm{FF}_1$: a staircase", fontsize=9)
+    axes[0].set_ylabel("token code")
+    axes[0].legend(loc="center right")
+    axes[0].set_title(r"$\mathrm{FF}_1$: one step per cell, a range per position")
     before, after = model.context_codes()  # (M, G, L, 1)
     before, after = before[:, :, 0, 0].numpy(), after[:, :, 0, 0].numpy()
     M, G = after.shape
     colors = colormaps["viridis"](np.linspace(0, 1, M))
     for g in range(G):
         spread = after[:, g] - after[:, g].min()
-        axes[1].scatter(spread, np.full(M, g + 1), c=colors, s=14)
+        axes[1].scatter(spread, np.full(M, g + 1), c=colors, s=22, label=None)
         axes[1].scatter(
-            before[:, g] - before[:, g].min(), np.full(M, g + 1.3), c="0.3", marker="|", s=60
+            before[:, g] - before[:, g].min(), np.full(M, g + 1.3), c="0.3", marker="|", s=90
         )
-    axes[1].set_yticks(range(1, G + 1), [f"input cell {g + 1}" for g in range(G)], fontsize=8)
-    axes[1].set_xlabel("code minus the smallest (one dot a prompt)")
-    axes[1].set_title(r"after $\mathrm{Attn}$ (dots); before it (bar at 0)", fontsize=9)
-    order = np.argsort(after.reshape(-1))
+    axes[1].scatter([], [], c=[colors[M // 2]], s=22, label="after the head: one dot a prompt")
+    axes[1].scatter([], [], c="0.3", marker="|", s=90, label="before it: every prompt at 0")
+    axes[1].set_yticks(range(1, G + 1), [f"input cell {g + 1}" for g in range(G)])
+    axes[1].set_ylim(0.5, G + 1.2)
+    axes[1].set_xlabel("contextual code minus the smallest, over the grid prompts")
+    axes[1].legend(loc="upper right", ncols=2)
+    axes[1].set_title("the head: each prompt moves the input's code differently")
+    shown = min(24, M * G)
+    order = np.argsort(after.reshape(-1))[:shown]  # the lowest codes, every input cell
     codes = after.reshape(-1)[order]
-    prompts_values = _prompt_values(model)[order]
-    z = torch.linspace(float(codes[0]), float(codes[-1]), n_points, dtype=torch.float64)
+    values = _prompt_values(model)[order]
+    pad = 0.5 * float(np.min(np.diff(codes))) if shown > 1 else 1.0
+    z = torch.linspace(float(codes[0]) - pad, float(codes[-1]) + pad, n_points, dtype=torch.float64)
     out = model.decode(z.reshape(-1, 1))[:, 0]
-    axes[2].plot(z.numpy(), out.numpy(), lw=0.8, color=PALETTE[0])
-    axes[2].plot(codes, prompts_values, ".", ms=3, color=PALETTE[1])
-    axes[2].set_xlabel(r"contextual code")
+    axes[2].plot(z.numpy(), out.numpy(), lw=1.2, color=PALETTE[0], label=r"$\mathrm{FF}_2$")
+    axes[2].plot(
+        codes, values, "o", ms=6, color=PALETTE[1], label="a code and the value its prompt lists"
+    )
+    axes[2].set_xlabel("contextual code of input position 1")
     axes[2].set_ylabel("output")
-    axes[2].set_title(rf"$\mathrm{{FF}}_2$: a table of {len(codes)} codes", fontsize=9)
+    axes[2].legend(loc="upper center", ncols=2)
+    axes[2].set_ylim(0, 1.2)
+    axes[2].set_title(
+        rf"$\mathrm{{FF}}_2$: one step per code (the {shown} lowest of {M * G} codes)"
+    )
     return fig
 
 
@@ -361,7 +420,7 @@ def plot_size_comparison(
         (_series(prompt, "prompt", x.size), "--", None),
         (_series(jackson, "jackson", x.size), ":", "none"),
     ]
-    fig, (left, right) = new_figure(ncols=2, width=10.0, height=4.0)
+    fig, (left, right) = new_figure(ncols=2, width=8.8, height=4.2)
     for series, style, face in groups:
         for i, (label, s) in enumerate(series.items()):
             c, mk = PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]
@@ -375,7 +434,7 @@ def plot_size_comparison(
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel(r"accuracy $1/\varepsilon$")
-        ax.legend(loc="upper left", fontsize=8)
+        ax.legend(loc="upper left")
     left.set_ylabel("prompt tokens, or basis functions")
     right.set_ylabel("decimal digits of the number of codes")
     return fig

@@ -30,6 +30,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from fractions import Fraction
 from numbers import Real
 
 import mpmath
@@ -37,7 +38,8 @@ import numpy as np
 import torch
 
 from .._validate import check_int, check_real
-from .build import check_enumerable, dimensions
+from .build import all_prompts, check_enumerable, dimensions, grid_codes, one_thread
+from .grid import grid_sequences
 from .layers import code_offset, contextual_attention
 
 __all__ = [
@@ -46,6 +48,7 @@ __all__ = [
     "exact_codes",
     "float_codes",
     "log10_relative_separation",
+    "model_code_error",
     "poly_codes",
     "relative_separation",
     "separation_by_precision",
@@ -59,29 +62,34 @@ def token_codes(
     d: int, L: int, delta: float, *, positions: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Integer codes of every grid prompt and grid input, as ``FF_1`` gives them on cell
-    centres: ``(prompt_codes (M, L_p), input_codes (G, L))``, ``int64``, with
-    ``theta = A + i V + m`` for position ``i`` (from 0) of ``[P, X]``, ``m`` in ``[0, V)``
-    the token's cell and ``A`` the offset of
-    :func:`~ptheory.universality.layers.code_offset`; rows in the order of
+    centres: ``(prompt_codes (M, L_p), input_codes (G, L))``, ``int64``.
+
+    Token ``i`` (from 0) of ``[P, X]`` with entries ``x_1, ..., x_d`` gets
+    ``theta = A + i V + sum_j floor(x_j V1) V1^(j - 1)``, the formula of
+    :func:`~ptheory.universality.layers.ff1_layer` (coordinate 1 is the lowest digit),
+    with ``V = V1^d`` and ``A`` the offset of
+    :func:`~ptheory.universality.layers.code_offset`. The rows are the tensors of
     :func:`~ptheory.universality.build.all_prompts` and
-    :func:`~ptheory.universality.grid.grid_sequences`. ``positions=False`` drops the
-    ``i V`` term: codes that name the cell only (the construction never does this)."""
+    :func:`~ptheory.universality.grid.grid_sequences` themselves, the one enumeration of
+    the grid contexts that :func:`~ptheory.universality.build.context_codes` also uses.
+    ``positions=False`` drops the ``i V`` term: codes that name the cell only (the
+    construction never does this)."""
     if not isinstance(positions, bool):
         raise TypeError(f"positions must be True or False, got {type(positions).__name__}")
     dims = dimensions(d, L, delta)
     check_enumerable(dims)
-    V, L_p, M, G = dims.vocabulary, dims.prompt_length, dims.class_size, dims.grid_size
+    v1, V, L_p = round(1 / dims.delta), dims.vocabulary, dims.prompt_length
     n = L_p + L
     A = code_offset(d, n, delta)
+    weights = v1 ** torch.arange(d, dtype=torch.int64)  # coordinate j has weight V1^(j-1)
 
-    def digits(count: int, length: int) -> torch.Tensor:
-        idx = torch.arange(count, dtype=torch.int64)[:, None]
-        powers = V ** torch.arange(length - 1, -1, -1, dtype=torch.int64)
-        return (idx // powers) % V
+    def cells(tokens: torch.Tensor) -> torch.Tensor:  # (R, d, k) cell centres -> (R, k)
+        level = torch.floor(tokens * v1).to(torch.int64)
+        return (level * weights[None, :, None]).sum(dim=1)
 
     step = V if positions else 0
-    prompt = A + step * torch.arange(L_p, dtype=torch.int64) + digits(M, L_p)
-    inputs = A + step * torch.arange(L_p, n, dtype=torch.int64) + digits(G, L)
+    prompt = A + step * torch.arange(L_p, dtype=torch.int64) + cells(all_prompts(d, L, delta))
+    inputs = A + step * torch.arange(L_p, n, dtype=torch.int64) + cells(grid_sequences(d, L, delta))
     return prompt, inputs
 
 
@@ -116,6 +124,13 @@ def exact_codes(
     Python ints, each ``zeta * 2^bits`` rounded down, with ``bits = FRAC_BITS`` plus enough
     bits that the smallest softmax weight keeps ``FRAC_BITS`` of its own (see the module).
     ``beta``: see :func:`as_beta`; ``positions``: see :func:`token_codes`."""
+    return _fixed_point(d, L, delta, beta, positions)[0]
+
+
+def _fixed_point(
+    d: int, L: int, delta: float, beta: object, positions: bool
+) -> tuple[np.ndarray, int]:
+    """:func:`exact_codes` and its number of fractional bits."""
     d = check_int(d, "d", minimum=1)
     L = check_int(L, "L", minimum=1)
     prompt, inputs = token_codes(d, L, delta, positions=positions)
@@ -145,7 +160,27 @@ def exact_codes(
                 for g, num_x, den_x in zip(rows, partial_num, partial, strict=True):
                     num, den = num_p + num_x, den_p + den_x
                     out[(m * G + g) * L + k] = q * one + (num * one) // den
-    return np.array(out, dtype=object)
+    return np.array(out, dtype=object), bits
+
+
+def model_code_error(d: int, L: int, delta: float) -> float:
+    """The built model's own contextual codes against the exact ones, triple by triple:
+    ``max |zeta_model - zeta_exact|`` over every (grid prompt, grid input, position),
+    divided by the smallest gap between exact codes.
+
+    ``zeta_model`` runs the construction's positions, ``FF_1`` and head in float64
+    (:func:`~ptheory.universality.build.grid_codes`); ``zeta_exact`` computes the same
+    triple from :func:`token_codes`. A value far below 1 says that the model's first
+    layer gives every triple the code this module assumes, in the same order."""
+    exact, bits = _fixed_point(d, L, delta, None, True)
+    model = grid_codes(d, L, delta).reshape(-1).tolist()
+    scale = 1 << bits
+    error = max(  # a float times 2^bits is exact as a Fraction
+        abs(Fraction(m) * scale - e) for m, e in zip(model, exact.tolist(), strict=True)
+    )
+    s = sorted(exact.tolist())
+    gap = min(b - a for a, b in itertools.pairwise(s))
+    return float(error) / float(gap)  # both in units of 2^-bits
 
 
 def _sequences(d: int, L: int, delta: float) -> tuple[torch.Tensor, int]:
@@ -158,6 +193,7 @@ def _sequences(d: int, L: int, delta: float) -> tuple[torch.Tensor, int]:
     return Z.reshape(M * G, -1), prompt.shape[1]
 
 
+@one_thread
 def float_codes(
     d: int, L: int, delta: float, dtype: torch.dtype, *, beta: float | None = None
 ) -> torch.Tensor:
@@ -264,6 +300,7 @@ def separation_by_precision(
     )
 
 
+@one_thread
 def poly_codes(
     d: int, L: int, delta: float, degree: int, *, beta: float | None = None
 ) -> torch.Tensor:

@@ -20,8 +20,9 @@ predicts:
 * :func:`collision_sweep`: exact codes on a grid of scales; between two neighbouring
   scales, every pair of triples whose order changes coincides somewhere in between
   (intermediate value theorem), so each change is a collision, found exactly;
-* :func:`nearest_collisions`: the collisions nearest to a scale, located by bisection in
-  ``mpmath`` to many digits.
+* :func:`nearest_collisions`: the collisions nearest to a scale, found by a certified
+  search (every code moves with the scale at a bounded rate, :func:`slope_bound`) and
+  located in ``mpmath`` to many digits.
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ __all__ = [
     "code_at",
     "collision_sweep",
     "nearest_collisions",
+    "slope_bound",
     "small_scale_slope",
     "taylor_order",
     "triple",
@@ -286,22 +288,41 @@ def code_at(
     values, q = _sequence(d, L, delta, index)
     with mpmath.workdps(digits):
         b = as_beta(d, L, delta, beta)
-        top = max(values)
-        w = [mpmath.exp(b * q * (a - top)) for a in values]
-        return q + mpmath.fsum(a * wi for a, wi in zip(values, w, strict=True)) / mpmath.fsum(w)
+        return _code(values, q, b)
+
+
+def _code(values: list[int], q: int, beta: mpmath.mpf) -> mpmath.mpf:
+    """``q + sum_i a_i e^{beta q a_i} / sum_i e^{beta q a_i}`` at the working precision."""
+    top = max(values)
+    w = [mpmath.exp(beta * q * (a - top)) for a in values]
+    return q + mpmath.fsum(a * wi for a, wi in zip(values, w, strict=True)) / mpmath.fsum(w)
+
+
+def slope_bound(d: int, L: int, delta: float) -> float:
+    """``D``: a bound on ``|d/dbeta (zeta_t - zeta_u)|`` for every two triples, at every
+    ``beta >= 0``.
+
+    ``d zeta_t / d beta = q Var(theta)``, the query's code times the variance of the codes
+    under the softmax weights, which lies in ``[0, q (max - min)^2 / 4]`` (Popoviciu's
+    inequality). A difference of two numbers in ``[0, c]`` is at most ``c`` in absolute
+    value, so ``D = max_t q_t (max_t - min_t)^2 / 4`` over the triples' sequences."""
+    prompt, inputs = token_codes(d, L, delta)
+    lo = int(prompt.min(dim=1).values.min())  # the smallest code of any sequence
+    hi = int(inputs.max())  # the largest, and the largest query
+    return hi * (hi - lo) ** 2 / 4
 
 
 @dataclass(frozen=True)
 class Collision:
     """Two triples (``pair``, indices) whose codes coincide at ``beta`` (an ``mpmath``
-    number, located to about ``digits`` digits); ``ratio = beta / beta_0`` for the
-    reference scale ``beta_0``; ``swaps``: how many pairs change order in the sampled
-    interval that held it."""
+    number, located to ``digits`` digits: the codes change order within
+    ``beta (1 +- 10^-digits)``); ``ratio = beta / beta_0`` for the reference scale
+    ``beta_0``. :func:`nearest_collisions` certifies that no two codes coincide strictly
+    between ``beta_0`` and ``beta`` (up to that location)."""
 
     pair: tuple[int, int]
     beta: object
     ratio: float
-    swaps: int
     digits: int
 
 
@@ -329,38 +350,107 @@ def _bisect(d, L, delta, pair, lo, hi, digits):
         return (lo + hi) / 2
 
 
+def _candidates(
+    near: dict[int, mpmath.mpf],
+    far: dict[int, mpmath.mpf],
+    pairs: list[tuple[int, int]],
+    reach: mpmath.mpf,
+) -> list[tuple[int, int]]:
+    """The pairs that can coincide between two scales ``reach / D`` apart: a zero of
+    ``g = zeta_t - zeta_u`` there needs ``|g(near)| + |g(far)| <= D |far - near|``."""
+    return [(t, u) for t, u in pairs if abs(near[t] - near[u]) + abs(far[t] - far[u]) <= reach]
+
+
+def _close_pairs(codes: dict[int, mpmath.mpf], width: mpmath.mpf) -> list[tuple[int, int]]:
+    """Every pair of triples whose codes are at most ``width`` apart (sorted sweep)."""
+    order = sorted(codes, key=codes.__getitem__)
+    pairs = []
+    for i, t in enumerate(order):
+        for u in order[i + 1 :]:
+            if codes[u] - codes[t] > width:
+                break
+            pairs.append((t, u) if t < u else (u, t))
+    return pairs
+
+
 def nearest_collisions(
     d: int,
     L: int,
     delta: float,
     *,
     beta: float | None = None,
-    window: float = 0.03,
-    points: int = 13,
+    window: float = 0.01,
     digits: int = 60,
 ) -> tuple[Collision | None, Collision | None]:
     """The collisions nearest to ``beta`` (the construction's scale by default), below and
-    above, found in ``[beta (1 - window), beta (1 + window)]``.
+    above, within ``beta (1 -+ window)``, certified to be the nearest.
 
-    Exact codes at ``points`` scales on each side locate the sampled interval nearest to
-    ``beta`` in which some pair changes order; that pair's collision is located by
-    bisection to ``digits`` digits. ``None`` where no pair changes order in the window.
+    A certified search, not sampling. Every code moves with the scale at a rate of at most
+    ``D`` (:func:`slope_bound`), so two codes whose gap is ``g_1`` at one scale and ``g_2``
+    at another, ``h`` apart, can only coincide in between if ``|g_1| + |g_2| <= D h``.
+    The search starts with the whole interval from ``beta`` to the end of the window and
+    the pairs that pass this test; it halves the interval, nearer half first, keeping in
+    each half the pairs that still pass, and drops halves where none does. The first
+    interval shorter than ``beta 10^-digits`` in which a pair changes order holds the
+    nearest collision; the pair's crossing is then located by bisection. No pair is
+    skipped, however many times it crosses, and ``None`` means that no two codes
+    coincide in the window. Codes are computed in ``mpmath`` with ``digits + 30`` digits.
     """
     window = check_real(window, "window", minimum=0.0, strict_minimum=True, maximum=0.5)
-    points = check_int(points, "points", minimum=2)
     digits = check_int(digits, "digits", minimum=15)
-    b = float(as_beta(d, L, delta, beta))
+    b0 = float(as_beta(d, L, delta, beta))
+    values = [_sequence(d, L, delta, t) for t in range(dimensions(d, L, delta).n_codes)]
+    D = slope_bound(d, L, delta)
     found = []
-    for side in (-1, 1):
-        ratios = 1 + side * window * np.linspace(0, 1, points)
-        ranks = [_ranks(exact_codes(d, L, delta, beta=r * b)) for r in ratios]
-        hit = None
-        for i in range(points - 1):
-            swaps, pair = _order_changes(ranks[i], ranks[i + 1])
-            if pair is not None:
-                lo, hi = sorted((ratios[i] * b, ratios[i + 1] * b))
-                root = _bisect(d, L, delta, pair, lo, hi, digits)
-                hit = Collision(pair, root, float(root / b), swaps, digits)
-                break
-        found.append(hit)
+    with mpmath.workdps(digits + 30):
+        base = mpmath.mpf(b0)
+        tol = base * mpmath.mpf(10) ** -digits
+
+        def codes(b: mpmath.mpf, triples) -> dict[int, mpmath.mpf]:
+            weight: dict[tuple[int, int], mpmath.mpf] = {}  # one exponential per (q, a)
+            out = {}
+            for t in triples:
+                seq, q = values[t]
+                top = max(seq)
+                w = []
+                for a in seq:
+                    if (q, a - top) not in weight:
+                        weight[q, a - top] = mpmath.exp(b * q * (a - top))
+                    w.append(weight[q, a - top])
+                out[t] = q + mpmath.fsum(a * x for a, x in zip(seq, w, strict=True)) / mpmath.fsum(
+                    w
+                )
+            return out
+
+        everyone = range(len(values))
+        at_base = codes(base, everyone)
+        for side in (-1, 1):
+            end = base * (1 + side * mpmath.mpf(window))
+            at_end = codes(end, everyone)
+            reach = D * abs(end - base)
+            pairs = _candidates(at_base, at_end, _close_pairs(at_base, reach), reach)
+            stack = [(base, end, at_base, at_end, pairs)]  # the nearest interval on top
+            hit = None
+            while stack and hit is None:
+                near, far, c_near, c_far, pairs = stack.pop()
+                if not pairs:
+                    continue
+                crossing = [
+                    (t, u) for t, u in pairs if (c_near[t] - c_near[u]) * (c_far[t] - c_far[u]) <= 0
+                ]
+                if abs(far - near) <= tol and crossing:
+                    pair = crossing[0]
+                    lo, hi = sorted((near, far))
+                    root = _bisect(d, L, delta, pair, lo, hi, digits + 5)
+                    hit = Collision(pair, root, float(root / base), digits)
+                    continue
+                mid = (near + far) / 2
+                triples = {t for p in pairs for t in p}
+                c_mid = codes(mid, triples)
+                reach = D * abs(mid - near)
+                outer = _candidates(c_mid, c_far, pairs, reach)
+                inner = _candidates(c_near, c_mid, pairs, reach)
+                stack.append((mid, far, c_mid, c_far, outer))
+                stack.append((near, mid, c_near, c_mid, inner))
+            found.append(hit)
     return found[0], found[1]
