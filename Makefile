@@ -14,12 +14,14 @@ TORCH_SPEC ?= torch==2.13.0
 PIP        := $(BIN)/python -m pip
 INSTALLED  := $(VENV)/.installed
 
-.PHONY: help venv book student pdf test lint format lab assets browser-assets clean distclean
+.PHONY: help venv book student course grade pdf test lint format lab assets browser-assets clean distclean
 
 help:
 	@echo "make book    execute every chapter and build the HTML book into _build/html"
 	@echo "make student the student edition (no solutions) into _build/student: html/, notebooks/"
 	@echo "             and handout.zip (the notebooks, the ptheory wheel, a README)"
+	@echo "make course  COURSE=<file.yml>: an nbgrader course in _build/course (assignments, hand-outs)"
+	@echo "make grade   COURSE=<file.yml> SUBMISSIONS=<dir>: autograde in a sandbox, feedback, grades.csv"
 	@echo "make pdf     the PDF edition (XeLaTeX) into _build/pdf/book.pdf, also offered on the site"
 	@echo "make test    lint, then run the test suite (executes every chapter, builds the book)"
 	@echo "make lab     open the chapters in JupyterLab (the .md chapters open as notebooks)"
@@ -59,6 +61,21 @@ book: $(INSTALLED) $(ASSETS)
 student: $(INSTALLED) $(ASSETS)
 	$(BIN)/python scripts/student.py
 	@echo "Hand out _build/student/handout.zip; the book is _build/student/html/index.html"
+
+# Coursework with nbgrader (scripts/course.py, grading/ptheory_grading): a course file
+# (book/course_example.yml) -> _build/course: source/ and release/ notebooks per
+# assignment, handout/<assignment>.zip, nbgrader's gradebook. `make grade` autogrades
+# SUBMISSIONS (<student>/<assignment>/<chapter>.ipynb, or an LMS's zips) with every kernel
+# in a bubblewrap sandbox (apt-get install bubblewrap), then writes feedback and grades.csv.
+COURSE      ?= book/course_example.yml
+SUBMISSIONS ?=
+
+course: $(INSTALLED) $(ASSETS)
+	$(BIN)/python scripts/course.py build $(COURSE)
+
+grade: $(INSTALLED)
+	@test -n "$(SUBMISSIONS)" || { echo "make grade: say where the submissions are: SUBMISSIONS=<folder>"; exit 1; }
+	$(BIN)/python scripts/course.py grade $(COURSE) $(SUBMISSIONS)
 
 # The PDF edition: XeLaTeX (the Debian packages are PACKAGES in scripts/build_pdf.py, which
 # names them when TeX is missing; .ci/run installs them). Reuses the cached executions.

@@ -1,40 +1,38 @@
-"""Benchmark: the almost-linear algorithm at a guaranteed error, ``python -m ptheory.bench``.
+"""Benchmark: the almost-linear algorithm at a certified error, ``python -m ptheory.bench``.
 
-Serves Hu et al. (2025), the almost-linear prompt-tuning inference result. For
-``n = 2^10 .. 2^16`` (default) and entry bounds ``B`` fixed (0.25, 0.5, 1) and
-``alpha sqrt(ln n)`` (alpha = 1/8, 1/4, 1/2, 1), with ``d = 8``, one head, fp32, score
-scale ``1/d``: the polynomial method runs at the Chebyshev degree that
-:func:`ptheory.efficiency.select_degree` *guarantees* for the error ``--eps`` (per unit of
-``max|V|``, exact arithmetic) on every input with entries in ``[-B, B]``, and only where
-the flop model says that degree costs less than exact attention. Beside it: PyTorch's
-``scaled_dot_product_attention`` (fp32), Performer (FAVOR+) and ELU+1 linear attention at
-the same rank. Every method runs on the same threads (1, then all), is warmed up once and
-timed ``--runs`` times interleaved; the median is printed. Errors are against float64
-exact attention, per ``max|V|`` and relative to the exact output's spread around
-``mean(V)``, for random ``V`` and for ``V = K / B``; the ``mean(V)`` row is the trivial
-algorithm. Then peak memory, the speed-up map over ``(n, B)`` with the line where the
-guaranteed method stops paying, and the achieved GFLOP/s against a plain matmul of the same
-shapes.
+Serves Hu et al. (2025), the almost-linear prompt-tuning inference result. At ``n = 65536``
+(default), ``d = 8``, one head, float32, score scale ``1/d``, entry bounds ``B = 0.5`` and
+``1`` and error ``eps = 1e-3`` per unit of ``max|V|``, in one run and on the same threads:
 
-What is guaranteed, and in which arithmetic: ``--eps`` bounds the polynomial method's error
-in exact arithmetic (column ``proved``). The fp32 output is covered by
-:func:`ptheory.efficiency.poly_error_bound`, rounding included (column ``fp32 bnd``), which
-at ``d = 8``, ``eps = 1e-3`` exceeds ``eps`` (2.5e-3 at ``B = 1``, ``n = 4096``; 1.1e-3 to
-3.1e-3 for every row at ``n = 65536``): there the fp32 errors printed are measured, not
-guaranteed to be below ``eps``::
-
-    python -m ptheory.bench                       # the full table (several minutes)
-    python -m ptheory.bench --quick               # n = 2^10 .. 2^14
-    python -m ptheory.bench --sizes 65536 --bounds 0.5 1 --alphas --json bench.json
+1. **Side by side.** The former kernel at the degree the a-priori bound chose (Chebyshev
+   interpolation, ``2 eps_g / (1 - eps_g) <= eps`` with the textbook ``eps_g``) against the
+   current kernel at the smallest degree the *certificate* proves for the float32 output
+   (the best of Taylor, Chebyshev and minimax; rounding of float32 included), and both
+   against PyTorch's ``scaled_dot_product_attention`` (exact, float32). Timed interleaved
+   (one call of each in turn, ``--runs`` rounds, after a warm-up); medians, and the ratio
+   new / former as the median of its per-round ratios, which survives load on a shared
+   machine better than absolute times.
+2. **Guarantees.** The certified bound (exact arithmetic and float32), the float32 bound at
+   the timed data, the measured errors against float64 exact attention (random values,
+   values correlated with the keys), the error the two-cluster input reaches (the worst
+   case the certificate predicts), and the error of returning ``mean(V)``.
+3. **Baselines at the same rank**: Performer (FAVOR+), ELU+1 linear attention and Nystrom
+   (landmarks = rank): time and error.
+4. **One decoding step** as the context grows: the polynomial method's fixed-size state
+   (update, answer one query) against attention over a key-value cache.
 
 Timings on a shared machine are noisy: the load average at the start and end is printed.
+Examples::
+
+    python -m ptheory.bench                        # the default run (a few minutes)
+    python -m ptheory.bench --quick                # n = 16384, fewer decoding sizes
+    python -m ptheory.bench --runs 9 --json bench.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 from collections.abc import Sequence
@@ -42,15 +40,14 @@ from pathlib import Path
 
 import torch
 
-from ._validate import check_int, check_real
-from .efficiency.degree import poly_flops, select_degree
-from .efficiency.polynomial import poly_attention
-from .efficiency.timing import VALUES, benchmark_attention, interleaved_times, matmul_roofline
+from .efficiency.timing import VALUES, benchmark_attention, decode_benchmark
 
-__all__ = ["main", "roofline"]
+__all__ = ["main"]
 
-DEFAULT_SIZES = [2**k for k in range(10, 17)]
-QUICK_SIZES = [2**k for k in range(10, 15)]
+DEFAULT_SIZES = [65536]
+QUICK_SIZES = [16384]
+DECODE_SIZES = [2**k for k in range(8, 21, 2)]
+QUICK_DECODE_SIZES = [2**8, 2**12, 2**16]
 
 
 def _fmt(x: float | None, spec: str) -> str:
@@ -59,123 +56,106 @@ def _fmt(x: float | None, spec: str) -> str:
 
 def _ms(row: dict, m: str) -> str:
     t = row["seconds"].get(m)
-    return _fmt(None if t is None else 1e3 * t, "9.2f")
+    return _fmt(None if t is None else 1e3 * t, "9.1f")
 
 
-def _timing_table(result: dict, threads: int) -> list[str]:
+def _side_by_side(result: dict, threads: int) -> list[str]:
     lines = [
-        f"-- times, {threads} thread(s), median of {result['runs']} interleaved runs (ms) --",
-        f"{'n':>6} {'B':>17} {'g':>3} {'rank':>7} {'exact':>9} {'poly':>9} {'speed-up':>9} "
-        f"{'performer':>9} {'elu+1':>9}",
+        f"-- side by side, {threads} thread(s): median of {result['runs']} interleaved rounds "
+        "(ms) --",
+        f"{'n':>6} {'B':>6} {'former g (rank)':>16} {'new g, poly (rank)':>24} {'former':>9} "
+        f"{'new':>9} {'new/former':>10} {'SDPA':>9} {'SDPA/new':>9} {'SDPA/former':>11}",
     ]
     for r in result["rows"]:
         if r["threads"] != threads:
             continue
-        g = "-" if r["degree"] is None else str(r["degree"])
-        rank = "-" if r["rank"] is None else str(r["rank"])
-        speed = "not paid" if not r["affordable"] else _fmt(r["speedup"], "8.1f") + "x"
+        old = "-" if r["legacy_degree"] is None else f"{r['legacy_degree']} ({r['legacy_rank']})"
+        new = "-" if r["degree"] is None else f"{r['degree']}, {r['method']} ({r['rank']})"
+        if not r["guaranteed"] and r["degree"] is not None:
+            new += "*"
+        ratio = _fmt(r["legacy_ratio"], "10.2f")
+        sec = r["seconds"]
+        sdpa_new = sec["exact"] / sec["poly"] if "poly" in sec else None
+        sdpa_old = sec["exact"] / sec["legacy"] if "legacy" in sec else None
+        if not r["affordable"]:
+            new += " (does not pay)"
         lines.append(
-            f"{r['n']:>6} {r['config']:>17} {g:>3} {rank:>7} {_ms(r, 'exact')} {_ms(r, 'poly')} "
-            f"{speed:>9} {_ms(r, 'performer')} {_ms(r, 'elu')}"
+            f"{r['n']:>6} {r['entry_bound']:>6.3g} {old:>16} {new:>24} {_ms(r, 'legacy')} "
+            f"{_ms(r, 'poly')} {ratio:>10} {_ms(r, 'exact')} {_fmt(sdpa_new, '8.1f'):>9} "
+            f"{_fmt(sdpa_old, '10.1f'):>11}"
         )
+    if any(not r["guaranteed"] for r in result["rows"] if r["degree"] is not None):
+        lines.append("  * float32 cannot be certified for eps here: the exact-arithmetic degree")
     return lines
 
 
-def _error_table(result: dict) -> list[str]:
+def _guarantees(result: dict) -> list[str]:
     threads = result["rows"][0]["threads"]
     lines = [
-        f"-- errors against float64 exact attention (first {result['error_rows']} queries):"
-        " max-abs / max|V|  [max-abs / spread of the output around mean(V)] --",
-        f"{'n':>6} {'B':>17} {'V':>10} {'proved':>8} {'fp32 bnd':>8} {'poly':>18} "
-        f"{'performer':>18} {'elu+1':>18} {'sdpa fp32':>18} {'mean(V)':>8}",
+        f"-- guarantees and errors per max|V| (float64 reference, first {result['error_rows']} "
+        "queries) --",
+        f"{'n':>6} {'B':>6} {'certified':>9} {'exact ar.':>9} {'fp32 data':>9} {'random':>9} "
+        f"{'correl.':>9} {'adversary':>9} {'(share)':>7} {'mean(V)':>8}",
     ]
     for r in result["rows"]:
         if r["threads"] != threads or "errors" not in r:
             continue
-        for kind in VALUES:
-            errs = r["errors"][kind]
-
-            def cell(m: str, errs: dict = errs) -> str:
-                e = errs.get(m)
-                return "-" if e is None else f"{e['abs']:.1e} [{e['rel']:.1e}]"
-
-            proved = _fmt(r["proved"], "8.1e") if kind == "random" else ""
-            fp = _fmt(r.get("proved_fp"), "8.1e") if kind == "random" else ""
-            lines.append(
-                f"{r['n']:>6} {r['config']:>17} {kind:>10} {proved:>8} {fp:>8} {cell('poly'):>18} "
-                f"{cell('performer'):>18} {cell('elu'):>18} {cell('exact'):>18} "
-                f"{r['mean_v'][kind]['abs']:8.1e}"
-            )
+        poly = {k: r["errors"][k].get("poly") for k in VALUES}
+        adv = r.get("adversary") or {}
+        lines.append(
+            f"{r['n']:>6} {r['entry_bound']:>6.3g} {_fmt(r['proved'], '9.2e')} "
+            f"{_fmt(r.get('proved_exact'), '9.2e')} {_fmt(r.get('proved_fp32'), '9.2e')} "
+            f"{_fmt(poly['random'] and poly['random']['abs'], '9.2e')} "
+            f"{_fmt(poly['correlated'] and poly['correlated']['abs'], '9.2e')} "
+            f"{_fmt(adv.get('error'), '9.2e')} {_fmt(adv.get('share'), '7.3f')} "
+            f"{r['mean_v']['random']['abs']:8.1e}"
+        )
+    lines.append(
+        "  certified: the float32 bound of the chosen degree for every input with entries in "
+        "[-B, B]; adversary: the two-cluster input (float64), share = its error / the "
+        "exact-arithmetic certificate"
+    )
     return lines
 
 
-def _memory_table(result: dict) -> list[str]:
-    threads = result["rows"][0]["threads"]
-    lines = ["-- peak resident memory increase (MB) --"]
-    for r in result["rows"]:
-        if r["threads"] == threads and r["memory"]:
-            cells = "  ".join(
-                f"{m} {_fmt(None if v is None else v / 1e6, '.1f')}" for m, v in r["memory"].items()
-            )
-            lines.append(f"{r['n']:>6} {r['config']:>17}  {cells}")
-    return lines
-
-
-def _speedup_map(result: dict, threads: int) -> list[str]:
-    rows = [r for r in result["rows"] if r["threads"] == threads]
-    configs = list(dict.fromkeys(r["config"] for r in rows))
-    sizes = sorted({r["n"] for r in rows})
+def _baselines(result: dict, threads: int) -> list[str]:
     lines = [
-        f"-- speed-up map, {threads} thread(s): exact / poly at the guaranteed degree "
-        "('x': the flop model says it does not pay; '<1': slower) --",
-        f"{'B':>17} " + " ".join(f"{n:>7}" for n in sizes) + "   pays from n",
+        f"-- the same rank, {threads} thread(s): ms and max-abs error per max|V| (random V) --",
+        f"{'n':>6} {'B':>6} {'rank':>6} "
+        + " ".join(f"{m:>20}" for m in ("poly", "performer", "elu+1", "nystrom")),
     ]
-    for c in configs:
-        cells, first = [], None
-        for n in sizes:
-            r = next(r for r in rows if r["n"] == n and r["config"] == c)
-            if not r["affordable"]:
-                cells.append(f"{'x':>7}")
-            else:
-                cells.append(f"{r['speedup']:>7.1f}" if r["speedup"] >= 1 else f"{'<1':>7}")
-                if r["speedup"] >= 1 and first is None:
-                    first = n
-        lines.append(f"{c:>17} " + " ".join(cells) + f"   {first if first else 'never here'}")
+    for r in result["rows"]:
+        if r["threads"] != threads or "errors" not in r or not r["affordable"]:
+            continue
+        cells = []
+        for m in ("poly", "performer", "elu", "nystrom"):
+            e = r["errors"]["random"].get(m)
+            t = r["seconds"].get(m)
+            cell = (
+                "-"
+                if e is None
+                else f"{_fmt(None if t is None else 1e3 * t, '.1f')} ms {e['abs']:.1e}"
+            )
+            cells.append(f"{cell:>20}")
+        lines.append(f"{r['n']:>6} {r['entry_bound']:>6.3g} {r['rank']:>6} " + " ".join(cells))
     return lines
 
 
-def roofline(n: int, degree: int, *, d: int = 8, runs: int = 3, entry_bound: float = 0.5) -> dict:
-    """The polynomial method's achieved GFLOP/s and GB/s at ``n`` and ``degree`` against a
-    plain matmul of the same shapes (:func:`ptheory.efficiency.timing.matmul_roofline`),
-    on the current threads. Flops: ``4 n r (d + 1)`` (the two products, the matmul's
-    count) and the model's :func:`~ptheory.efficiency.poly_flops`; bytes: the matmul's
-    operands (as if the ``n x r`` features were read from memory)."""
-    n = check_int(n, "n", minimum=1)
-    degree = check_int(degree, "degree", minimum=0, maximum=64)
-    d = check_int(d, "d", minimum=1)
-    runs = check_int(runs, "runs", minimum=1)
-    entry_bound = check_real(entry_bound, "entry_bound", minimum=0.0)
-    gen = torch.Generator().manual_seed(n)
-    Q, K, V = (entry_bound * (torch.rand(n, d, generator=gen) * 2 - 1) for _ in range(3))
-    r = math.comb(d + degree, degree)
-    t = interleaved_times(
-        {"poly": lambda: poly_attention(Q, K, V, degree, "chebyshev", radius=entry_bound**2)}, runs
-    )["poly"]
-    mm = matmul_roofline(n, r, d, runs=runs)
-    gemm_flops = 4.0 * n * r * (d + 1)
-    nbytes = 4.0 * (2 * r * n + 2 * n * (d + 1) + 2 * r * (d + 1))
-    return {
-        "n": n,
-        "degree": degree,
-        "rank": r,
-        "threads": torch.get_num_threads(),
-        "poly_s": t,
-        "poly_gflops": gemm_flops / t / 1e9,
-        "poly_model_gflops": poly_flops(n, n, d, degree) / t / 1e9,
-        "poly_gbytes": nbytes / t / 1e9,
-        "matmul": mm,
-        "share": mm["seconds"] / t,
-    }
+def _decode(result: dict) -> list[str]:
+    lines = [
+        f"-- one decoding step, {result['threads']} thread(s), B = {result['entry_bound']:g}: "
+        f"degree {result['degree']} {result['method']} (rank {result['rank']}); "
+        f"median of {result['runs']} rounds of {result['steps']} steps --",
+        f"{'n':>8} {'KV cache (us)':>14} {'state (us)':>11} {'cache/state':>11} "
+        f"{'cache numbers':>14} {'state numbers':>14} {'state error':>11}",
+    ]
+    for r in result["rows"]:
+        lines.append(
+            f"{r['n']:>8} {1e6 * r['cache_s']:>14.1f} {1e6 * r['state_s']:>11.1f} "
+            f"{r['ratio']:>11.2f} {r['cache_numbers']:>14} {r['state_numbers']:>14} "
+            f"{r['error']:>11.1e}"
+        )
+    return lines
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -184,18 +164,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         isinstance(argv, str | bytes) or not all(isinstance(a, str) for a in argv)
     ):
         raise TypeError("argv must be a sequence of strings (command-line arguments)")
-    parser = argparse.ArgumentParser(prog="python -m ptheory.bench", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m ptheory.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--sizes", type=int, nargs="+", default=None, help="values of n")
-    parser.add_argument("--runs", type=int, default=3, help="timed runs per method (median)")
-    parser.add_argument("--quick", action="store_true", help="n = 2^10 .. 2^14")
+    parser.add_argument("--runs", type=int, default=5, help="interleaved rounds (median)")
+    parser.add_argument("--quick", action="store_true", help="n = 16384, fewer decode sizes")
     parser.add_argument("--d", type=int, default=8, help="token dimension d")
-    parser.add_argument("--eps", type=float, default=1e-3, help="guaranteed error per max|V|")
-    parser.add_argument("--bounds", type=float, nargs="*", default=[0.25, 0.5, 1.0])
-    parser.add_argument("--alphas", type=float, nargs="*", default=[0.125, 0.25, 0.5, 1.0])
+    parser.add_argument("--eps", type=float, default=1e-3, help="certified error per max|V|")
+    parser.add_argument("--bounds", type=float, nargs="+", default=[0.5, 1.0])
+    parser.add_argument("--alphas", type=float, nargs="*", default=[])
     parser.add_argument("--threads", type=int, default=None, help="'all' threads (default torch's)")
-    parser.add_argument("--no-baselines", action="store_true", help="skip Performer and ELU+1")
-    parser.add_argument("--no-memory", action="store_true", help="skip peak memory")
-    parser.add_argument("--error-rows", type=int, default=4096, help="queries checked in float64")
+    parser.add_argument(
+        "--no-baselines", action="store_true", help="skip Performer, ELU+1, Nystrom"
+    )
+    parser.add_argument("--no-decode", action="store_true", help="skip the decoding step")
+    parser.add_argument("--decode-sizes", type=int, nargs="+", default=None)
+    parser.add_argument("--memory", action="store_true", help="peak memory (after all timings)")
+    parser.add_argument("--error-rows", type=int, default=2048, help="queries checked in float64")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
     args = parser.parse_args(argv)
     sizes = args.sizes or (QUICK_SIZES if args.quick else DEFAULT_SIZES)
@@ -206,6 +194,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error("threads must be >= 1")
         torch.set_num_threads(args.threads)
     all_threads = torch.get_num_threads()
+    print(
+        f"d = {args.d}, float32, one head, score scale 1/d, eps = {args.eps:g} per max|V| "
+        f"certified for the float32 output; {all_threads} thread(s) available; "
+        f"load average {os.getloadavg()[0]:.2f} at start"
+    )
     result = benchmark_attention(
         sizes,
         d=args.d,
@@ -215,39 +208,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         threads=[1, None] if all_threads > 1 else [1],
         runs=args.runs,
         baselines=not args.no_baselines,
-        memory=not args.no_memory,
+        memory=args.memory,
         error_rows=args.error_rows,
     )
-    result["roofline"] = []
-    for B in (0.5, 1.0):
-        g = select_degree(B, args.eps, args.d, method="chebyshev").degree
-        result["roofline"].append(roofline(max(sizes), g, d=args.d, runs=args.runs, entry_bound=B))
-    print(
-        f"d = {args.d}, fp32, one head, eps = {args.eps:g} guaranteed per max|V| (Chebyshev, "
-        f"degree from select_degree); load average {result['load'][0]:.2f} at start"
-    )
     for k in result["threads"]:
         print()
-        print("\n".join(_timing_table(result, k)))
+        print("\n".join(_side_by_side(result, k)))
     print()
-    print("\n".join(_error_table(result)))
-    if not args.no_memory:
+    print("\n".join(_guarantees(result)))
+    if not args.no_baselines:
+        for k in result["threads"]:
+            print()
+            print("\n".join(_baselines(result, k)))
+    if args.memory:
+        print("\n-- peak resident memory increase (MB), measured after all timings --")
+        for r in result["rows"]:
+            if r["memory"]:
+                cells = "  ".join(
+                    f"{m} {'-' if v is None else f'{v / 1e6:.1f}'}" for m, v in r["memory"].items()
+                )
+                print(f"{r['n']:>6} {r['config']:>8}  {cells}")
+    if not args.no_decode:
+        decode_sizes = args.decode_sizes or (QUICK_DECODE_SIZES if args.quick else DECODE_SIZES)
+        with torch.no_grad():
+            torch.set_num_threads(1)
+            decode = decode_benchmark(
+                decode_sizes,
+                d=args.d,
+                entry_bound=min(args.bounds),
+                eps=args.eps,
+                runs=args.runs,
+            )
+            torch.set_num_threads(all_threads)
+        result["decode"] = decode
         print()
-        print("\n".join(_memory_table(result)))
-    for k in result["threads"]:
-        print()
-        print("\n".join(_speedup_map(result, k)))
-    print()
-    print(f"-- roofline at n = {max(sizes)}, {all_threads} thread(s) --")
-    for rf in result["roofline"]:
-        mm = rf["matmul"]
-        print(
-            f"degree {rf['degree']} (rank {rf['rank']}): poly {1e3 * rf['poly_s']:.1f} ms, "
-            f"{rf['poly_gflops']:.1f} GFLOP/s (products) / {rf['poly_model_gflops']:.1f} (flop "
-            f"model), {rf['poly_gbytes']:.1f} GB/s; plain matmul {1e3 * mm['seconds']:.1f} ms, "
-            f"{mm['gflops']:.1f} GFLOP/s, {mm['gbytes']:.1f} GB/s: poly at "
-            f"{100 * rf['share']:.0f}% of the matmul"
-        )
+        print("\n".join(_decode(decode)))
     load_end = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(f"\nload average at end {load_end:.2f}")
     if args.json is not None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from ._validate import as_tensor, check_finite, check_int, check_matrix_batch, check_real
-from .model import Attention
+from .model import Attention, torch_threads
 
 __all__ = [
     "IdentityReport",
@@ -150,6 +150,8 @@ class IdentityReport:
         max_segment_distance: largest distance of an output from its segment ``[b, a]``,
             relative to ``||a - b||``.
         min_weight, max_weight: range of ``lam`` over all heads and queries.
+        min_input_weight: smallest ``1 - lam``, computed from the scores directly (see
+            :attr:`PromptSplit.input_weight`), so it stays exact where ``lam`` rounds to 1.
         max_weight_mismatch: largest ``|t - lam|``, the position along the segment measured
             geometrically against the prompt's softmax mass (single head only, else ``None``).
     """
@@ -162,6 +164,7 @@ class IdentityReport:
     min_weight: float
     max_weight: float
     max_weight_mismatch: float | None
+    min_input_weight: float = 1.0
 
     def __str__(self) -> str:
         def fmt(name: str, value: object) -> str:
@@ -182,6 +185,7 @@ def check_prompt_identity(
     max_length: int = 6,
     max_prompt_length: int = 8,
     prompt_scale: float = 2.0,
+    weight: str = "mass",
     seed: int = 0,
 ) -> IdentityReport:
     """Check the segment lemma on ``n_draws`` random layers, prompts and inputs (float64).
@@ -190,7 +194,13 @@ def check_prompt_identity(
     a random layer with ``heads`` heads, a prompt with entries ``N(0, prompt_scale^2)``
     and an input uniform in ``[0, 1]^{d x L}``, then compares the layer's output on
     ``[P, X]`` with the lemma's combination for every input column.
+
+    ``weight="mass"`` combines with the lemma's weight, the prompt's share of the
+    softmax mass; ``weight="count"`` with the prompt's share of the columns,
+    ``L_p / (L_p + L)``: a wrong weight, for a control that the check rejects.
     """
+    if weight not in ("mass", "count"):
+        raise ValueError(f"weight must be 'mass' or 'count', got {weight!r}")
     n_draws = check_int(n_draws, "n_draws", minimum=1)
     heads = check_int(heads, "heads", minimum=1)
     max_d = check_int(max_d, "max_d", minimum=1)
@@ -198,6 +208,21 @@ def check_prompt_identity(
     max_prompt_length = check_int(max_prompt_length, "max_prompt_length", minimum=1)
     prompt_scale = check_real(prompt_scale, "prompt_scale", minimum=0.0)
     seed = check_int(seed, "seed", minimum=0)
+    with torch_threads(1):  # thousands of tiny products: threads only add overhead
+        return _identity_report(n_draws, heads, max_d, max_length, max_prompt_length,
+                                prompt_scale, weight, seed)  # fmt: skip
+
+
+def _identity_report(
+    n_draws: int,
+    heads: int,
+    max_d: int,
+    max_length: int,
+    max_prompt_length: int,
+    prompt_scale: float,
+    weight: str,
+    seed: int,
+) -> IdentityReport:
     gen = torch.Generator().manual_seed(seed)
 
     def pick(high: int) -> int:
@@ -206,6 +231,7 @@ def check_prompt_identity(
     scales = ["1/d", "1/sqrt(d)", "none"]
     id_err, seg, mismatch = 0.0, 0.0, 0.0
     lam_min, lam_max, n_queries = 1.0, 0.0, 0
+    rest_min = 1.0
     for i in range(n_draws):
         d, L, L_p = pick(max_d), pick(max_length), pick(max_prompt_length)
         attn = Attention(
@@ -219,9 +245,14 @@ def check_prompt_identity(
         seg = max(seg, float(dist.max()))
         lam_min = min(lam_min, float(split.weight.min()))
         lam_max = max(lam_max, float(split.weight.max()))
+        rest_min = min(rest_min, float(split.input_weight.min()))
         n_queries += L
         if heads == 1:
-            id_err = max(id_err, float((split.output - split.combination()).abs().max()))
+            combined = split.combination()
+            if weight == "count":
+                w = L_p / (L_p + L)
+                combined = w * split.prompt_part + (1 - w) * split.input_part
+            id_err = max(id_err, float((split.output - combined).abs().max()))
             mismatch = max(mismatch, float((t - split.weight[0]).abs().max()))
     single = heads == 1
     return IdentityReport(
@@ -233,6 +264,7 @@ def check_prompt_identity(
         min_weight=lam_min,
         max_weight=lam_max,
         max_weight_mismatch=mismatch if single else None,
+        min_input_weight=rest_min,
     )
 
 

@@ -31,6 +31,10 @@ sys.path.insert(0, str(ROOT / "book" / "_ext"))
 
 import editions  # noqa: E402  (the book's extension folder, not a package)
 
+COURSE_TOOLS = frozenset({"autograde.py", "course.py", "sandbox.py"})
+"""Modules of the instructor's package that build and grade courses: no chapter's output
+depends on them, so a change to them re-executes nothing."""
+
 
 def ptheory_fingerprint(root: Path = ROOT) -> str:
     """SHA-256 over the package's files (paths and bytes), the instructor's graders (the
@@ -40,7 +44,10 @@ def ptheory_fingerprint(root: Path = ROOT) -> str:
         p
         for folder in ("ptheory", "grading")
         for p in (root / folder).rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and ".egg-info" not in str(p)
+        if p.is_file()
+        and "__pycache__" not in p.parts
+        and ".egg-info" not in str(p)
+        and p.name not in COURSE_TOOLS
     )
     files.append(root / "pyproject.toml")
     for path in files:

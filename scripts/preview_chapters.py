@@ -14,6 +14,7 @@ Exit status is the build's.
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -29,17 +30,35 @@ def stage(chapters: list[Path], out: Path) -> None:
         shutil.copy(ROOT / name, out / name)
     (out / "book").mkdir(exist_ok=True)
     shutil.copytree(ROOT / "book" / "_ext", out / "book" / "_ext", dirs_exist_ok=True)
+    # The pinned JavaScript (MathJax, ...) the build copies into every page's static files.
+    assets = out / "book" / "assets"
+    if not assets.exists():
+        assets.symlink_to(ROOT / "book" / "assets", target_is_directory=True)
     for page in ("notation.md", "bibliography.md", "about_sources.md"):
         shutil.copy(ROOT / "book" / page, out / "book" / page)
     (out / "book" / "intro.md").write_text("# Preview\n\nA preview build of a few chapters.\n")
     (out / "notebooks").mkdir(exist_ok=True)
     for chapter in chapters:
         shutil.copy(chapter, out / "notebooks" / chapter.name)
+    # The other chapters as one-line stubs (their label and title), so that a {doc} or a
+    # chapter label pointing at them resolves without executing them.
+    others = [c for c in sorted((ROOT / "notebooks").glob("*.md")) if c.name not in
+              {p.name for p in chapters}]  # fmt: skip
+    for other in others:
+        text = other.read_text()
+        label = re.search(r"^\((chapter-[\w-]+)\)=$", text, re.M)
+        title = re.search(r"^# (.+)$", text, re.M)
+        stub = (f"({label.group(1)})=\n" if label else "") + (
+            f"# {title.group(1) if title else other.stem}\n\n(Not in this preview.)\n"
+        )
+        (out / "notebooks" / other.name).write_text(stub)
     entries = "".join(f"      - file: notebooks/{c.stem}\n" for c in chapters)
+    stubs = "".join(f"      - file: notebooks/{c.stem}\n" for c in others)
     (out / "_toc.yml").write_text(
         "format: jb-book\nroot: book/intro\nparts:\n"
         "  - caption: Preview\n    numbered: true\n    chapters:\n"
         + entries
+        + ("  - caption: Not in this preview\n    chapters:\n" + stubs if stubs else "")
         + "  - caption: Appendix\n    chapters:\n"
         "      - file: book/about_sources\n"
         "      - file: book/notation\n      - file: book/bibliography\n"

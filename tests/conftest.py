@@ -31,13 +31,15 @@ settings.register_profile("explore", deadline=None, max_examples=500)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "book"))
 
 # Slow tests last, in this order: chapters execute, then the book builds (and its
-# executions are compared with the chapters'), the student edition and its hand-out, the
-# PDF, then the browser reads the built book (which offers the PDF).
+# executions are compared with the chapters'), the student edition and its hand-out (and a
+# course graded from it), the PDF, then the browser reads the built book (which offers
+# the PDF).
 _LAST = {
     "test_chapters.py": 1,
     "test_book.py": 2,
     "test_student.py": 3,
     "test_handout.py": 4,
+    "test_course_grading.py": 4,
     "test_pdf.py": 5,
     "test_browser.py": 6,
     "test_lab.py": 7,

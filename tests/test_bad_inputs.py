@@ -641,6 +641,13 @@ CASES: list[Case] = [
     ),
     Case(
         "check_prompt_identity",
+        "weight unknown",
+        lambda: check_prompt_identity(1, weight="tokens"),
+        ValueError,
+        "weight",
+    ),
+    Case(
+        "check_prompt_identity",
         "max_d zero",
         lambda: check_prompt_identity(1, max_d=0),
         ValueError,

@@ -7,44 +7,52 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from ptheory import bench
 from ptheory.efficiency import select_degree
 
-SMALL = ["--sizes", "64", "128", "--runs", "1", "--error-rows", "32", "--no-memory"]
+SMALL = ["--sizes", "64", "128", "--runs", "1", "--error-rows", "32"]
 
 
 def test_main_prints_the_tables_and_writes_json(tmp_path, capsys):
     out = tmp_path / "bench.json"
-    argv = [*SMALL, "--bounds", "0.5", "1", "--alphas", "0.25", "--json", str(out)]
+    argv = [*SMALL, "--bounds", "0.5", "1", "--decode-sizes", "16", "32", "--json", str(out)]
     assert bench.main(argv) == 0
     text = capsys.readouterr().out
     for word in (
-        "median of 1 interleaved runs",
+        "side by side",
+        "median of 1 interleaved rounds",
+        "new/former",
+        "SDPA",
+        "guarantees and errors",
+        "adversary",
         "performer",
         "elu+1",
+        "nystrom",
         "mean(V)",
-        "speed-up map",
-        "GFLOP/s",
-        "plain matmul",
+        "one decoding step",
         "load average",
     ):
         assert word in text
-    assert "conservative" not in text
     data = json.loads(out.read_text())
     rows = data["rows"]
-    assert {r["n"] for r in rows} == {64, 128} and data["statistic"] == "median"
+    assert {r["n"] for r in rows} == {64, 128} and data["statistic"].startswith("median")
     assert {r["threads"] for r in rows} == set(data["threads"])
-    for r in rows:  # the guaranteed degree, and every measured error within eps
-        assert r["degree"] == select_degree(r["entry_bound"], 1e-3, 8, method="chebyshev").degree
+    for r in rows:  # the certified float32 degree, and every measured error within it
+        plan = select_degree(
+            r["entry_bound"], 1e-3, 8, method="best", dtype=torch.float32, n=r["n"]
+        )
+        assert (r["degree"], r["method"]) == (plan.degree, plan.method) and r["guaranteed"]
+        assert r["legacy_degree"] >= r["degree"]
         if r["affordable"]:
-            assert r["errors"]["random"]["poly"]["abs"] <= r["proved"] <= 1e-3
-            assert r["errors"]["random"]["poly"]["abs"] <= r["proved_fp"]  # covers fp32
-            assert set(r["seconds"]) == {"exact", "poly", "performer", "elu"}
+            assert r["errors"]["random"]["poly"]["abs"] <= r["proved_fp32"] <= r["proved"] <= 1e-3
+            assert set(r["seconds"]) == {"exact", "poly", "legacy", "performer", "elu", "nystrom"}
+            assert r["legacy_ratio"] > 0
         else:
             assert set(r["seconds"]) == {"exact"} and r["speedup"] is None
         assert set(r["mean_v"]) == {"random", "correlated"}
-    assert data["roofline"][0]["matmul"]["gflops"] > 0
+    assert [row["n"] for row in data["decode"]["rows"]] == [16, 32]
 
 
 @pytest.mark.parametrize(
@@ -70,13 +78,13 @@ def test_module_runs_as_a_script():
             "-m",
             "ptheory.bench",
             *SMALL,
-            "--alphas",
             "--bounds",
             "0.5",
             "--no-baselines",
+            "--no-decode",
         ],
         capture_output=True,
         text=True,
         check=True,
     )
-    assert "speed-up" in done.stdout
+    assert "side by side" in done.stdout

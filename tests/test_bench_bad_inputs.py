@@ -15,9 +15,6 @@ from badinput import Case, case_params, check_case, public_callables
 CASES: list[Case] = [
     Case("main", "argv string", lambda: bench.main("--quick"), TypeError, "argv"),
     Case("main", "argv numbers", lambda: bench.main(["--sizes", 64]), TypeError, "argv"),
-    Case("roofline", "n zero", lambda: bench.roofline(0, 2), ValueError, "n"),
-    Case("roofline", "degree negative", lambda: bench.roofline(64, -1), ValueError, "degree"),
-    Case("roofline", "runs zero", lambda: bench.roofline(64, 1, runs=0), ValueError, "runs"),
 ]
 
 
@@ -27,4 +24,4 @@ def test_bad_input_names_the_argument(case: Case) -> None:
 
 
 def test_sweep_covers_every_public_callable() -> None:
-    assert public_callables(bench) == {c.target for c in CASES} == {"main", "roofline"}
+    assert public_callables(bench) == {c.target for c in CASES} == {"main"}

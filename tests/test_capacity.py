@@ -11,10 +11,12 @@ import torch
 
 from ptheory.capacity import (
     apex_dataset,
+    examplewise_bound,
     fine_tune,
     fit_loss,
     initial_prompts,
     lora_fit,
+    lora_lower_bound,
     plot_loss_by_length,
     plot_parameters,
     plot_rays,
@@ -25,7 +27,7 @@ from ptheory.capacity import (
     unmemorizable_dataset,
 )
 from ptheory.capacity.engine import padded_forward
-from ptheory.capacity.rays import ff_inverse
+from ptheory.capacity.single_layer import ff_inverse
 from ptheory.measure import loglog_slope
 from ptheory.model import build_transformer, prompt_forward
 from ptheory.segments import prompt_split
@@ -228,8 +230,8 @@ def test_figures():
     res = prompt_tune(model, X, Y, [1, 4], steps=5, restarts=2)
     fig = plot_rays(model, X, Y, res.prompt)
     assert fig.axes[0].get_xlabel()
-    fig = plot_loss_by_length(res, 0.5, {"LoRA rank 2": 1e-30})
-    assert fig.axes[0].get_yscale() == "log"
+    fig = plot_loss_by_length(res, 0.5, no_prompt=1.0, lines={"LoRA rank 2": 1e-30})
+    assert fig.axes[0].get_yscale() == "linear" and fig.axes[0].get_ylim()[0] <= 0.0
 
 
 # ------------------------------------------------------ prompt versus LoRA
@@ -241,10 +243,32 @@ def test_apex_dataset_needs_rank_n_and_n_prompt_tokens(n):
     geom_b = model.layers[0].attend(X[:, :, -1:], X)[..., 0]
     losses = [lora_fit(model, X, Y, r).loss for r in range(1, n + 1)]
     assert losses[-1] < 1e-20 and all(v > 1e-8 for v in losses[:-1])
-    res = prompt_tune(model, X, Y, list(range(1, n)), steps=60, restarts=4)
-    assert float(res.losses.min()) > 1e-6  # no prompt shorter than n fits exactly
-    # the needed offsets point away from one apex: c_i - b_i parallel to b_i - o
     assert geom_b.shape == (n, 4)
+    # Why no prompt shorter than n fits exactly (the theorem's two facts, not an optimizer's
+    # failure): (1) the prompt points a_i = Att(x_i, P) of a prompt of L_p tokens span an
+    # affine subspace of dimension at most L_p - 1, for random and for tuned prompts;
+    attn = model.layers[0]
+    queries = X[:, :, -1:]
+    gen = torch.Generator().manual_seed(n)
+    tuned = prompt_tune(model, X, Y, list(range(1, n)), steps=30, restarts=2)
+    for L_p in range(1, n):
+        prompts = [3.0 * torch.randn(4, L_p, generator=gen, dtype=F64) for _ in range(8)]
+        prompts += list(tuned.prompts[L_p - 1])
+        for P in prompts:
+            with torch.no_grad():
+                a = attn.attend(queries, P[None].expand(n, 4, L_p))[..., 0]  # (n, d)
+            spread = torch.linalg.svdvals(a[1:] - a[0])
+            assert int((spread > 1e-9 * float(a.abs().max())).sum()) <= L_p - 1
+    # (2) an exact fit needs a_i = c_i + s_i (c_i - b_i), s_i > 0: points o + t_i v_i on rays
+    # from one apex o with independent directions v_i, affinely independent for every s.
+    with torch.no_grad():
+        c = ff_inverse(model.layers[1], Y)[..., 0] - X[:, :, -1]
+    offsets = c - geom_b
+    assert int(torch.linalg.matrix_rank(offsets)) == n
+    for _ in range(5):
+        s = 10.0 ** (4 * torch.rand(n, 1, generator=gen, dtype=F64) - 2)  # one s_i each
+        needed = c + s * offsets
+        assert int(torch.linalg.matrix_rank(needed[1:] - needed[0])) == n - 1
 
 
 def test_plot_parameters():
@@ -260,3 +284,41 @@ def test_ray_bound_grows_like_radius_squared():
         ray_lower_bound(model, *unmemorizable_dataset(model, seed=0, radius=r)) for r in radii
     ]
     assert loglog_slope(radii, bounds) == pytest.approx(2.0, abs=0.05)
+
+
+# ------------------------------------------------------ certified lower bounds for LoRA
+@pytest.mark.parametrize("contraction", [0.2, 0.0])
+def test_lora_lower_bound_is_below_every_update_of_its_rank(contraction):
+    """The closed form's miss in attention space, times (1 - kappa)^2, bounds every update
+    of W_V of that rank: trained from the closed form and from a random start. With
+    kappa = 0 it is the closed form's loss itself (FF an isometry)."""
+    model = single_layer_model(4, seed=0, contraction=contraction)
+    X, Y = apex_dataset(model, 3, seed=0)
+    for r in (1, 2):
+        bound = lora_lower_bound(model, X, Y, r)
+        cf = lora_fit(model, X, Y, r)
+        for init in (None, cf.delta):
+            trained = lora_fit(model, X, Y, r, method="train", steps=60, init=init)
+            assert trained.loss >= bound * (1 - 1e-9)
+        if contraction == 0.0:
+            assert bound == pytest.approx(cf.loss, rel=1e-9)
+        else:
+            assert bound < cf.loss
+    assert lora_lower_bound(model, X, Y, 3) < 1e-25  # rank n: nothing to bound (control)
+
+
+def test_examplewise_bound_bounds_every_prompt_of_its_length():
+    """The mean of the examples' own certified bounds bounds the loss of prompts of that
+    length (tuned and random); for one example it is that example's bound."""
+    model = single_layer_model(4, seed=0)
+    X, Y = apex_dataset(model, 3, seed=0)
+    res = prompt_tune(model, X, Y, [1, 2, 3], steps=60, restarts=4)
+    gen = torch.Generator().manual_seed(0)
+    for j, L_p in enumerate([1, 2, 3]):
+        bound = examplewise_bound(model, X, Y, L_p)
+        assert bound > 0 and float(res.curve[:, j].min()) >= bound
+        P = 3.0 * torch.randn(256, 4, L_p, generator=gen, dtype=F64)
+        with torch.no_grad():
+            assert float(fit_loss(prompt_forward(model, P, X), Y).min()) >= bound
+    one = examplewise_bound(model, X[:1], Y[:1], 2)
+    assert one == ray_lower_bound(model, X[:1], Y[:1], reachable=True, prompt_length=2)

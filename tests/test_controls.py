@@ -32,11 +32,21 @@ def control_cells(chapter: Path) -> list[str]:
 
 
 def _asserts(source: str) -> bool:
-    """Whether the cell's Python (IPython magics dropped) contains an ``assert``."""
+    """Whether the cell's Python (IPython magics dropped) contains an ``assert``, or adds a
+    control row to a verdict table (``<table>.control(...)``), which raises when the
+    wrong answer passes (``ptheory.verdicts``)."""
     code = "\n".join(
         line for line in source.splitlines() if not line.lstrip().startswith(("%", "!"))
     )
-    return any(isinstance(node, ast.Assert) for node in ast.walk(ast.parse(code)))
+    return any(
+        isinstance(node, ast.Assert)
+        or (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "control"
+        )
+        for node in ast.walk(ast.parse(code))
+    )
 
 
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=[c.stem for c in CHAPTERS])
@@ -50,4 +60,6 @@ def test_chapter_has_a_control(chapter: Path) -> None:
 def test_asserts_detects_an_assert() -> None:
     # The detector itself must be able to fail.
     assert _asserts("x = 1\nassert x == 1")
+    assert _asserts("checks = pt.Verdicts('t')\nchecks.control('wrong', 1.0, below=0.5)")
     assert not _asserts("%time x = 1\nprint('assert')")
+    assert not _asserts("checks.claim('right', 0.1, below=0.5)\nprint('control')")

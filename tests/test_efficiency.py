@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 import ptheory as pt
 from ptheory.efficiency import (
     attention_error_bound,
+    certify,
     entry_error_bound,
     exact_attention,
     exp_poly_coefficients,
@@ -95,7 +96,7 @@ def test_exact_attention_broadcasts_batches_and_allows_no_queries():
     n=st.integers(1, 40),
     n_q=st.integers(1, 10),
     degree=st.integers(0, 6),
-    method=st.sampled_from(["taylor", "chebyshev"]),
+    method=st.sampled_from(["taylor", "chebyshev", "minimax"]),
     batch=st.sampled_from([(), (3,), (2, 2)]),
     bound=st.floats(0.0, 1.5),
     chunk=st.one_of(st.none(), st.integers(1, 17)),
@@ -110,14 +111,19 @@ def test_poly_attention_within_proved_bound(d, n, n_q, degree, method, batch, bo
     assert out.shape == exact.shape and out.dtype == F64
     bound_ = poly_error_bound(Q, K, V, degree, method)
     exact_arith = poly_error_bound(Q, K, V, degree, method, rounding=False)
-    # the exact-arithmetic bound at the data's radius, and the entry-bound version (radius B^2)
-    assert exact_arith <= attention_error_bound(entry_error_bound(degree, bound**2, method), 1.0)
+    # the exact-arithmetic bound at the data's radius, and the worst case over radius B^2
+    # (Taylor: the certificate on the larger interval, up to the certificate's own slack)
+    if method == "taylor":
+        worst = certify(degree, bound**2 * (1 + 1e-9) + 1e-300, "taylor").attention_error
+        assert exact_arith <= worst * (1 + 1e-6) + 1e-13
+        apriori = entry_error_bound(degree, bound**2 * (1 + 1e-9))
+        assert worst <= attention_error_bound(apriori * (1 + 1e-9) + 1e-15) + 1e-15
     assert exact_arith <= bound_
     if math.isfinite(bound_):  # no slack: the bound includes the rounding
         assert float((out - exact).abs().max()) <= bound_
 
 
-@pytest.mark.parametrize("method", ["taylor", "chebyshev"])
+@pytest.mark.parametrize("method", ["taylor", "chebyshev", "minimax"])
 @pytest.mark.parametrize("degree", [1, 2, 3, 5])
 def test_fp32_contract_and_chunk_invariance(method, degree):
     Q, K, V = (uniform((2, 120, 4), 1.0, s, torch.float32) for s in range(3))
@@ -127,8 +133,8 @@ def test_fp32_contract_and_chunk_invariance(method, degree):
         other = poly_attention(Q, K, V, degree, method, chunk=chunk)
         assert torch.allclose(other, out, atol=2e-6, rtol=0)
     ref = exact_attention(Q, K, V, reference=True)
-    bound = poly_error_bound(Q.double(), K.double(), V.double(), degree, method)
-    assert float((out.double() - ref).abs().max()) <= bound + 1e-5
+    bound = poly_error_bound(Q, K, V, degree, method)  # the float32 output's own bound
+    assert float((out.double() - ref).abs().max()) <= bound
 
 
 def test_poly_attention_broadcasts_like_exact_attention():
@@ -143,7 +149,7 @@ def test_poly_attention_broadcasts_like_exact_attention():
 
 def test_high_degree_reaches_float64_precision():
     Q, K, V = (uniform((50, 3), 1.0, s) for s in range(3))
-    for method in ("taylor", "chebyshev"):
+    for method in ("taylor", "chebyshev", "minimax"):
         out = poly_attention(Q, K, V, 14, method)
         assert torch.allclose(out, exact_attention(Q, K, V), atol=1e-13, rtol=0)
 
@@ -239,7 +245,9 @@ def test_even_taylor_polynomials_are_positive():
 
 def test_attention_error_bound_formula():
     assert attention_error_bound(0.0) == 0.0
-    assert attention_error_bound(0.5, 2.0) == pytest.approx(4.0)
+    # the sharp form 2 eps / (1 + sqrt(1 - eps^2)), about eps, not 2 eps / (1 - eps)
+    assert attention_error_bound(0.5, 2.0) == pytest.approx(2 * 0.5 / (1 + math.sqrt(0.75)) * 2)
+    assert attention_error_bound(1e-4) == pytest.approx(1e-4, rel=1e-8)
     assert attention_error_bound(1.0) == math.inf
     assert entry_error_bound(3, 0.0) == 0.0
     assert entry_error_bound(2, 1.0) == pytest.approx(math.e / 6)
@@ -251,15 +259,18 @@ def test_attention_error_bound_formula():
     bound=st.floats(0.05, 2.0),
     eps=st.floats(1e-7, 0.2),
     d=st.integers(1, 4),
-    method=st.sampled_from(["taylor", "chebyshev"]),
+    method=st.sampled_from(["taylor", "chebyshev", "minimax", "best"]),
     seed=st.integers(0, 10_000),
 )
 def test_select_degree_meets_the_requested_error(bound, eps, d, method, seed):
     plan = select_degree(bound, eps, d, method=method)
     assert plan.error_bound <= eps and plan.rank == math.comb(d + plan.degree, plan.degree)
-    if plan.degree > 0:  # the smallest such degree
-        smaller = attention_error_bound(entry_error_bound(plan.degree - 1, bound**2, method))
-        assert smaller > eps
+    if method != "best":
+        assert plan.method == method
+    if plan.degree > 0:  # the smallest such degree: the one below fails its certificate
+        for m in {"best": ("taylor", "chebyshev", "minimax")}.get(method, (method,)):
+            assert certify(plan.degree - 1, bound**2, m).attention_error > eps
+    method = plan.method
     # random inputs with entries in [-B, B], half of the queries at corners (scores up to B^2)
     K = uniform((60, d), bound, seed)
     Q = torch.cat([uniform((10, d), bound, seed + 1), bound * torch.sign(K[:10]) + 0.0])
@@ -295,6 +306,7 @@ def test_norm_criterion_values():
     crit = norm_criterion(Q, K)
     assert crit.entry_bound == crit.bound == 0.5 and crit.n == 100 and crit.holds
     assert crit.degree == select_degree(0.5, 1e-3, 4, method="chebyshev").degree
+    assert crit.method == "chebyshev"
     assert crit.poly_flops < crit.exact_flops
     assert crit.threshold == pytest.approx(math.sqrt(math.log(100)))
     assert crit.ratio == pytest.approx(0.5 / math.sqrt(math.log(100)))
@@ -309,7 +321,7 @@ def test_norm_criterion_values():
 
 
 @pytest.mark.parametrize("heads", [1, 2])
-@pytest.mark.parametrize("method", ["taylor", "chebyshev"])
+@pytest.mark.parametrize("method", ["taylor", "chebyshev", "best"])
 def test_prompt_inference_matches_prompt_forward_within_its_bound(heads, method):
     layer = small_attention(heads=heads)
     P = uniform((4, 6), 1.0, 1)
@@ -321,6 +333,7 @@ def test_prompt_inference_matches_prompt_forward_within_its_bound(heads, method)
     assert 0 < res.error_bound <= 1e-6
     assert float((res.output - ref).abs().max()) <= res.error_bound
     assert all(r == math.comb(4 + g, g) for r, g in zip(res.ranks, res.degrees, strict=True))
+    assert len(res.methods) == heads and (method == "best" or set(res.methods) == {method})
 
 
 def test_prompt_inference_through_a_transformer():

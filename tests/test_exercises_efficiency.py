@@ -1,64 +1,159 @@
-"""Checks of the efficiency chapters' exercises: reference answers pass, other correct forms
-pass, typical mistakes fail with a message that says what is wrong and never the answer."""
+"""Exercises of the Efficiency part (almost_linear_inference, phase_transition): reference
+answers and other correct forms pass; typical wrong answers (made-up values, the bound
+instead of the measurement, the prediction instead of the measurement, the a-priori
+degree, round guesses) fail with a message that never states the answer; the quick check
+alone (a student's copy, no grader) catches what it can and says "checked" for a right
+answer."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from ptheory import efficiency as eff
 from ptheory import exercises as ex
+from ptheory.exercises import _core
+from ptheory.exercises import efficiency as E
+from ptheory_grading.efficiency import crossover_model
 
 from exercisetools import fails, passes
 
 
+@pytest.fixture
+def no_grader(monkeypatch):
+    """A student's copy of ptheory: the instructor's package is not installed."""
+    monkeypatch.setattr(_core, "_grader", lambda: None)
+
+
+def check(label, answer):
+    return ex.check(label, answer)
+
+
 # ----------------------------------------------------------------- ex-fast-crossover
-def _crossover_reference():
-    plan = eff.select_degree(0.5, 1e-3, 16)
-    return plan.degree, plan.rank, plan.crossover()
+def crossover_answer():
+    plan = eff.select_degree(0.5, 1e-3, 16, method="best")
+    n = 2 * plan.rank * (2 * 16 + 3) / (4 * 16 + 1 + eff.EXP_FLOPS)
+    return plan.degree, plan.rank, n
 
 
 def test_crossover_reference_and_other_forms():
-    g, r, n = _crossover_reference()
-    passes(ex.check_almost_linear_inference_2((g, r, n)))
-    # a list, NumPy and torch numbers, a crossover rounded to whole tokens, the Chebyshev plan
-    passes(ex.check_almost_linear_inference_2([np.int64(g), torch.tensor(r), round(n)]))
-    cheb = eff.select_degree(0.5, 1e-3, 16, method="chebyshev")
-    passes(ex.check_almost_linear_inference_2((cheb.degree, cheb.rank, cheb.crossover())))
+    g, r, n = crossover_answer()
+    passes(check("ex-fast-crossover", (g, r, n)))
+    passes(check("ex-fast-crossover", [np.int64(g), torch.tensor(r), round(n)]))
     # solved from the two flop counts directly, numerically (queries = keys = n)
-    counts = [
-        n_ for n_ in range(1, 5000) if eff.exact_flops(n_, n_, 16) >= eff.poly_flops(n_, n_, 16, g)
-    ]
-    passes(ex.check_almost_linear_inference_2((g, r, counts[0])))
-    # the same in the plan's own units
-    passes(ex.check_almost_linear_inference_2((g, r, 2 * r * (2 * 16 + 3) / (4 * 16 + 1 + 10))))
+    first = next(
+        k for k in range(1, 10**5) if eff.exact_flops(k, k, 16) >= eff.poly_flops(k, k, 16, g)
+    )
+    passes(check("ex-fast-crossover", (g, r, first)))
+    passes(
+        check(
+            "ex-fast-crossover", (g, r, eff.select_degree(0.5, 1e-3, 16, method="best").crossover())
+        )
+    )
 
 
 def test_crossover_wrong_answers():
-    g, r, n = _crossover_reference()
-    hidden = (r, n)  # the degree is a single digit: it may appear in any number
-    fails(ex.check_almost_linear_inference_2((g, r)), "3 items")
-    fails(ex.check_almost_linear_inference_2("3, 969, 2059"), "tuple or list")
-    fails(ex.check_almost_linear_inference_2((g - 1, r, n)), "does not guarantee")
-    fails(ex.check_almost_linear_inference_2((g + 1, r, n)), "smaller degree")
-    fails(ex.check_almost_linear_inference_2((g, math.comb(8 + g, g), n)), "d = 8")
-    fails(ex.check_almost_linear_inference_2((g, r + 1, n)), "number of monomials")
-    fails(ex.check_almost_linear_inference_2((g, r, n / 2)), "too small", hidden=hidden)
-    # the old model: multiply-adds against flops, no exponentials
-    fails(ex.check_almost_linear_inference_2((g, r, 2 * r * 17 / 16)), "too large", hidden=hidden)
-    fails(ex.check_almost_linear_inference_2((g, r, n * 16)), "too large", hidden=hidden)
-    fails(ex.check_almost_linear_inference_2((2.5, r, n)), "whole number")
+    g, r, n = crossover_answer()
+    hidden = (r, round(n))
+    fails(check("ex-fast-crossover", (g, r)), "3 items")
+    fails(check("ex-fast-crossover", "3, 969, 2059"), "tuple or list")
+    low = (g - 1, math.comb(15 + g, g - 1), crossover_model(math.comb(15 + g, g - 1)))
+    fails(check("ex-fast-crossover", low), "does not guarantee", hidden=hidden)
+    # the a-priori Chebyshev formula's degree, consistent in itself
+    apriori = eff.select_degree(0.5, 1e-3, 16, method="chebyshev")
+    g_a = next(
+        k
+        for k in range(65)
+        if 2
+        * eff.entry_error_bound(k, 0.25, "chebyshev")
+        / (1 - eff.entry_error_bound(k, 0.25, "chebyshev"))
+        <= 1e-3
+    )
+    assert g_a > g and apriori.degree >= g
+    r_a = math.comb(16 + g_a, g_a)
+    fails(check("ex-fast-crossover", (g_a, r_a, crossover_model(r_a))), "a-priori")
+    r_up = math.comb(17 + g, g + 1)
+    if g + 1 != g_a:
+        fails(check("ex-fast-crossover", (g + 1, r_up, crossover_model(r_up))), "smaller")
+    fails(check("ex-fast-crossover", (g, math.comb(8 + g, g), n)), "d = 8")
+    fails(check("ex-fast-crossover", (g, r + 1, n)), "number of monomials")
+    fails(check("ex-fast-crossover", (g, r, n / 2)), "too small", hidden=hidden)
+    fails(check("ex-fast-crossover", (g, r, 2 * r * 35 / 65)), "exponentials", hidden=hidden)
+    fails(check("ex-fast-crossover", (g, r, 150)), "too large", hidden=hidden)  # round guess
+    fails(check("ex-fast-crossover", (2.5, r, n)), "whole number")
+
+
+def test_crossover_quick_check_without_the_grader(no_grader):
+    g, r, n = crossover_answer()
+    assert check("ex-fast-crossover", (g, r, n)).status == "checked"
+    # a consistent but wrong degree passes the quick check: only the grader knows
+    r1 = math.comb(17 + g, g + 1)
+    assert check("ex-fast-crossover", (g + 1, r1, crossover_model(r1))).status == "checked"
+    fails(check("ex-fast-crossover", (g, r + 1, n)), "number of monomials")
+    assert check("ex-fast-crossover", (g, r, n * 3)).status == "checked"  # grader's job
+    fails(check("ex-fast-crossover", (g, r, -1.0)), "positive")
+
+
+# ----------------------------------------------------------------- ex-fast-adversary
+def adversary_answer(n_keys=4096):
+    B = 1.5
+    g = eff.select_degree(B, 1e-3, 8, method="best").degree
+    below = eff.certify(g - 1, B * B, "minimax")
+    Q, K, V = eff.two_cluster_input(below, B, d=8, n=n_keys)
+    out = eff.poly_attention(Q, K, V, g - 1, "minimax", radius=B * B)
+    return g, float((out - eff.exact_attention(Q, K, V, reference=True)).abs().max()), below
+
+
+def test_adversary_reference_and_other_forms():
+    g, error, _ = adversary_answer()
+    passes(check("ex-fast-adversary", (g, error)))
+    passes(check("ex-fast-adversary", [torch.tensor(g), np.float64(error)]))
+    # another number of keys: the mass shares round differently, the error barely moves
+    passes(check("ex-fast-adversary", adversary_answer(10_000)[:2]))
+
+
+def test_adversary_wrong_answers():
+    g, error, below = adversary_answer()
+    hidden = (round(error, 4),)
+    fails(check("ex-fast-adversary", (g, below.attention_error)), "certificate")
+    fails(check("ex-fast-adversary", (g + 3, error)), "not the smallest")  # the a-priori one
+    fails(check("ex-fast-adversary", (g - 1, error)), "not the smallest")
+    # the certified degree's own two clusters: below the target
+    plan = eff.select_degree(1.5, 1e-3, 8, method="best")
+    own = eff.certify(plan.degree, 2.25, plan.method)
+    Q, K, V = eff.two_cluster_input(own, 1.5, d=8, n=4096)
+    out = eff.poly_attention(Q, K, V, plan.degree, plan.method, radius=2.25)
+    mine = float((out - eff.exact_attention(Q, K, V, reference=True)).abs().max())
+    fails(check("ex-fast-adversary", (g, mine)), "meets the target", hidden=hidden)
+    # the Chebyshev polynomial of degree g - 1 in place of the minimax one
+    cheb = eff.certify(g - 1, 2.25, "chebyshev")
+    Qc, Kc, Vc = eff.two_cluster_input(cheb, 1.5, d=8, n=4096)
+    outc = eff.poly_attention(Qc, Kc, Vc, g - 1, "chebyshev", radius=2.25)
+    errc = float((outc - eff.exact_attention(Qc, Kc, Vc, reference=True)).abs().max())
+    fails(check("ex-fast-adversary", (g, errc)), "larger", hidden=hidden)
+    fails(check("ex-fast-adversary", (g, 5e-3)), "than the two-cluster", hidden=hidden)
+    fails(check("ex-fast-adversary", (g, 3.0)), "(0, 2]", hidden=hidden)
+    fails(check("ex-fast-adversary", (0, error)), "at least 1")
+
+
+def test_adversary_quick_check_without_the_grader(no_grader):
+    g, error, below = adversary_answer()
+    assert check("ex-fast-adversary", (g, error)).status == "checked"
+    assert check("ex-fast-adversary", (g, below.attention_error)).status == "checked"
+    fails(check("ex-fast-adversary", (g, -1e-3)), "(0, 2]")
 
 
 # ------------------------------------------------------------------------ ex-fast-odd
-def _vanishing_bound(g):
+def vanishing_bound(g):
     roots = np.roots([1 / math.factorial(m) for m in range(g, -1, -1)])
     return math.sqrt(-roots[abs(roots.imag) < 1e-9].real.min())
 
 
-def _bisect(g):
+def bisect(g):
     """Another method: bisection on the Taylor polynomial over negative scores."""
     p = lambda t: sum(t**m / math.factorial(m) for m in range(g + 1))  # noqa: E731
     lo, hi = -10.0, 0.0
@@ -69,74 +164,98 @@ def _bisect(g):
 
 
 def test_odd_reference_and_other_forms():
-    bounds = [_vanishing_bound(g) for g in (1, 3, 5)]
-    passes(ex.check_almost_linear_inference_3(bounds))
-    passes(ex.check_almost_linear_inference_3(torch.tensor([_bisect(g) for g in (1, 3, 5)])))
-    passes(ex.check_almost_linear_inference_3(np.round(bounds, 3)))
+    bounds = [vanishing_bound(g) for g in (1, 3, 5)]
+    passes(check("ex-fast-odd", bounds))
+    passes(check("ex-fast-odd", torch.tensor([bisect(g) for g in (1, 3, 5)])))
+    passes(check("ex-fast-odd", np.round(bounds, 3)))
 
 
 def test_odd_wrong_answers():
-    bounds = [_vanishing_bound(g) for g in (1, 3, 5)]
+    bounds = [vanishing_bound(g) for g in (1, 3, 5)]
     hidden = bounds[1:]
-    roots = [-(b**2) for b in bounds]
-    fails(ex.check_almost_linear_inference_3(roots), "positive", hidden=hidden)
-    scores = [b**2 for b in bounds]
-    fails(ex.check_almost_linear_inference_3(scores), "score", hidden=hidden)
-    fails(ex.check_almost_linear_inference_3(bounds[:2]), "shape (3,)")
-    fails(ex.check_almost_linear_inference_3(bounds[::-1]), "degree 1", hidden=bounds[1:2])
-    fails(ex.check_almost_linear_inference_3([1.0, 1.3, 1.5]), "degree 3", hidden=hidden)
-    fails(ex.check_almost_linear_inference_3(lambda: bounds), "array")
+    fails(check("ex-fast-odd", [-(b**2) for b in bounds]), "positive", hidden=hidden)
+    fails(check("ex-fast-odd", [b**2 for b in bounds]), "score", hidden=hidden)
+    fails(check("ex-fast-odd", bounds[:2]), "shape (3,)")
+    fails(check("ex-fast-odd", bounds[::-1]), "degree 1", hidden=bounds[1:2])
+    fails(check("ex-fast-odd", [1.0, 1.3, 1.5]), "degree 3", hidden=hidden)
+    fails(check("ex-fast-odd", lambda: bounds), "array")
+
+
+def test_odd_quick_check_without_the_grader(no_grader):
+    bounds = [vanishing_bound(g) for g in (1, 3, 5)]
+    assert check("ex-fast-odd", bounds).status == "checked"
+    assert check("ex-fast-odd", [1.0, 1.3, 1.5]).status == "checked"
+    fails(check("ex-fast-odd", [-1.0, 1.3, 1.5]), "positive")
 
 
 # --------------------------------------------------------------------- ex-phase-flips
-PREDICTED = [1 / math.sqrt(1 - f / 32) for f in (4, 8, 12)]
-
-
-def test_flips_reference_and_other_forms():
-    # what the solution measures (n = 1024, step 0.05), and other grids and sizes
-    passes(ex.check_phase_transition_2([1.2, 1.35, 1.6]))
-    passes(ex.check_phase_transition_2(np.array([1.25, 1.4, 1.65])))  # n = 4096
-    passes(ex.check_phase_transition_2(torch.tensor([1.25, 1.5, 1.75])))  # step 0.25
-
-
-def test_flips_measured_on_a_coarse_grid():
-    n = 256
+def flips_answer():
+    n = 1024
     root = math.sqrt(math.log(n))
-    grid = [0.1 * k for k in range(10, 26)]
-    answer = []
+    out = []
     for f in (4, 8, 12):
-        res = eff.nn_gadget(n, [u * root for u in grid], d=64, flips=f, poly=False, seed=3)
-        answer.append(next(r.bound for r in res if r.accuracy == 1.0) / root)
-    passes(ex.check_phase_transition_2(answer))
+        res = eff.nn_gadget(n, [u * root for u in E.FLIPS_GRID], d=64, flips=f, poly=False)
+        out.append(next(r.bound for r in res if r.accuracy == 1.0) / root)
+    return out
+
+
+def test_flips_reference_passes():
+    answer = flips_answer()
+    passes(check("ex-phase-flips", answer))
+    passes(check("ex-phase-flips", np.array(answer)))
+    passes(check("ex-phase-flips", [round(a, 2) for a in answer]))
 
 
 def test_flips_wrong_answers():
-    fails(ex.check_phase_transition_2(PREDICTED), "prediction")
+    answer = flips_answer()
+    hidden = tuple(answer)
+    predicted = [round(1 / math.sqrt(1 - f / 32) * 20) / 20 for f in (4, 8, 12)]
+    if predicted != [round(a, 2) for a in answer]:
+        fails(check("ex-phase-flips", predicted), "prediction")
+    # answers never measured: the measurement shifted by a grid step, and a round guess
+    fails(check("ex-phase-flips", [a + 0.05 for a in answer]), "too large", hidden=hidden)
+    fails(check("ex-phase-flips", [a - 0.05 for a in answer]), "too small", hidden=hidden)
+    fails(check("ex-phase-flips", [2.0, 2.0, 2.0]), "for flips", hidden=hidden)
     root = math.sqrt(math.log(1024))
-    fails(ex.check_phase_transition_2([1.2 * root, 1.35 * root, 1.6 * root]), "B itself")
-    fails(ex.check_phase_transition_2([1.7, 1.5, 1.4]), "grow")
-    fails(ex.check_phase_transition_2([1.3, 1.3, 1.6]), "grow")
-    fails(ex.check_phase_transition_2([0.5, 0.75, 1.0]), "prediction")
-    fails(ex.check_phase_transition_2([1.2, 1.35]), "shape (3,)")
+    fails(check("ex-phase-flips", [a * root for a in answer]), "grid")
+    fails(check("ex-phase-flips", [a + 0.01 for a in answer]), "grid")
+    fails(check("ex-phase-flips", answer[:2]), "shape (3,)")
+
+
+def test_flips_quick_check_without_the_grader(no_grader):
+    answer = flips_answer()
+    assert check("ex-phase-flips", answer).status == "checked"
+    assert check("ex-phase-flips", [2.0, 2.0, 2.0]).status == "checked"
+    fails(check("ex-phase-flips", [a + 0.01 for a in answer]), "grid")
 
 
 # ----------------------------------------------------------------------- ex-phase-gap
-def test_gap_reference_and_other_forms():
+def test_gap_reference_and_wrong_answers():
     n = 4096
     (result,) = eff.nn_gadget(n, [3 * math.sqrt(math.log(n))], d=64, flips=28, poly=False)
-    passes(ex.check_phase_transition_3(result.accuracy))
-    # another seed, another size and query count, a tensor
-    n = 1024
-    (other,) = eff.nn_gadget(
-        n, [4 * math.sqrt(math.log(n))], d=64, flips=28, queries=16, poly=False, seed=5
-    )
-    passes(ex.check_phase_transition_3(torch.tensor(other.accuracy)))
+    passes(check("ex-phase-gap", result.accuracy))
+    passes(check("ex-phase-gap", torch.tensor(result.accuracy)))
+    fails(check("ex-phase-gap", 1.0), "with its gap", hidden=(result.accuracy,))
+    other = 0.0 if result.accuracy != 0.0 else 1 / 32
+    fails(check("ex-phase-gap", other), "too", hidden=(result.accuracy,))
+    fails(check("ex-phase-gap", result.accuracy + 1 / 32), "too large")
+    fails(check("ex-phase-gap", 0.55), "1/32")
+    fails(check("ex-phase-gap", 50.0), "[0, 1]")
+    fails(check("ex-phase-gap", "0.5"), "number")
 
 
-def test_gap_wrong_answers():
-    fails(ex.check_phase_transition_3(1.0), "with its gap", hidden=(0.5,))
-    fails(ex.check_phase_transition_3(0.0), "too small", hidden=(0.5,))
-    fails(ex.check_phase_transition_3(0.8), "too large", hidden=(0.5,))
-    fails(ex.check_phase_transition_3(50.0), "[0, 1]", hidden=(0.5,))
-    fails(ex.check_phase_transition_3("0.5"), "number")
-    fails(ex.check_phase_transition_3([0.5, 0.5]), "must be a number")
+def test_gap_quick_check_without_the_grader(no_grader):
+    assert check("ex-phase-gap", 0.5).status == "checked"
+    assert check("ex-phase-gap", 0.75).status == "checked"  # only the grader knows
+    fails(check("ex-phase-gap", 0.55), "1/32")
+
+
+def test_probes_are_plain_data():
+    for label, answer in (
+        ("ex-fast-crossover", crossover_answer()),
+        ("ex-fast-odd", [1.0, 1.5, 2.0]),
+        ("ex-phase-gap", 0.5),
+    ):
+        payload = ex.probe(label, answer)
+        assert set(payload) == {"label", "answer"}
+        assert json.loads(json.dumps(payload)) == payload

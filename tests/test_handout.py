@@ -63,6 +63,125 @@ def _dependency_view(target: Path) -> Path:
     return target
 
 
+# ------------------------------------------------------------------ no answers in a wheel
+KNOWN_LEAKS = (
+    # reference solutions, answers and revealing tolerances once shipped to students
+    "_largest_index_level",
+    "_SAW_EXACT",
+    "_reference_exp_attention",
+    "_lookup_errors",
+    "_radius_reference",
+    "_query_update_reference",
+    "HALF_RANGE",
+    "_reference_share",
+    "_first_paying",
+)
+"""Names of answers that earlier student wheels held (issue 21): none may come back."""
+
+HIDDEN_TESTS = ("BEGIN HIDDEN TESTS", "BEGIN SOLUTION", "ptheory_grading.grade(")
+
+
+def _grader_names() -> set[str]:
+    """Functions and constants the instructor's grader modules define: references."""
+    import ast
+
+    import ptheory_grading
+
+    names: set[str] = set()
+    for module in Path(ptheory_grading.__file__).parent.glob("*.py"):
+        if module.stem in ("__init__", "_core", "autograde", "sandbox", "course"):
+            continue  # the machinery, which no student file imports or copies
+        for node in ast.parse(module.read_text()).body:
+            if isinstance(node, ast.FunctionDef | ast.ClassDef):
+                names.add(node.name)
+            elif isinstance(node, ast.Assign):
+                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    # the registered graders are public wrappers (`repeat`); references are their private
+    # helpers (`_exp_attention`) and constants (`TOLERANCE`)
+    return {n for n in names if n.startswith("_") or n.isupper()}
+
+
+def wheel_leaks(wheel: bytes, name: str = "wheel") -> list[str]:
+    """What a student wheel (its bytes) holds that it must not: the instructor's package,
+    a grader or reference function, an old-style check that judges in the student's
+    kernel (it must hold the answer to do so), a name of a known answer, a hidden test."""
+    import ast
+    import io
+    import re
+
+    leaks: list[str] = []
+    graders = _grader_names()
+    with zipfile.ZipFile(io.BytesIO(wheel)) as zf:
+        for member in zf.namelist():
+            if "ptheory_grading" in member or member.startswith(("grading/", "tests/")):
+                leaks.append(f"{name}: {member} (the instructor's files)")
+            if not member.endswith((".py", ".txt", ".json", ".ipynb", ".md")):
+                continue
+            text = zf.read(member).decode(errors="replace")
+            for marker in HIDDEN_TESTS:
+                if marker in text:
+                    leaks.append(f"{name}: {member} holds {marker!r}")
+            if not member.endswith(".py"):
+                continue
+            if re.search(r"^@exercise_check\(", text, re.M):
+                leaks.append(f"{name}: {member} has checks that judge in the student's kernel")
+            defined: set[str] = set()
+            for node in ast.walk(ast.parse(text)):
+                if isinstance(node, ast.FunctionDef | ast.ClassDef):
+                    defined.add(node.name)
+                elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                    defined.add(node.id)
+            for leaked in sorted(defined & (set(KNOWN_LEAKS) | graders)):
+                leaks.append(f"{name}: {member} defines {leaked}")
+    return leaks
+
+
+def student_wheels(archive: Path) -> dict[str, bytes]:
+    """Every wheel inside a hand-out zip, by name."""
+    with zipfile.ZipFile(archive) as zf:
+        return {m: zf.read(m) for m in zf.namelist() if m.endswith(".whl")}
+
+
+def test_wheel_leak_detector_finds_what_it_must(tmp_path: Path) -> None:
+    """The detector itself: an instructor's module, an old check, a reference function, a
+    known answer name and a hidden test are each reported; a clean module is not."""
+    import io
+
+    def wheel(files: dict[str, str]) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as zf:
+            for path, text in files.items():
+                zf.writestr(path, text)
+        return buffer.getvalue()
+
+    clean = {"ptheory/exercises/x.py": "def _quick(answer):\n    return None\n"}
+    assert wheel_leaks(wheel(clean)) == []
+    for files, what in [
+        ({"ptheory_grading/foundation.py": "x = 1\n"}, "instructor"),
+        (
+            {"ptheory/exercises/y.py": "@exercise_check('ex-a')\ndef check_a(x):\n    pass\n"},
+            "judge",
+        ),
+        (
+            {"ptheory/exercises/y.py": "def _exp_attention(l, x, Z):\n    return 1\n"},
+            "_exp_attention",
+        ),
+        ({"ptheory/exercises/y.py": "HALF_RANGE = (14.0, 40.0)\n"}, "HALF_RANGE"),
+        ({"a/notes.txt": "### BEGIN HIDDEN TESTS\n"}, "HIDDEN"),
+    ]:
+        found = wheel_leaks(wheel({**clean, **files}))
+        assert len(found) == 1 and what in found[0], (what, found)
+
+
+def test_make_student_wheel_holds_no_answers(student_edition: Path) -> None:
+    """Every wheel a student receives from `make student`. (Fails while chapters still
+    have old-style checks, which hold their answers: the migration removes them.)"""
+    wheels = student_wheels(student_edition / "handout.zip")
+    assert len(wheels) == 1
+    leaks = [leak for name, data in wheels.items() for leak in wheel_leaks(data, name)]
+    assert not leaks, "\n".join(leaks)
+
+
 def test_handout_contents(student_edition: Path) -> None:
     with zipfile.ZipFile(student_edition / "handout.zip") as zf:
         names = set(zf.namelist())
@@ -71,6 +190,9 @@ def test_handout_contents(student_edition: Path) -> None:
     expected = {f"handout/{c.stem}.ipynb" for c in toc_chapters()}
     assert names == expected | {"handout/README.txt", f"handout/{wheel}"}
     assert wheel in readme and "git+" not in readme
+    # how to install (torch's CPU build, on Windows too) and how to start
+    for must in ("download.pytorch.org/whl/cpu", "venv\\Scripts\\activate", "jupyter lab"):
+        assert must in readme, must
 
 
 def test_handout_notebook_runs_in_a_fresh_environment(

@@ -130,7 +130,7 @@ def test_exercises_and_solutions() -> None:
     )
     reader = mystmd.convert(text, _ctx())
     # the book's number (global across the book, as in the HTML and the PDF)
-    assert reader.startswith("---\n\n**Exercise 11** (Bound it).\n\nProve it.")
+    assert reader.startswith("---\n\n**Exercise 11** (Bound it). `ex-a`\n\nProve it.")
     assert "<details><summary>Solution</summary>\n\nDone." in reader
     student = mystmd.convert(text, _ctx(), solutions=False)
     assert "Done" not in student and "Prove it." in student

@@ -59,10 +59,9 @@ def _prose(soup: BeautifulSoup) -> str:
 
 
 def _headings(soup: BeautifulSoup) -> list[str]:
-    return [
-        re.sub(r"\s+", " ", h.get_text(" ")).replace("#", "").strip().lower()
-        for h in _article(soup).find_all(["h2", "h3"])
-    ]
+    heads = (re.sub(r"\s+", " ", h.get_text(" ")) for h in _article(soup).find_all(["h2", "h3"]))
+    # "2.1.3. Overview#": drop the section number and the permalink sign
+    return [re.sub(r"^[\d.\s]+", "", h.replace("#", "")).strip().lower() for h in heads]
 
 
 # ------------------------------------------------------------------ sources (fast)
@@ -163,6 +162,8 @@ def test_prose_is_about_the_mathematics(built_book: str, chapter: Path) -> None:
     prose = _prose(_page(chapter))
     hits = sorted({m.group(0).lower() for m in AUDIT.finditer(prose)})
     assert not hits, f"{chapter.stem}: prose about the book's own making: {hits}"
+    doubled = re.findall(r"\b(exercise|figure|theorem|lemma)\s+\1\b", prose, re.I)
+    assert not doubled, f"{chapter.stem}: a reference repeats its own kind: {doubled}"
 
 
 def _png_width(path: Path) -> int:

@@ -170,6 +170,15 @@ def test_check_prompt_identity_breaks_with_two_heads():
     assert 0 < report.min_weight <= report.max_weight < 1
 
 
+def test_check_prompt_identity_rejects_the_count_weight():
+    """The control's wrong weight, the prompt's share of the columns, misses the output."""
+    right = check_prompt_identity(60, seed=3)
+    wrong = check_prompt_identity(60, weight="count", seed=3)
+    assert right.max_identity_error < 1e-12
+    assert wrong.max_identity_error > 0.1
+    assert wrong.max_segment_distance == right.max_segment_distance  # only the weight differs
+
+
 def test_check_prompt_identity_deterministic():
     assert check_prompt_identity(10, seed=1) == check_prompt_identity(10, seed=1)
     assert check_prompt_identity(10, seed=1) != check_prompt_identity(10, seed=2)

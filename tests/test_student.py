@@ -126,9 +126,8 @@ def test_student_notebook_runs_top_to_bottom(student_edition: Path, chapter: Pat
         resources={"metadata": {"path": str(chapter.parent)}},
     ).execute()
     stubs = [c for c in nb.cells if editions.EXERCISE_TAG in c.metadata.get("tags", [])]
-    checks = [
-        r.check for r in guide_rows() if r.check and r.check.startswith(f"check_{chapter.stem}_")
-    ]
+    labels = {label for label, _ in chapter_exercises(chapter)}
+    checks = [r.check for r in guide_rows() if r.label in labels and r.check]
     assert len(stubs) == len(checks)
     for cell in stubs:
         shown = "".join(str(o.get("data", {}).get("text/plain", "")) for o in cell.outputs)
@@ -150,10 +149,26 @@ def test_book_solutions_pass_their_checks(built_book: str, chapter: Path) -> Non
     assert len(code) == len(tags)
     for cell, cell_tags in zip(code, tags, strict=True):
         shown = "".join(str(o.get("data", {}).get("text/plain", "")) for o in cell.outputs)
-        if "solution" in cell_tags and ".check_" in cell.source:
+        if "solution" in cell_tags and (".check_" in cell.source or "ex.check(" in cell.source):
             assert "✔ Correct" in shown, f"{chapter.name}: a solution fails its check: {shown}"
         if "exercise" in cell_tags:
             assert "No answer yet" in shown, f"{chapter.name}: stub output {shown!r}"
+
+
+# ------------------------------------------------------------------ one name per exercise
+@pytest.mark.book
+@pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)
+def test_exercise_titles_show_their_labels(built_book: str, chapter: Path) -> None:
+    """The page shows each exercise's label, its one name, in its title: the name its
+    check, the notebooks, a course file and the grades use."""
+    page = (MAIN_HTML / chapter.relative_to(ROOT).with_suffix(".html")).read_text()
+    for label, _ in chapter_exercises(chapter):
+        box = re.search(
+            rf'<div class="[^"]*exercise[^"]*" id="{re.escape(label)}">(.*?)</p>', page, re.S
+        )
+        assert box, f"{chapter.name}: no exercise box {label}"
+        title = re.sub(r"<[^>]+>", "", box[1])
+        assert title.strip().startswith("Exercise ") and title.strip().endswith(label), title
 
 
 # ------------------------------------------------------------------ the setup cell

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import math
 
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -16,7 +17,7 @@ from ptheory.universality import (
     class_size,
     construct,
     contextual_separation,
-    default_lam,
+    default_beta,
     dimensions,
     exact_codes,
     ff2_table,
@@ -124,7 +125,7 @@ def test_quantize_snaps_to_centres():
 @pytest.mark.parametrize("d, L, delta", REQUIRED)
 def test_contextual_mapping_injective_for_large_enough_scale(d, L, delta):
     for rank in ("one", "full") if d > 1 else ("one",):
-        sep = contextual_separation(d, L, delta, default_lam(d, L, delta), rank=rank)
+        sep = contextual_separation(d, L, delta, default_beta(d, L, delta), rank=rank)
         assert sep.n_codes == 256 * d**0 * (round(1 / delta) ** (d * L)) * L
         assert sep.injective() and sep.n_collisions == 0, sep
         assert sep.relative > 1e-7
@@ -132,12 +133,12 @@ def test_contextual_mapping_injective_for_large_enough_scale(d, L, delta):
 
 @pytest.mark.parametrize("d, L, delta", REQUIRED)
 def test_contextual_mapping_collides_for_too_small_scale(d, L, delta):
-    lam = default_lam(d, L, delta)
+    beta = default_beta(d, L, delta)
     assert contextual_separation(d, L, delta, 0.0).min_gap == 0.0  # plain averaging
-    small = contextual_separation(d, L, delta, 1e-3 * lam)
+    small = contextual_separation(d, L, delta, 1e-3 * beta)
     assert not small.injective() and small.n_collisions > 0, small
-    with pytest.raises(ValueError, match=r"^lam"):
-        construct(d, L, delta, lam=1e-3 * lam)
+    with pytest.raises(ValueError, match=r"^beta"):
+        construct(d, L, delta, beta=1e-3 * beta)
 
 
 def test_deep_and_wide_value_maps_compute_the_same_function():
@@ -273,14 +274,14 @@ def test_float32_breaks_where_float64_does_not():
 
 
 def test_exact_map_is_injective_where_float64_collides():
-    lam = default_lam(1, 2, 0.5)
-    small = separation_by_precision(1, 2, 0.5, lam=1e-3 * lam)
+    beta = default_beta(1, 2, 0.5)
+    small = separation_by_precision(1, 2, 0.5, beta=1e-3 * beta)
     assert small.exact > 0 and not small.reliable("float64")
-    ratio = separation_by_precision(1, 2, 0.5, lam=1e-2 * lam).exact / small.exact
-    assert 900 < ratio < 1100  # the gap grows like lambda^3
-    huge = exact_codes(1, 2, 0.5, lam=1e4 * lam)
+    ratio = separation_by_precision(1, 2, 0.5, beta=1e-2 * beta).exact / small.exact
+    assert 900 < ratio < 1100  # the gap grows like beta^3 at this size (nu = 3)
+    huge = exact_codes(1, 2, 0.5, beta=1e4 * beta)
     assert -1e4 < precision.log10_relative_separation(huge) < -300  # tiny, not zero
-    assert precision.log10_relative_separation(exact_codes(1, 2, 0.5, lam=0.0)) == -math.inf
+    assert precision.log10_relative_separation(exact_codes(1, 2, 0.5, beta=0.0)) == -math.inf
 
 
 def test_poly_attention_at_the_efficient_degree_breaks_the_codes():
@@ -301,6 +302,7 @@ def test_gradient_vanishes_on_the_construction_and_not_when_smoothed():
 
     cmp = oracle_vs_gradient(pt.universality.sine_wave(2.0), 0.25, lengths=(1, 4), steps=10)
     assert cmp.grad_random < 1e-12 and cmp.grad_oracle < 1e-12
+    assert cmp.grad_smooth > 1e-3  # the same gradient, at the same prompts, with wide ramps
     assert cmp.sharp == cmp.sharp_start
     assert cmp.smooth < cmp.smooth_start
     assert cmp.oracle < min(
@@ -345,3 +347,44 @@ def test_float64_ff2_misses_the_sharp_tolerance_at_fifteen_thousand_codes():
     f = pt.random_relu_target(1, 1, seed=0)
     agree = off_ramp_agreement(model, model.prompt_for(f), f, n_samples=1024)
     assert not agree.passes(1e-9) and agree.passes(1e-6), agree
+
+
+def test_pipeline_figure_draws_the_models_own_codes():
+    """The pipeline figure reads the model it is given (its scale, its layers), not the
+    default construction: the table's dots are that model's contextual codes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from ptheory.universality import plot_pipeline
+
+    beta = 3.0 * default_beta(1, 1, 0.5)
+    model = construct(1, 1, 0.5, beta=beta)
+    fig = plot_pipeline(model)
+    dots = fig.axes[2].lines[1].get_xdata()
+    codes = sorted(model.context_codes()[1][..., 0].reshape(-1).tolist())[: len(dots)]
+    assert len(dots) == min(24, model.n_codes)
+    assert np.allclose(sorted(dots), codes, rtol=0, atol=1e-12)
+    default_codes = sorted(grid_codes(1, 1, 0.5).reshape(-1).tolist())[: len(dots)]
+    assert not np.allclose(sorted(dots), default_codes, rtol=0, atol=1e-6)
+    spread = fig.axes[1].collections[1].get_offsets()[:, 0]  # the "before" marks
+    assert np.all(spread == 0)  # before the attention layer: one code for every prompt
+
+
+def test_cost_rows_compare_the_entry_bound_with_root_log_n():
+    """B, the largest query or key entry, is a constant near 1.6: above sqrt(ln n) on the
+    built grids, below it from 1/delta = 11 on (d = L = 1); large counts read 2.5e8."""
+    from ptheory.universality.experiments import _fmt, cost_rows
+
+    rows = {r["1/delta"]: r for r in cost_rows(1, 1, [1 / v for v in (2, 3, 4, 5, 10, 11, 16)])}
+    for v, row in rows.items():
+        assert row["n"] == row["L_p"] + 1 == v + 1
+        assert 1.5 < row["B"] < 1.7
+        assert abs(row["sqrt(ln n)"] - math.sqrt(math.log(v + 1))) < 0.01
+        assert (row["B"] > row["sqrt(ln n)"]) == (v <= 10), v
+    for size in [(1, 2, 0.5), (2, 1, 0.5)]:
+        dims = dimensions(*size)
+        assert dims.key_query_norm > math.sqrt(math.log(dims.prompt_length + size[1]))
+    assert _fmt(9_999_999) == "9,999,999"
+    assert _fmt(10**7) == "1.0e7"
+    assert _fmt(99_960_000) == "1.0e8"  # rounds up into the next power
+    assert _fmt(251_188_643) == "2.5e8"

@@ -84,12 +84,16 @@ def test_codes_grow_faster_than_any_low_power_but_prompt_length_does_not():
 
 def test_plot_size_comparison_draws_every_series():
     fig = U.plot_size_comparison([2, 4], {"a": [1, 2], "b": [2, 3]}, {"p": [1, 2]}, {"c": [1, 1.5]})
-    assert len(fig.axes[0].lines) == 4
+    left, right = fig.axes
+    assert len(left.lines) == 2 and len(right.lines) == 2  # prompt and count; two code series
+    assert right.lines[1].get_ydata().tolist() == [3, 4]  # digits of 10^2 and 10^3
+    assert left.lines[0].get_ydata().tolist() == [10.0, 100.0]  # sizes, not their logarithms
 
 
 def test_size_comparison_labels_and_values():
     out = U.size_comparison([2, 4], [(1, 1), (1, 2)])
     assert set(out) == {"codes", "prompt", "jackson"}
-    assert list(out["codes"]) == ["codes K, dL=1", "codes K, dL=2"]
+    assert list(out["codes"]) == ["number of codes, dL=1", "number of codes, dL=2"]
     assert out["jackson"]["Jackson-type count, $S^1$"] == [math.log10(5), math.log10(9)]
-    assert out["codes"]["codes K, dL=1"][1] == U.construction_size(0.25, 1.0, 1, 1)["log10 codes"]
+    size = U.construction_size(0.25, 1.0, 1, 1)
+    assert out["codes"]["number of codes, dL=1"][1] == size["log10 codes"]

@@ -29,6 +29,7 @@ def t(*shape, fill=0.5):
 
 CASES = [
     Case("construct", "d zero", lambda: U.construct(0, 1, 0.5), ValueError, "d"),
+    Case("cached_construct", "d zero", lambda: U.cached_construct(0, 1, 0.5), ValueError, "d"),
     Case("construct", "L float", lambda: U.construct(1, 1.0, 0.5), TypeError, "L"),
     Case("construct", "delta not 1/n", lambda: U.construct(1, 1, 0.3), ValueError, "delta"),
     Case("construct", "delta too big", lambda: U.construct(1, 1, 0.75), ValueError, "delta"),
@@ -57,17 +58,17 @@ CASES = [
     Case("construct", "rank", lambda: U.construct(1, 1, 0.5, rank="two"), ValueError, "rank"),
     Case(
         "construct",
-        "lam negative",
-        lambda: U.construct(1, 1, 0.5, lam=-1.0),
+        "beta negative",
+        lambda: U.construct(1, 1, 0.5, beta=-1.0),
         ValueError,
-        "lam",
+        "beta",
     ),
     Case(
         "construct",
-        "lam too small",
-        lambda: U.construct(1, 1, 0.5, lam=0.0),
+        "beta too small",
+        lambda: U.construct(1, 1, 0.5, beta=0.0),
         ValueError,
-        "lam",
+        "beta",
     ),
     Case("construct", "eta too big", lambda: U.construct(1, 1, 0.5, eta=0.5), ValueError, "eta"),
     Case("construct", "too large", lambda: U.construct(2, 2, 0.5), ValueError, "delta"),
@@ -151,8 +152,29 @@ CASES = [
         ValueError,
         "depth",
     ),
-    Case("default_lam", "rho zero", lambda: U.default_lam(1, 1, 0.5, rho=0.0), ValueError, "rho"),
-    Case("default_lam", "delta zero", lambda: U.default_lam(1, 1, 0.0), ValueError, "delta"),
+    Case("default_beta", "rho zero", lambda: U.default_beta(1, 1, 0.5, rho=0.0), ValueError, "rho"),
+    Case("default_beta", "delta zero", lambda: U.default_beta(1, 1, 0.0), ValueError, "delta"),
+    Case(
+        "check_enumerable",
+        "too many",
+        lambda: U.check_enumerable(U.dimensions(2, 2, 0.5)),
+        ValueError,
+        "delta",
+    ),
+    Case(
+        "context_codes",
+        "not a front",
+        lambda: U.context_codes(small().model, 1, 1, 0.5),
+        TypeError,
+        "front",
+    ),
+    Case(
+        "context_codes",
+        "too many",
+        lambda: U.context_codes(small().model, 2, 2, 0.5),
+        ValueError,
+        "delta",
+    ),
     Case("all_prompts", "too many", lambda: U.all_prompts(2, 2, 0.5), ValueError, "delta"),
     Case("all_prompts", "L zero", lambda: U.all_prompts(1, 0, 0.5), ValueError, "L"),
     Case(
@@ -171,10 +193,10 @@ CASES = [
     ),
     Case(
         "contextual_separation",
-        "lam negative",
+        "beta negative",
         lambda: U.contextual_separation(1, 1, 0.5, -1.0),
         ValueError,
-        "lam",
+        "beta",
     ),
     Case(
         "contextual_separation",
@@ -189,9 +211,6 @@ CASES = [
         lambda: U.contextual_separation(1, 1, 0.5, 1.0, tol=-1),
         ValueError,
         "tol",
-    ),
-    Case(
-        "separation_curve", "empty", lambda: U.separation_curve(1, 1, 0.5, []), ValueError, "lams"
     ),
     Case(
         "Separation",
@@ -275,20 +294,6 @@ CASES = [
         "quantized deltas",
     ),
     Case(
-        "plot_separation",
-        "scales",
-        lambda: U.plot_separation([0.0], {"a": [1]}),
-        ValueError,
-        "scales",
-    ),
-    Case(
-        "plot_separation",
-        "separations",
-        lambda: U.plot_separation([1.0], [1]),
-        TypeError,
-        "separations",
-    ),
-    Case(
         "plot_width_depth",
         "lengths",
         lambda: U.plot_width_depth([1, 2], [1], [1]),
@@ -298,7 +303,7 @@ CASES = [
     Case(
         "plot_class_size", "ax", lambda: U.plot_class_size([2], {"a": [1]}, ax=3), TypeError, "ax"
     ),
-    Case("plot_class_size", "sizes", lambda: U.plot_class_size([2], {}), TypeError, "log10_sizes"),
+    Case("plot_class_size", "sizes", lambda: U.plot_class_size([2], {}), TypeError, "digits"),
     Case(
         "plot_precision", "n_codes", lambda: U.plot_precision([], {"a": []}), ValueError, "n_codes"
     ),
@@ -358,11 +363,76 @@ CASES = [
         "rank",
     ),
     Case("grid_codes", "rank", lambda: U.grid_codes(1, 1, 0.5, rank="x"), ValueError, "rank"),
-    Case("grid_codes", "lam", lambda: U.grid_codes(1, 1, 0.5, lam=-1.0), ValueError, "lam"),
+    Case("grid_codes", "beta", lambda: U.grid_codes(1, 1, 0.5, beta=-1.0), ValueError, "beta"),
     Case("ff2_table", "delta", lambda: U.ff2_table(1, 1, 0.3), ValueError, "delta"),
     Case("exact_codes", "d zero", lambda: U.exact_codes(0, 1, 0.5), ValueError, "d"),
     Case("exact_codes", "too many", lambda: U.exact_codes(1, 1, 1 / 8), ValueError, "delta"),
     Case("poly_codes", "degree", lambda: U.poly_codes(1, 1, 0.5, -1), ValueError, "degree"),
+    Case("exact_codes", "beta", lambda: U.exact_codes(1, 1, 0.5, beta=-2.0), ValueError, "beta"),
+    Case("exact_codes", "beta list", lambda: U.exact_codes(1, 1, 0.5, beta=[1]), TypeError, "beta"),
+    Case("taylor_order", "delta", lambda: U.taylor_order(1, 1, 0.3), ValueError, "delta"),
+    Case(
+        "taylor_order",
+        "max_order",
+        lambda: U.taylor_order(1, 1, 0.5, max_order=0),
+        ValueError,
+        "max_order",
+    ),
+    Case(
+        "small_scale_slope",
+        "factors order",
+        lambda: U.small_scale_slope(1, 1, 0.5, (1e-3, 1e-4)),
+        ValueError,
+        "factors",
+    ),
+    Case(
+        "small_scale_slope",
+        "factors zero",
+        lambda: U.small_scale_slope(1, 1, 0.5, (0.0, 1e-4)),
+        ValueError,
+        "factors",
+    ),
+    Case(
+        "collision_sweep",
+        "one factor",
+        lambda: U.collision_sweep(1, 1, 0.5, [1.0]),
+        TypeError,
+        "factors",
+    ),
+    Case(
+        "collision_sweep",
+        "factors down",
+        lambda: U.collision_sweep(1, 1, 0.5, [2.0, 1.0]),
+        ValueError,
+        "factors",
+    ),
+    Case(
+        "nearest_collisions",
+        "window",
+        lambda: U.nearest_collisions(1, 1, 0.5, window=0.9),
+        ValueError,
+        "window",
+    ),
+    Case(
+        "nearest_collisions",
+        "digits",
+        lambda: U.nearest_collisions(1, 1, 0.5, digits=3),
+        ValueError,
+        "digits",
+    ),
+    Case("slope_bound", "delta", lambda: U.slope_bound(1, 1, 0.3), ValueError, "delta"),
+    Case("slope_bound", "d", lambda: U.slope_bound(0, 1, 0.5), ValueError, "d"),
+    Case("model_code_error", "L", lambda: U.model_code_error(1, 0, 0.5), ValueError, "L"),
+    Case(
+        "model_code_error",
+        "too large",
+        lambda: U.model_code_error(1, 1, 1 / 8),
+        ValueError,
+        "delta",
+    ),
+    Case(
+        "plot_scale_sweep", "not a sweep", lambda: U.plot_scale_sweep({"a": 1}), TypeError, "sweep"
+    ),
     Case(
         "separation_by_precision",
         "L float",

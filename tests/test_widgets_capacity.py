@@ -33,7 +33,7 @@ def test_static_grid_has_one_titled_panel_per_radius():
     fig = explorer().static_grid()
     axes = visible_axes(fig)
     assert len(axes) == len(RADII)
-    assert [ax.get_title() for ax in axes] == [f"$r$ = {r:g}" for r in RADII]
+    assert [ax.get_title() for ax in axes] == [rf"$\varrho$ = {r:g}" for r in RADII]
     assert all("tokens" in ax.get_xlabel() and ax.get_ylabel() for ax in axes)
     bounds = [ax.get_lines()[1].get_ydata()[0] for ax in axes]  # the dashed ray bound
     assert all(b2 > b1 for b1, b2 in itertools.pairwise(bounds))  # the knob does something

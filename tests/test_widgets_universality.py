@@ -62,8 +62,20 @@ def test_grid_has_one_panel_per_lipschitz_constant():
         curves = _curves(ax)
         assert len(curves) == 2 and all(x is not None for c in curves.values() for x in c)
         labels = sorted(t.get_text() for t in ax.get_legend().get_texts())
-        assert labels[1:] == ["sine: transformer", "triangle: transformer"]
+        assert labels[2:] == ["sine: transformer", "triangle: transformer"]
         assert "no model" in labels[0]  # the quantized target alone is labelled as such
+        assert labels[1] == "bound of the theorem"
+
+
+def test_panels_for_a_page_share_one_legend():
+    fig = widgets.universality_panels((1.0, 2.0, 4.0), n_samples=64)
+    axes = _visible(fig)
+    assert [ax.get_title() for ax in axes] == ["$C$ = 1", "$C$ = 2", "$C$ = 4"]
+    assert all(ax.get_legend() is None for ax in axes)
+    (legend,) = fig.legends
+    texts = [t.get_text() for t in legend.get_texts()]
+    assert "sine: transformer" in texts and any("bound" in t for t in texts)
+    assert all(len(_curves(ax)) == 2 for ax in axes)
 
 
 def test_panels_differ_and_larger_constants_cost_more():
@@ -218,6 +230,17 @@ CASES = [
         "fine_deltas",
     ),
 ]
+
+
+CASES.append(
+    Case(
+        "universality_panels",
+        "one value",
+        lambda: widgets.universality_panels((1.0,)),
+        ValueError,
+        "lipschitz",
+    )
+)
 
 
 @pytest.mark.parametrize("case", case_params(CASES))

@@ -12,6 +12,10 @@
   the sources and in the download menu without any launch button. In the student
   edition (``book_student_notebooks`` set) it offers the student notebook instead, and
   :func:`drop_dead_source_link` removes the ``.md`` download that has no file there.
+  With ``book_course_notebooks`` set (the student edition's build), it also writes each
+  chapter's course edition there (:func:`write_course_notebook`).
+- Every exercise shows its label, its one name, beside its title
+  (:func:`exercise_labels`).
 - ``sphinx-exercise``'s ``hide_solutions`` drops a ``{solution}`` block, but a gated
   ``{solution-start}`` ... ``{solution-end}`` block leaves its content (code cells
   included) on the page and an end marker that no writer knows. With ``hide_solutions``
@@ -205,6 +209,24 @@ def offer_notebook(app: Any, pagename: str, templatename: str, context: dict, do
         Path(student).mkdir(parents=True, exist_ok=True)
         shutil.copy2(target, Path(student) / f"{Path(pagename).name}.ipynb")
     context["ipynb_source"] = f"{pagename}.ipynb"
+    write_course_notebook(app, pagename)
+
+
+def write_course_notebook(app: Any, pagename: str) -> None:
+    """With ``book_course_notebooks`` set, write the page's course edition there
+    (``editions.course_notebook``: what ``scripts/course.py`` builds assignments from)."""
+    folder = app.config.book_course_notebooks
+    if not folder:
+        return
+    ctx, glue = context_for(app, pagename)  # a fresh context: numbering starts again
+    source = jupytext.read(Path(app.srcdir) / f"{pagename}.md")
+    try:
+        notebook = editions.course_notebook(source, ctx, glue, Path(app.srcdir))
+    except mystmd.UnknownMyST as err:
+        raise ExtensionError(f"the course edition of {pagename}: {err}") from err
+    nbformat.validate(notebook)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, Path(folder) / f"{Path(pagename).name}.ipynb")
 
 
 def drop_dead_source_link(
@@ -233,6 +255,27 @@ def caption_alt_text(app: Any, doctree: Any, docname: str) -> None:
     for image in doctree.findall(nodes.image):
         if not image.get("alt") or image["alt"] == image.get("uri"):
             image["alt"] = "Figure made by the code cell above"
+
+
+def exercise_labels(app: Any, doctree: Any, docname: str) -> None:
+    """Show each exercise's label, its one name, beside its title ("Exercise 5 (Repetition
+    in code) ex-model-repeat"): the name the notebook's check, its feedback, a course
+    file and the grades use."""
+    from sphinx_exercise.nodes import exercise_enumerable_node, exercise_node
+
+    for node in doctree.findall(lambda n: isinstance(n, exercise_node | exercise_enumerable_node)):
+        label = node.get("label", "")
+        # sphinx-exercise's post-transform has made its title a plain title node by now
+        titles = [t for t in node.children if isinstance(t, nodes.title)]
+        if not label.startswith("ex-") or not titles:
+            continue
+        if any(
+            "ptheory-exercise-label" in c.get("classes", [])
+            for c in titles[0].findall(nodes.literal)
+        ):
+            continue
+        titles[0] += nodes.Text(" ")
+        titles[0] += nodes.literal(label, label, classes=["ptheory-exercise-label"])
 
 
 def latex_macros(app: Any, config: Any) -> None:
@@ -381,6 +424,7 @@ def offer_downloads(app: Any) -> None:
 def setup(app: Any) -> dict[str, Any]:
     app.setup_extension("sphinx_exercise")
     app.add_config_value("book_student_notebooks", "", "env")
+    app.add_config_value("book_course_notebooks", "", "env")
     app.add_node(_HiddenSolution)
     app.add_directive("solution-start", HiddenSolutionStart, override=True)
     app.add_transform(DropHiddenSolutions)
@@ -391,6 +435,7 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("builder-inited", offer_downloads, priority=100)
     app.connect("builder-inited", place_vendor_assets)
     app.connect("doctree-resolved", caption_alt_text)
+    app.connect("doctree-resolved", exercise_labels)
     app.connect("html-page-context", drop_duplicate_scripts)
     app.connect("html-page-context", bibliography_list_roles)
     # Before the theme builds its download menu (default priority 500).

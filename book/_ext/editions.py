@@ -123,13 +123,14 @@ def uses_real(nb: nbformat.NotebookNode) -> bool:
     return any(c.cell_type == "code" and _USES_REAL.search(c.source) for c in nb.cells)
 
 
-def bootstrap_source(root: Path = ROOT, *, real: bool = False) -> str:
+def bootstrap_source(root: Path = ROOT, *, real: bool = False, myst: bool = True) -> str:
     """The setup cell's code: install ``ptheory`` (and ``myst-nb``) only where missing.
 
     ``ptheory`` comes, in this order, from the wheel next to the notebook, from the book's
     published address when ``_config.yml`` configures one, or nowhere: then the cell stops
     with one sentence saying what to do. With ``real`` (a chapter of the Real models part)
     it also installs what the ``real`` extra needs and is missing, from the registry.
+    Without ``myst`` (a course's notebooks, which call no ``glue``) nothing of ``myst-nb``.
     """
     version, wheel, baseurl = book_version(root), wheel_name(root), book_baseurl(root)
     extra = ""
@@ -146,6 +147,13 @@ def bootstrap_source(root: Path = ROOT, *, real: bool = False) -> str:
         otherwise = f'_install.append("{baseurl}/{DOWNLOADS}/{wheel}")  {comment}'
     else:  # no address configured: say what to do (and no branch that never runs)
         otherwise = f'raise SystemExit("{NO_SOURCE.format(version=version, wheel=wheel)}")'
+    myst_install = myst_glue = ""
+    if myst:
+        myst_install = (
+            'if _needs("myst-nb"):  # the chapters\' `glue` comes from myst-nb\n'
+            '    _install.append("myst-nb>=1.1,<2")\n'
+        )
+        myst_glue = _MYST_GLUE
     return f'''\
 # Setup, for Colab or any fresh environment: installs what this chapter imports, with
 # ptheory pinned to the book's version ({version}). Where both are installed it does nothing.
@@ -168,12 +176,13 @@ if _needs("ptheory", "{version}"):
         _install.append("{wheel}")
     else:
         {otherwise}
-if _needs("myst-nb"):  # the chapters' `glue` comes from myst-nb
-    _install.append("myst-nb>=1.1,<2")
-{extra}if _install:
+{myst_install}{extra}if _install:
     _requirements = " ".join(f\'"{{r}}"\' for r in _install)
     %pip install --quiet {{_requirements}}
-    importlib.invalidate_caches()
+    importlib.invalidate_caches(){myst_glue}'''
+
+
+_MYST_GLUE = """
 
 # Outside the book a glued figure is shown by the cell that makes it.
 import myst_nb as _myst_nb
@@ -183,7 +192,7 @@ if not hasattr(_myst_nb.glue, "__wrapped__"):
         return _glue(name, variable, display=display or hasattr(variable, "savefig"))
 
     _glue_and_show.__wrapped__ = _myst_nb.glue
-    _myst_nb.glue = _glue_and_show'''
+    _myst_nb.glue = _glue_and_show"""
 
 
 def bootstrap_cell(root: Path = ROOT, *, real: bool = False) -> nbformat.NotebookNode:
@@ -374,3 +383,169 @@ def _renumber_ids(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     for number, cell in enumerate(nb.cells):
         cell["id"] = f"cell-{number}"
     return nb
+
+
+# ------------------------------------------------------------------ the course edition
+COURSE_KEY = "ptheory"
+"""Cell metadata of the course edition: ``{"role": ..., "label": ...}``."""
+
+REMOVE_TAG = "remove-cell"
+
+_STUB_CHECK = re.compile(r"""\bex\.check\(\s*["'](ex-[\w-]+)["']""")
+
+
+def strip_glue(source: str) -> str:
+    """``source`` without ``glue`` (imported from ``myst_nb``, or called as a statement):
+    a course's notebooks run without ``myst-nb``. A loop or branch left empty goes too."""
+    import ast
+
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # IPython magics: leave the cell as it is
+        return source
+    drop: set[int] = set()
+
+    def is_glue(node: ast.stmt) -> bool:
+        if isinstance(node, ast.ImportFrom) and node.module == "myst_nb":
+            return all(a.name == "glue" for a in node.names)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            func = node.value.func
+            return isinstance(func, ast.Name) and func.id == "glue"
+        return False
+
+    def visit(body: list[ast.stmt]) -> bool:
+        """Mark glue statements of ``body``; True when all of it is marked."""
+        gone = 0
+        for node in body:
+            nested = [getattr(node, f, None) for f in ("body", "orelse")]
+            nested = [b for b in nested if b]
+            if is_glue(node) or (
+                nested
+                and not isinstance(node, ast.FunctionDef | ast.ClassDef)
+                and all(visit(b) for b in nested)
+            ):
+                drop.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+                gone += 1
+        return gone == len(body)
+
+    visit(tree.body)
+    if not drop:
+        return source
+    lines = source.split("\n")
+    kept = [line for number, line in enumerate(lines, start=1) if number not in drop]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(kept)).strip("\n")
+
+
+def _course_cell(cell: nbformat.NotebookNode, role: str, label: str = "") -> None:
+    cell.metadata[COURSE_KEY] = {"role": role, **({"label": label} if label else {})}
+
+
+def _figure_cell(
+    ctx: mystmd.Context, block: mystmd.Directive, glue: dict[str, dict]
+) -> nbformat.NotebookNode:
+    """A glued figure as a Markdown cell: the image the build made, and its caption."""
+    caption = mystmd.convert(block.source, ctx)
+    data = (glue.get(block.argument) or {}).get("data", {})
+    cell = nbformat.v4.new_markdown_cell(caption)
+    if "image/png" in data:
+        name = f"{block.argument}.png"
+        png = data["image/png"]
+        cell.source = f"![{block.argument}](attachment:{name})\n\n{caption}"
+        cell["attachments"] = {name: {"image/png": png if isinstance(png, str) else "".join(png)}}
+    return cell
+
+
+def course_notebook(
+    nb: nbformat.NotebookNode,
+    ctx: mystmd.Context,
+    glue: dict[str, dict],
+    root: Path = ROOT,
+) -> nbformat.NotebookNode:
+    """The course edition of a chapter: what ``scripts/course.py`` builds assignments from.
+
+    Plain Markdown (as the other editions), no outputs, no ``myst-nb``: cells tagged
+    ``remove-cell`` dropped, ``glue`` stripped from the others, every glued figure an
+    image in the text where the book shows it. Solutions are kept, in cells of their own,
+    and every cell that belongs to an exercise says so in its metadata
+    (:data:`COURSE_KEY`): ``exercise`` (the statement), ``stub`` (the starting cell),
+    ``solution`` (text or code of its solution), each with the exercise's label; the
+    setup cell (without ``myst-nb``) is ``setup``.
+    """
+    source = copy.deepcopy(nb)
+    cells: list[nbformat.NotebookNode] = []
+    gated = ""  # the label of the gated solution we are in
+    last_exercise = ""
+    text: list[str] = []
+
+    def flush(role: str = "", label: str = "") -> None:
+        joined = re.sub(r"\n{3,}", "\n\n", "\n\n".join(text)).strip("\n")
+        text.clear()
+        if joined.strip():
+            new = nbformat.v4.new_markdown_cell(joined)
+            if role:
+                _course_cell(new, role, label)
+            cells.append(new)
+
+    for cell in source.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell.cell_type == "code":
+            if REMOVE_TAG in tags:
+                continue
+            code = strip_glue(cell.source)
+            if not code.strip():
+                continue
+            new = nbformat.v4.new_code_cell(code)
+            new.metadata["tags"] = [t for t in tags if t != SOLUTION_TAG]
+            if gated or SOLUTION_TAG in tags:
+                _course_cell(new, "solution", gated or last_exercise)
+            elif EXERCISE_TAG in tags:
+                found = _STUB_CHECK.search(code)
+                _course_cell(new, "stub", found[1] if found else last_exercise)
+            cells.append(new)
+            continue
+        if cell.cell_type != "markdown":
+            continue
+        for block in mystmd.split_blocks(cell.source):
+            if isinstance(block, str):
+                text.append(mystmd.convert(block, ctx))
+                if gated:
+                    flush("solution", gated)
+                continue
+            label = block.options.get("label", "")
+            if block.name == "solution-start":
+                flush()
+                gated = block.argument
+            elif block.name == "solution-end":
+                flush("solution", gated)
+                gated = ""
+            elif block.name == "exercise":
+                flush()
+                text.append(mystmd.convert(block.source, ctx))
+                last_exercise = label
+                flush("exercise", label)
+            elif block.name == "solution":
+                flush()
+                text.append(mystmd.convert(block.body, ctx))
+                flush("solution", block.argument)
+            elif block.name == "glue:figure":
+                flush()
+                cells.append(_figure_cell(ctx, block, glue))
+            else:
+                text.append(mystmd.convert(block.source, ctx))
+        if gated:
+            flush("solution", gated)
+        else:
+            flush()
+    if gated:
+        raise ValueError("a {solution-start} block has no {solution-end}")
+    references = ctx.references_markdown()
+    if references:
+        cells.append(nbformat.v4.new_markdown_cell(references))
+    out = nbformat.v4.new_notebook(cells=cells, metadata=copy.deepcopy(source.metadata))
+    out.metadata.pop("jupytext", None)
+    setup = nbformat.v4.new_code_cell(bootstrap_source(root, real=uses_real(out), myst=False))
+    setup.metadata["tags"] = [BOOTSTRAP_TAG]
+    _course_cell(setup, "setup")
+    at = 1 if cells and cells[0].cell_type == "markdown" else 0
+    out.cells = [*out.cells[:at], setup, *out.cells[at:]]
+    return _renumber_ids(out)

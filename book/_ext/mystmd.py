@@ -456,6 +456,8 @@ def _directive(ctx: Context, block: Directive, *, solutions: bool) -> str:
         number = "" if "nonumber" in block.options else ctx.next_number("exercise", label)
         head = f"**Exercise {number}**" if number else "**Exercise**"
         head += f" ({_title(ctx, block.argument)})." if block.argument else "."
+        if label:  # the exercise's one name, as the page shows it beside the title
+            head += f" `{label}`"
         return f"---\n\n{head}\n\n{body().strip()}"
     if name == "solution":
         if not solutions:

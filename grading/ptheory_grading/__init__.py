@@ -13,7 +13,14 @@ One module per part of the book registers its graders with :func:`grader`.
 
 from __future__ import annotations
 
-from . import foundation, real  # noqa: F401  (registers the parts' graders)
+from . import (  # noqa: F401  (registers the parts' graders)
+    capacity_memory,
+    capacity_rays,
+    efficiency,
+    foundation,
+    real,
+    universality,
+)
 from ._core import Grade, grade, grader, graders
 
 __all__ = ["Grade", "grade", "grader", "graders"]

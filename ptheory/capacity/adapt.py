@@ -21,12 +21,12 @@ from torch import nn
 from torch.func import functional_call
 
 from .._validate import as_tensor, check_finite, check_int
-from ..model import Attention, Transformer, freeze
+from ..model import Transformer, freeze
 from .engine import _fit_loss, _layers, check_dataset
 from .optim import batched_lbfgs, on_one_thread
-from .rays import _single_layer_parts, ff_contraction, ff_inverse
+from .single_layer import attention_layer, ff_contraction, ff_inverse, single_layer_parts
 
-__all__ = ["FitResult", "LoRAResult", "fine_tune", "lora_fit"]
+__all__ = ["FitResult", "LoRAResult", "fine_tune", "lora_fit", "lora_lower_bound"]
 
 WEIGHTS = ("W_Q", "W_K", "W_V", "W_O")
 
@@ -62,26 +62,13 @@ class FitResult:
     n_params: int
 
 
-def _attention_layer(model: nn.Module, layer: int | None) -> tuple[int, Attention]:
-    layers, _ = _layers(model)
-    found = [i for i, m in enumerate(layers) if isinstance(m, Attention)]
-    if not found:
-        raise ValueError("model must contain an attention layer")
-    if layer is None:
-        return found[0], layers[found[0]]
-    layer = check_int(layer, "layer", minimum=0, maximum=len(layers) - 1)
-    if layer not in found:
-        raise ValueError(f"layer must index an Attention layer, one of {found}, got {layer}")
-    return layer, layers[layer]
-
-
 def _plain_loss(model: nn.Module, X: torch.Tensor, Y: torch.Tensor) -> float:
     with torch.no_grad():
         return float(_fit_loss(model(X), Y))
 
 
 def _closed_form_delta(model: Transformer, X: torch.Tensor, Y: torch.Tensor, rank: int):
-    attn, ff = _single_layer_parts(model)
+    attn, ff = single_layer_parts(model)
     if ff_contraction(ff) >= 1.0:
         raise ValueError("model must have an invertible FF (||W_2|| ||W_1|| < 1) for closed_form")
     k = Y.shape[-1]
@@ -147,9 +134,8 @@ def lora_fit(
         raise ValueError(f"weight must be one of {WEIGHTS}, got {weight!r}")
     steps = check_int(steps, "steps", minimum=0)
     seed = check_int(seed, "seed", minimum=0)
-    index, attn = _attention_layer(model, layer)
-    if attn.heads != 1:
-        raise ValueError(f"model's attention layer must have one head, got {attn.heads}")
+    _layers(model)
+    index, attn = attention_layer(model, layer)
     rows, cols = getattr(attn, weight).shape[-2:]
     n_params = rank * (rows + cols)
     if init is not None and method != "train":
@@ -196,6 +182,37 @@ def lora_fit(
         model=adapted,
         method=method,
     )
+
+
+@on_one_thread
+def lora_lower_bound(model: Transformer, X: torch.Tensor, Y: torch.Tensor, rank: int) -> float:
+    """A certified lower bound on the loss of **every** update of ``W_V`` of rank at most
+    ``rank`` (single layer ``FF o Attn``, one head, ``kappa < 1``).
+
+    Changing ``W_V`` leaves the softmax alone, so the attention outputs are
+    ``b + W_O Delta W_V z`` with ``z`` the token mixtures; the closed form of
+    :func:`lora_fit` minimises their squared distance to the needed outputs
+    ``c = FF^{-1}(y) - x`` over every ``W_O Delta W_V`` of rank at most ``rank`` (a
+    reduced-rank regression, solved exactly by an SVD). ``FF`` shrinks distances by at most
+    ``1 - kappa``, so ``(1 - kappa)^2`` times that least squared distance, averaged over the
+    examples, bounds the loss of every such update from below. ``X: (N, d, L)``,
+    ``Y: (N, d, k)``. For ``rank >= d`` it bounds every update of ``W_V``.
+    """
+    attn, ff = single_layer_parts(model)
+    X, Y = check_dataset(model, X, Y)
+    rank = check_int(rank, "rank", minimum=1)
+    kappa = ff_contraction(ff)
+    if kappa >= 1.0:
+        raise ValueError("model must have an invertible FF (||W_2|| ||W_1|| < 1)")
+    delta = _closed_form_delta(model, X, Y, rank)
+    k = Y.shape[-1]
+    with torch.no_grad():
+        queries = X[..., -k:]
+        weights = torch.softmax(attn.scores(queries, X), dim=-2)[:, 0]  # (N, L, k)
+        moved = attn.W_O[0] @ delta @ (X @ weights)  # W_O Delta W_V z, (N, d, k)
+        need = ff_inverse(ff, Y) - queries - attn.attend(queries, X)
+        miss = float((moved - need).pow(2).sum(dim=(-1, -2)).mean())
+    return (1.0 - kappa) ** 2 * miss
 
 
 @on_one_thread

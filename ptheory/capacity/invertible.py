@@ -15,27 +15,43 @@ quantitative version of the result; the constants are ours).
 
 Lipschitz constants on the ball of column norm ``R`` (proved in the chapter):
 ``FF``: ``||W_2|| ||W_1||``; one attention head: ``||W_O W_V|| (1 + 2 s ||W_K^T W_Q|| R^2)``.
+
+The same bookkeeping bounds how fast the output moves with the prompt: the input columns
+start equal, so ``P -> tau_P(X)`` is ``(prod (1 + kappa_k) - 1)``-Lipschitz
+(:func:`prompt_lipschitz`), the constant the covering bound of the memorization chapter
+needs.
+
+Every certified constant is attacked by an adversarial search (:func:`worst_expansion`,
+:func:`worst_prompt_ratio`, :func:`worst_branch_ratios`): gradient steps over prompts and
+inputs inside the ball, pushing the ratio the certificate bounds towards it. The search's
+random starting points are what random sampling would see.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
 
 from .._validate import check_int, check_real
-from ..model import Attention, Transformer, prompt_forward
+from ..model import Attention, Transformer
 from .engine import _layers, check_dataset
+from .optim import on_one_thread
 from .rays import _norm2, _scaled_ff
 
 __all__ = [
     "InjectivityBound",
+    "WorstCase",
     "collision_dataset",
     "injectivity_bound",
     "injectivity_lower_bound",
-    "min_expansion",
+    "prompt_lipschitz",
     "residual_model",
+    "worst_branch_ratios",
+    "worst_expansion",
+    "worst_prompt_ratio",
 ]
 
 
@@ -105,7 +121,9 @@ class InjectivityBound:
         return self.ell > 0.0
 
 
-def injectivity_bound(model: Transformer, radius: float) -> InjectivityBound:
+def injectivity_bound(
+    model: Transformer, radius: float, *, kappas: Sequence[float] | None = None
+) -> InjectivityBound:
     """The constants of the injectivity argument for prompts and inputs whose columns all
     have norm at most ``radius``.
 
@@ -113,12 +131,16 @@ def injectivity_bound(model: Transformer, radius: float) -> InjectivityBound:
     ``kappa = sum_h ||W_O^h W_V^h|| (1 + 2 s ||W_K^hT W_Q^h|| R^2)`` and the next radius is
     ``R (1 + sum_h ||W_O^h W_V^h||)``; for ``FF``: ``kappa = ||W_2|| ||W_1||`` and
     ``R + ||W_2|| (||W_1|| R + ||b_1||) + ||b_2||``.
+
+    ``kappas`` (one per layer) replaces these branch constants in the two factors, e.g. by
+    the ratios an adversarial search reached (:func:`worst_branch_ratios`): what the same
+    argument would give with the sharpest constants; not a certificate then.
     """
     layers, positions = _layers(model)
     if positions is not None:
         raise ValueError("model must have no positional offsets")
     R = check_real(radius, "radius", minimum=0.0)
-    kappas, radii = [], [R]
+    constants, radii = [], [R]
     for layer in layers:
         if not layer.residual:
             raise ValueError("model must have residual connections in every layer")
@@ -133,8 +155,14 @@ def injectivity_bound(model: Transformer, radius: float) -> InjectivityBound:
             n1, n2 = _norm2(layer.W_1), _norm2(layer.W_2)
             kappa = n2 * n1
             R = R + n2 * (n1 * R + float(layer.b_1.norm())) + float(layer.b_2.norm())
-        kappas.append(kappa)
+        constants.append(kappa)
         radii.append(R)
+    if kappas is None:
+        kappas = constants
+    else:
+        if not isinstance(kappas, (list, tuple)) or len(kappas) != len(layers):
+            raise ValueError(f"kappas must hold one constant per layer ({len(layers)})")
+        kappas = [check_real(k, "kappas", minimum=0.0) for k in kappas]
     ell = 2.0 - math.prod(1.0 + k for k in kappas)
     # per unit of input distance: D_lo, D_hi bound the input-column differences, E the
     # prompt-column differences (0 at the start: one prompt)
@@ -145,7 +173,7 @@ def injectivity_bound(model: Transformer, radius: float) -> InjectivityBound:
             d_lo, d_hi, e = d_lo - k * u, d_hi + k * u, e + k * u
         else:
             d_lo, d_hi, e = (1.0 - k) * d_lo, (1.0 + k) * d_hi, (1.0 + k) * e
-    return InjectivityBound(kappas=kappas, radii=radii, ell=ell, ell_tracked=d_lo)
+    return InjectivityBound(kappas=list(kappas), radii=radii, ell=ell, ell_tracked=d_lo)
 
 
 def collision_dataset(
@@ -198,43 +226,202 @@ def injectivity_lower_bound(
     return ell**2 * gap**2 / 4.0
 
 
-def min_expansion(
+def prompt_lipschitz(model: Transformer, radius: float) -> float:
+    """``C_P = prod_k (1 + kappa_k) - 1``: a Lipschitz constant of ``P -> tau_P(X)``.
+
+    From the column-max norm of ``P - P'`` to the column-max norm of the output difference
+    (so to every output entry), for prompts and inputs whose columns have norm at most
+    ``radius``, with the branch constants ``kappa_k`` of :func:`injectivity_bound`. The input
+    columns start equal and the prompt columns differ by ``delta``: a layer adds at most
+    ``kappa_k`` times the largest column difference ``U_{k-1} <= prod_{j<k} (1 + kappa_j)
+    delta`` to the input columns' difference, which therefore stays below
+    ``sum_k kappa_k prod_{j<k} (1 + kappa_j) delta = (prod_k (1 + kappa_k) - 1) delta``.
+    (The prompt columns themselves move by up to ``prod (1 + kappa_k) delta``, but the output
+    discards them.)
+    """
+    return math.prod(1.0 + k for k in injectivity_bound(model, radius).kappas) - 1.0
+
+
+@dataclass(frozen=True)
+class WorstCase:
+    """The extreme ratio an adversarial search reached.
+
+    Attributes:
+        value: the extreme (largest or smallest, as the search asks) over every iterate of
+            every run; each iterate is a legal point (columns inside the ball).
+        sampled: the extreme over the random starting points only: what random sampling
+            of as many points would report.
+    """
+
+    value: float
+    sampled: float
+
+
+def _ball(Q: torch.Tensor, radius: float) -> torch.Tensor:
+    """Column-wise ``radius q / sqrt(1 + |q|^2)``: every column inside the open ball."""
+    return radius * Q / torch.sqrt(1.0 + Q.pow(2).sum(dim=-2, keepdim=True))
+
+
+def _search(
+    ratio: Callable[[list[torch.Tensor]], torch.Tensor],
+    shapes: list[tuple[int, ...]],
+    *,
+    maximize: bool,
+    steps: int,
+    seed: int,
+    lr: float = 0.05,
+) -> WorstCase:
+    """Adam on raw parameters of the given shapes (leading dimension: runs), pushing every
+    run's ``ratio`` up (``maximize``) or down; the extreme over all iterates."""
+    gen = torch.Generator().manual_seed(seed)
+    params = [
+        torch.randn(s, generator=gen, dtype=torch.float64).requires_grad_(True) for s in shapes
+    ]
+    opt = torch.optim.Adam(params, lr=lr)
+    sign = -1.0 if maximize else 1.0
+    pick = max if maximize else min
+    with torch.no_grad():
+        first = ratio(params)
+    sampled = float(first.max() if maximize else first.min())
+    best = sampled
+    for _ in range(steps):
+        opt.zero_grad()
+        r = ratio(params)
+        best = pick(best, float((r.max() if maximize else r.min()).detach()))
+        (sign * r.sum()).backward()
+        opt.step()
+    with torch.no_grad():
+        r = ratio(params)
+    best = pick(best, float(r.max() if maximize else r.min()))
+    return WorstCase(value=best, sampled=sampled)
+
+
+def _lengths(prompt_lengths: Sequence[int]) -> list[int]:
+    if not isinstance(prompt_lengths, (list, tuple)) or not prompt_lengths:
+        raise TypeError("prompt_lengths must be a non-empty list of ints")
+    return [check_int(n, "prompt_lengths", minimum=1) for n in prompt_lengths]
+
+
+@on_one_thread
+def worst_expansion(
     model: Transformer,
     radius: float,
     *,
-    prompt_length: int = 4,
+    prompt_lengths: Sequence[int] = (1, 6),
     L: int = 1,
-    n_prompts: int = 64,
-    n_pairs: int = 64,
+    restarts: int = 32,
+    steps: int = 150,
     seed: int = 0,
-) -> float:
-    """The smallest observed ``||tau_P(X) - tau_P(X')||_{2,inf} / ||X - X'||_{2,inf}``.
+) -> WorstCase:
+    """The smallest ``||tau_P(X) - tau_P(X')||_{2,inf} / ||X - X'||_{2,inf}`` a search finds.
 
-    Draws ``n_prompts`` prompts of ``prompt_length`` columns uniformly in direction with
-    column norms uniform in ``[0, radius]``, and ``n_pairs`` input pairs: half far apart
-    (both uniform in ``[0, 1]^{d x L}``), half close (a perturbation of size ``1e-3``).
-    The theorem says the result is at least ``injectivity_bound(model, R0).ell`` with
-    ``R0 = max(radius, sqrt(d))`` (inputs in the unit cube have column norm at most
-    ``sqrt(d)``).
+    Over prompts of each length in ``prompt_lengths`` and inputs ``X, X'`` of ``L`` columns,
+    every column of norm below ``radius`` (the domain of :func:`injectivity_bound`);
+    ``restarts`` runs per length, half with ``X'`` free and half with ``X'`` within ``1e-3``
+    of ``X`` (the local rate), each ``steps`` Adam steps pushing the ratio down. The theorem
+    says the result is at least ``injectivity_bound(model, radius).ell_tracked``.
     """
     layers, _ = _layers(model)
-    radius = check_real(radius, "radius", minimum=0.0)
-    prompt_length = check_int(prompt_length, "prompt_length", minimum=1)
+    R = check_real(radius, "radius", minimum=0.0, strict_minimum=True)
+    lengths = _lengths(prompt_lengths)
     L = check_int(L, "L", minimum=1)
-    n_prompts = check_int(n_prompts, "n_prompts", minimum=1)
-    n_pairs = check_int(n_pairs, "n_pairs", minimum=2)
+    restarts = check_int(restarts, "restarts", minimum=2)
+    steps = check_int(steps, "steps", minimum=0)
     seed = check_int(seed, "seed", minimum=0)
     d = layers[0].d
-    gen = torch.Generator().manual_seed(seed)
-    P = torch.randn(n_prompts, d, prompt_length, generator=gen, dtype=torch.float64)
-    lengths = radius * torch.rand(n_prompts, 1, prompt_length, generator=gen, dtype=torch.float64)
-    P = P / P.norm(dim=-2, keepdim=True) * lengths
-    X = torch.rand(n_pairs, d, L, generator=gen, dtype=torch.float64)
-    X2 = torch.rand(n_pairs, d, L, generator=gen, dtype=torch.float64)
-    half = n_pairs // 2
-    step = torch.randn(n_pairs - half, d, L, generator=gen, dtype=torch.float64)
-    X2[half:] = (X[half:] + 1e-3 * step).clamp(0.0, 1.0)
-    with torch.no_grad():
-        gap_out = (prompt_forward(model, P, X) - prompt_forward(model, P, X2)).norm(dim=-2)
-    gap_in = (X - X2).norm(dim=-2).amax(dim=-1)
-    return float((gap_out.amax(dim=-1) / gap_in).min())
+    close = (torch.arange(restarts) >= restarts // 2).to(torch.float64)[:, None, None]
+    out = []
+    for j, L_p in enumerate(lengths):
+
+        def ratio(p: list[torch.Tensor], L_p: int = L_p) -> torch.Tensor:
+            P, U, V = _ball(p[0], R), p[1], p[2]
+            X = _ball(U, R)
+            X2 = _ball((1 - close) * V + close * (U + 1e-3 * V), R)
+            o1 = model(torch.cat([P, X], dim=-1))[..., -L:]
+            o2 = model(torch.cat([P, X2], dim=-1))[..., -L:]
+            gap = (X - X2).norm(dim=-2).amax(-1).clamp_min(1e-300)
+            return (o1 - o2).norm(dim=-2).amax(-1) / gap
+
+        shapes = [(restarts, d, L_p), (restarts, d, L), (restarts, d, L)]
+        out.append(_search(ratio, shapes, maximize=False, steps=steps, seed=seed + 101 * j))
+    return WorstCase(min(w.value for w in out), min(w.sampled for w in out))
+
+
+@on_one_thread
+def worst_prompt_ratio(
+    model: Transformer,
+    radius: float,
+    *,
+    prompt_lengths: Sequence[int] = (1, 4, 16),
+    restarts: int = 32,
+    steps: int = 150,
+    seed: int = 0,
+) -> WorstCase:
+    """The largest ``max_entry |tau_P(X) - tau_Q(X)| / ||P - Q||_{2,inf}`` a search finds.
+
+    Over prompts ``P`` of each length in ``prompt_lengths``, nearby prompts ``Q`` (a step of
+    ``1e-4`` in a searched direction: the ratio's supremum is a local rate) and inputs ``X``
+    of one column, every column of norm below ``radius``; ``restarts`` runs per length, each
+    ``steps`` Adam steps pushing the ratio up. :func:`prompt_lipschitz` must bound it.
+    """
+    layers, _ = _layers(model)
+    R = check_real(radius, "radius", minimum=0.0, strict_minimum=True)
+    lengths = _lengths(prompt_lengths)
+    restarts = check_int(restarts, "restarts", minimum=1)
+    steps = check_int(steps, "steps", minimum=0)
+    seed = check_int(seed, "seed", minimum=0)
+    d = layers[0].d
+    out = []
+    for j, L_p in enumerate(lengths):
+
+        def ratio(p: list[torch.Tensor]) -> torch.Tensor:
+            H = p[1] / p[1].norm(dim=-2).amax(-1)[:, None, None].clamp_min(1e-300)
+            P, Q, X = _ball(p[0], R), _ball(p[0] + 1e-4 * H, R), _ball(p[2], R)
+            gap = model(torch.cat([P, X], dim=-1)) - model(torch.cat([Q, X], dim=-1))
+            step = (P - Q).norm(dim=-2).amax(-1).clamp_min(1e-300)
+            return gap[..., -1:].abs().amax(dim=(-1, -2)) / step
+
+        shapes = [(restarts, d, L_p), (restarts, d, L_p), (restarts, d, 1)]
+        out.append(_search(ratio, shapes, maximize=True, steps=steps, seed=seed + 101 * j))
+    return WorstCase(max(w.value for w in out), max(w.sampled for w in out))
+
+
+@on_one_thread
+def worst_branch_ratios(
+    model: Transformer,
+    radius: float,
+    *,
+    columns: int = 4,
+    restarts: int = 32,
+    steps: int = 150,
+    seed: int = 0,
+) -> list[WorstCase]:
+    """For every layer ``k``, the largest ``||B_k(Z) - B_k(Z')||_{2,inf} / ||Z - Z'||_{2,inf}``
+    a search finds, ``B_k`` the layer's residual branch.
+
+    Over sequences ``Z`` of ``columns`` columns of norm below ``radii[k-1]`` of
+    :func:`injectivity_bound` (the region the layer sees) and nearby ``Z'`` (a step of
+    ``1e-4``); ``restarts`` runs per layer, ``steps`` Adam steps each. The lemma of the
+    chapter says each is at most ``kappas[k-1]``.
+    """
+    layers, _ = _layers(model)
+    R = check_real(radius, "radius", minimum=0.0, strict_minimum=True)
+    columns = check_int(columns, "columns", minimum=1)
+    restarts = check_int(restarts, "restarts", minimum=1)
+    steps = check_int(steps, "steps", minimum=0)
+    seed = check_int(seed, "seed", minimum=0)
+    radii = injectivity_bound(model, R).radii
+    d = layers[0].d
+    out = []
+    for k, layer in enumerate(layers):
+
+        def ratio(p: list[torch.Tensor], layer=layer, r=radii[k]) -> torch.Tensor:
+            H = p[1] / p[1].norm(dim=-2).amax(-1)[:, None, None].clamp_min(1e-300)
+            Z, Z2 = _ball(p[0], r), _ball(p[0] + 1e-4 * H, r)
+            gap = (layer(Z) - Z) - (layer(Z2) - Z2)
+            step = (Z - Z2).norm(dim=-2).amax(-1).clamp_min(1e-300)
+            return gap.norm(dim=-2).amax(-1) / step
+
+        shapes = [(restarts, d, columns), (restarts, d, columns)]
+        out.append(_search(ratio, shapes, maximize=True, steps=steps, seed=seed + 101 * k))
+    return out

@@ -12,29 +12,35 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
-from .._validate import as_tensor, check_int, check_real
-from ..plotting import MARKERS, PALETTE, axes_or_new
+from .._validate import as_tensor, check_real
+from ..plotting import MARKERS, PALETTE, axes_or_new, new_figure
 from ..segments import prompt_split
-from .counting import LookupReport, QuantizedReport, counting_lower_bound
 from .engine import PromptTuneResult
-from .rays import _single_layer_parts, ray_geometry
+from .rays import ray_geometry
+from .single_layer import single_layer_parts
 from .studies import LengthStudy
 
 __all__ = [
     "plot_bound_slack",
-    "plot_construction",
-    "plot_counting_bound",
     "plot_length_study",
     "plot_loss_by_length",
-    "plot_loss_by_norm",
     "plot_parameters",
-    "plot_quantized",
     "plot_rays",
-    "plot_smallest_lengths",
 ]
 
 FLOOR = 1e-20  # losses below this are drawn at this height on logarithmic axes
+
+GAIN_FLOOR = 1e-8
+"""Relative gains at or below this (no gain, or none that rounding could not explain) are
+drawn at this height in :func:`plot_length_study`."""
+
+GROUPS = {
+    "one token": (PALETTE[1], "s", r"$\psi > 0$: one token is best"),
+    "longer": (PALETTE[0], "o", r"$\psi < 0$: a longer prompt is better"),
+    "undecided": ("0.45", "X", "undecided (no one-token optimum reached)"),
+}
 
 
 def plot_rays(
@@ -47,10 +53,10 @@ def plot_rays(
     """The two rays of :func:`~ptheory.capacity.unmemorizable_dataset`, seen in a plane.
 
     Draws, projected on the plane through ``b_1, b_2`` spanned by ``b_1 - b_2`` and the
-    common part ``g`` of the two ray directions: the outputs without prompt ``b_i``
-    (squares), the needed outputs ``c_i`` (diamonds), the rays from ``c_i`` away from
-    ``b_i`` (arrows). With a ``prompt: (d, L_p)`` it adds ``a = Att(x_0, P)`` (a star), the
-    segments ``[b_i, a]`` of the segment lemma and the outputs reached (dots).
+    common part of the two ray directions: the outputs without prompt ``b_i`` (squares),
+    the needed outputs ``c_i`` (diamonds), the rays from ``c_i`` away from ``b_i``
+    (arrows). With a ``prompt: (d, L_p)`` it adds ``a = Att(x_0, P)`` (a star), the
+    segments ``[b_i, a]`` of the segment lemma (dashed) and the outputs reached (dots).
     """
     geom = ray_geometry(model, X, Y)
     b, c = geom.b.double(), geom.c.double()
@@ -67,7 +73,7 @@ def plot_rays(
         q = p.double() - origin
         return torch.stack([q @ v2, q @ v1], dim=-1).numpy()
 
-    ax = axes_or_new(ax, width=5.4, height=4.6)
+    ax = axes_or_new(ax, width=6.0, height=4.8)
     fig = ax.figure
     s = torch.linspace(0.0, 2.5, 2, dtype=torch.float64)
     rays = geom.ray_points(s)
@@ -84,9 +90,10 @@ def plot_rays(
         ax.plot([bi[0], ci[0]], [bi[1], ci[1]], ls=":", color=color, lw=1.0)
         ax.plot(*bi, "s", color=color, ms=9, mec="0.1", label=rf"$b_{i + 1}$ (no prompt)")
         ax.plot(*ci, "D", color=color, ms=8, mec="0.1", label=rf"$c_{i + 1}$ (needed)")
+        ax.plot([], [], color=color, lw=2.2, label=rf"ray $R_{i + 1}$")
         ax.plot(*pts[-1], alpha=0.0)  # keep the arrow head inside the view
     if prompt is not None:
-        attn, _ = _single_layer_parts(model)
+        attn, _ = single_layer_parts(model)
         P = as_tensor(prompt, "prompt", dtype=attn.W_Q.dtype)
         if P.dim() != 2 or P.shape[0] != attn.d:
             raise ValueError(f"prompt must have shape (d, L_p) = ({attn.d}, L_p), got {P.shape}")
@@ -96,10 +103,12 @@ def plot_rays(
         for i in range(2):
             bi = coords(b[i])
             out = coords(split.output[i, :, 0])
-            ax.plot([bi[0], a[0]], [bi[1], a[1]], ls="--", color="0.45", lw=1.0)
-            ax.plot(*out, "o", color=PALETTE[i], ms=6, mec="0.1")
-        ax.plot(*a, "*", color="0.15", ms=13, label=r"$a = \mathrm{Att}(x_0, P)$, tuned")
-    ax.set_xlabel(r"coordinate along $g$ (attention-output units)")
+            ax.plot([bi[0], a[0]], [bi[1], a[1]], ls="--", color="0.45", lw=1.0,
+                    label="segments $[b_i, a]$" if i == 0 else None)  # fmt: skip
+            ax.plot(*out, "o", color=PALETTE[i], ms=6, mec="0.1",
+                    label=rf"output reached, example {i + 1}")  # fmt: skip
+        ax.plot(*a, "*", color="0.15", ms=13, label=r"$a = \mathrm{Att}(x_0, P)$, best prompt")
+    ax.set_xlabel("coordinate across the rays (attention-output units)")
     ax.set_ylabel(r"coordinate along $b_1 - b_2$")
     ax.set_aspect("equal", adjustable="datalim")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
@@ -109,186 +118,94 @@ def plot_rays(
 def plot_loss_by_length(
     result: PromptTuneResult,
     bound: float,
-    baselines: Mapping[str, float] | None = None,
+    *,
+    no_prompt: float | None = None,
+    lines: Mapping[str, float] | None = None,
     ax: Axes | None = None,
 ) -> Figure:
-    """Final prompt-tuning losses against prompt length, beside a lower bound.
+    """Final prompt-tuning losses against the prompt length, beside a lower bound.
 
-    Every restart is a small dot, the best restart of each length a line; the dashed line
-    is ``bound``. ``baselines`` maps a label (say ``"LoRA rank 2"``) to a loss drawn as a
-    horizontal line. The vertical axis is logarithmic; losses below ``1e-20`` are drawn
-    at ``1e-20``.
+    Every run is a small dot, the best run of each length a line; the dashed line is
+    ``bound``; ``no_prompt`` (dotted) is the loss without a prompt; ``lines`` maps a label
+    (say ``"rank-1 LoRA"``) to a loss drawn as a horizontal line. The loss axis is
+    **linear** and starts at zero, so that the gap between the best prompt and the bound
+    is seen at its true size (a loss of ``1e-30`` is drawn on the axis).
     """
     if not isinstance(result, PromptTuneResult):
         raise TypeError(f"result must be a PromptTuneResult, got {type(result).__name__}")
     bound = check_real(bound, "bound", minimum=0.0)
-    baselines = {} if baselines is None else baselines
-    if not isinstance(baselines, Mapping):
-        raise TypeError(f"baselines must be a mapping of label to loss, got {type(baselines)}")
-    values = {str(k): check_real(v, "baselines", minimum=0.0) for k, v in baselines.items()}
-    ax = axes_or_new(ax, width=5.6, height=4.0)
+    lines = {} if lines is None else lines
+    if not isinstance(lines, Mapping):
+        raise TypeError(f"lines must be a mapping of label to loss, got {type(lines).__name__}")
+    values = {str(k): check_real(v, "lines", minimum=0.0) for k, v in lines.items()}
+    ax = axes_or_new(ax, width=6.4, height=4.2)
     fig = ax.figure
     x = np.asarray(result.lengths, dtype=float)
-    losses = result.losses.detach().cpu().double().numpy().clip(FLOOR)
+    losses = result.losses.detach().cpu().double().numpy()
     jitter = np.linspace(0.93, 1.07, losses.shape[1])
-    ax.scatter(
-        (x[:, None] * jitter).ravel(), losses.ravel(), s=9, color=PALETTE[0], alpha=0.45, lw=0
-    )
-    ax.plot(x, losses.min(axis=1), "o-", color=PALETTE[0], label="prompt tuning, best restart")
-    ax.axhline(max(bound, FLOOR), ls="--", color="0.2", label="lower bound, every prompt")
+    ax.scatter((x[:, None] * jitter).ravel(), losses.ravel(), s=10, color=PALETTE[0],
+               alpha=0.45, lw=0, label="prompt tuning, every run")  # fmt: skip
+    ax.plot(x, losses.min(axis=1), "o-", color=PALETTE[0], label="prompt tuning, best run")
+    ax.axhline(bound, ls="--", color="0.15", label=r"certified bound $\ell^*$ (every prompt)")
+    top = max(float(losses.max()), bound)
+    if no_prompt is not None:
+        no_prompt = check_real(no_prompt, "no_prompt", minimum=0.0)
+        ax.axhline(no_prompt, ls=":", color="0.4", label="no prompt")
+        top = max(top, no_prompt)
+    styles = ["-.", (0, (5, 2, 1, 2, 1, 2)), (0, (1, 1))]
     for j, (label, value) in enumerate(values.items()):
-        ax.axhline(max(value, FLOOR), ls="-.", color=PALETTE[(j + 1) % len(PALETTE)], label=label)
+        ax.axhline(value, ls=styles[j % len(styles)], lw=2.0,
+                   color=PALETTE[(j + 2) % len(PALETTE)], label=label)  # fmt: skip
+        top = max(top, value)
     ax.set_xscale("log", base=2)
-    shown = [losses.min(), losses.max(), max(bound, FLOOR)]
-    _loss_axis(ax, shown + [max(v, FLOOR) for v in values.values()])
+    ax.set_xticks(x, [str(int(n)) for n in x])
+    ax.minorticks_off()
+    ax.set_ylim(-0.02 * top, 1.08 * top)
     ax.set_xlabel(r"prompt length $L_p$ (tokens)")
-    ax.legend(loc="center right")
-    return fig
-
-
-def plot_loss_by_norm(
-    max_norms: Sequence[float],
-    losses: Sequence[float],
-    bounds: Sequence[float],
-    unbounded: float | None = None,
-    ax: Axes | None = None,
-) -> Figure:
-    """Best prompt-tuning loss against the bound ``R`` on the prompt's column norms.
-
-    ``losses[i]`` is the best loss with every prompt column of norm below ``max_norms[i]``,
-    ``bounds[i]`` the certified lower bound there (``0`` where the argument certifies
-    nothing: those points are not drawn). ``unbounded`` (optional) is the loss with no
-    norm bound, drawn as a horizontal line. Both axes are logarithmic.
-    """
-    R = _check_sequence(max_norms, "max_norms")
-    loss = _check_sequence(losses, "losses")
-    bound = _check_sequence(bounds, "bounds")
-    if not (R.size == loss.size == bound.size):
-        raise ValueError(
-            f"max_norms, losses and bounds must have one length, got {R.size}, "
-            f"{loss.size}, {bound.size}"
-        )
-    if np.any(R <= 0):
-        raise ValueError("max_norms must be positive")
-    ax = axes_or_new(ax, width=5.6, height=4.0)
-    fig = ax.figure
-    ax.plot(R, loss.clip(FLOOR), "o-", color=PALETTE[0], label="prompt tuning, best run")
-    certified = bound > 0
-    if certified.any():
-        ax.plot(R[certified], bound[certified], "v--", color="0.2", label="certified lower bound")
-    shown = [loss.clip(FLOOR).min(), loss.max()]
-    if unbounded is not None:
-        value = max(check_real(unbounded, "unbounded", minimum=0.0), FLOOR)
-        ax.axhline(value, ls="-.", color=PALETTE[1], label="no bound on the prompt's norm")
-        shown.append(value)
-    if certified.any():
-        shown.append(bound[certified].min())
-    _loss_axis(ax, shown)
-    ax.set_xscale("log")
-    ax.set_xlabel(r"bound $R$ on the norm of every prompt column")
-    ax.legend(loc="center right")
-    return fig
-
-
-def plot_counting_bound(
-    eps_values: Sequence[float],
-    max_dl: int,
-    bits: float,
-    ax: Axes | None = None,
-    *,
-    lipschitz: float = 1.0,
-) -> Figure:
-    """The counting lower bound on ``L_p`` against ``d L``, one line per accuracy ``eps``.
-
-    Uses ``d = dL, L = 1`` (the bound depends on ``d`` and ``L`` only through ``dL``) for
-    ``dL = 1, ..., max_dL`` and ``bits`` bits per prompt token; logarithmic vertical axis,
-    so exponential growth in ``dL`` shows as a straight line.
-    """
-    eps = _check_sequence(eps_values, "eps_values")
-    max_dl = check_int(max_dl, "max_dl", minimum=1)
-    bits = check_real(bits, "bits", minimum=0.0, strict_minimum=True)
-    ax = axes_or_new(ax, width=5.4, height=4.0)
-    fig = ax.figure
-    n = np.arange(1, max_dl + 1)
-    for j, e in enumerate(eps):
-        values = [counting_lower_bound(int(m), 1, float(e), bits, lipschitz=lipschitz) for m in n]
-        ax.plot(n, values, marker=MARKERS[j % len(MARKERS)], color=PALETTE[j % len(PALETTE)],
-                label=rf"$\varepsilon = {e:g}$")  # fmt: skip
-    ax.axhline(1.0, color="0.3", lw=0.8)
-    ax.set_yscale("log")
-    ax.set_xlabel(r"number of input entries $dL$")
-    ax.set_ylabel(rf"prompt tokens needed, $L_p \geq dL\,k^{{dL}} / b$ ($b = {bits:g}$ bits)")
-    ax.legend(loc="upper left")
-    return fig
-
-
-def plot_construction(reports: Sequence[LookupReport], ax: Axes | None = None) -> Figure:
-    """Prompt length of the lookup construction and the counting bound, against ``N``.
-
-    One point per :class:`~ptheory.capacity.counting.LookupReport`: the construction's
-    length (filled) and the counting bound for its bits per token (open), on log-log axes,
-    with the line ``L_p = N`` for reference.
-    """
-    reports = list(reports)
-    if not reports or not all(isinstance(r, LookupReport) for r in reports):
-        raise TypeError("reports must be a non-empty sequence of LookupReport")
-    ax = axes_or_new(ax, width=5.4, height=4.0)
-    fig = ax.figure
-    N = np.array([r.n_inputs for r in reports], dtype=float)
-    used = np.array([r.prompt_length for r in reports], dtype=float)
-    bound = np.array([r.counting_bound for r in reports], dtype=float)
-    ds = sorted({r.d for r in reports})
-    for j, d in enumerate(ds):
-        sel = np.array([r.d == d for r in reports])
-        color = PALETTE[j % len(PALETTE)]
-        ax.plot(N[sel], used[sel], "o", color=color, label=f"construction, d = {d}")
-        ax.plot(N[sel], bound[sel], "o", mfc="none", color=color)
-    line = np.array([N.min(), N.max()])
-    ax.plot(line, line, ":", color="0.3", label=r"$L_p = N$")
-    ax.plot([], [], "o", mfc="none", color="0.3", label="counting bound, same bits")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel(r"grid inputs to memorize, $N = k^{d}$")
-    ax.set_ylabel(r"prompt tokens $L_p$")
-    ax.legend(loc="upper left")
+    ax.set_ylabel("training loss (mean squared error)")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     return fig
 
 
 def plot_parameters(
     curves: Mapping[str, tuple[Sequence[float], Sequence[float]]],
     ax: Axes | None = None,
+    *,
+    floor: float = 1e-16,
 ) -> Figure:
     """Training loss against the number of tuned parameters, one line per method.
 
-    ``curves`` maps a label (say ``"prompt, n = 3"``) to ``(parameters, losses)``. Lines
-    whose label starts with ``"LoRA"`` are dashed. Logarithmic loss axis; losses below
-    ``1e-20`` are drawn at ``1e-20``.
+    ``curves`` maps a label (say ``"prompt, n = 3"``) to ``(parameters, losses)``; lines
+    whose label starts with ``"LoRA"`` are dashed with open markers, and the pairs of
+    lines (prompt, LoRA) of one dataset share a colour. Logarithmic loss axis; losses
+    below ``floor`` are drawn at ``floor``, the level marked "exact fit".
     """
     if not isinstance(curves, Mapping) or not curves:
         raise TypeError("curves must be a non-empty mapping of label to (parameters, losses)")
-    ax = axes_or_new(ax, width=6.0, height=4.2)
+    floor = check_real(floor, "floor", minimum=0.0, strict_minimum=True)
+    ax = axes_or_new(ax, width=6.4, height=4.4)
     fig = ax.figure
     shown = []
     for j, (label, pair) in enumerate(curves.items()):
         if not isinstance(pair, (tuple, list)) or len(pair) != 2:
             raise TypeError(f"curves[{label!r}] must be a pair (parameters, losses)")
         x = _check_sequence(pair[0], "curves")
-        y = _check_sequence(pair[1], "curves").clip(FLOOR)
+        y = _check_sequence(pair[1], "curves").clip(floor)
         if x.size != y.size:
             raise ValueError(f"curves[{label!r}] has {x.size} parameters and {y.size} losses")
         lora = str(label).startswith("LoRA")
         color = PALETTE[(j // 2) % len(PALETTE)]
-        ax.plot(
-            x,
-            y,
-            "s--" if lora else "o-",
-            color=color,
-            label=str(label),
-            mfc="none" if lora else None,
-        )
+        marker = MARKERS[(j // 2) % len(MARKERS)]
+        ax.plot(x, y, marker + ("--" if lora else "-"), color=color, label=str(label),
+                mfc="white" if lora else color)  # fmt: skip
         shown += [y.min(), y.max()]
-    _loss_axis(ax, shown)
+    ax.axhline(floor, color="0.3", lw=0.8)
+    ax.annotate("exact fit (loss below this line)", (0.99, floor), xycoords=("axes fraction",
+                "data"), ha="right", va="bottom", fontsize=8.5, color="0.3")  # fmt: skip
+    ax.set_yscale("log")
+    ax.set_ylim(floor / 30.0, max(shown) * 5.0)
     ax.set_xlabel("tuned parameters")
+    ax.set_ylabel("training loss (mean squared error)")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     return fig
 
@@ -308,124 +225,115 @@ def _check_sequence(x: Sequence[float], name: str) -> np.ndarray:
     return arr
 
 
-def _check_studies(studies: object) -> None:
-    if not isinstance(studies, Sequence) or not studies:
-        raise TypeError("studies must be a non-empty sequence of LengthStudy records")
+def _check_studies(studies: object, name: str = "studies") -> list[LengthStudy]:
+    if isinstance(studies, (str, bytes)) or not isinstance(studies, Sequence) or not studies:
+        raise TypeError(f"{name} must be a non-empty sequence of LengthStudy records")
     for s in studies:
         if not isinstance(s, LengthStudy):
-            raise TypeError(f"studies must hold LengthStudy records, got {type(s).__name__}")
+            raise TypeError(f"{name} must hold LengthStudy records, got {type(s).__name__}")
+    return list(studies)
 
 
-def plot_length_study(studies: Sequence[LengthStudy], ax: Axes | None = None) -> Figure:
-    """Best loss against prompt length, relative to the best one-token loss, one line per
-    seed: solid when the best pair needs entropy and a longer built prompt gains more than
-    ``1e-5`` of the loss (longer prompts help), dashed otherwise. Dots: prompt tuning;
-    lines: the reachable-pair loss."""
-    _check_studies(studies)
-    ax = axes_or_new(ax, width=6.0, height=4.2)
-    fig = ax.figure
-    helped = labelled = None
-    for j, s in enumerate(studies):
-        helps = s.entropy_any > 1e-3 and s.gain > 1e-5
-        x = np.asarray(s.lengths, dtype=float)
+def plot_length_study(studies: Sequence[LengthStudy]) -> Figure:
+    """When a longer prompt helps, over many seeds: two panels.
+
+    Left: for every seed where ``psi < 0``, the relative gain of the best prompt of each
+    length over the best one-token prompt (lines: the best reachable pair; markers: the
+    prompt built from it and run by the model). Right: the multiplier ``psi`` read at the
+    best one-token pair against the largest gain of a longer prompt, one point per seed
+    (gains at or below ``1e-8``, including none, drawn at ``1e-8``). Colours and markers:
+    what ``psi`` predicts.
+    """
+    studies = _check_studies(studies)
+    fig, (left, right) = new_figure(ncols=2, width=10.0, height=4.8)
+    for s in studies:
+        if s.prediction != "longer" or len(s.lengths) < 2:
+            continue
+        color, marker, _ = GROUPS[s.prediction]
+        x = np.asarray(s.lengths[1:], dtype=float)
         base = s.reduced[0]
-        color = PALETTE[0] if helps else PALETTE[1]
-        label = None
-        if helps and helped is None:
-            label = helped = "best pair needs entropy: longer prompts help"
-        elif not helps and labelled is None:
-            label = labelled = "one token reaches the best pair"
-        ax.plot(x, np.asarray(s.reduced[:-1]) / base, "-" if helps else "--", color=color,
-                label=label, lw=1.4)  # fmt: skip
-        ax.plot(x, np.asarray(s.tuned) / base, MARKERS[j % len(MARKERS)], color=color, ms=5)
-    ax.set_xscale("log", base=2)
-    ax.set_xlabel(r"prompt length $L_p$ (tokens)")
-    ax.set_ylabel("best loss / best one-token loss")
-    ax.legend(loc="lower left")
+        searched = [(base - r) / base for r in s.reduced[1:]]
+        built = [(base - r) / base for r in s.built[1:]]
+        left.plot(x, np.clip(searched, GAIN_FLOOR, None), "-", color=color, lw=1.2)
+        left.plot(x, np.clip(built, GAIN_FLOOR, None), marker, color=color, ms=6, mfc="none")
+    left.set_xscale("log", base=2)
+    lengths = studies[0].lengths[1:]
+    left.set_xticks(lengths, [str(n) for n in lengths])
+    left.minorticks_off()
+    left.set_yscale("log")
+    left.set_xlabel(r"prompt length $L_p$ (tokens)")
+    left.set_ylabel("gain over the best one-token prompt")
+    left.set_title(r"seeds with $\psi < 0$: the gain against the length")
+    handles = [
+        Line2D([], [], color=PALETTE[0], lw=1.2, label="best reachable pair (search)"),
+        Line2D(
+            [],
+            [],
+            color=PALETTE[0],
+            marker="o",
+            ls="none",
+            mfc="none",
+            label="prompt built from it, run by the model",
+        ),
+    ]
+    left.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=1)
+    psis = np.array([s.psi for s in studies])
+    gains = np.array([max(s.gain, GAIN_FLOOR) for s in studies])
+    for name, (color, marker, label) in GROUPS.items():
+        sel = np.array([s.prediction == name for s in studies])
+        if sel.any():
+            count = int(sel.sum())
+            right.plot(psis[sel], gains[sel], marker, color=color, ms=7, ls="none",
+                       label=f"{label} ({count} seed{'s' if count > 1 else ''})")  # fmt: skip
+    right.axvline(0.0, color="0.3", lw=0.8)
+    right.axhline(GAIN_FLOOR, color="0.3", lw=0.8, ls=":")
+    right.annotate("no gain", (0.02, GAIN_FLOOR), xycoords=("axes fraction", "data"),
+                   ha="left", va="bottom", fontsize=8.5, color="0.3")  # fmt: skip
+    right.set_xscale("symlog", linthresh=1e-6, linscale=0.5)
+    ticks = [-1e-1, -1e-3, -1e-5, 0.0, 1e-5, 1e-3, 1e-1]
+    right.set_xticks(ticks, [r"$-10^{-1}$", r"$-10^{-3}$", r"$-10^{-5}$", "0", r"$10^{-5}$",
+                             r"$10^{-3}$", r"$10^{-1}$"])  # fmt: skip
+    right.minorticks_off()
+    right.set_xlim(-0.3, 0.3)
+    right.set_yscale("log")
+    right.set_xlabel(r"multiplier $\psi$ at the best one-token pair")
+    right.set_ylabel(f"largest gain, up to {studies[0].lengths[-1]} tokens")
+    right.set_title(r"the sign of $\psi$ predicts the gain")
+    right.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=1)
     return fig
 
 
-def plot_bound_slack(studies: Sequence[LengthStudy], ax: Axes | None = None) -> Figure:
-    """Per seed: the certified ray bound, the best loss found (tuning over the lengths tried,
-    and the reachable-pair search over every length) and the certified upper value
-    ``(1 + kappa)^2 / (1 - kappa)^2`` times the relaxation's estimate."""
-    _check_studies(studies)
-    ax = axes_or_new(ax, width=6.4, height=4.0)
-    fig = ax.figure
-    x = np.arange(len(studies))
-    ax.plot(x, [s.bound for s in studies], "_", ms=18, mew=2.5, color="0.15",
-            label="certified lower bound $B$")  # fmt: skip
-    ax.plot(x, [s.upper for s in studies], "_", ms=18, mew=1.5, color=PALETTE[2],
-            label=r"$(1+\kappa)^2/(1-\kappa)^2 \times$ estimate")  # fmt: skip
-    ax.plot(x, [min(s.tuned) for s in studies], "o", color=PALETTE[0], label="best tuned prompt")
-    ax.plot(x, [s.reduced[-1] for s in studies], "x", color=PALETTE[1], ms=8,
-            label="best reachable pair, any length")  # fmt: skip
-    ax.set_xticks(x, [str(s.seed) for s in studies])
-    ax.set_xlabel("seed of the model and the dataset")
-    ax.set_ylabel("training loss (mean squared error)")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
-    return fig
-
-
-def plot_smallest_lengths(
-    measured: Mapping[str, tuple[Sequence[int], Sequence[int | None]]],
-    bounds: Mapping[str, tuple[Sequence[float], Sequence[float]]],
-    ax: Axes | None = None,
+def plot_bound_slack(
+    studies: Mapping[str, Sequence[LengthStudy]], ax: Axes | None = None
 ) -> Figure:
-    """Smallest memorizing prompt length against the number of examples ``N``, log-log.
+    """The slack of the certified bound, seed by seed, for several feed-forward layers.
 
-    ``measured`` maps a label to ``(N values, lengths)`` (``None``: no length tried worked,
-    drawn as an open marker at the top of the axis); ``bounds`` maps a label to
-    ``(N values, bound values)``, drawn as dashed lines."""
-    if not isinstance(measured, Mapping) or not measured:
-        raise TypeError("measured must be a non-empty mapping of label to (N, lengths)")
-    if not isinstance(bounds, Mapping):
-        raise TypeError("bounds must be a mapping of label to (N, bounds)")
-    ax = axes_or_new(ax, width=6.0, height=4.2)
+    ``studies`` maps a label (say ``"kappa = 0.2"``) to the studies of one contraction
+    ``kappa``. For each seed, the best loss found with prompts of the longest length
+    divided by the certified bound over the pairs of that length (filled markers) and by
+    ``ell*``, the bound over every pair (open markers); a horizontal line at each
+    ``kappa``'s ceiling ``(1 + kappa)^2 / (1 - kappa)^2``, the most the feed-forward layer
+    can give away.
+    """
+    if not isinstance(studies, Mapping) or not studies:
+        raise TypeError("studies must be a non-empty mapping of label to LengthStudy records")
+    ax = axes_or_new(ax, width=6.6, height=4.4)
     fig = ax.figure
-    top = 1.0
-    for pair in measured.values():
-        top = max(top, *(v for v in pair[1] if v is not None), *pair[0])
-    top *= 2.0
-    for j, (label, (ns, ls)) in enumerate(measured.items()):
-        ns = _check_sequence(ns, "measured")
-        ok = [(n, v) for n, v in zip(ns, ls, strict=True) if v is not None]
-        miss = [n for n, v in zip(ns, ls, strict=True) if v is None]
-        color = PALETTE[j % len(PALETTE)]
-        if ok:
-            ax.plot(*zip(*ok, strict=True), MARKERS[j % len(MARKERS)] + "-", color=color,
-                    label=label)  # fmt: skip
-        if miss:
-            ax.plot(miss, [top] * len(miss), MARKERS[j % len(MARKERS)], mfc="none",
-                    color=color, label=f"{label}: none found")  # fmt: skip
-    for j, (label, (ns, bs)) in enumerate(bounds.items()):
-        ax.plot(_check_sequence(ns, "bounds"), _check_sequence(bs, "bounds"), "--",
-                color=f"{0.2 + 0.25 * j:.2f}", label=label)  # fmt: skip
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log", base=2)
-    ax.set_xlabel("examples $N$")
-    ax.set_ylabel(r"prompt tokens $L_p$")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
-    return fig
-
-
-def plot_quantized(reports: Sequence[QuantizedReport], ax: Axes | None = None) -> Figure:
-    """Fraction of random datasets memorized by quantized prompts against the bits per
-    entry, beside the count's ceiling ``min(1, 2^(b D L_p) / levels^(d N))``."""
-    if not isinstance(reports, Sequence) or not reports:
-        raise TypeError("reports must be a non-empty sequence of QuantizedReport")
-    for r in reports:
-        if not isinstance(r, QuantizedReport):
-            raise TypeError(f"reports must hold QuantizedReport records, got {type(r).__name__}")
-    ax = axes_or_new(ax, width=5.6, height=3.8)
-    fig = ax.figure
-    b = [r.bits for r in reports]
-    ax.step(b, [r.count_ratio for r in reports], where="mid", ls="--", color="0.2",
-            label="count: largest possible fraction")  # fmt: skip
-    ax.plot(b, [r.fraction for r in reports], "o-", color=PALETTE[0],
-            label="quantized tuned prompts")  # fmt: skip
-    ax.set_xlabel("bits per prompt entry $b$")
-    ax.set_ylabel("fraction of datasets memorized")
-    ax.set_ylim(-0.05, 1.05)
-    ax.legend(loc="center right")
+    for j, (label, group) in enumerate(studies.items()):
+        group = _check_studies(group, "studies")
+        color, marker = PALETTE[j % len(PALETTE)], MARKERS[j % len(MARKERS)]
+        x = np.array([s.seed for s in group], dtype=float)
+        n = group[0].lengths[-1]
+        ax.plot(x, [s.best / s.bounds[-1] for s in group], marker, color=color, ls="none",
+                label=f"{label}: best / bound over the pairs of {n} tokens")  # fmt: skip
+        ax.plot(x, [s.best / s.bound for s in group], marker, color=color, ls="none",
+                mfc="none", ms=9, label=rf"{label}: best / $\ell^*$ (every pair)")  # fmt: skip
+        kappa = group[0].kappa
+        ax.axhline(((1 + kappa) / (1 - kappa)) ** 2, color=color, ls="--", lw=1.2,
+                   label=rf"{label}: ceiling $(1+\kappa)^2/(1-\kappa)^2$")  # fmt: skip
+    seeds = sorted({s.seed for g in studies.values() for s in g})
+    ax.set_xticks(seeds, [str(s) for s in seeds])
+    ax.set_xlabel("seed of the model and the dataset")
+    ax.set_ylabel("best loss found / certified bound")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1)
     return fig

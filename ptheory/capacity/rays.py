@@ -19,126 +19,30 @@ from dataclasses import dataclass
 import torch
 
 from .._validate import as_tensor, check_int, check_real
-from ..model import Attention, FeedForward, Transformer
+from ..model import Attention, Transformer
 from .engine import check_dataset
 from .optim import on_one_thread
+from .single_layer import (  # noqa: F401  (_norm2, _scaled_ff: used by invertible)
+    _norm2,
+    _scaled_ff,
+    ff_contraction,
+    ff_inverse,
+    score_direction,
+    single_layer_model,
+    single_layer_parts,
+)
 
 __all__ = [
     "RayBound",
     "RayGeometry",
     "apex_dataset",
-    "ff_contraction",
-    "ff_inverse",
+    "examplewise_bound",
     "ray_bound",
     "ray_geometry",
     "ray_lower_bound",
-    "single_layer_model",
     "unmemorizable_dataset",
     "with_extra_head",
 ]
-
-
-def single_layer_model(
-    d: int = 3,
-    seed: int = 0,
-    *,
-    hidden: int = 8,
-    contraction: float = 0.2,
-    scale: str | float = "1/sqrt(d)",
-    heads: int = 1,
-) -> Transformer:
-    """A frozen single-layer, single-head transformer ``FF o Attn`` with invertible ``FF``.
-
-    ``Attn`` has random weights (head size ``d``); ``FF`` has width ``hidden``, random
-    weights rescaled so that ``||W_2||_2 ||W_1||_2 = contraction < 1`` and random biases, so
-    ``z -> FF(z)`` is bi-Lipschitz with constants ``1 - contraction`` and ``1 + contraction``
-    and :func:`ff_inverse` inverts it. No positional offsets. ``heads > 1`` gives a
-    multi-head layer (outside the theorem: the segment lemma needs one head).
-    """
-    d = check_int(d, "d", minimum=2)
-    seed = check_int(seed, "seed", minimum=0)
-    hidden = check_int(hidden, "hidden", minimum=1)
-    contraction = check_real(contraction, "contraction", minimum=0.0, maximum=0.99)
-    heads = check_int(heads, "heads", minimum=1)
-    attn = Attention(d, heads=heads, scale=scale, seed=2 * seed)
-    gen = torch.Generator().manual_seed(7 * seed + 3)
-    ff = _scaled_ff(d, hidden, 2 * seed + 1, contraction, gen, bias_std=(0.5, 0.1))
-    return Transformer([attn, ff]).freeze()
-
-
-def _scaled_ff(
-    d: int,
-    hidden: int,
-    seed: int,
-    norm: float,
-    gen: torch.Generator,
-    *,
-    bias_std: tuple[float, float],
-) -> FeedForward:
-    """A random ``FeedForward`` (weights from ``seed``) rescaled so that
-    ``||W_1||_2 = ||W_2||_2 = sqrt(norm)``, hence ``kappa = ||W_2|| ||W_1|| = norm``, with
-    biases ``b_1 ~ N(0, bias_std[0]^2)``, ``b_2 ~ N(0, bias_std[1]^2)`` drawn from ``gen``."""
-    ff = FeedForward(d, hidden, seed=seed)
-    with torch.no_grad():
-        ff.W_1.mul_(norm**0.5 / torch.linalg.matrix_norm(ff.W_1, ord=2))
-        ff.W_2.mul_(norm**0.5 / torch.linalg.matrix_norm(ff.W_2, ord=2))
-        ff.b_1.copy_(bias_std[0] * torch.randn(hidden, generator=gen, dtype=torch.float64))
-        ff.b_2.copy_(bias_std[1] * torch.randn(d, generator=gen, dtype=torch.float64))
-    return ff
-
-
-def _norm2(W: torch.Tensor) -> float:
-    """The spectral norm of ``W`` (no gradient, in float64)."""
-    return float(torch.linalg.matrix_norm(W.detach().double(), ord=2))
-
-
-def _single_layer_parts(
-    model: object, *, single_head: bool = True
-) -> tuple[Attention, FeedForward]:
-    if not isinstance(model, Transformer):
-        raise TypeError(f"model must be a ptheory Transformer, got {type(model).__name__}")
-    layers = list(model.layers)
-    if (
-        len(layers) != 2
-        or not isinstance(layers[0], Attention)
-        or not isinstance(layers[1], FeedForward)
-    ):
-        raise ValueError("model must be a single layer FF o Attn (layers [Attention, FeedForward])")
-    attn, ff = layers
-    if (single_head and attn.heads != 1) or not attn.residual or not ff.residual:
-        raise ValueError("model must have one attention head and residual connections")
-    if model.positions is not None:
-        raise ValueError("model must have no positional offsets")
-    return attn, ff
-
-
-def ff_contraction(ff: FeedForward) -> float:
-    """``kappa = ||W_2||_2 ||W_1||_2``, a Lipschitz constant of the residual branch of ``ff``."""
-    if not isinstance(ff, FeedForward):
-        raise TypeError(f"ff must be a ptheory FeedForward, got {type(ff).__name__}")
-    return _norm2(ff.W_2) * _norm2(ff.W_1)
-
-
-def ff_inverse(ff: FeedForward, Y: torch.Tensor, *, tol: float = 1e-14) -> torch.Tensor:
-    """Solve ``FF(Z) = Y`` for ``Y: (..., d, n)`` when ``kappa < 1`` (Banach fixed point).
-
-    ``Z = Y - b_2 - W_2 ReLU(W_1 Z + b_1)`` is a contraction with constant ``kappa``;
-    iterating from ``Z = Y`` converges geometrically.
-    """
-    kappa = ff_contraction(ff)
-    if kappa >= 1.0:
-        raise ValueError(f"ff must have ||W_2|| ||W_1|| < 1 to be inverted, got {kappa:.3g}")
-    Y = as_tensor(Y, "Y", dtype=ff.W_1.dtype)
-    tol = check_real(tol, "tol", minimum=0.0, strict_minimum=True)
-    Z = Y.clone()
-    with torch.no_grad():
-        for _ in range(10_000):
-            new = Y - ff.b_2[:, None] - ff.W_2 @ torch.relu(ff.W_1 @ Z + ff.b_1[:, None])
-            step = float((new - Z).abs().max())
-            Z = new
-            if step <= tol * (1.0 - kappa):
-                break
-    return Z
 
 
 def _orthonormal_to(
@@ -187,7 +91,7 @@ def unmemorizable_dataset(
 
     Returns ``X: (2, d, 2)`` and ``Y: (2, d, 1)`` (targets for the last output column).
     """
-    attn, ff = _single_layer_parts(model, single_head=False)
+    attn, ff = single_layer_parts(model, single_head=False)
     seed = check_int(seed, "seed", minimum=0)
     if not isinstance(same_direction, bool):
         raise TypeError(f"same_direction must be a bool, got {type(same_direction).__name__}")
@@ -241,7 +145,7 @@ def ray_geometry(model: Transformer, X: torch.Tensor, Y: torch.Tensor) -> RayGeo
 
     ``X: (N, d, L)`` with equal last columns, ``Y: (N, d, 1)`` targets for the last column.
     """
-    attn, ff = _single_layer_parts(model)
+    attn, ff = single_layer_parts(model)
     X, Y = check_dataset(model, X, Y)
     if Y.shape[-1] != 1:
         raise ValueError(f"Y must target the last column only, shape (N, d, 1), got {Y.shape}")
@@ -266,9 +170,13 @@ class RayBound:
 
     Attributes:
         bound: the certified lower bound on the loss of every prompt (of the lengths asked for).
-        estimate: the relaxation's smallest value at the grid points, an upper estimate of
-            its infimum; ``estimate - bound`` is what the certificate gives away.
-        t_star: the grid point of ``estimate``, ``t = lam_1 = T / (T + E_1)`` in ``[0, 1]``.
+        estimate: ``(1 - kappa)^2`` times the relaxation's smallest value among the points
+            evaluated: an upper estimate of ``(1 - kappa)^2`` times its infimum, which lies
+            in ``[bound, estimate]``. So ``estimate - bound`` bounds what the certificate
+            gives away against the relaxation; it says nothing about the feed-forward
+            layer's factor, and a large value may only mean that the points evaluated
+            missed a narrow minimum.
+        t_star: the point of ``estimate``, ``t = lam_1 = T / (T + E_1)`` in ``[0, 1]``.
     """
 
     bound: float
@@ -400,9 +308,7 @@ def ray_bound(
             raise ValueError("prompt_length needs reachable=True")
         log_Lp = math.log(prompt_length)
     g = None
-    if reachable:
-        from .entropy import score_direction  # the identity's linear map
-
+    if reachable:  # the entropy identity's linear map
         g = score_direction(model.layers[0], X[0, :, -1])
     with torch.no_grad():
         edges = torch.linspace(0.0, 1.0, cells + 1, dtype=torch.float64)
@@ -426,6 +332,13 @@ def ray_bound(
             j = int(mids.argmin())
             if float(mids[j]) < estimate:
                 estimate, t_star = float(mids[j]), float(0.5 * (s0[j] + s1[j]))
+        # polish the estimate inside the cell whose lower end is smallest
+        k = int(lower.argmin())
+        fine = torch.linspace(float(t0[k]), float(t1[k]), 257, dtype=torch.float64)
+        vals = _relaxation(geom, fine, g, log_Lp)
+        j = int(vals.argmin())
+        if float(vals[j]) < estimate:
+            estimate, t_star = float(vals[j]), float(fine[j])
     scale = (1.0 - geom.kappa) ** 2
     bound = max(0.0, float(lower.min()) * (1.0 - 1e-9))
     return RayBound(bound=scale * bound, estimate=scale * estimate, t_star=t_star)
@@ -455,6 +368,33 @@ def ray_lower_bound(
     return ray_bound(model, X, Y, reachable=reachable, prompt_length=prompt_length).bound
 
 
+def examplewise_bound(
+    model: Transformer,
+    X: torch.Tensor,
+    Y: torch.Tensor,
+    prompt_length: int | None = None,
+) -> float:
+    """A certified lower bound on the loss of every prompt (of ``prompt_length`` tokens,
+    or of any length), for examples that need not share their query token.
+
+    The loss is the mean of the examples' losses; a prompt acts on each query through that
+    query's own pair ``(a_i, T_i)``, so each example's loss is at least its own one-example
+    bound over the pairs a prompt reaches (:func:`ray_bound` with ``reachable=True``). The
+    mean of those bounds bounds the loss. It ignores what ties the examples together (one
+    prompt for all), so it is weaker than a joint bound. ``X: (N, d, L)``, ``Y: (N, d, 1)``.
+    """
+    X, Y = check_dataset(model, X, Y)
+    if prompt_length is not None:
+        prompt_length = check_int(prompt_length, "prompt_length", minimum=1)
+    bounds = [
+        ray_lower_bound(
+            model, X[i : i + 1], Y[i : i + 1], reachable=True, prompt_length=prompt_length
+        )
+        for i in range(X.shape[0])
+    ]
+    return sum(bounds) / len(bounds)
+
+
 def apex_dataset(
     model: Transformer,
     n: int,
@@ -473,7 +413,7 @@ def apex_dataset(
     directions ``b_i - o`` are linearly independent (for almost every draw), which is what
     the prompt-length bound needs. Returns ``X: (n, d, 2)``, ``Y: (n, d, 1)``.
     """
-    attn, ff = _single_layer_parts(model)
+    attn, ff = single_layer_parts(model)
     n = check_int(n, "n", minimum=1)
     seed = check_int(seed, "seed", minimum=0)
     stretch = check_real(stretch, "stretch", minimum=0.0, strict_minimum=True)
@@ -493,7 +433,7 @@ def with_extra_head(model: Transformer, seed: int = 99) -> Transformer:
     """The single layer ``model`` with a second, random attention head added beside its own
     (same score scale; the feed-forward layer shared): a model outside the segment lemma
     whose first head is ``model``'s."""
-    attn, ff = _single_layer_parts(model)
+    attn, ff = single_layer_parts(model)
     seed = check_int(seed, "seed", minimum=0)
     extra = Attention(attn.d, attn.head_size, scale=attn.scale_spec, seed=seed)
     W = {

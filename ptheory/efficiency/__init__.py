@@ -1,6 +1,7 @@
 """Efficiency: the norm phase transition of prompt-tuning inference.
 
-Serves Hu et al. (2025), Theorems 3.1 and 3.2, through Alman and Song (2023). Attention
+Serves Hu et al. (2025), the almost-linear inference result and the efficiency criterion,
+through Alman and Song (2023). Attention
 here uses the row layout of the attention literature (``Q: (..., n_q, d)``,
 ``K, V: (..., n, d)``) and the score scale ``1/d`` by default; the prompt-tuning entry point
 takes the book's columns.
@@ -19,18 +20,46 @@ Modules:
         hardness reduction, and the largest feasible ``B`` (the hardness beyond the criterion).
     cached: the prompt-tuning case: ``key_state`` summarises a fixed prompt's keys once,
         ``attend_with_state`` reuses it, ``causal_poly_attention`` (prefix sums).
-    baselines: ``performer_attention`` (FAVOR+) and ``elu_attention`` (linear attention).
-    timing: ``benchmark_attention`` (guaranteed degree, interleaved medians, baselines,
-        errors, memory) and ``matmul_roofline``.
+    baselines: ``performer_attention`` (FAVOR+), ``elu_attention`` (linear attention) and
+        ``nystrom_attention`` (Nystromformer).
+    certificate: ``certify`` (the proved range of a polynomial's relative error),
+        ``minimax_coefficients``, ``minimax_lower_bound`` and ``two_cluster_input`` (the
+        input that attains the certificate).
+    timing: ``benchmark_attention`` (certified degree, the former kernel side by side,
+        interleaved medians, baselines, errors, memory), ``decode_benchmark``,
+        ``error_time_curve``.
     plots: the figures of the two efficiency chapters.
 """
 
-from . import baselines, cached, degree, exact, inference, plots, polynomial, timing, transition
-from .baselines import elu_attention, performer_attention
-from .cached import KeyState, attend_with_state, causal_poly_attention, key_state
+from . import (
+    baselines,
+    cached,
+    certificate,
+    degree,
+    exact,
+    inference,
+    plots,
+    polynomial,
+    timing,
+    transition,
+)
+from .baselines import elu_attention, nystrom_attention, performer_attention
+from .cached import KeyState, PolyDecoder, attend_with_state, causal_poly_attention, key_state
+from .certificate import (
+    Certificate,
+    certify,
+    degree_profile,
+    minimax_coefficients,
+    minimax_lower_bound,
+    range_attention_error,
+    two_cluster_input,
+)
 from .degree import (
     EXP_FLOPS,
+    SEARCHED,
+    CertificateReport,
     DegreePlan,
+    certificate_report,
     error_vs_bound,
     exact_flops,
     largest_paying_bound,
@@ -41,12 +70,14 @@ from .degree import (
 from .exact import exact_attention
 from .inference import NormCriterion, PromptInference, norm_criterion, prompt_inference
 from .plots import (
+    plot_certificate,
+    plot_decode,
+    plot_error_time,
     plot_error_vs_bound,
     plot_feasible_bound,
     plot_gadget,
     plot_planted_mass,
-    plot_runtime,
-    plot_speedup_map,
+    plot_speedup,
 )
 from .polynomial import (
     attention_error_bound,
@@ -62,10 +93,12 @@ from .polynomial import (
 )
 from .timing import (
     benchmark_attention,
-    best_time,
     crossover_size,
+    decode_benchmark,
+    error_time_curve,
+    interleaved_samples,
     interleaved_times,
-    matmul_roofline,
+    median_time,
     peak_memory,
 )
 from .transition import (
@@ -81,24 +114,33 @@ from .transition import (
 
 __all__ = [
     "EXP_FLOPS",
+    "SEARCHED",
+    "Certificate",
+    "CertificateReport",
     "DegreePlan",
     "FeasibleBound",
     "GadgetResult",
     "KeyState",
     "LshResult",
     "NormCriterion",
+    "PolyDecoder",
     "PromptInference",
     "attend_with_state",
     "attention_error_bound",
     "baselines",
     "benchmark_attention",
-    "best_time",
     "cached",
     "causal_poly_attention",
+    "certificate",
+    "certificate_report",
+    "certify",
     "crossover_size",
+    "decode_benchmark",
     "degree",
+    "degree_profile",
     "elu_attention",
     "entry_error_bound",
+    "error_time_curve",
     "error_vs_bound",
     "exact",
     "exact_attention",
@@ -106,36 +148,44 @@ __all__ = [
     "exp_poly_coefficients",
     "feature_map",
     "inference",
+    "interleaved_samples",
     "interleaved_times",
     "key_state",
     "largest_feasible_bound",
     "largest_paying_bound",
     "lsh_gadget",
-    "matmul_roofline",
+    "median_time",
+    "minimax_coefficients",
+    "minimax_lower_bound",
     "monomial_count",
     "monomial_exponents",
     "monomial_weights",
     "nn_gadget",
     "norm_criterion",
+    "nystrom_attention",
     "peak_memory",
     "performer_attention",
     "planted_mass",
+    "plot_certificate",
+    "plot_decode",
+    "plot_error_time",
     "plot_error_vs_bound",
     "plot_feasible_bound",
     "plot_gadget",
     "plot_planted_mass",
-    "plot_runtime",
-    "plot_speedup_map",
+    "plot_speedup",
     "plots",
     "poly_attention",
     "poly_error_bound",
     "poly_flops",
     "polynomial",
     "prompt_inference",
+    "range_attention_error",
     "rounding_error_bound",
     "score_radius",
     "select_degree",
     "sign_vectors",
     "timing",
     "transition",
+    "two_cluster_input",
 ]

@@ -15,7 +15,7 @@ import torch
 
 from .._validate import as_tensor, check_finite, check_int, check_matrix_batch
 
-METHODS = ("taylor", "chebyshev")
+METHODS = ("taylor", "chebyshev", "minimax")
 
 
 def check_qkv(

@@ -6,9 +6,11 @@ input columns only, while keys and values come from all ``n = L_p + L`` columns 
 The criterion takes ``B = max(||Q||_max, ||K||_max)`` (normalised to scores ``<q, k>/d``, ``d``
 the dimension of a query or key, that is the head size: Alman and Song's convention and the
 chapter's) and asks whether a degree that guarantees the target error costs less than exact
-attention at this ``n`` (the almost-linear result needs ``B = o(sqrt(log n))``); at
-``B = C sqrt(log n)`` with a suitable constant ``C`` no truly sub-quadratic algorithm exists
-under SETH (the hardness beyond the criterion).
+attention at this ``n`` (the almost-linear result needs ``B = o(sqrt(log n))``). The
+hardness beyond the criterion (no truly sub-quadratic algorithm under SETH) is a statement
+about ``d = Theta(log n)``, a small approximation gap and error ``1/poly(n)``, at
+``B = C sqrt(log n)`` with a suitable constant ``C``; it says nothing about one fixed small
+``d``.
 """
 
 from __future__ import annotations
@@ -21,15 +23,10 @@ import torch
 from .._validate import as_tensor, check_finite, check_matrix_batch, check_real
 from ..model import Attention, FeedForward, ScoreScale, Transformer, resolve_scale
 from ._inputs import check_degree, check_method, check_qkv
-from .degree import EXP_FLOPS, exact_flops, poly_flops, select_degree
+from .certificate import certify
+from .degree import EXP_FLOPS, SEARCHED, exact_flops, poly_flops, select_degree
 from .exact import exact_attention
-from .polynomial import (
-    _score_radius,
-    attention_error_bound,
-    entry_error_bound,
-    poly_attention,
-    poly_error_bound,
-)
+from .polynomial import _score_radius, poly_attention, poly_error_bound
 
 __all__ = ["NormCriterion", "PromptInference", "norm_criterion", "prompt_inference"]
 
@@ -42,9 +39,10 @@ class NormCriterion:
     ``<q, k> / d``); ``threshold`` = ``sqrt(ln n)`` (for reference: the theorem's hypothesis
     is ``B = o(sqrt(log n))``, an asymptotic statement, not a cut-off at one ``n``);
     ``degree``/``rank``: the smallest degree whose proved error at ``R = B^2`` is at most
-    ``eps`` (``-1``/``0`` if none up to 64); ``poly_flops``/``exact_flops``: the cost model
-    at these sizes. ``holds`` when that degree exists and its cost is below exact
-    attention's: a guaranteed ``eps`` at a cost that pays.
+    ``eps`` (``-1``/``0`` if none up to 64; certified, :func:`~ptheory.efficiency.select_degree`);
+    ``poly_flops``/``exact_flops``: the cost model at these sizes. ``holds`` when that
+    degree exists and its cost is below exact attention's: a guaranteed ``eps`` at a cost
+    that pays. ``method`` is the polynomial that degree uses (``""`` if none).
     """
 
     entry_bound: float
@@ -56,6 +54,7 @@ class NormCriterion:
     poly_flops: float
     exact_flops: float
     holds: bool
+    method: str = ""
 
     @property
     def bound(self) -> float:
@@ -81,15 +80,17 @@ def norm_criterion(
 
     ``B = sqrt(scale * d) * max(||Q||_max, ||K||_max)``: the bound on the entries once the
     scores are written as ``<q~, k~> / d`` (for ``scale = 1/d`` this is the plain max).
-    It holds when some degree guarantees ``eps`` (per unit of ``max|V|``, exact arithmetic)
-    for every input with entries in ``[-B, B]`` and :func:`~ptheory.efficiency.poly_flops`
+    It holds when some degree guarantees ``eps`` (per unit of ``max|V|``, exact arithmetic,
+    the certified bound of :func:`~ptheory.efficiency.select_degree` for ``method``, which
+    may be ``"best"``) for every input with entries in ``[-B, B]`` and
+    :func:`~ptheory.efficiency.poly_flops`
     of the smallest such degree is below :func:`~ptheory.efficiency.exact_flops`, which
     charges each exponential ``exp_flops`` flops: an assumption of the cost model (default
     :data:`~ptheory.efficiency.EXP_FLOPS`), on which the verdict near the crossover depends.
     """
     Q, K, _, _ = check_qkv(Q, K, K)
     eps = check_real(eps, "eps", minimum=0.0, strict_minimum=True)
-    method = check_method(method)
+    method = method if method == "best" else check_method(method)
     d, n, n_q = Q.shape[-1], K.shape[-2], Q.shape[-2]
     s = resolve_scale(scale, d)
     raw = max(float(Q.abs().max()) if Q.numel() else 0.0, float(K.abs().max()))
@@ -101,7 +102,9 @@ def norm_criterion(
     except ValueError:
         return NormCriterion(B, threshold, n, eps, -1, 0, math.inf, exact, False)
     cost = poly_flops(n_q, n, d, plan.degree)
-    return NormCriterion(B, threshold, n, eps, plan.degree, plan.rank, cost, exact, cost < exact)
+    return NormCriterion(
+        B, threshold, n, eps, plan.degree, plan.rank, cost, exact, cost < exact, plan.method
+    )
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,8 @@ class PromptInference:
     """Result of :func:`prompt_inference`.
 
     ``output``: the model's last ``L`` columns, ``(d, L)`` or ``(N, d, L)``. ``fast``: the
-    polynomial path ran. ``degrees``/``ranks``: per head (empty on the exact path).
+    polynomial path ran. ``degrees``/``ranks``/``methods``: per head (empty on the exact
+    path).
     ``error_bound``: proved max-abs bound on ``output`` minus the exact output: on the fast
     path the heads' :func:`~ptheory.efficiency.poly_error_bound` (computed output, rounding
     included) through the later layers' Lipschitz constants (their own rounding not
@@ -122,6 +126,7 @@ class PromptInference:
     degrees: tuple[int, ...]
     ranks: tuple[int, ...]
     error_bound: float
+    methods: tuple[str, ...] = ()
 
 
 def _inf_norm(M: torch.Tensor) -> float:
@@ -163,21 +168,24 @@ def _plan_head(
     n_q: int,
     n: int,
     degree: int | None,
-) -> tuple[int, float]:
-    """(degree, proved bound) for one head: ``degree`` if given, else the smallest degree
-    that meets ``share`` among those whose cost (:func:`poly_flops`) is below exact
-    attention's, else the largest of those (0 if none)."""
+) -> tuple[int, str]:
+    """(degree, method) for one head: ``degree`` if given, else the smallest degree whose
+    certified bound (:func:`~ptheory.efficiency.certify` at the head's score radius ``R``)
+    meets ``share`` among those whose cost (:func:`poly_flops`) is below exact
+    attention's, else the largest of those (0 if none); ``method="best"`` takes, at each
+    degree, the polynomial with the smallest bound."""
+    methods = SEARCHED if method == "best" else (method,)
 
-    def bound(g: int) -> float:
-        return attention_error_bound(entry_error_bound(g, R, method), v_max)
+    def best(g: int) -> tuple[float, str]:
+        return min((certify(g, R, m).attention_error * v_max, m) for m in methods)
 
     if degree is not None:
-        return degree, bound(degree)
+        return degree, best(degree)[1]
     exact = exact_flops(n_q, n, d)
     g = 0
-    while bound(g) > share and g < 64 and poly_flops(n_q, n, d, g + 1) < exact:
+    while best(g)[0] > share and g < 64 and poly_flops(n_q, n, d, g + 1) < exact:
         g += 1
-    return g, bound(g)
+    return g, best(g)[1]
 
 
 def prompt_inference(
@@ -207,7 +215,7 @@ def prompt_inference(
     """
     before, layer, after, positions = _split_model(model)
     eps = check_real(eps, "eps", minimum=0.0, strict_minimum=True)
-    method = check_method(method)
+    method = method if method == "best" else check_method(method)
     if path not in ("auto", "poly", "exact"):
         raise ValueError(f"path must be 'auto', 'poly' or 'exact', got {path!r}")
     if degree is not None:
@@ -234,28 +242,28 @@ def prompt_inference(
         q, k, v = _heads(layer, queries, Z)
         crit = norm_criterion(q, k, scale=layer.scale, eps=eps / layer.heads, method=method)
         n, d_head = Z.shape[-1], layer.head_size
-        plan: list[tuple[int, float]] = []
+        plan: list[tuple[int, str, float]] = []
         if path != "exact":
             s = resolve_scale(layer.scale, d_head)
             for h in range(layer.heads):
-                R = _score_radius(q[..., h, :, :], k[..., h, :, :], s)
-                v_max = float(v[..., h, :, :].abs().max())
-                g, _ = _plan_head(R, v_max, eps / layer.heads, method, d_head, L, n, degree)
-                # the bound on the computed head output, rounding included
                 qh, kh, vh = q[..., h, :, :], k[..., h, :, :], v[..., h, :, :]
-                plan.append((g, poly_error_bound(qh, kh, vh, g, method, scale=layer.scale)))
+                R = _score_radius(qh, kh, s)
+                v_max = float(vh.abs().max())
+                g, m = _plan_head(R, v_max, eps / layer.heads, method, d_head, L, n, degree)
+                # the bound on the computed head output, rounding included
+                plan.append((g, m, poly_error_bound(qh, kh, vh, g, m, scale=layer.scale)))
         fast = path == "poly" or (
-            path == "auto" and crit.holds and all(b <= eps / layer.heads for _, b in plan)
+            path == "auto" and crit.holds and all(b <= eps / layer.heads for _, _, b in plan)
         )
         if fast:
             heads = [
                 poly_attention(
-                    q[..., h, :, :], k[..., h, :, :], v[..., h, :, :], g, method, scale=layer.scale
+                    q[..., h, :, :], k[..., h, :, :], v[..., h, :, :], g, m, scale=layer.scale
                 )
-                for h, (g, _) in enumerate(plan)
+                for h, (g, m, _) in enumerate(plan)
             ]
             att = torch.stack(heads, dim=-3).sum(dim=-3)
-            bound = sum(b for _, b in plan)
+            bound = sum(b for _, _, b in plan)
         else:
             att = exact_attention(q, k, v, scale=layer.scale).sum(dim=-3)
             bound = 0.0
@@ -266,6 +274,7 @@ def prompt_inference(
             out = ff(out)
             lip = _inf_norm(ff.W_2) * _inf_norm(ff.W_1)
             bound *= lip + 1.0 if ff.residual else lip
-    degrees = tuple(g for g, _ in plan) if fast else ()
+    degrees = tuple(g for g, _, _ in plan) if fast else ()
     ranks = tuple(math.comb(layer.head_size + g, g) for g in degrees)
-    return PromptInference(out, crit, fast, degrees, ranks, bound)
+    methods = tuple(m for _, m, _ in plan) if fast else ()
+    return PromptInference(out, crit, fast, degrees, ranks, bound, methods)

@@ -18,12 +18,14 @@ from ..plotting import MARKERS, PALETTE, axes_or_new
 from .transition import FeasibleBound, GadgetResult
 
 __all__ = [
+    "plot_certificate",
+    "plot_decode",
+    "plot_error_time",
     "plot_error_vs_bound",
     "plot_feasible_bound",
     "plot_gadget",
     "plot_planted_mass",
-    "plot_runtime",
-    "plot_speedup_map",
+    "plot_speedup",
 ]
 
 
@@ -79,99 +81,174 @@ def _result_rows(result: dict) -> list[dict]:
     return result["rows"]
 
 
-def plot_runtime(
-    result: dict, config: str | None = None, threads: int | None = None, ax: Axes | None = None
+def plot_certificate(
+    profile: dict, eps: float | None = None, ax: Axes | None = None, *, title: str = ""
 ) -> Figure:
-    """Median time against ``n`` on log-log axes from :func:`benchmark_attention`'s result,
-    for one entry-bound ``config`` and thread count (default: the first of each): exact
-    attention, the polynomial method at its guaranteed degree, and the baselines, with
-    guides of slope 2 and 1."""
-    rows = _result_rows(result)
+    """What each degree buys (:func:`~ptheory.efficiency.degree_profile`): the attention
+    error bound per unit of ``max|V|`` against the degree, a-priori (Chebyshev formula,
+    dashed) and certified (Taylor, Chebyshev, minimax, solid), the error the two-cluster
+    input reaches (crosses) and, shaded, the region below the lower bound that holds for
+    every polynomial; ``eps`` draws the target."""
+    if not isinstance(profile, dict) or "degrees" not in profile:
+        raise TypeError("profile must be the dict returned by degree_profile")
     ax = axes_or_new(ax, width=5.4)
-    if rows:
-        config = rows[0]["config"] if config is None else config
-        threads = rows[0]["threads"] if threads is None else threads
-        rows = [r for r in rows if r["config"] == config and r["threads"] == threads]
-    styles = (
-        ("exact", "exact (SDPA, fp32)", PALETTE[3], "s", 2),
-        ("poly", "polynomial, guaranteed degree", PALETTE[0], "o", 1),
-        ("performer", "Performer, same rank", PALETTE[1], "^", None),
-        ("elu", "ELU+1, same rank", PALETTE[2], "v", None),
+    g = np.array(profile["degrees"], dtype=float)
+
+    def finite(values):
+        v = np.array(values, dtype=float)
+        return np.where(np.isfinite(v) & (v < 10), v, np.nan)
+
+    ax.plot(
+        g,
+        finite(profile["apriori"]),
+        ls="--",
+        marker="s",
+        ms=4,
+        color=PALETTE[3],
+        label="a-priori bound (Chebyshev formula)",
     )
-    for key, label, color, marker, power in styles:
-        pts = [(r["n"], 1e3 * r["seconds"][key]) for r in rows if key in r["seconds"]]
-        if pts:
-            n, t = map(np.array, zip(*pts, strict=True))
-            ax.plot(n, t, marker=marker, color=color, label=label)
-            if power is not None:
-                ax.plot(n, t[-1] * (n / n[-1]) ** power, ls=":", lw=1.0, color=color)
-    ax.set_xscale("log", base=2)
+    styles = (
+        ("taylor", "Taylor", PALETTE[2], "v"),
+        ("chebyshev", "Chebyshev", PALETTE[1], "^"),
+        ("minimax", "minimax", PALETTE[0], "o"),
+    )
+    for key, label, color, marker in styles:
+        ax.plot(
+            g, finite(profile[key]), marker=marker, ms=4, color=color, label=f"certified, {label}"
+        )
+    ax.plot(
+        g,
+        finite(profile["attained"]),
+        ls="none",
+        marker="x",
+        ms=8,
+        mew=1.6,
+        color="0.1",
+        label="reached by two clusters (minimax)",
+    )
+    lower = finite(profile["lower"])
+    ax.fill_between(g, 1e-12, lower, color="0.85", lw=0, label="impossible for any polynomial")
+    if eps is not None:
+        ax.axhline(eps, color="0.3", ls=":", lw=1.2, label=f"target {eps:g}")
     ax.set_yscale("log")
-    ax.set_xlabel(r"sequence length $n$ (queries = keys)")
-    ax.set_ylabel(f"time (ms, median), {threads} thread(s)")
-    ax.legend(loc="upper left", fontsize="small")
+    top = np.nanmax(finite(profile["apriori"] + profile["taylor"]))
+    ax.set_ylim(max(1e-9, np.nanmin(lower) / 3), min(3.0, 3 * top))
+    ax.set_xticks(g)
+    ax.set_xlabel("degree $g$ of the polynomial")
+    ax.set_ylabel(r"attention error per $\|V\|_{\max}$")
+    if title:
+        ax.set_title(title)
+    ax.legend(loc="lower left", fontsize="x-small")
     return ax.figure
 
 
-def plot_speedup_map(
-    result: dict,
-    threads: int | None = None,
-    *,
-    model_line: Sequence[tuple[int, float]] | None = None,
-    ax: Axes | None = None,
-) -> Figure:
-    """Measured speed-up (exact over polynomial at the guaranteed degree) over the
-    ``(n, B)`` plane, one marker a benchmark row: filled and labelled where it was
-    measured, a cross where the flop model says the guaranteed degree does not pay.
-    ``model_line``: ``(n, B)`` points of the model's boundary
-    (:func:`largest_paying_bound`); the dotted curve is ``sqrt(ln n)``."""
+def plot_speedup(result: dict, threads: int | None = None, ax: Axes | None = None) -> Figure:
+    """Speed-up over exact attention (SDPA) against ``n`` from
+    :func:`~ptheory.efficiency.benchmark_attention`: for each entry bound, the current kernel
+    at the certified degree (solid) and the former kernel at the a-priori degree (dashed),
+    with the line where the speed-up is 1."""
     rows = _result_rows(result)
     ax = axes_or_new(ax, width=5.4)
-    if rows:
-        threads = rows[0]["threads"] if threads is None else threads
-        rows = [r for r in rows if r["threads"] == threads]
-    for r in rows:
-        if r["speedup"] is None:
-            ax.plot(r["n"], r["entry_bound"], marker="x", color="0.5", ls="none")
-            continue
-        s = r["speedup"]
+    threads = rows[0]["threads"] if threads is None and rows else threads
+    rows = [r for r in rows if r["threads"] == threads and r["affordable"]]
+    configs = list(dict.fromkeys(r["config"] for r in rows))
+    for i, c in enumerate(configs):
+        sel = sorted((r for r in rows if r["config"] == c), key=lambda r: r["n"])
+        color, marker = PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]
+        B = sel[0]["entry_bound"]
+        n = [r["n"] for r in sel]
+        new = [r["seconds"]["exact"] / r["seconds"]["poly"] for r in sel]
         ax.plot(
-            r["n"],
-            r["entry_bound"],
-            marker="o",
-            ls="none",
-            color=PALETTE[0] if s >= 1 else PALETTE[3],
+            n,
+            new,
+            marker=marker,
+            color=color,
+            label=f"$B = {B:g}$, certified degree {sel[0]['degree']}",
         )
-        ax.annotate(
-            f"{s:.0f}" if s >= 10 else f"{s:.1f}",
-            (r["n"], r["entry_bound"]),
-            textcoords="offset points",
-            xytext=(4, 3),
-            fontsize="x-small",
-        )
-    if rows:
-        ns = np.array(sorted({r["n"] for r in rows}), dtype=float)
-        grid = np.geomspace(ns.min(), ns.max(), 50)
-        ax.plot(grid, np.sqrt(np.log(grid)), ls=":", color="0.3", lw=1.0, label=r"$\sqrt{\ln n}$")
-    if model_line:
-        n_m, b_m = map(np.array, zip(*model_line, strict=True))
-        ax.plot(
-            n_m,
-            b_m,
-            ls="--",
-            color=PALETTE[3],
-            lw=1.2,
-            drawstyle="steps-post",
-            label="flop model: stops paying",
-        )
-    ax.plot([], [], marker="o", ls="none", color=PALETTE[0], label="faster (speed-up)")
-    ax.plot([], [], marker="o", ls="none", color=PALETTE[3], label="slower")
-    ax.plot([], [], marker="x", ls="none", color="0.5", label="does not pay (model)")
+        if all("legacy" in r["seconds"] for r in sel):
+            old = [r["seconds"]["exact"] / r["seconds"]["legacy"] for r in sel]
+            ax.plot(
+                n,
+                old,
+                marker=marker,
+                mfc="white",
+                ls="--",
+                color=color,
+                label=f"$B = {B:g}$, a-priori degree {sel[0]['legacy_degree']}",
+            )
+    ax.axhline(1.0, color="0.4", lw=0.9)
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
-    ax.set_xlabel(r"sequence length $n$")
-    ax.set_ylabel(r"entry bound $B$")
+    ax.set_xlabel(r"sequence length $n$ (queries = keys)")
+    ax.set_ylabel("speed-up over exact attention")
     ax.legend(loc="upper left", fontsize="x-small")
+    return ax.figure
+
+
+def plot_error_time(curve: dict, eps: float | None = None, ax: Axes | None = None) -> Figure:
+    """Error against time (:func:`~ptheory.efficiency.error_time_curve`): one line per method,
+    through its sizes in increasing order; the vertical line is exact attention's time, ``eps``
+    the target. Read it at equal error: the leftmost method below a horizontal line is the
+    fastest at that error."""
+    if not isinstance(curve, dict) or "curves" not in curve:
+        raise TypeError("curve must be the dict returned by error_time_curve")
+    ax = axes_or_new(ax, width=5.4)
+    names = (
+        ("poly", "polynomial (minimax), degree"),
+        ("performer", "Performer, rank"),
+        ("elu", "ELU+1, rank"),
+        ("nystrom", "Nyström, landmarks"),
+    )
+    for i, (key, label) in enumerate(names):
+        pts = sorted(curve["curves"].get(key, []), key=lambda e: e["size"])  # size order
+        if not pts:
+            continue
+        t = [1e3 * e["seconds"] for e in pts]
+        err = [max(e["error"], 1e-9) for e in pts]
+        sizes = ", ".join(str(e["size"]) for e in pts)
+        ax.plot(t, err, marker=MARKERS[i], color=PALETTE[i], label=f"{label} {sizes}")
+    ax.axvline(
+        1e3 * curve["exact_seconds"], color="0.3", ls="--", lw=1.0, label="exact attention (SDPA)"
+    )
+    if eps is not None:
+        ax.axhline(eps, color="0.3", ls=":", lw=1.2, label=f"target {eps:g}")
+    ax.axhline(curve["mean_v_error"], color="0.6", lw=0.9, label=r"returning mean$(V)$")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("time (ms, median)")
+    ax.set_ylabel(r"max-abs error per $\|V\|_{\max}$")
+    ax.legend(loc="lower left", fontsize="x-small")
+    return ax.figure
+
+
+def plot_decode(result: dict, ax: Axes | None = None) -> Figure:
+    """Time of one decoding step against the context length ``n``
+    (:func:`~ptheory.efficiency.decode_benchmark`): attention over a key-value cache and
+    the polynomial method's fixed-size state."""
+    if not isinstance(result, dict) or "rows" not in result:
+        raise TypeError("result must be the dict returned by decode_benchmark")
+    ax = axes_or_new(ax, width=5.4)
+    n = [r["n"] for r in result["rows"]]
+    ax.plot(
+        n,
+        [1e6 * r["cache_s"] for r in result["rows"]],
+        marker="s",
+        color=PALETTE[3],
+        label=f"key-value cache of $n$ tokens ({2 * result['d']} numbers a token)",
+    )
+    ax.plot(
+        n,
+        [1e6 * r["state_s"] for r in result["rows"]],
+        marker="o",
+        color=PALETTE[0],
+        label=f"fixed state, degree {result['degree']} "
+        f"({result['rows'][0]['state_numbers']} numbers)",
+    )
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel(r"tokens in the context, $n$")
+    ax.set_ylabel(r"time of one decoding step ($\mu$s)")
+    ax.legend(loc="upper left", fontsize="small")
     return ax.figure
 
 
@@ -202,8 +279,8 @@ def plot_planted_mass(
 
 def plot_gadget(results: dict[int, Sequence[GadgetResult]], ax: Axes | None = None) -> Figure:
     """Accuracy of the nearest-neighbour decision against ``B / sqrt(ln n)``: exact
-    attention (solid) and the best polynomial of rank ``<= n/5`` (dashed), one colour per
-    ``n``. ``results`` maps ``n`` to :func:`nn_gadget`'s output."""
+    attention (solid) and, where computed, the polynomial method within its rank budget
+    (dashed), one colour per ``n``. ``results`` maps ``n`` to :func:`nn_gadget`'s output."""
     if not isinstance(results, dict) or not results:
         raise TypeError("results must be a non-empty dict {n: nn_gadget(n, ...)}")
     ax = axes_or_new(ax, width=5.4)
@@ -225,7 +302,7 @@ def plot_gadget(results: dict[int, Sequence[GadgetResult]], ax: Axes | None = No
                 poly,
                 ls="--",
                 color=color,
-                label=f"rank ≤ n/5 (degree {res[0].poly_degree}), n = {n}",
+                label=f"polynomial, rank {res[0].poly_rank} (degree {res[0].poly_degree}), n = {n}",
             )
     ax.axhline(0.5, color="0.5", lw=0.8)
     ax.axvline(1.0, color="0.3", ls=":", lw=1.2)
@@ -236,31 +313,32 @@ def plot_gadget(results: dict[int, Sequence[GadgetResult]], ax: Axes | None = No
     return ax.figure
 
 
-def plot_feasible_bound(results: Sequence[FeasibleBound], ax: Axes | None = None) -> Figure:
-    """Largest ``B`` reachable with rank ``<= n/5`` (proved and measured) against
-    ``sqrt(ln n)``, with the line ``B = sqrt(ln n)``."""
-    if not results or not all(isinstance(r, FeasibleBound) for r in results):
-        raise TypeError("results must be a non-empty sequence of FeasibleBound")
+def plot_feasible_bound(
+    results: dict[int, Sequence[FeasibleBound]], ax: Axes | None = None
+) -> Figure:
+    """Largest entry bound ``B`` that a polynomial of rank at most ``sqrt(n)`` guarantees
+    (:func:`~ptheory.efficiency.largest_feasible_bound`) against ``n``, one line per
+    dimension ``d`` (``results`` maps ``d`` to its results), with ``B = sqrt(ln n)``."""
+    if not isinstance(results, dict) or not results:
+        raise TypeError("results must be a non-empty dict {d: [FeasibleBound, ...]}")
     ax = axes_or_new(ax, width=5.4)
-    x = np.array([math.sqrt(math.log(r.n)) for r in results])
-    ax.plot(
-        x,
-        [r.measured for r in results],
-        marker="o",
-        color=PALETTE[0],
-        label="measured on planted instances",
-    )
-    ax.plot(x, [r.proved for r in results], marker="s", color=PALETTE[1], label="proved bound")
-    ax.plot(x, x, ls=":", color="0.3", label=r"$B = \sqrt{\ln n}$")
-    for r, xi in zip(results, x, strict=True):
-        ax.annotate(
-            f"n={r.n}\ng={r.max_degree}",
-            (xi, r.measured),
-            textcoords="offset points",
-            xytext=(4, 4),
-            fontsize=7,
+    all_n = []
+    for i, (d, res) in enumerate(results.items()):
+        if not res or not all(isinstance(r, FeasibleBound) for r in res):
+            raise TypeError("results must map each d to a non-empty sequence of FeasibleBound")
+        n = [r.n for r in res]
+        all_n += n
+        ax.plot(
+            n,
+            [r.proved for r in res],
+            marker=MARKERS[i % 6],
+            color=PALETTE[i],
+            label=f"$d = {d}$: largest certified $B$, rank $\\leq \\sqrt{{n}}$",
         )
-    ax.set_xlabel(r"$\sqrt{\ln n}$")
-    ax.set_ylabel(r"largest $B$ with error $\leq$ target")
-    ax.legend(loc="upper left")
+    grid = np.geomspace(min(all_n), max(all_n), 60)
+    ax.plot(grid, np.sqrt(np.log(grid)), ls=":", color="0.3", label=r"$B = \sqrt{\ln n}$")
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel(r"sequence length $n$")
+    ax.set_ylabel(r"entry bound $B$")
+    ax.legend(loc="upper left", fontsize="small")
     return ax.figure

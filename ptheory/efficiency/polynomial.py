@@ -142,18 +142,25 @@ def feature_map(X: torch.Tensor, degree: int) -> torch.Tensor:
 
 def _cheb_monomial(g: int, radius: float) -> tuple[float, ...]:
     """Monomial coefficients of the Chebyshev interpolant of ``exp`` on ``[-R, R]``, computed
-    in 100-digit arithmetic (the change of basis cancels about ``g log10(1 + sqrt 2)``
-    digits, 25 at ``g = 64``) and rounded once to float64."""
+    in :func:`_digits` digits (the change of basis cancels about
+    ``g log10((1 + sqrt 2) / min(R, 1))`` digits) and rounded once to float64."""
     import mpmath
 
-    with mpmath.workdps(100):
+    with mpmath.workdps(_digits(g, radius)):
         R = mpmath.mpf(radius)
         nodes = [mpmath.cos(mpmath.pi * (k + mpmath.mpf(1) / 2) / (g + 1)) for k in range(g + 1)]
         values = [mpmath.exp(R * u) for u in nodes]
-        cheb = []
-        for j in range(g + 1):
-            c = 2 * mpmath.fsum(v * mpmath.chebyt(j, u) for v, u in zip(values, nodes, strict=True))
-            cheb.append(c / (g + 1) / (2 if j == 0 else 1))
+        # c_j = (2 / (g + 1)) sum_k f(u_k) T_j(u_k), halved for j = 0; T_j(u_k) by recurrence
+        cheb = [mpmath.mpf(0)] * (g + 1)
+        for v, u in zip(values, nodes, strict=True):
+            t_prev, t_cur = mpmath.mpf(1), u
+            for j in range(g + 1):
+                t_j = t_prev if j == 0 else t_cur
+                if j >= 2:
+                    t_prev, t_cur = t_cur, 2 * u * t_cur - t_prev
+                    t_j = t_cur
+                cheb[j] += v * t_j
+        cheb = [c * 2 / (g + 1) / (2 if j == 0 else 1) for j, c in enumerate(cheb)]
         mono = [mpmath.mpf(0)] * (g + 1)
         t_prev, t_cur = [mpmath.mpf(1)], [mpmath.mpf(0), mpmath.mpf(1)]  # T_0, T_1 in u
         for j in range(g + 1):
@@ -169,18 +176,38 @@ def _cheb_monomial(g: int, radius: float) -> tuple[float, ...]:
         return tuple(float(a / R**m) for m, a in enumerate(mono))
 
 
+def _digits(g: int, radius: float) -> int:
+    """Working digits for a change of basis of degree ``g`` on ``[-R, R]``: 60 plus what the
+    cancellation of the Chebyshev-to-monomial conversion and the scaling by ``R^-m`` cost."""
+    small = max(0.0, -math.log10(radius)) if radius > 0 else 0.0
+    return 60 + math.ceil(g * (0.39 + small))
+
+
 @lru_cache(maxsize=256)
 def _coefficients(g: int, method: str, radius: float) -> tuple[float, ...]:
     if method == "taylor" or radius == 0.0:
         return tuple(1.0 / math.factorial(m) for m in range(g + 1))
+    if method == "minimax" and not _minimax_is_chebyshev(g, radius):
+        from .certificate import minimax_coefficients
+
+        return minimax_coefficients(g, radius)
     return _cheb_monomial(g, radius)
 
 
+def _minimax_is_chebyshev(g: int, radius: float) -> bool:
+    """Where the Chebyshev interpolant's relative error is already below ``1e-13`` float64
+    cannot resolve a better polynomial: ``"minimax"`` then returns the interpolant."""
+    return _apriori(g, radius, "chebyshev", radius) < 1e-13
+
+
 def exp_poly_coefficients(degree: int, method: str = "taylor", radius: float = 1.0) -> np.ndarray:
-    """Coefficients ``c_0 .. c_g`` of the polynomial that approximates ``exp`` on ``[-R, R]``.
+    """Coefficients ``c_0 .. c_g`` (float64) of the polynomial that approximates ``exp``.
 
     ``"taylor"``: ``c_m = 1/m!`` (``radius`` unused). ``"chebyshev"``: the interpolant of
-    ``exp`` at the ``g + 1`` Chebyshev points of ``[-R, R]``, in the monomial basis.
+    ``exp`` at the ``g + 1`` Chebyshev points of ``[-R, R]``. ``"minimax"``: the
+    polynomial with the smallest worst *relative* error ``max |p(t) e^(-t) - 1|`` on
+    ``[-R, R]`` (Remez exchange, :func:`~ptheory.efficiency.certificate.minimax_coefficients`).
+    All in the monomial basis, converted in 100-digit arithmetic and rounded once.
     """
     g = check_degree(degree)
     method = check_method(method)
@@ -188,31 +215,61 @@ def exp_poly_coefficients(degree: int, method: str = "taylor", radius: float = 1
     return np.array(_coefficients(g, method, radius))
 
 
-def entry_error_bound(degree: int, radius: float, method: str = "taylor") -> float:
-    """Proved relative error ``eps`` of the polynomial on ``[-R, R]``: ``|p(t) - e^t| <= eps e^t``.
+def _apriori(g: int, R: float, method: str, fit: float) -> float:
+    """The textbook relative-error formula of the exact polynomial (``inf`` when huge):
+    Taylor ``e^R R^(g+1) / (g+1)!``; Chebyshev interpolation on ``[-F, F]``, scores in
+    ``[-R, R]``, ``R <= F``: ``e^(F + R) F^(g+1) / (2^g (g+1)!)``."""
+    if method == "taylor":
+        if R == 0.0:
+            return 0.0
+        log_eps = (g + 1) * math.log(R) - math.lgamma(g + 2) + R
+    else:
+        if fit == 0.0:
+            return 0.0
+        log_eps = (g + 1) * math.log(fit) - math.lgamma(g + 2) + fit + R - g * math.log(2.0)
+        if R > fit:  # |T_{g+1}(t / F)| <= cosh((g + 1) acosh(R / F)) just outside [-F, F]
+            log_eps += math.log(math.cosh((g + 1) * math.acosh(R / fit)))
+    return math.exp(log_eps) if log_eps < 700 else math.inf
 
-    Taylor: ``e^R R^(g+1) / (g+1)!``; Chebyshev: ``e^(2R) R^(g+1) / (2^g (g+1)!)``
-    (the interpolation remainder, divided by ``min e^t = e^-R``). May be ``inf``.
+
+def _apriori_float_bound(g: int, R: float, method: str, fit: float) -> float:
+    """:func:`_apriori` for the float64 coefficients: plus ``2u A(R) e^R``, ``A(R) = sum_m
+    |c_m| R^m``, for rounding the exact coefficients once (Taylor, Chebyshev only)."""
+    coef = _coefficients(g, method, fit if method != "taylor" else 1.0)
+    A = math.fsum(abs(cm) * R**m for m, cm in enumerate(coef))
+    return _apriori(g, R, method, fit) + 2.0**-52 * A * math.exp(R) * (1 + 1e-12)
+
+
+def entry_error_bound(degree: int, radius: float, method: str = "taylor") -> float:
+    """The a-priori relative error ``eps`` of the polynomial on ``[-R, R]``,
+    ``|p(t) - e^t| <= eps e^t``, from the textbook formulas.
+
+    Taylor: ``e^R R^(g+1) / (g+1)!``; Chebyshev: ``e^(2R) R^(g+1) / (2^g (g+1)!)`` (the
+    interpolation remainder, divided by ``min e^t = e^-R``). May be ``inf``. These are
+    several times larger than the proved range of :func:`~ptheory.efficiency.certify`,
+    which the degree selection uses; ``"minimax"`` has no formula and returns the
+    certified ``max |p e^-t - 1|``.
     """
     g = check_degree(degree)
     method = check_method(method)
     R = check_real(radius, "radius", minimum=0.0)
-    if R == 0.0:
-        return 0.0
-    log_eps = (g + 1) * math.log(R) - math.lgamma(g + 2) + R
-    if method == "chebyshev":
-        log_eps += R - g * math.log(2.0)
-    return math.exp(log_eps) if log_eps < 700 else math.inf
+    if method == "minimax":
+        from .certificate import certify
+
+        return certify(g, R, "minimax").entry_error
+    return _apriori(g, R, method, R)
 
 
 def attention_error_bound(eps: float, v_max: float = 1.0) -> float:
-    """``2 eps / (1 - eps) * v_max``: the max-abs error of attention whose matrix entries
-    carry relative error at most ``eps``; ``inf`` when ``eps >= 1``."""
+    """The sharp max-abs error of attention whose matrix entries carry relative error at
+    most ``eps``: ``2 eps / (1 + sqrt(1 - eps^2)) * v_max`` (about ``eps``; ``inf`` when
+    ``eps >= 1``). Attained by two clusters of keys with relative errors ``+eps`` and
+    ``-eps`` (:func:`~ptheory.efficiency.certificate.range_attention_error`)."""
     eps = check_real(eps, "eps", minimum=0.0) if eps != math.inf else math.inf
     v_max = check_real(v_max, "v_max", minimum=0.0)
     if eps >= 1.0:
         return math.inf
-    return 2.0 * eps / (1.0 - eps) * v_max
+    return 2.0 * eps / (1.0 + math.sqrt(1.0 - eps * eps)) * v_max
 
 
 def score_radius(Q: torch.Tensor, K: torch.Tensor, scale: ScoreScale = "1/d") -> float:
@@ -235,9 +292,38 @@ def _unit_roundoff(dtype: torch.dtype) -> float:
     return float(torch.finfo(dtype).eps) / 2
 
 
-def _rounding_count(g: int, n: int, c: int, r: int, d: int) -> int:
-    """``N``: rounded operations on one term's path (see :func:`rounding_error_bound`)."""
-    return 2 * g + 8 + c + -(-n // c) + r + d
+_BLOCK = 64
+"""Keys summed in ``dtype`` inside one matrix product (and features on the query side);
+the partial sums of the blocks are added in float64. This bounds the additions a term
+meets in ``dtype`` by about ``2 * 64`` whatever ``n``: the rounding bound of float32 stays
+below ``1e-4`` of the softmax denominator at the degrees that pay."""
+
+
+def _query_blocks(r: int) -> tuple[int, int]:
+    """``(number, size)`` of the feature blocks on the query side: ``ceil(r / 64)`` blocks
+    of equal size at most 64."""
+    nr = -(-r // _BLOCK)
+    return nr, -(-r // nr)
+
+
+def _rounding_counts(g: int, n: int, r: int) -> tuple[int, int]:
+    """``(N, N_64)``: rounded operations on one term's path in the input's dtype and in
+    float64 (see :func:`rounding_error_bound`)."""
+    nr, size = _query_blocks(r)
+    block = min(_BLOCK, n)
+    n_dtype = 2 * g + 2 + block + size
+    n_64 = 12 + -(-n // _BLOCK) + nr
+    return n_dtype, n_64
+
+
+def _theta(g: int, n: int, r: int, dtype: torch.dtype) -> float:
+    """Bound on the relative perturbation of one term: ``(1 + gamma_N(u))(1 + gamma_N64(u_64))
+    - 1``; ``inf`` when either count times its unit roundoff reaches 1."""
+    n_dtype, n_64 = _rounding_counts(g, n, r)
+    u, u64 = _unit_roundoff(dtype), _unit_roundoff(torch.float64)
+    if n_dtype * u >= 1 or n_64 * u64 >= 1:
+        return math.inf
+    return (1 + n_dtype * u / (1 - n_dtype * u)) * (1 + n_64 * u64 / (1 - n_64 * u64)) - 1
 
 
 def rounding_error_bound(
@@ -255,20 +341,21 @@ def rounding_error_bound(
     denominator, as a fraction of the exact softmax denominator ``sum_j e^(s <q, k_j>)``,
     assuming no underflow or overflow (:func:`poly_error_bound` accounts for both).
 
-    Every term ``w_a phi_a(q) phi_a(k_j) [v_j, 1]`` of the computed sums passes through at
-    most ``2 g + 8`` rounded multiplications: ``g`` on the key side (the monomial, its
-    product with ``[v_j, 1]``), ``g`` on the query side, one for the weight, and six for
-    the weight itself (the coefficient rounded from 100 digits, ``s^m``, the multinomial,
-    two products, the cast to ``dtype``). Its additions: any order within a chunk of ``c``
-    keys (``c - 1``), one per chunk into the state (``ceil(n / c)``; the kernel adds each
-    chunk's product once, see :func:`_key_state`), and at most ``r + d`` over the
-    features. So each sum errs by at most ``gamma_N = N u / (1 - N u)`` times the sum of
-    its absolute terms (Higham, *Accuracy and Stability of Numerical Algorithms*, section
-    3.1), ``N = 2 g + 8 + c + ceil(n / c) + r + d``, ``u`` the unit roundoff of ``dtype``
-    (a float64 rounding counted as one of ``dtype``'s). For scores in ``[-R, R]`` the
-    absolute terms sum to at most ``n A(R) max|v|`` with ``A(R) = sum_m |c_m| R^m``, and
-    the denominator is at least ``n e^-R``: ``eta = gamma_N A(R) e^R``. ``radius`` is the
-    data's score radius ``R``, ``fit_radius`` the Chebyshev fit's (default ``R``).
+    Every term ``w_a phi_a(q) phi_a(k_j) [v_j, 1]`` of the computed sums passes, in
+    ``dtype``, through at most ``g - 1`` multiplications for each monomial, one for the
+    value, at most 63 additions inside a block of 64 keys, one cast of the state, one
+    product with the query's monomial and at most 63 additions inside a block of at most
+    64 features: ``N = 2 g + 2 + min(64, n) + s_r`` (``s_r`` the query-side block size).
+    In float64 it meets the weight (about 8 roundings), the sums over the ``ceil(n / 64)``
+    key blocks and the ``ceil(r / 64)`` feature blocks, and the division:
+    ``N_64 = 12 + ceil(n / 64) + ceil(r / 64)``. Each sum then errs by at most
+    ``theta = (1 + gamma_N)(1 + gamma_N64) - 1`` times the sum of its absolute terms
+    (Higham, *Accuracy and Stability of Numerical Algorithms*, section 3.1; ``gamma_k =
+    k u / (1 - k u)``, ``u`` the unit roundoff). For scores in ``[-R, R]`` the absolute
+    terms sum to at most ``n A(R) max|v|`` with ``A(R) = sum_m |c_m| R^m``, and the
+    denominator is at least ``n e^-R``: ``eta = theta A(R) e^R``. ``radius`` is the
+    data's score radius ``R``, ``fit_radius`` the fit's (Chebyshev and minimax; default
+    ``R``). ``chunk`` is accepted for compatibility and does not change the bound.
     ``inf`` when ``N u >= 1``.
     """
     g, method = check_degree(degree), check_method(method)
@@ -278,20 +365,14 @@ def rounding_error_bound(
     if dtype not in (torch.float16, torch.bfloat16, torch.float32, torch.float64):
         raise TypeError(f"dtype must be a torch floating dtype, got {dtype}")
     fit = R if fit_radius is None else check_real(fit_radius, "fit_radius", minimum=0.0)
-    r = _table(d, g).rank
-    c = (
-        _default_chunk(1, _kernel_rows(d, g))
-        if chunk is None
-        else check_int(chunk, "chunk", minimum=1)
-    )
-    c = min(c, n)
-    N = _rounding_count(g, n, c, r, d)
-    Nu = N * _unit_roundoff(dtype)
-    if Nu >= 1:
+    if chunk is not None:
+        check_int(chunk, "chunk", minimum=1)
+    theta = _theta(g, n, _table(d, g).rank, dtype)
+    if math.isinf(theta):
         return math.inf
     coef = _coefficients(g, method, fit)
     A = math.fsum(abs(cm) * R**m for m, cm in enumerate(coef))
-    return Nu / (1 - Nu) * A * math.exp(R)
+    return theta * A * math.exp(R) * (1 + 1e-12)
 
 
 def poly_error_bound(
@@ -308,62 +389,58 @@ def poly_error_bound(
 ) -> float:
     """A bound on ``max |poly_attention(Q, K, V, degree, method, ...) - Att(Q, K, V)|``,
     the computed output (in ``Q``'s dtype) against exact softmax attention in exact
-    arithmetic (score scale ``s`` as the float :func:`poly_attention` uses), for these
-    inputs.
+    arithmetic, for these inputs.
 
     With ``R`` the data's score radius (:func:`score_radius`, enlarged by the float64
-    rounding of the norms), ``eps`` = :func:`entry_error_bound` at ``R`` (Taylor) or at the
-    fit radius (Chebyshev: ``radius`` when given, else ``R``; a fit on a smaller interval
+    rounding of the norms) and ``[low, high]`` the certified range of the polynomial's
+    relative error on ``[-R, R]`` (:func:`~ptheory.efficiency.certify`, fitted on
+    ``radius`` when given, else on ``R``; a Chebyshev or minimax fit on a smaller interval
     than the data's has no bound: ``inf``), ``eta`` = :func:`rounding_error_bound` for
-    ``Q``'s dtype, and ``zeta`` the underflow term (below), the bound is ``E + u (|V|max + E)``
-    with::
+    ``Q``'s dtype, and ``zeta`` the underflow term (below), the bound is
+    ``E + u (|V|max + E)`` with::
 
-        E = 2 eps / (1 - eps) |V|max + (2 eta |V|max + zeta (1 + |V|max)) / (1 - eps - eta - zeta)
+        E = a(low, high) |V|max + (2 eta |V|max + zeta (1 + |V|max)) / (1 + low - eta - zeta)
 
-    (``inf`` when ``eps + eta + zeta >= 1``). The first term is the approximation error
-    (the chapter's theorem, exact arithmetic), the second the rounding of the sums and the
-    underflow, ``u (|V|max + E)`` the final division. Underflow and overflow: every
-    intermediate product is at most ``T = W M_q^g M_k^g v`` in size (``W`` the largest
-    weight, ``M_q, M_k, v`` the largest ``|Q|``, ``|K|``, ``|V|`` entries, each raised to at
-    least 1), every sum at most ``2 n r T``; if that is not below ``dtype``'s largest
-    number the bound is ``inf``. Each of the at most ``N + 1`` operations on a term's path
-    (``N`` of :func:`rounding_error_bound`) may add an absolute error up to ``dtype``'s
-    smallest normal number ``lambda`` (covering gradual underflow and flush-to-zero),
-    later multiplied by at most ``T``: ``zeta = 2 (N + 1) r lambda T e^R``. For
-    moderate entries ``zeta`` is negligible (``lambda`` is ``1e-38`` in float32).
-    ``rounding=False`` gives the exact-arithmetic term alone. ``chunk`` must be the one
-    :func:`poly_attention` used (default: its default).
+    (``inf`` when ``1 + low <= eta + zeta``), ``a`` the sharp
+    :func:`~ptheory.efficiency.certificate.range_attention_error`. The first term is the
+    approximation error (exact arithmetic, attained by two clusters of keys), the second
+    the rounding of the sums and the underflow, ``u (|V|max + E)`` the final cast.
+    Underflow and overflow: every intermediate product is at most ``T = W M_q^g M_k^g v``
+    in size (``W`` the largest weight, ``M_q, M_k, v`` the largest ``|Q|``, ``|K|``,
+    ``|V|`` entries, each raised to at least 1), every sum at most ``2 n r T``; if that
+    is not below ``dtype``'s largest number the bound is ``inf``. Each of the at most
+    ``N + N_64 + 1`` operations on a term's path may add an absolute error up to
+    ``dtype``'s smallest normal number ``lambda``, later multiplied by at most ``T``:
+    ``zeta = 2 (N + N_64 + 1) r lambda T e^R``. ``rounding=False`` gives the
+    exact-arithmetic term alone. ``chunk`` is accepted for compatibility.
     """
-    Q, K, V, batch = check_qkv(Q, K, V)
+    from .certificate import certify
+
+    Q, K, V, _ = check_qkv(Q, K, V)
     g, method = check_degree(degree), check_method(method)
     d, n = Q.shape[-1], K.shape[-2]
-    if chunk is None:  # the chunk poly_attention chooses for this batch
-        chunk = _default_chunk(math.prod(batch), _kernel_rows(d, g))
-    chunk = check_int(chunk, "chunk", minimum=1)
+    if chunk is not None:
+        check_int(chunk, "chunk", minimum=1)
     if not isinstance(rounding, bool):
         raise TypeError(f"rounding must be a bool, got {type(rounding).__name__}")
     s = resolve_scale(scale, d)
     u64 = _unit_roundoff(torch.float64)
     # the norms are computed in float64: enlarge R by their relative rounding error
     raw_radius = _score_radius(Q, K, s)
-    data_radius = raw_radius * (1 + 4 * (d + 4) * u64)
-    R = data_radius
-    fit = raw_radius  # the fit radius poly_attention uses (its coefficients)
-    if radius is not None:
-        radius = check_real(radius, "radius", minimum=0.0)
-        if method == "chebyshev" and radius < data_radius * (1 - 1e-12):
-            return math.inf
-        R = max(radius, data_radius) if method == "chebyshev" else data_radius
-        fit = radius
+    R = raw_radius * (1 + 4 * (d + 4) * u64)
+    fit = raw_radius if radius is None else check_real(radius, "radius", minimum=0.0)
+    if method != "taylor" and fit < R * (1 - 1e-12):
+        return math.inf  # fitted on a smaller interval than the data's scores
+    cert = certify(g, R, method, fit_radius=fit if method != "taylor" else None)
     v_max = float(V.abs().max()) if V.numel() else 0.0
-    eps = entry_error_bound(g, R, method)
+    range_error = cert.attention_error * v_max if math.isfinite(cert.attention_error) else math.inf
     if not rounding:
-        return attention_error_bound(eps, v_max)
-    eta = rounding_error_bound(
-        g, data_radius, method, n=n, d=d, dtype=Q.dtype, fit_radius=fit, chunk=chunk
-    )
+        return range_error
+    if not math.isfinite(range_error):
+        return math.inf
+    eta = rounding_error_bound(g, R, method, n=n, d=d, dtype=Q.dtype, fit_radius=fit)
     info = torch.finfo(Q.dtype)
-    w = np.abs(_weights_f64(d, g, method, fit if method == "chebyshev" else 1.0, s))
+    w = np.abs(_weights_f64(d, g, method, fit if method != "taylor" else 1.0, s))
     m_q = max(1.0, float(Q.abs().max()) if Q.numel() else 0.0)
     m_k = max(1.0, float(K.abs().max()))
     log_t = (
@@ -374,16 +451,15 @@ def poly_error_bound(
     r = _table(d, g).rank
     if log_t + math.log(2 * n * r) >= math.log(info.max) - 1:
         return math.inf
-    N = _rounding_count(g, n, min(chunk, n), r, d)
-    log_zeta = math.log(2 * (N + 1) * r * info.tiny) + log_t + data_radius
+    n_dtype, n_64 = _rounding_counts(g, n, r)
+    log_zeta = math.log(2 * (n_dtype + n_64 + 1) * r * info.tiny) + log_t + R
     zeta = math.exp(log_zeta) if log_zeta < 700 else math.inf
-    if eps + eta + zeta >= 1:
+    margin = 1 + cert.low - eta - zeta
+    if not margin > 0:
         return math.inf
     u = _unit_roundoff(Q.dtype)
-    E = 2 * eps / (1 - eps) * v_max + (2 * eta * v_max + zeta * (1 + v_max)) / (
-        1 - eps - eta - zeta
-    )
-    return E + u * (v_max + E)
+    E = range_error + (2 * eta * v_max + zeta * (1 + v_max)) / margin
+    return (E + u * (v_max + E)) * (1 + 1e-12)
 
 
 def monomial_weights(d: int, degree: int, coefficients: Sequence[float]) -> torch.Tensor:
@@ -407,10 +483,10 @@ def _weights_f64(d: int, g: int, method: str, R: float, s: float) -> np.ndarray:
 
 @lru_cache(maxsize=256)
 def _weights(d: int, g: int, method: str, R: float, s: float, dtype: torch.dtype) -> torch.Tensor:
-    """Per-monomial weights: ``p(s <q, k>) = sum_a c_|a| s^|a| (|a|! / a!) q^a k^a``, so the
-    score scale goes into the weights and the features are plain monomials. Raises
-    ``ValueError`` (naming ``degree``) when a weight underflows or overflows in ``dtype``
-    (in float32 ``1/g!`` underflows from ``g = 34``)."""
+    """Per-monomial weights in ``dtype``: ``p(s <q, k>) = sum_a c_|a| s^|a| (|a|! / a!) q^a
+    k^a``, so the score scale goes into the weights and the features are plain monomials.
+    Raises ``ValueError`` (naming ``degree``) when a weight underflows or overflows in
+    ``dtype`` (in float32 ``1/g!`` underflows from ``g = 34``)."""
     w = _weights_f64(d, g, method, R, s)
     info = torch.finfo(dtype)
     nonzero = np.abs(w[w != 0])
@@ -422,41 +498,10 @@ def _weights(d: int, g: int, method: str, R: float, s: float, dtype: torch.dtype
     return torch.tensor(w, dtype=dtype)
 
 
-def _low_rank(d: int, g: int) -> int:
-    """Rows of degree below ``g`` (the buffer the kernel materialises); 1 for ``g = 0``."""
-    return math.comb(d + g - 1, g - 1) if g >= 1 else 1
-
-
-@lru_cache(maxsize=64)
-def _top_ops(d: int, g: int) -> tuple[tuple[int, int, int, int], ...]:
-    """The top-degree rows as ``(i, src_start, src_stop, dst_start)``: rows
-    ``dst_start + k`` are ``x_i`` times rows ``src_start + k`` of degree ``g - 1``."""
-    if g == 0:
-        return ()
-    if g == 1:
-        return tuple((i, 0, 1, 1 + i) for i in range(d))
-    top = _low_rank(d, g)
-    return tuple(op for op in _table(d, g).ops if op[3] >= top)
-
-
-_FULL_RANK_MAX = 256
-"""Up to this rank the kernel materialises every monomial of a chunk and multiplies once
-(:func:`_kernel_rows`); above it, only those of degree below ``g``."""
-
-
-def _full(d: int, g: int) -> bool:
-    """Whether the kernel materialises all ``r`` monomials (small ranks: one matrix product
-    a chunk is faster than ``d + 1`` thin ones, and scales on two threads)."""
-    return _table(d, g).rank <= _FULL_RANK_MAX
-
-
-def _kernel_rows(d: int, g: int) -> int:
-    """Rows of the feature buffer the kernel fills per chunk: ``r`` or ``C(d+g-1, g-1)``."""
-    return _table(d, g).rank if _full(d, g) else _low_rank(d, g)
-
-
 def _default_chunk(b: int, r: int) -> int:
-    return max(256, min(8192, _CHUNK_FLOATS // max(1, b * r)))
+    """Tokens per chunk: a feature buffer of about ``2^20`` numbers, in whole blocks."""
+    c = max(256, min(8192, _CHUNK_FLOATS // max(1, b * r)))
+    return c - c % _BLOCK
 
 
 def poly_attention(
@@ -475,37 +520,57 @@ def poly_attention(
     ``Q: (..., n_q, d)``, ``K: (..., n, d)``, ``V: (..., n, d_v)`` (one token a row, batch
     dimensions broadcast) give ``(..., n_q, d_v)`` in ``Q``'s dtype and on its device, the
     contract of :func:`~ptheory.efficiency.exact_attention`. ``degree`` is ``g``, the rank
-    is ``r = C(d + g, g)``. ``method="chebyshev"`` fits ``exp`` on ``[-radius, radius]``
-    (default: :func:`score_radius` of the data). Tokens are processed ``chunk`` at a time.
-    Up to rank 256 a chunk's ``r`` monomials are materialised and enter one matrix product;
-    above it only those of degree below ``g`` are (``C(d + g - 1, g - 1)`` rows a chunk),
-    and the top-degree block enters ``d`` thinner products as ``x_i`` times a block of
-    degree ``g - 1`` (less memory traffic where ``r`` is large; measured faster there).
-    Both ways round the same operations (:func:`rounding_error_bound`). Memory stays
-    ``O(r (d_v + chunk))`` beyond the inputs and output. The error
-    is at most :func:`poly_error_bound`; if the polynomial is not positive on the scores
-    (``eps >= 1``) the normaliser can vanish and the output is meaningless.
+    is ``r = C(d + g, g)``. ``method``: ``"taylor"``, ``"chebyshev"`` or ``"minimax"``,
+    the last two fitted on ``[-radius, radius]`` (default: :func:`score_radius` of the
+    data). Tokens are processed ``chunk`` at a time (rounded to whole blocks of 64).
+
+    The key side builds a chunk's monomials, multiplies them with ``[V, 1]`` in blocks of
+    64 keys (one batched matrix product in ``dtype``) and adds the blocks' partial states
+    in float64; the weights multiply the state in float64, which is then cast to ``dtype``.
+    The query side multiplies each chunk's monomials with the state in blocks of at most
+    64 features and adds the blocks in float64, divides in float64 and casts the output.
+    So every sum in ``dtype`` has at most 64 terms whatever ``n``
+    (:func:`rounding_error_bound`), and the error is at most :func:`poly_error_bound`;
+    if the polynomial is not positive on the scores the normaliser can vanish and the
+    output is meaningless. Memory stays ``O(r (d_v + chunk))`` beyond the inputs and
+    output.
     """
     Q, K, V, batch = check_qkv(Q, K, V)
     g, method = check_degree(degree), check_method(method)
     d, n, n_q, d_v = Q.shape[-1], K.shape[-2], Q.shape[-2], V.shape[-1]
     s = resolve_scale(scale, d)
     if radius is None:
-        R = _score_radius(Q, K, s) if method == "chebyshev" else 1.0
+        R = _score_radius(Q, K, s) if method != "taylor" else 1.0
     else:
         R = check_real(radius, "radius", minimum=0.0)
+    if method == "taylor":
+        R = 1.0
     b = math.prod(batch)
+    r = _table(d, g).rank
     if chunk is None:
-        chunk = _default_chunk(b, _kernel_rows(d, g))
+        chunk = _default_chunk(b, r)
     chunk = check_int(chunk, "chunk", minimum=1)
+    chunk = max(_BLOCK, chunk - chunk % _BLOCK)
     dtype, device = Q.dtype, Q.device
-    weights = _weights(d, g, method, R, s, dtype).to(device)
+    w = torch.from_numpy(_weights_f64(d, g, method, R, s)).to(device)
     Kb, Vb, Qb = K.reshape(b, n, d), V.reshape(b, n, d_v), Q.reshape(b, n_q, d)
     with torch.no_grad():  # not differentiable: buffers are written in place
         workers = torch.get_num_threads() if device.type == "cpu" else 1
         S = _key_state(Kb, Vb, g, chunk, workers)
-        S *= weights[:, None]
+        S *= w[:, None]
+        S = _cast_state(S, dtype, g)
         return _query_output(Qb, S, g, chunk, workers).reshape(*batch, n_q, d_v)
+
+
+def _cast_state(S: torch.Tensor, dtype: torch.dtype, g: int) -> torch.Tensor:
+    """The float64 state in ``dtype``; ``ValueError`` when an entry overflows there."""
+    out = S.to(dtype)
+    if dtype != torch.float64 and not bool(torch.isfinite(out).all()):
+        raise ValueError(
+            f"degree {g}: the weighted key state overflows {dtype}; use float64, smaller "
+            "entries or a smaller degree"
+        )
+    return out
 
 
 _POOLS: dict[int, ThreadPoolExecutor] = {}
@@ -573,101 +638,119 @@ def _map_chunks(workers: int, make_worker, tasks: list) -> None:
 def _key_state(
     K: torch.Tensor, V: torch.Tensor, g: int, chunk: int, workers: int = 1
 ) -> torch.Tensor:
-    """``S = U_2^T [V, 1]`` without weights: ``(b, r, d_v + 1)``, over chunks of keys.
+    """``S = U_2^T [V, 1]`` without weights, in float64: ``(b, r, d_v + 1)``.
 
-    Each chunk's product goes to a buffer of its own and is added to ``S`` by one
-    addition, chunks in order: :func:`rounding_error_bound` counts
-    ``c - 1 + ceil(n / c)`` additions per term, which accumulating inside the matrix
-    product (``baddbmm_``, whose internal order BLAS does not promise) would not
-    guarantee. ``workers > 1`` computes the chunks' products on that many threads
-    (:func:`_run_pool`); the sum is the same, bit for bit, as with one worker on one thread.
+    Keys go ``chunk`` at a time (a multiple of 64): the chunk's monomials are built, one
+    row per monomial, and multiplied with ``[V, 1]`` in blocks of 64 keys (one batched
+    matrix product in the input's dtype; the last block padded with zero keys whose
+    ``[v, 1]`` row is zero, so they add nothing). The blocks' partial states are added in
+    float64, chunk after chunk, so the sum is the same, bit for bit, on any number of
+    workers (:func:`_run_pool`).
     """
     b, n, d = K.shape
     d_v = V.shape[-1]
-    r, r_low, top = _table(d, g).rank, _low_rank(d, g), _top_ops(d, g)
-    c_max = min(chunk, n)
+    r = _table(d, g).rank
+    c_max = min(chunk, -(-n // _BLOCK) * _BLOCK)
+    nb_max = c_max // _BLOCK
     starts = list(range(0, n, chunk))
-    full = _full(d, g)
+    dtype, device = K.dtype, K.device
 
     def make_worker():
-        buf = torch.empty(b, r if full else r_low, c_max, dtype=K.dtype, device=K.device)
-        buf[:, 0] = 1.0
-        vbuf = torch.empty(b, d_v + 1, c_max, dtype=K.dtype, device=K.device)
+        feats = torch.empty(1, r, c_max, dtype=dtype, device=device)
+        feats[:, 0] = 1.0
+        xbuf = torch.empty(1, d, c_max, dtype=dtype, device=device)
+        vtmp = torch.empty(c_max, d_v, dtype=dtype, device=device)
+        vbuf = torch.empty(nb_max, d_v + 1, _BLOCK, dtype=dtype, device=device)
         vbuf[:, d_v] = 1.0
-        xv = None if full else torch.empty_like(vbuf)  # x_i [v, 1], low layout only
+        part = torch.empty(nb_max, d_v + 1, r, dtype=dtype, device=device)
 
-        def run(a: int, part: torch.Tensor) -> None:
+        def run(i: int, a: int, out: torch.Tensor) -> None:
             c = min(chunk, n - a)
-            x = K[:, a : a + c].transpose(1, 2)
-            vv = vbuf[:, :, :c]
-            vv[:, :d_v] = V[:, a : a + c].transpose(1, 2)
-            if full:  # every monomial, one product
-                torch.bmm(_features(x, g, buf[:, :, :c]), vv.transpose(1, 2), out=part)
-                return
-            low = _features(x, g - 1, buf[:, :, :c]) if g >= 1 else buf[:, :, :c]
-            torch.bmm(low, vv.transpose(1, 2), out=part.narrow(1, 0, r_low))
-            for i, s0, s1, dst in top:
-                xi = torch.mul(vv, x[:, i : i + 1], out=xv[:, :, :c])
-                torch.bmm(
-                    low.narrow(1, s0, s1 - s0),
-                    xi.transpose(1, 2),
-                    out=part.narrow(1, dst, s1 - s0),
-                )
+            nb = -(-c // _BLOCK)
+            width = nb * _BLOCK
+            vb = vbuf[:nb]  # (nb, d_v + 1, 64): each block's [V, 1], transposed
+            if width == c:
+                x = K[i, a : a + c].T.unsqueeze(0)  # (1, d, c), a view
+                vb[:, :d_v] = V[i, a : a + c].view(nb, _BLOCK, d_v).transpose(1, 2)
+            else:  # pad with zero keys whose [v, 1] row is zero: they add nothing
+                x = xbuf[:, :, :width]
+                x[0, :, :c] = K[i, a : a + c].T
+                x[0, :, c:] = 0.0
+                vtmp[:c] = V[i, a : a + c]
+                vtmp[c:width] = 0.0
+                vb[:, :d_v] = vtmp[:width].view(nb, _BLOCK, d_v).transpose(1, 2)
+                vb[nb - 1, d_v, c - (nb - 1) * _BLOCK :] = 0.0
+            f = _features(x, g, feats[:, :, :width])[0]  # (r, width)
+            blocks = f.view(r, nb, _BLOCK).permute(1, 2, 0)  # (nb, 64, r), a view
+            p = torch.bmm(vb, blocks, out=part[:nb])  # (nb, d_v + 1, r): 64 terms a sum
+            torch.sum(p.double(), dim=0, out=out)
+            if width > c:
+                vb[nb - 1, d_v] = 1.0
 
         return run
 
-    S = torch.zeros(b, r, d_v + 1, dtype=K.dtype, device=K.device)
-    if workers <= 1 or len(starts) == 1:
-        run, part = make_worker(), torch.empty_like(S)
-        for a in starts:
-            run(a, part)
-            S += part
-        return S
-    parts = torch.empty(len(starts), b, r, d_v + 1, dtype=K.dtype, device=K.device)
-    _run_pool(workers, make_worker, [(a, parts[k]) for k, a in enumerate(starts)])
-    for part in parts:
-        S += part
-    return S
+    S = torch.zeros(b, d_v + 1, r, dtype=torch.float64, device=device)
+    tasks = [(i, a) for i in range(b) for a in starts]
+    if workers <= 1 or len(tasks) == 1:
+        run, part = make_worker(), torch.empty(d_v + 1, r, dtype=torch.float64, device=device)
+        for i, a in tasks:
+            run(i, a, part)
+            S[i] += part
+        return S.transpose(1, 2)
+    parts = torch.empty(len(tasks), d_v + 1, r, dtype=torch.float64, device=device)
+    _run_pool(workers, make_worker, [(i, a, parts[k]) for k, (i, a) in enumerate(tasks)])
+    for (i, _), part in zip(tasks, parts, strict=True):
+        S[i] += part
+    return S.transpose(1, 2)
 
 
 def _query_output(
     Q: torch.Tensor, S: torch.Tensor, g: int, chunk: int, workers: int = 1
 ) -> torch.Tensor:
-    """``(U_1 S)[:, :d_v] / (U_1 S)[:, d_v]`` over chunks of queries: ``(b, n_q, d_v)``;
-    ``workers > 1`` spreads the chunks over threads (:func:`_run_pool`), same result."""
-    b, n_q, d = Q.shape
+    """``(U_1 S)[:, :d_v] / (U_1 S)[:, d_v]`` over chunks of queries: ``(b, n_q, d_v)``.
+
+    ``S: (b, r, d_v + 1)`` in the queries' dtype. The ``r`` features are cut into
+    ``ceil(r / 64)`` equal blocks; one batched product per chunk gives each block's
+    partial numerator (at most 64 terms a sum), added in float64; the division is in
+    float64 and the result cast to the dtype. ``workers > 1`` spreads the chunks over
+    threads (:func:`_run_pool`), same result.
+    """
+    b, n_q, _ = Q.shape
     d_v = S.shape[-1] - 1
-    r_low, top = _low_rank(d, g), _top_ops(d, g)
-    out = torch.empty(b, n_q, d_v, dtype=Q.dtype, device=Q.device)
+    r = S.shape[1]
+    dtype, device = Q.dtype, Q.device
+    out = torch.empty(b, n_q, d_v, dtype=dtype, device=device)
     if n_q == 0:
         return out
+    nr, size = _query_blocks(r)
+    r_pad = nr * size
     c_max = min(chunk, n_q)
-    ST = S.transpose(1, 2)  # (b, d_v + 1, r)
+    S_pad = torch.zeros(b, r_pad, d_v + 1, dtype=dtype, device=device)
+    S_pad[:, :r] = S
+    ST = S_pad.view(b, nr, size, d_v + 1).transpose(-1, -2).reshape(b * nr, d_v + 1, size)
     starts = list(range(0, n_q, chunk))
 
-    full = _full(d, g)
-
     def make_worker():
-        buf = torch.empty(b, S.shape[1] if full else r_low, c_max, dtype=Q.dtype, device=Q.device)
-        buf[:, 0] = 1.0
-        num = torch.empty(b, d_v + 1, c_max, dtype=Q.dtype, device=Q.device)
-        part = torch.empty_like(num)
+        feats = torch.empty(b, r_pad, c_max, dtype=dtype, device=device)
+        feats[:, 0] = 1.0
+        feats[:, r:] = 0.0  # padding features: zero rows of the state meet zeros
+        num = torch.empty(b * nr, d_v + 1, c_max, dtype=dtype, device=device)
+        acc = torch.empty(b, d_v + 1, c_max, dtype=torch.float64, device=device)
+        res = torch.empty(b, d_v, c_max, dtype=dtype, device=device)
 
         def run(a: int) -> None:
             c = min(chunk, n_q - a)
             x = Q[:, a : a + c].transpose(1, 2)
-            if full:  # every monomial, one product
-                acc = torch.bmm(ST, _features(x, g, buf[:, :, :c]), out=num[:, :, :c])
-                torch.div(acc[:, :d_v], acc[:, d_v:], out=out[:, a : a + c].transpose(1, 2))
-                return
-            low = _features(x, g - 1, buf[:, :, :c]) if g >= 1 else buf[:, :, :c]
-            acc = torch.bmm(ST.narrow(2, 0, r_low), low, out=num[:, :, :c])
-            for i, s0, s1, dst in top:
-                p = torch.bmm(
-                    ST.narrow(2, dst, s1 - s0), low.narrow(1, s0, s1 - s0), out=part[:, :, :c]
-                )
-                acc.addcmul_(p, x[:, i : i + 1])
-            torch.div(acc[:, :d_v], acc[:, d_v:], out=out[:, a : a + c].transpose(1, 2))
+            _features(x, g, feats[:, :r, :c])
+            blocks = feats[:, :, :c].reshape(b * nr, size, c)
+            part = torch.bmm(ST, blocks, out=num[:, :, :c])
+            if nr == 1:  # one block: the sum is the product's; divide in dtype
+                tot = part
+            else:  # add the blocks' partial numerators in float64
+                tot = acc[:, :, :c]
+                torch.sum(part.view(b, nr, d_v + 1, c).double(), dim=1, out=tot)
+            torch.div(tot[:, :d_v], tot[:, d_v:], out=res[:, :, :c])
+            out[:, a : a + c] = res[:, :, :c].transpose(1, 2)
 
         return run
 

@@ -1,12 +1,15 @@
 """The phase transition at ``B ~ sqrt(ln n)``: retrieval, the hardness gadget, feasibility.
 
-Serves Hu et al. (2025), the hardness beyond the norm criterion (SETH hardness, via Alman and
-Song, 2023). Entries of queries and keys are ``+-B`` (Boolean vectors scaled by ``B``), scores
-are scaled by ``1/d``, so a key equal to the query scores ``B^2`` and a random key about ``B^2 /
-sqrt(d)``. The softmax mass of one planted key against ``n`` others is about ``1 / (1 + n
-e^{-B^2})``: it jumps from near 0 to near 1 as ``B`` passes ``sqrt(ln n)``. Past that point
-attention performs nearest-neighbour retrieval, the problem the hardness reduction starts from,
-and a low-rank (polynomial) approximation can no longer follow.
+Serves the hardness beyond the norm criterion (Alman and Song, 2023, whose result Hu et al.,
+2025, apply to prompt tuning). Entries of queries and keys are ``+-B`` (Boolean vectors scaled
+by ``B``), scores are scaled by ``1/d``, so a key equal to the query scores ``B^2`` and a random
+key about ``B^2 / sqrt(d)``. The softmax mass of one planted key against ``n`` others is about
+``1 / (1 + n e^{-B^2})``: it jumps from near 0 to near 1 as ``B`` passes ``sqrt(ln n)``. Past
+that point attention can retrieve the key closest to a query, the mechanism of the hardness
+reduction. The hardness itself (no truly sub-quadratic algorithm under SETH) holds for
+``d = Theta(log n)``, a small approximation gap and error ``1/poly(n)``; the small instances
+here have a large gap and fixed ``d``, and locality-sensitive hashing decides them quickly
+(:func:`lsh_gadget`).
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ from dataclasses import dataclass
 import torch
 
 from .._validate import check_int, check_real
-from ._inputs import check_method
+from .certificate import certify, minimax_lower_bound, range_attention_error, two_cluster_input
 from .exact import exact_attention
-from .polynomial import attention_error_bound, entry_error_bound, poly_attention
+from .polynomial import poly_attention
 
 __all__ = [
     "FeasibleBound",
@@ -106,8 +109,9 @@ class GadgetResult:
     ``accuracy``: share of queries whose "is there a close key?" answer, read off the
     attention output, is right; ``retrieved``: share of planted queries whose output points
     to their close key (correlation above the threshold); ``poly_accuracy``: the same
-    decision read off the best polynomial approximation of rank ``<= n / 5`` (``nan`` when
-    not computed); ``poly_degree``/``poly_rank``: that approximation.
+    decision read off the polynomial method at the largest degree whose rank fits the
+    budget, with the better of the Taylor, Chebyshev and minimax polynomials (``nan``
+    when not computed); ``poly_degree``/``poly_rank``: that degree and its rank.
     """
 
     entry_bound: float
@@ -131,6 +135,7 @@ def nn_gadget(
     queries: int = 32,
     flips: int | None = None,
     poly: bool = True,
+    rank_budget: float | None = None,
     seed: int = 0,
 ) -> list[GadgetResult]:
     """The approximate nearest-neighbour gadget of the hardness reduction, on a small instance.
@@ -142,8 +147,11 @@ def nn_gadget(
     mean of keys; the decision "a close key exists" is ``<output, a>/d > tau``, ``tau``
     halfway between a close key's correlation ``1 - 2 flips/d`` and ``sqrt(2 ln n / d)``,
     the scale of the largest correlation of a random vector with ``n`` random keys.
-    With ``poly`` the same decision is read off the polynomial approximation of largest
-    degree with rank ``C(d + g, g) <= n / 5`` (the better of Taylor and Chebyshev).
+    With ``poly`` the same decision is read off the polynomial method at the largest
+    degree with rank ``C(d + g, g) <= rank_budget`` (default ``sqrt(n)``, which keeps its
+    time ``O(n^1.5 d)``), the better of the Taylor, Chebyshev and minimax polynomials.
+    At ``d = 64`` no degree above 0 fits a budget below 65: the method is then the plain
+    average of the values.
     """
     n = check_int(n, "n", minimum=2)
     Bs = _bounds(entry_bounds)
@@ -151,8 +159,11 @@ def nn_gadget(
     m = check_int(queries, "queries", minimum=2)
     flips = d // 16 if flips is None else check_int(flips, "flips", minimum=0, maximum=d // 2)
     seed = check_int(seed, "seed", minimum=0)
+    budget = (
+        math.sqrt(n) if rank_budget is None else check_real(rank_budget, "rank_budget", minimum=1.0)
+    )
     keys, A, close, threshold = _gadget_instance(n, d, m, flips, seed)
-    g = max(0, _largest_degree(d, n / 5))
+    g = max(0, _largest_degree(d, budget))
     results = []
     for B in Bs:
         out = exact_attention(B * A, B * keys, keys)
@@ -162,7 +173,7 @@ def nn_gadget(
         poly_acc = math.nan
         if poly:
             best = -1.0
-            for method in ("taylor", "chebyshev"):
+            for method in ("taylor", "chebyshev", "minimax"):
                 approx = poly_attention(B * A, B * keys, keys, g, method)
                 c = (approx * A).sum(-1) / d
                 best = max(best, float(((c > threshold) == close).double().mean()))
@@ -249,9 +260,16 @@ def lsh_gadget(
 
 @dataclass(frozen=True)
 class FeasibleBound:
-    """The largest ``B`` at which a rank-``<= n * rank_fraction`` polynomial reaches
-    ``target``: ``proved`` from the error bound (worst case over all inputs with entries
-    in ``[-B, B]``), ``measured`` on planted-duplicate instances; with the degree used."""
+    """The largest entry bound ``B`` at which a polynomial of rank at most ``max_rank``
+    (degree at most ``max_degree``) guarantees ``target`` (:func:`largest_feasible_bound`).
+
+    ``proved``: that ``B`` (certified, the rounding of ``dtype`` included); ``method``:
+    the polynomial that reaches it; ``above``: ``B`` a little beyond it (``proved`` times
+    ``1 + step``), where ``attained`` is the error that the two-cluster input reaches for
+    the best polynomial of degree ``max_degree`` (the minimax one) and ``lower`` the
+    proved lower bound on the worst error of *every* polynomial of that degree: both above
+    ``target`` show that the limit is sharp.
+    """
 
     n: int
     d: int
@@ -259,7 +277,15 @@ class FeasibleBound:
     max_degree: int
     max_rank: int
     proved: float
-    measured: float
+    method: str
+    above: float
+    attained: float
+    lower: float
+
+    @property
+    def ratio(self) -> float:
+        """``proved / sqrt(ln n)``."""
+        return self.proved / math.sqrt(math.log(self.n))
 
 
 def largest_feasible_bound(
@@ -267,50 +293,64 @@ def largest_feasible_bound(
     *,
     d: int = 8,
     target: float = 1e-2,
-    rank_fraction: float = 0.2,
-    grid: Sequence[float] | None = None,
-    method: str = "chebyshev",
-    seed: int = 0,
-    measure: bool = True,
+    rank_exponent: float = 0.5,
+    dtype: torch.dtype | None = torch.float64,
+    tol: float = 1e-3,
+    step: float = 0.02,
 ) -> FeasibleBound:
-    """Largest ``B`` (on ``grid``, default ``0.05, 0.10, ..., 6``) at which a polynomial of
-    rank ``C(d + g, g) <= rank_fraction * n`` approximates attention within ``target``.
+    """The largest ``B`` at which the polynomial method with rank at most ``n^rank_exponent``
+    guarantees ``target`` (per unit of ``max|V|``) for every input with entries in
+    ``[-B, B]``, ``n`` keys and ``d`` dimensions.
 
-    ``proved``: the largest ``B`` whose proved bound (:func:`entry_error_bound`, with the
-    largest allowed degree) is at most ``target``. ``measured``: the largest ``B`` on the
-    grid up to which the measured max-abs error stays within ``target`` on a planted
-    instance: ``n`` keys in ``{-B, B}^d``, the queries duplicates of keys (their scores
-    reach ``B^2``), values uniform in ``[-1, 1]``; float64 throughout. With
-    ``measure=False`` only the (cheap) proved limit is computed and ``measured`` is ``nan``.
+    The default budget ``sqrt(n)`` keeps the method's time ``O(n r d) = O(n^1.5 d)``,
+    truly sub-quadratic. The guarantee is the certified worst-case bound of
+    :func:`~ptheory.efficiency.select_degree` (with ``dtype``, the kernel's rounding on
+    ``n`` keys included) for the minimax or Chebyshev polynomial of the largest affordable
+    degree ``g`` or of ``g - 1``, ``g - 2`` (which round less); ``B`` is found by
+    bisection to ``tol`` (relative). The limit is then
+    checked from above: at ``B (1 + step)`` the two-cluster input of the minimax
+    polynomial of the largest affordable degree (:func:`~ptheory.efficiency.certificate.
+    two_cluster_input`, float64) and de la Vallee Poussin's lower bound for every
+    polynomial of that degree (:func:`~ptheory.efficiency.minimax_lower_bound`).
     """
     n = check_int(n, "n", minimum=2)
     d = check_int(d, "d", minimum=1)
     target = check_real(target, "target", minimum=0.0, strict_minimum=True)
-    rank_fraction = check_real(rank_fraction, "rank_fraction", minimum=0.0, strict_minimum=True)
-    method = check_method(method)
-    seed = check_int(seed, "seed", minimum=0)
-    if not isinstance(measure, bool):
-        raise TypeError(f"measure must be a bool, got {type(measure).__name__}")
-    grid = [0.05 * k for k in range(1, 121)] if grid is None else sorted(_bounds(grid, "grid"))
-    g = _largest_degree(d, rank_fraction * n)
+    rank_exponent = check_real(rank_exponent, "rank_exponent", minimum=0.0, maximum=2.0)
+    tol = check_real(tol, "tol", minimum=0.0, strict_minimum=True)
+    step = check_real(step, "step", minimum=0.0, strict_minimum=True)
+    budget = n**rank_exponent
+    g = _largest_degree(d, budget)
     if g < 0:
-        return FeasibleBound(n, d, target, -1, 0, 0.0, 0.0)
-    proved = 0.0
-    for B in grid:
-        if attention_error_bound(entry_error_bound(g, B * B, method)) <= target:
-            proved = B
-    if not measure:
-        return FeasibleBound(n, d, target, g, math.comb(d + g, g), proved, math.nan)
-    keys = sign_vectors(n, d, seed=seed)
-    gen = torch.Generator().manual_seed(seed + 1)
-    queries = keys[torch.randperm(n, generator=gen)[: min(n, 64)]]
-    V = torch.rand(n, d, generator=gen, dtype=torch.float64) * 2 - 1
-    measured = 0.0
-    for B in grid:
-        exact = exact_attention(B * queries, B * keys, V)
-        approx = poly_attention(B * queries, B * keys, V, g, method)
-        err = float((approx - exact).abs().max())
-        if not err <= target:  # also stops at nan
-            break
-        measured = B
-    return FeasibleBound(n, d, target, g, math.comb(d + g, g), proved, measured)
+        return FeasibleBound(n, d, target, -1, 0, 0.0, "", 0.0, math.nan, math.nan)
+
+    from .degree import _worst_case_bound
+
+    def plan(B: float) -> str | None:
+        """The polynomial that certifies ``target`` at ``B`` with degree ``g`` or one of the
+        two below it (higher degrees approximate better but round more), else None."""
+        for g_try in range(g, max(-1, g - 3), -1):
+            for m in ("minimax", "chebyshev"):
+                if _worst_case_bound(g_try, m, B, d, dtype, n)[0] <= target:
+                    return m
+        return None
+
+    lo, hi = 0.0, 1.0
+    while plan(hi) is not None:
+        lo, hi = hi, 2 * hi
+    while hi - lo > tol * max(lo, 1e-3):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if plan(mid) is not None else (lo, mid)
+    method = plan(lo) or ""
+    above = lo * (1 + step)
+    R = above * above
+    cert = certify(g, R, "minimax")
+    Q, K, V = two_cluster_input(cert, above, d=d, n=4096)
+    err = float(
+        (poly_attention(Q, K, V, g, "minimax", radius=R) - exact_attention(Q, K, V, reference=True))
+        .abs()
+        .max()
+    )
+    lb = minimax_lower_bound(g, R)
+    lower = range_attention_error(-lb, lb) if lb < 1 else math.inf
+    return FeasibleBound(n, d, target, g, math.comb(d + g, g), lo, method, above, err, lower)

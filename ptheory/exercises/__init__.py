@@ -15,14 +15,16 @@ what is wrong otherwise. It accepts any correct answer (it tests properties of t
 or recomputes the quantity independently, rather than comparing with one reference
 output), never raises on what a reader hands it, and never shows the solution.
 
-Modules: ``foundation`` (the model chapter), ``universality``, ``capacity``,
-``efficiency`` (the book's three parts), ``real_prompts``, ``real_segment`` and
+Modules: ``foundation`` (the model chapter), ``universality``, ``capacity_memory``
+(memorization_capacity and invertible_layers), ``capacity_rays`` (unmemorizable_dataset
+and prompt_vs_lora), ``efficiency``, and ``real_prompts``, ``real_segment`` and
 ``real_efficiency`` (the chapters of the Real models part); ``_core`` holds
 :class:`Feedback` and the helpers checks are written with.
 """
 
 from . import (
-    capacity,
+    capacity_memory,
+    capacity_rays,
     efficiency,
     foundation,
     real_efficiency,
@@ -31,7 +33,8 @@ from . import (
     universality,
 )
 from ._core import Exercise, Feedback, check, exercises, probe, registered_checks
-from .capacity import *  # noqa: F403
+from .capacity_memory import *  # noqa: F403
+from .capacity_rays import *  # noqa: F403
 from .efficiency import *  # noqa: F403
 from .foundation import *  # noqa: F403
 from .real_efficiency import *  # noqa: F403
@@ -48,7 +51,8 @@ __all__ = [
     "registered_checks",
     *foundation.__all__,
     *universality.__all__,
-    *capacity.__all__,
+    *capacity_memory.__all__,
+    *capacity_rays.__all__,
     *efficiency.__all__,
     *real_prompts.__all__,
     *real_segment.__all__,

@@ -135,7 +135,7 @@ def size_comparison(
         d, L = shape
         rows = [construction_size(1 / v, lipschitz, d, L, p=p) for v in inv_eps]
         m = d * L
-        out["codes"][f"codes K, dL={m}"] = [r["log10 codes"] for r in rows]
+        out["codes"][f"number of codes, dL={m}"] = [r["log10 codes"] for r in rows]
         out["prompt"][f"prompt length, dL={m}"] = [r["log10 prompt length"] for r in rows]
         out["jackson"][f"Jackson-type count, $S^{m}$"] = [
             math.log10(jackson_count(1 / v, lipschitz, m)) for v in inv_eps

@@ -20,6 +20,7 @@ analytically; :data:`MAX_CODES` is the one limit on what is built.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 import torch
 
 from .._validate import as_tensor, check_finite, check_int, check_matrix_batch, check_p, check_real
-from ..model import Transformer, prompt_forward
+from ..model import Transformer, prompt_forward, torch_threads
 from .grid import grid_sequences, levels, quantization_bound, target_table
 from .layers import (
     clamp_layer,
@@ -46,9 +47,12 @@ __all__ = [
     "Dimensions",
     "UniversalModel",
     "all_prompts",
+    "cached_construct",
+    "check_enumerable",
     "construct",
+    "context_codes",
     "contextual_codes",
-    "default_lam",
+    "default_beta",
     "dimensions",
     "ff2_table",
     "front_model",
@@ -56,15 +60,36 @@ __all__ = [
 ]
 
 F64 = torch.float64
-MAX_CODES = 20_000  # contextual codes: the one limit on what construct builds
+MAX_CODES = 20_000
+"""The one limit on what is enumerated: (grid prompt, grid input, position) triples.
+
+:func:`construct`, :func:`all_prompts`, :func:`grid_codes` and the exact codes of
+:mod:`.precision` list every triple; beyond this many they refuse (use
+:func:`dimensions`, which computes every size without listing anything)."""
 RHO = 0.2  # spread of the scores over the keys, for the lowest query code
 
 
-def default_lam(d: int, L: int, delta: float, rho: float = RHO) -> float:
-    """``lam = rho / (A (n V - 1))``: the scores of the lowest query spread over ``rho``.
+def one_thread(fn: Callable) -> Callable:
+    """Decorator: run ``fn`` on one CPU thread (restoring the setting afterwards). The
+    construction's work is many small tensor operations, for which starting threads
+    costs more than it saves, most of all on a busy machine; the results do not depend
+    on the thread count."""
 
-    Token codes lie in ``[A, A + n V - 1]``, so ``lam a_i a_k`` varies over the keys by
-    ``lam a_k (n V - 1) >= rho``. Tuned by measurement (chapter on contextual mappings).
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with torch_threads(1):
+            return fn(*args, **kwargs)
+
+    return wrapper
+
+
+def default_beta(d: int, L: int, delta: float, rho: float = RHO) -> float:
+    """``beta = rho / (A (n V - 1))``: the scores of the lowest query spread over ``rho``.
+
+    Token codes lie in ``[A, A + n V - 1]``, so ``beta a_i a_k`` varies over the keys by
+    ``beta a_k (n V - 1) >= rho``: attention is nearly uniform. Any ``beta > 0`` outside a
+    finite set makes the codes distinct in exact arithmetic
+    (:mod:`.scales`); this one is checked by enumeration wherever a model is built.
     """
     d = check_int(d, "d", minimum=1)
     L = check_int(L, "L", minimum=1)
@@ -75,6 +100,17 @@ def default_lam(d: int, L: int, delta: float, rho: float = RHO) -> float:
     return rho / (code_offset(d, n, delta) * (n * V - 1))
 
 
+def check_enumerable(dims: Dimensions) -> None:
+    """Raise ``ValueError`` (naming ``delta``) if ``dims`` has more than :data:`MAX_CODES`
+    (prompt, input, position) triples: too many to list."""
+    if dims.n_codes > MAX_CODES:
+        raise ValueError(
+            f"delta={dims.delta:g} with d={dims.d}, L={dims.L} has "
+            f"10^{math.log10(dims.n_codes):.1f} (prompt, input, position) triples, more "
+            f"than MAX_CODES = {MAX_CODES} can be listed; use dimensions() for its sizes"
+        )
+
+
 @dataclass(frozen=True)
 class Dimensions:
     """Sizes of the construction for ``(d, L, delta)``, computed without building it.
@@ -82,7 +118,7 @@ class Dimensions:
     ``class_size`` and ``n_codes`` are exact integers (they explode); ``width`` is the
     widest feed-forward layer, ``depth`` the number of layers (attention included),
     ``ff2_layers`` the ``(hidden width, how many layers)`` of ``FF_2`` (the builders use
-    it), ``lam`` the attention's ``lambda``, ``key_query_norm`` the largest entry of
+    it), ``beta`` the scale of the attention weights, ``key_query_norm`` the largest entry of
     ``W_Q [P, X]`` and ``W_K [P, X]``.
     """
 
@@ -100,7 +136,7 @@ class Dimensions:
     width: int
     depth: int
     n_params: int
-    lam: float
+    beta: float
     key_query_norm: float
     ff2_layers: tuple[tuple[int, int], ...]
 
@@ -117,7 +153,7 @@ def dimensions(
     value_map: str = "wide",
     depth: int | None = None,
     rank: str = "one",
-    lam: float | None = None,
+    beta: float | None = None,
 ) -> Dimensions:
     """Every size of :func:`construct` ``(d, L, delta, ...)``, analytically (any size)."""
     d = check_int(d, "d", minimum=1)
@@ -140,7 +176,7 @@ def dimensions(
         raise ValueError(f"value_map must be 'wide' or 'deep', got {value_map!r}")
     if rank not in ("one", "full"):
         raise ValueError(f"rank must be 'one' or 'full', got {rank!r}")
-    lam = default_lam(d, L, delta) if lam is None else check_real(lam, "lam", minimum=0.0)
+    beta = default_beta(d, L, delta) if beta is None else check_real(beta, "beta", minimum=0.0)
     s = 1 if rank == "one" else d
     attn_params = 3 * s * d + d * s
     n_params = (
@@ -162,22 +198,17 @@ def dimensions(
         width=max(code_width, *(w for w, _ in value_layers)),
         depth=2 + sum(c for _, c in value_layers),
         n_params=n_params,
-        lam=lam,
-        key_query_norm=math.sqrt(lam) * a_max,
+        beta=beta,
+        key_query_norm=math.sqrt(beta) * a_max,
         ff2_layers=tuple(value_layers),
     )
 
 
 def all_prompts(d: int, L: int, delta: float) -> torch.Tensor:
     """Every grid prompt, ``(V^{L_p}, d, L_p)``: one per quantized target."""
-    d = check_int(d, "d", minimum=1)
-    L = check_int(L, "L", minimum=1)
-    v1 = levels(delta)
-    V, L_p = v1**d, v1 ** (d * L) * L
-    if V**L_p > MAX_CODES:
-        raise ValueError(
-            f"delta={1 / v1:g} with d={d}, L={L} gives {V}^{L_p} prompts: too many to list"
-        )
+    dims = dimensions(d, L, delta)
+    check_enumerable(dims)
+    v1, V, L_p = levels(delta), dims.vocabulary, dims.prompt_length
     m = torch.arange(V)
     vocab = torch.stack([((m // v1**j) % v1 + 0.5) / v1 for j in range(d)], dim=1).to(F64)
     idx = torch.tensor(list(itertools.product(range(V), repeat=L_p)), dtype=torch.long)
@@ -197,25 +228,40 @@ def front_model(dims: Dimensions, *, rank: str = "one", eta: float = 1e-7) -> Tr
     return Transformer(
         [
             ff1_layer(dims.d, n, dims.delta, eta=eta),
-            contextual_attention(dims.d, dims.lam, rank=rank),
+            contextual_attention(dims.d, dims.beta, rank=rank),
         ],
         position_offsets(dims.d, n),
     ).freeze()
 
 
 def grid_codes(
-    d: int, L: int, delta: float, *, lam: float | None = None, rank: str = "one"
+    d: int, L: int, delta: float, *, beta: float | None = None, rank: str = "one"
 ) -> torch.Tensor:
     """The contextual codes (first entry after ``Attn``) of every (grid prompt, grid
     input, input position): ``(V^{L_p}, G, L)``, float64. The public form of what
     :func:`construct` tabulates and :func:`~.contextual.contextual_separation` measures."""
-    dims = dimensions(d, L, delta, rank=rank, lam=lam)
-    tokens = contextual_codes(
-        front_model(dims, rank=rank), all_prompts(d, L, delta), grid_sequences(d, L, delta)
-    )
-    return tokens[..., 0]
+    dims = dimensions(d, L, delta, rank=rank, beta=beta)
+    return context_codes(front_model(dims, rank=rank), d, L, delta)[1][..., 0]
 
 
+def context_codes(
+    front: torch.nn.Module, d: int, L: int, delta: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Every (grid prompt, grid input, input position), run through ``front`` (the model up
+    to its attention layer): the tokens after ``FF_1`` and after ``Attn``, each
+    ``(V^{L_p}, G, L, d)``, in the order of :func:`all_prompts` and
+    :func:`~.grid.grid_sequences`. The one enumeration of the grid contexts that
+    :func:`construct`, :func:`grid_codes`, :func:`ff2_table` and the figures use."""
+    dims = dimensions(d, L, delta)
+    check_enumerable(dims)
+    if not isinstance(front, Transformer) or len(front.layers) != 2:
+        raise TypeError("front must be the model's FF_1 and attention layer (front_model())")
+    prompts, grid = all_prompts(d, L, delta), grid_sequences(d, L, delta)
+    code_layer = Transformer(front.layers[:1], front.positions)
+    return contextual_codes(code_layer, prompts, grid), contextual_codes(front, prompts, grid)
+
+
+@one_thread
 def contextual_codes(
     front: torch.nn.Module, prompts: torch.Tensor, grid: torch.Tensor
 ) -> torch.Tensor:
@@ -253,7 +299,7 @@ class UniversalModel:
     ``rank``, ``value_map``, ``eta`` (ramp width of the quantizer), ``separation``
     (``delta_cm``: the smallest gap between contextual codes of distinct triples),
     ``code_range``, ``grid_error`` (the largest error on grid centres over the whole
-    class). The sizes ``d``, ``L``, ``delta``, ``prompt_length``, ``lam``,
+    class). The sizes ``d``, ``L``, ``delta``, ``prompt_length``, ``beta``,
     ``key_query_norm``, ``n_codes`` and ``class_size`` are read from ``dimensions``;
     ``n_params``, ``width`` and ``depth`` are counted on ``model``.
     """
@@ -271,7 +317,7 @@ class UniversalModel:
     L = property(lambda self: self.dimensions.L)
     delta = property(lambda self: self.dimensions.delta)
     prompt_length = property(lambda self: self.dimensions.prompt_length)
-    lam = property(lambda self: self.dimensions.lam)
+    beta = property(lambda self: self.dimensions.beta)
     key_query_norm = property(lambda self: self.dimensions.key_query_norm)
     n_codes = property(lambda self: self.dimensions.n_codes)
     class_size = property(lambda self: self.dimensions.class_size)
@@ -303,6 +349,7 @@ class UniversalModel:
         check_matrix_batch(P, "P", ndim=ndim, rows=self.d, cols=self.prompt_length, layout=layout)
         return P
 
+    @one_thread
     def forward(self, P: torch.Tensor, X: torch.Tensor) -> torch.Tensor:
         """``tau([P, X])``, last ``L`` columns: ``P: (d, L_p)``, ``X: (N, d, L) -> (N, d, L)``.
 
@@ -319,6 +366,22 @@ class UniversalModel:
             return _run_tokenwise(self.model.layers[2:], Z)
 
     __call__ = forward
+
+    @one_thread
+    def context_codes(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Every (grid prompt, grid input, position) through this model's ``FF_1`` and
+        attention: tokens before and after ``Attn``, each ``(V^{L_p}, G, L, d)``
+        (:func:`context_codes` with this model's own ``beta`` and ``eta``)."""
+        front = Transformer(self.model.layers[:2], self.model.positions)
+        return context_codes(front, self.d, self.L, self.delta)
+
+    @one_thread
+    def decode(self, codes: torch.Tensor) -> torch.Tensor:
+        """``FF_2`` (every layer after the attention) on tokens ``codes: (N, d)``: ``(N, d)``."""
+        codes = check_finite(as_tensor(codes, "codes", dtype=F64), "codes")
+        check_matrix_batch(codes.T, "codes", ndim=2, rows=self.d, layout="(N, d)")
+        with torch.no_grad():
+            return _run_tokenwise(self.model.layers[2:], codes.T).T
 
     def tuned(self, P: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         """The prompt-tuned model ``X -> forward(P, X)`` as a function of ``X`` alone."""
@@ -370,27 +433,27 @@ def _run_tokenwise(layers, Z: torch.Tensor) -> torch.Tensor:
     return merged.reshape(*shape[:-2], shape[-1], shape[-2]).transpose(-1, -2)
 
 
-def _table(front: Transformer, d: int, L: int, delta: float):
-    """Tokens after ``Attn`` ``(M, G, L, d)`` for every (grid prompt, grid input, position),
-    and the value each must produce ``(M, G, L, d)``: token ``g L + k`` of prompt ``m``."""
-    prompts = all_prompts(d, L, delta)
-    grid = grid_sequences(d, L, delta)
-    tokens = contextual_codes(front, prompts, grid)
-    values = prompts.transpose(1, 2).reshape(len(prompts), len(grid), L, d)
-    return tokens, values
-
-
+@one_thread
 def ff2_table(
-    d: int, L: int, delta: float, *, lam: float | None = None, rank: str = "one"
+    d: int, L: int, delta: float, *, beta: float | None = None, rank: str = "one"
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The table ``FF_2`` must store: the sorted contextual codes ``(K,)`` and the output
     token each must give ``(K, d)`` (first entry of each output column)."""
-    dims = dimensions(d, L, delta, rank=rank, lam=lam)
-    tokens, values = _table(front_model(dims, rank=rank), d, L, delta)
+    dims = dimensions(d, L, delta, rank=rank, beta=beta)
+    _, tokens = context_codes(front_model(dims, rank=rank), d, L, delta)
+    values = _table_values(d, L, delta)
     codes, order = torch.sort(tokens.reshape(-1, d)[:, 0])
     return codes, values.reshape(-1, d)[order]
 
 
+def _table_values(d: int, L: int, delta: float) -> torch.Tensor:
+    """The value each (grid prompt m, grid input g, position k) must produce: token
+    ``g L + k`` of prompt ``m``, ``(M, G, L, d)``."""
+    prompts = all_prompts(d, L, delta)
+    return prompts.transpose(1, 2).reshape(len(prompts), -1, L, d)
+
+
+@one_thread
 def construct(
     d: int,
     L: int,
@@ -399,7 +462,7 @@ def construct(
     value_map: str = "wide",
     depth: int | None = None,
     rank: str = "one",
-    lam: float | None = None,
+    beta: float | None = None,
     eta: float = 1e-7,
     min_separation: float = 1e-9,
 ) -> UniversalModel:
@@ -407,8 +470,8 @@ def construct(
 
     ``value_map`` is ``"wide"`` (``FF_2`` as one wide layer, as in Hu et al.'s two-layer
     result) or ``"deep"`` (``depth`` narrow layers, default one per code). ``rank`` picks
-    ``W_K^T W_Q`` of rank one or full rank; ``lam`` is its ``lambda`` (default
-    :func:`default_lam`). Raises ``ValueError`` if the class has more than
+    ``W_K^T W_Q`` of rank one or full rank, ``beta e_1 e_1^T`` or ``beta I`` (default
+    :func:`default_beta`). Raises ``ValueError`` if the class has more than
     :data:`MAX_CODES` codes (use :func:`dimensions`) or if the contextual codes are not
     ``min_separation`` (relative to their range) apart: the attention is then no
     contextual mapping that float64 can read.
@@ -419,21 +482,18 @@ def construct(
     delta = 1.0 / v1
     eta = check_real(eta, "eta", minimum=0.0, strict_minimum=True, maximum=delta / 4)
     min_separation = check_real(min_separation, "min_separation", minimum=0.0)
-    dims = dimensions(d, L, delta, value_map=value_map, depth=depth, rank=rank, lam=lam)
-    if dims.n_codes > MAX_CODES:
-        raise ValueError(
-            f"delta={delta:g} with d={d}, L={L} needs 10^{math.log10(dims.n_codes):.1f} "
-            f"contextual codes (limit MAX_CODES = {MAX_CODES}); use dimensions() for its sizes"
-        )
+    dims = dimensions(d, L, delta, value_map=value_map, depth=depth, rank=rank, beta=beta)
+    check_enumerable(dims)
     front = front_model(dims, rank=rank, eta=eta)
-    tokens, values = _table(front, d, L, delta)
+    _, tokens = context_codes(front, d, L, delta)
+    values = _table_values(d, L, delta)
     flat_tokens, flat_values = tokens.reshape(-1, d), values.reshape(-1, d)
     codes, order = torch.sort(flat_tokens[:, 0])
     code_range = float(codes[-1] - codes[0])
     separation = float(codes.diff().min()) if len(codes) > 1 else math.inf
     if not separation > min_separation * code_range:
         raise ValueError(
-            f"lam={dims.lam:.3g} gives contextual codes only {separation:.3g} apart "
+            f"beta={dims.beta:.3g} gives contextual codes only {separation:.3g} apart "
             f"(range {code_range:.3g}, relative {separation / code_range:.3g} <= "
             f"min_separation = {min_separation:g}): not injective in float64"
         )
@@ -457,3 +517,11 @@ def construct(
         code_range=code_range,
         grid_error=grid_error,
     )
+
+
+@functools.lru_cache(maxsize=16)
+def cached_construct(d: int, L: int, delta: float, *, eta: float = 1e-7) -> UniversalModel:
+    """:func:`construct` with its defaults (and ``eta``), built once per process: the
+    model is frozen and depends on its arguments only, so measurements that rebuild the
+    same sizes (sweeps, explorers, seeds) share it."""
+    return construct(d, L, delta, eta=eta)

@@ -1,21 +1,19 @@
-"""One attention layer as a contextual mapping, measured on the whole grid.
+"""One attention layer as a contextual mapping, measured on the whole grid in float64.
 
 For the token codes of :func:`~ptheory.universality.layers.ff1_layer`, the attention
 layer of :func:`~ptheory.universality.layers.contextual_attention` sends column ``k`` of
-``[P, X]`` to ``a_k + boltz(a; lam a_k)`` where ``boltz(a; beta) = sum_i a_i e^{beta a_i}
-/ sum_i e^{beta a_i}`` is the Boltzmann operator (Kajitsuka and Sato 2024). It is a
-*contextual mapping* on the grid when distinct (prompt, input, position) triples get
-distinct codes; :func:`contextual_separation` measures the smallest gap ``delta_cm``
-over every grid prompt and grid input. At ``lam = 0`` the layer averages the codes and
-distinct sequences with the same code sum collide. In float64 a very small or very large
-``lam`` also loses the codes to rounding (the relative gap shrinks like ``lam^3`` for small
-``lam``; for large ``lam`` the weights of low tokens underflow), although the exact map
-stays injective there: compare :mod:`.precision`, which computes the same codes exactly.
+``[P, X]`` to ``theta_k + sum_i theta_i e^{beta theta_k theta_i} / sum_i e^{beta theta_k
+theta_i}``, the query's code plus a Boltzmann average of all codes (Kajitsuka and Sato
+2024). It is a *contextual mapping* on the grid when distinct (prompt, input, position)
+triples get distinct codes; :func:`contextual_separation` measures the smallest gap
+``delta_cm`` over every grid prompt and grid input, in float64. At ``beta = 0`` the layer
+averages the codes and distinct sequences with the same code sum collide. For the same
+codes in exact arithmetic see :mod:`.precision`, and for the scales at which two codes
+coincide, :mod:`.scales`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -24,7 +22,7 @@ from .._validate import check_int, check_real
 from .build import grid_codes
 from .grid import levels
 
-__all__ = ["Separation", "contextual_separation", "separation_curve"]
+__all__ = ["Separation", "contextual_separation"]
 
 
 @dataclass(frozen=True)
@@ -45,21 +43,21 @@ class Separation:
 
 
 def contextual_separation(
-    d: int, L: int, delta: float, lam: float, *, rank: str = "one", tol: float = 1e-9
+    d: int, L: int, delta: float, beta: float, *, rank: str = "one", tol: float = 1e-9
 ) -> Separation:
     """Codes of every (grid prompt, grid input, position) after the attention layer, in
     float64 (for exact arithmetic see :mod:`.precision`).
 
-    ``lam`` is ``lambda`` (``W_K^T W_Q = lam e_1 e_1^T`` or ``lam I``); ``0`` is allowed
-    and gives the averaging layer. Lists all ``V^{L_p} G L`` triples, so only toy sizes
+    ``beta`` is the attention scale (``W_K^T W_Q = beta e_1 e_1^T`` or ``beta I``); ``0``
+    is allowed and gives the averaging layer. Lists all ``V^{L_p} G L`` triples, so only toy sizes
     run (see :func:`~ptheory.universality.build.dimensions`).
     """
     d = check_int(d, "d", minimum=1)
     L = check_int(L, "L", minimum=1)
     levels(delta)
-    lam = check_real(lam, "lam", minimum=0.0)
+    beta = check_real(beta, "beta", minimum=0.0)
     tol = check_real(tol, "tol", minimum=0.0)
-    codes = torch.sort(grid_codes(d, L, delta, lam=lam, rank=rank).reshape(-1)).values
+    codes = torch.sort(grid_codes(d, L, delta, beta=beta, rank=rank).reshape(-1)).values
     gaps = codes.diff()
     rng = float(codes[-1] - codes[0])
     min_gap = float(gaps.min())
@@ -69,16 +67,4 @@ def contextual_separation(
         relative=min_gap / rng if rng > 0 else 0.0,
         n_codes=len(codes),
         n_collisions=int((gaps <= tol * rng).sum()),
-    )
-
-
-def separation_curve(
-    d: int, L: int, delta: float, lams: Sequence[float], *, rank: str = "one"
-) -> torch.Tensor:
-    """``contextual_separation(...).relative`` for each ``lambda``: ``(len(lams),)``."""
-    if len(lams) == 0:
-        raise ValueError("lams must hold at least one lambda")
-    return torch.tensor(
-        [contextual_separation(d, L, delta, s, rank=rank).relative for s in lams],
-        dtype=torch.float64,
     )

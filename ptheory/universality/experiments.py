@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from .._validate import check_int, check_p
 from ..distance import dp_distance
-from .build import construct, dimensions
+from .build import cached_construct, dimensions
 from .checks import off_ramp_agreement
 from .grid import quantization_bound, quantized_target
 
@@ -65,7 +65,7 @@ def error_sweep(
     L = check_int(L, "L", minimum=1)
     p = check_p(p)
     targets = _targets(targets)
-    models = [construct(d, L, delta) for delta in deltas]
+    models = [cached_construct(d, L, delta) for delta in deltas]
 
     def measure(i: int, f: Callable, C: float) -> tuple[float, ...]:
         model = models[i]
@@ -106,30 +106,42 @@ def quantized_sweep(
 
 
 def cost_rows(d: int, L: int, deltas: Sequence[float]) -> list[dict]:
-    """One row per ``delta``: prompt length, class size, widths, depths, parameters, norm.
+    """One row per ``delta``: prompt length, sequence length ``n``, class size, widths,
+    depths, parameters, the largest query or key entry ``B`` and ``sqrt(ln n)``.
 
     Everything from :func:`dimensions` (the wide and the one-layer-per-code deep ``FF_2``);
-    big integers are given as ``log10``.
+    numbers of targets and codes are given as ``log10``, other large integers as
+    ``"2.5e8"``.
     """
     rows = []
     for delta in deltas:
         wide = dimensions(d, L, delta)
         deep = dimensions(d, L, delta, value_map="deep")
+        n = wide.prompt_length + wide.L
         rows.append(
             {
                 "1/delta": round(1 / delta),
                 "L_p": wide.prompt_length,
+                "n": n,
                 "log10 targets": round(math.log10(wide.class_size), 1),
                 "log10 codes": round(math.log10(wide.n_codes), 1),
                 "wide: FF2 width": _fmt(wide.value_width),
                 "wide: weights": _fmt(wide.n_params),
                 "deep: depth": _fmt(deep.depth),
                 "deep: FF2 width": deep.value_width,
-                "key/query max": round(wide.key_query_norm, 3),
+                "B": round(wide.key_query_norm, 2),
+                "sqrt(ln n)": round(math.sqrt(math.log(n)), 2),
             }
         )
     return rows
 
 
 def _fmt(n: int) -> str:
-    return f"{n:,}" if n < 10**7 else f"1e{math.log10(n):.1f}"
+    """``12,345`` below ten million, else two significant digits: ``2.5e8``."""
+    if n < 10**7:
+        return f"{n:,}"
+    exponent = math.floor(math.log10(n))
+    mantissa = round(n / 10**exponent, 1)
+    if mantissa >= 10:
+        mantissa, exponent = mantissa / 10, exponent + 1
+    return f"{mantissa:.1f}e{exponent}"

@@ -10,9 +10,9 @@ reconstruction of the construction behind Hu et al. 2025, Theorems 2.1 and 2.2):
   the token's cell (``V = V1^d``) and ``A = 10 n V``: prompt and input tokens, and all
   positions, occupy disjoint code ranges;
 * :func:`contextual_attention` (``Attn``, one head, score scale ``"none"``):
-  ``W_K^T W_Q = lam e_1 e_1^T`` (rank
-  one) or ``lam I`` (full rank), values ``W_O W_V = e_1 e_1^T``; column ``k`` becomes
-  ``a_k + sum_i a_i softmax_i(lam a_i a_k)``, the query's code plus a Boltzmann average of
+  ``W_K^T W_Q = beta e_1 e_1^T`` (rank
+  one) or ``beta I`` (full rank), values ``W_O W_V = e_1 e_1^T``; column ``k`` becomes
+  ``a_k + sum_i a_i softmax_i(beta a_i a_k)``, the query's code plus a Boltzmann average of
   all codes (Kajitsuka and Sato 2024);
 * ``FF_2``, a token-wise table from the contextual code to the output: :func:`ff2_wide`
   (one wide layer, two ReLUs per code) or :func:`ff2_deep` (a stack of narrow layers, four
@@ -47,7 +47,7 @@ F64 = torch.float64
 def code_offset(d: int, n: int, delta: float) -> int:
     """``A = 10 n V``: the smallest token code. Codes lie in ``[A, 1.1 A)``, far above
     ``[0, 1]`` and close together in ratio, so every query sees nearly the same softmax
-    temperature ``lam a_k``."""
+    temperature ``beta a_k``."""
     return 10 * n * levels(delta) ** d
 
 
@@ -135,17 +135,17 @@ def ff1_layer(d: int, n: int, delta: float, *, eta: float = 1e-7) -> FeedForward
     )
 
 
-def contextual_attention(d: int, lam: float, *, rank: str = "one") -> Attention:
-    """``Attn`` with ``W_K^T W_Q = lam e_1 e_1^T`` (``rank="one"``) or ``lam I``
+def contextual_attention(d: int, beta: float, *, rank: str = "one") -> Attention:
+    """``Attn`` with ``W_K^T W_Q = beta e_1 e_1^T`` (``rank="one"``) or ``beta I``
     (``rank="full"``), and ``W_O W_V = e_1 e_1^T``; the model's score scale is ``"none"``
-    (``lam`` is the only temperature)."""
+    (``beta`` is the only temperature)."""
     d = check_int(d, "d", minimum=1)
-    lam = check_real(lam, "lam", minimum=0.0)
+    beta = check_real(beta, "beta", minimum=0.0)
     if rank not in ("one", "full"):
         raise ValueError(f"rank must be 'one' or 'full', got {rank!r}")
     e1 = torch.zeros(1, d, dtype=F64)
     e1[0, 0] = 1.0
-    root = math.sqrt(lam)
+    root = math.sqrt(beta)
     if rank == "one":
         return Attention.from_weights(root * e1, root * e1, e1.clone(), e1.T.clone())
     eye = torch.eye(d, dtype=F64)

@@ -18,7 +18,7 @@ __all__ = [
     "plot_error_vs_delta",
     "plot_pipeline",
     "plot_precision",
-    "plot_separation",
+    "plot_scale_sweep",
     "plot_size_comparison",
     "plot_width_depth",
 ]
@@ -50,13 +50,15 @@ def plot_error_vs_delta(
     ax: Axes | None = None,
     *,
     quantized: tuple[Sequence[float], Mapping[str, Sequence[float]]] | None = None,
+    legend: bool = True,
 ) -> Figure:
     """Measured ``d_p`` error of the built transformers (filled markers) and their bound
     (dashed, same colour) against ``delta``.
 
     ``errors`` and ``bounds`` map a target's label to one value per ``delta``.
     ``quantized = (fine_deltas, errors)`` adds the error of ``q o f o q`` alone on finer
-    grids, where no transformer was built (open markers, dotted).
+    grids, where no transformer was built (open markers, dotted). ``legend=False`` leaves
+    the legend to the caller (panels that share one).
     """
     x = _positive_axis(deltas, "deltas")
     errs = _series(errors, "errors", x.size)
@@ -78,79 +80,175 @@ def plot_error_vs_delta(
     ax.set_yscale("log")
     ax.set_xlabel(r"resolution $\delta$")
     ax.set_ylabel(r"$d_p$ error (dashed: bound)")
-    ax.legend(loc="lower right", fontsize=7)
+    if legend:
+        ax.plot([], [], "--", color="0.4", label="bound of the theorem")
+        ax.legend(loc="lower right", fontsize=8)
     return ax.figure
 
 
-def plot_separation(
-    scales: Sequence[float],
-    separations: Mapping[str, Sequence[float]],
-    ax: Axes | None = None,
+def plot_scale_sweep(
+    sweep: object,
     *,
-    tol: float = 1e-9,
-    default: float | None = None,
-    floor: float | None = None,
+    slope: float | None = None,
+    collisions: Sequence[float] = (),
+    resolution: float | None = 2.0**-53,
 ) -> Figure:
-    """Relative separation ``delta_cm / range`` of the contextual codes against ``lam``.
+    """Two panels against the attention scale ``beta / beta_0`` (``beta_0`` the
+    construction's), from a :class:`~ptheory.universality.scales.CollisionSweep`.
 
-    Zeros (exact collisions) are drawn at the bottom edge. The dotted line is ``tol``:
-    below it :func:`~ptheory.universality.construct` refuses to build (its
-    ``min_separation``). ``default`` marks the construction's ``lam``.
+    Top: the smallest gap between exact contextual codes over their range (log-log), with
+    ``beta_0`` marked (dashed), ``collisions`` (ratios ``beta / beta_0``) as crosses at the
+    bottom edge, ``resolution`` as a dotted line, and a guide of log-log ``slope`` through
+    the first point. Bottom: for each pair of neighbouring scales, how many pairs of
+    triples change order between them (each change an exact collision).
     """
-    x = _positive_axis(scales, "scales")
-    seps = _series(separations, "separations", x.size)
-    ax = axes_or_new(ax)
-    floor = tol / 100 if floor is None else floor
-    for i, (label, s) in enumerate(seps.items()):
-        color, marker = PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]
-        ax.plot(x, np.maximum(s, floor), marker=marker, color=color, label=label)
-    ax.axhline(tol, ls=":", color="0.3", label="construct refuses below")
-    if default is not None:
-        ax.axvline(default, ls="--", color="0.5", lw=1.0, label=r"construction's $\lambda$")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_ylim(bottom=floor / 2)
-    ax.set_xlabel(r"$\lambda$ in $W_K^\top W_Q = \lambda e_1 e_1^\top$")
-    ax.set_ylabel(r"separation $\delta_{cm}$ / code range")
-    ax.legend(loc="lower center", fontsize=8)
-    return ax.figure
+    from .scales import CollisionSweep
+
+    if not isinstance(sweep, CollisionSweep):
+        raise TypeError(f"sweep must be a CollisionSweep, got {type(sweep).__name__}")
+    x = np.asarray(sweep.factors, dtype=float)
+    gap = 10.0 ** np.asarray(sweep.log10_gap, dtype=float)
+    from ..plotting import new_figure
+
+    fig, (top, bottom) = new_figure(nrows=2, width=6.6, height=5.6)
+    bottom.sharex(top)
+    top.plot(x, gap, "-", color=PALETTE[0], lw=1.4, label="smallest gap, exact arithmetic")
+    floor = float(np.min(gap[gap > 0])) / 30 if np.any(gap > 0) else 1e-20
+    if slope is not None:
+        guide = gap[0] * (x / x[0]) ** float(slope)
+        keep = x <= 0.1  # the small scales, where the slope holds
+        top.plot(
+            x[keep],
+            guide[keep],
+            ":",
+            color=PALETTE[1],
+            lw=1.6,
+            label=rf"$\propto \beta^{{{float(slope):g}}}$ (predicted)",
+        )
+    if resolution is not None:
+        top.axhline(resolution, color="0.55", ls=":", lw=1.0)
+        top.annotate(
+            "float64 unit roundoff",
+            (x[0], resolution),
+            textcoords="offset points",
+            xytext=(2, 3),
+            fontsize=8,
+        )
+    if len(collisions):
+        top.plot(
+            list(collisions),
+            [floor * 2] * len(collisions),
+            "x",
+            color=PALETTE[3],
+            ms=8,
+            mew=2,
+            label="collisions located (60 digits)",
+        )
+        text = " and ".join(f"{c:.4g}" for c in sorted(collisions))
+        top.annotate(
+            f"at {text}",
+            (max(collisions), floor * 2),
+            textcoords="offset points",
+            xytext=(8, -3),
+            fontsize=8,
+            color=PALETTE[3],
+        )
+    for ax in (top, bottom):
+        ax.axvline(1.0, color="0.3", ls="--", lw=1.0)
+        ax.set_xscale("log")
+    top.annotate(
+        r"construction's $\beta$",
+        (1.0, gap.max()),
+        textcoords="offset points",
+        xytext=(4, -10),
+        fontsize=8,
+    )
+    top.set_yscale("log")
+    top.set_ylim(bottom=floor)
+    top.set_ylabel("smallest gap / code range")
+    top.legend(loc="upper left", fontsize=8)
+    mids = np.sqrt(x[1:] * x[:-1])
+    swaps = np.asarray(sweep.swaps, dtype=float)
+    bottom.bar(
+        mids,
+        np.where(swaps > 0, swaps, np.nan),
+        width=np.diff(x) * 0.9,
+        color=PALETTE[2],
+        label="pairs that change order",
+    )
+    bottom.set_yscale("log")
+    bottom.set_xlabel(r"attention scale $\beta$ / the construction's $\beta$")
+    bottom.set_ylabel("collisions between\nneighbouring scales")
+    return fig
 
 
 def plot_width_depth(
-    depths: Sequence[int], widths: Sequence[int], n_params: Sequence[int], ax: Axes | None = None
+    depths: Sequence[int],
+    widths: Sequence[int],
+    n_params: Sequence[int],
+    ax: Axes | None = None,
+    *,
+    wide: tuple[int, int] | None = None,
 ) -> Figure:
-    """The value map's width against its depth, with the parameter count beside each point."""
+    """``FF_2``'s width against its depth for the deep stacks (bumps, four ReLUs per code),
+    with the parameter count beside each point; ``wide = (width, n_params)`` adds the one
+    wide layer (a ramp between neighbouring codes, two ReLUs per code) at depth 1."""
     x, y = np.asarray(depths, dtype=float), np.asarray(widths, dtype=float)
     n = np.asarray(n_params, dtype=float)
     if x.ndim != 1 or x.shape != y.shape or x.shape != n.shape or x.size < 1:
         raise ValueError("depths, widths and n_params must be sequences of one length")
     ax = axes_or_new(ax)
-    ax.plot(x, y, "o-", color=PALETTE[0])
+    ax.plot(x, y, "o-", color=PALETTE[0], label="deep stack of bumps (4 ReLUs per code)")
     for xi, yi, ni in zip(x, y, n, strict=True):
         ax.annotate(
-            f"{int(ni):,} weights", (xi, yi), textcoords="offset points", xytext=(5, 5), fontsize=8
+            f"{int(ni):,} weights", (xi, yi), textcoords="offset points", xytext=(6, 4), fontsize=9
+        )
+    if wide is not None:
+        if len(wide) != 2:
+            raise ValueError("wide must be (width, n_params)")
+        ax.plot(
+            [1],
+            [wide[0]],
+            "s",
+            color=PALETTE[1],
+            ms=9,
+            mfc="white",
+            mew=2,
+            label="one wide layer of ramps (2 ReLUs per code)",
+        )
+        ax.annotate(
+            f"{int(wide[1]):,} weights",
+            (1, wide[0]),
+            textcoords="offset points",
+            xytext=(10, 0),
+            va="center",
+            fontsize=9,
+            color=PALETTE[1],
         )
     ax.set_xscale("log", base=2)
     ax.set_yscale("log", base=2)
-    ax.set_xlabel("value-map depth (feed-forward layers)")
-    ax.set_ylabel("value-map width (hidden units per layer)")
+    ax.set_xlabel(r"layers of $\mathrm{FF}_2$")
+    ax.set_ylabel(r"hidden units per layer of $\mathrm{FF}_2$")
+    ax.legend(loc="lower left")
     return ax.figure
 
 
 def plot_class_size(
-    inv_deltas: Sequence[int], log10_sizes: Mapping[str, Sequence[float]], ax: Axes | None = None
+    inv_deltas: Sequence[int], digits: Mapping[str, Sequence[float]], ax: Axes | None = None
 ) -> Figure:
-    """``log10`` of the number of quantized targets against ``1/delta``, one line per ``(d, L)``."""
+    """The number of decimal digits of the number of quantized targets against ``1/delta``,
+    one line per ``(d, L)``, both axes logarithmic."""
     x = _positive_axis(inv_deltas, "inv_deltas")
-    sizes = _series(log10_sizes, "log10_sizes", x.size)
+    sizes = _series(digits, "digits", x.size)
     ax = axes_or_new(ax)
     for i, (label, s) in enumerate(sizes.items()):
         ax.plot(
             x, s, marker=MARKERS[i % len(MARKERS)], color=PALETTE[i % len(PALETTE)], label=label
         )
+    ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel(r"cells per entry $1/\delta$")
-    ax.set_ylabel(r"$\log_{10}$ (number of quantized targets)")
+    ax.set_ylabel("decimal digits of the number\nof quantized targets")
     ax.legend(loc="upper left")
     return ax.figure
 
@@ -162,134 +260,143 @@ def plot_precision(
     *,
     resolutions: Mapping[str, float] | None = None,
     refuse_separation: float | None = None,
-    refuse_codes: int | None = None,
-    breaks: Mapping[str, float] | None = None,
-    extrapolated: tuple[float, float] | None = None,
+    misorders: Mapping[str, float] | None = None,
+    pigeonhole: bool = True,
 ) -> Figure:
     """Relative separation of the contextual codes against their number ``K``, one line per
     arithmetic (``separations``: label -> one value per ``K``; zeros drawn at the bottom).
 
     ``resolutions``: label -> a horizontal line (e.g. a format's unit roundoff);
-    ``refuse_separation`` / ``refuse_codes``: where ``construct`` refuses (a horizontal and a
-    vertical line); ``breaks``: label -> the ``K`` where that arithmetic breaks (a marker);
-    ``extrapolated = (K, separation)``: a dotted line from the first series' last point to
-    that point, marked as an extrapolation.
+    ``refuse_separation``: where ``construct`` refuses (a dashed line); ``misorders``:
+    label -> the first ``K`` at which that arithmetic puts two codes in the wrong order (a
+    vertical line in its colour); ``pigeonhole``: the line ``1 / (K - 1)``, above which no
+    ``K`` distinct numbers in one interval can all be apart.
     """
     x = _positive_axis(n_codes, "n_codes")
     seps = _series(separations, "separations", x.size)
-    ax = axes_or_new(ax)
+    ax = axes_or_new(ax, width=6.4, height=4.4)
     positive = [v for s in seps.values() for v in s if v > 0]
     positive += [v for v in (resolutions or {}).values() if v > 0]
-    if extrapolated is not None:
-        positive.append(float(extrapolated[1]))
     floor = min(positive) / 100 if positive else 1e-20
+    if pigeonhole:
+        ax.plot(x, 1.0 / (x - 1.0), "-", color="0.75", lw=3, label=r"$1/(N_{\mathrm{code}}-1)$")
     for i, (label, s) in enumerate(seps.items()):
         color, marker = PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]
-        ax.plot(x, np.maximum(s, floor), marker + "-", color=color, label=label)
-        if breaks and label in breaks and breaks[label] is not None:
-            ax.axvline(breaks[label], color=color, ls="-.", lw=0.9)
-    if extrapolated is not None:
-        first = next(iter(seps.values()))
-        ax.plot([x[-1], extrapolated[0]], [first[-1], extrapolated[1]], ":", color="0.3")
-        ax.plot([extrapolated[0]], [extrapolated[1]], "x", color="0.3", label="extrapolated")
+        size = max(4.0, 11.0 - 3.5 * i)  # later series smaller, drawn over earlier ones
+        face = "white" if i == 0 else color
+        ax.plot(
+            x,
+            np.maximum(s, floor),
+            marker + "-",
+            color=color,
+            label=label,
+            ms=size,
+            mfc=face,
+            mew=1.8,
+            lw=2.6 if i == 0 else 1.6,
+        )
+        if misorders and misorders.get(label) is not None:
+            ax.axvline(misorders[label], color=color, ls="-.", lw=1.0)
+            ax.annotate(
+                f"{label}: codes out of order",
+                (misorders[label], floor * 3),
+                textcoords="offset points",
+                xytext=(3, 0),
+                fontsize=9,
+                color=color,
+            )
     for label, level in (resolutions or {}).items():
         ax.axhline(level, color="0.55", ls=":", lw=1.0)
-        ax.annotate(label, (x[0], level), textcoords="offset points", xytext=(2, 3), fontsize=7)
+        ax.annotate(label, (x[0], level), textcoords="offset points", xytext=(0, 3), fontsize=9)
     if refuse_separation is not None:
         ax.axhline(refuse_separation, color="0.2", ls="--", lw=1.0, label="construct refuses below")
-    if refuse_codes is not None:
-        ax.axvline(refuse_codes, color="0.2", ls="--", lw=1.0)
-        ax.annotate(
-            "construct: too many codes",
-            (refuse_codes, floor * 10),
-            fontsize=7,
-            textcoords="offset points",
-            xytext=(3, 0),
-        )
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_ylim(bottom=floor / 2)
-    ax.set_xlabel(r"number of contextual codes $K$")
+    ax.set_xlabel(r"number of contextual codes $N_{\mathrm{code}}$")
     ax.set_ylabel("smallest gap / code range")
-    ax.legend(loc="upper right", fontsize=7)
+    ax.legend(loc="lower left", bbox_to_anchor=(0.0, 0.2))
     return ax.figure
 
 
 def plot_pipeline(model: object, *, n_points: int = 4000) -> Figure:
-    """Three panels for a built ``d = 1`` model (:func:`~ptheory.universality.construct`):
-    ``FF_1`` as a staircase (code against the entry, at the first prompt and the first
-    input position); the codes of the first input position before and after ``Attn``,
-    one row per input cell, coloured by prompt; ``FF_2`` as a ``K``-step staircase from
-    the contextual code to the output.
+    """Three panels, one above the other, for a built ``d = 1`` model
+    (:func:`~ptheory.universality.construct`), each computed with the model's own layers:
+    ``FF_1`` as a staircase (code against the entry, at the first prompt position and the
+    first input position); for each input cell, the contextual code of input position 1
+    under every grid prompt, minus the smallest of them (before the attention layer all
+    prompts give one code); ``FF_2`` from the contextual code to the output over the lowest
+    codes, with the table's points there.
     """
     import torch
 
-    from .build import ff2_table
-    from .grid import grid_sequences
+    from ..plotting import new_figure
+    from .build import UniversalModel
 
-    if getattr(model, "d", None) != 1:
+    if not isinstance(model, UniversalModel) or model.d != 1:
         raise ValueError("model must be a built model with d = 1 (plot_pipeline draws d = 1 only)")
     from matplotlib import colormaps
 
-    from ..plotting import new_figure
-
-    fig, grid_axes = new_figure(ncols=3, width=11.0, height=3.6)
+    fig, grid_axes = new_figure(nrows=3, width=6.6, height=9.6)
     axes = np.asarray(grid_axes).reshape(-1)
-    ff1, attn = model.model.layers[0], model.model.layers[1]
+    ff1 = model.model.layers[0]
     x = torch.linspace(0, 1, n_points, dtype=torch.float64)
     L_p = model.prompt_length
     with torch.no_grad():
-        for i, label in ((0, "prompt position 1"), (L_p, "input position 1")):
+        for i, label in ((0, "a token at prompt position 1"), (L_p, "a token at input position 1")):
             t = x + float(model.model.positions[0, i])
             code = ff1(t.reshape(1, -1))[0]
             axes[0].plot(x.numpy(), code.numpy(), label=label)
     axes[0].set_xlabel("entry $x$ of the token")
-    axes[0].set_ylabel(r"code $a$ after $\mathrm{FF}_1$")
-    axes[0].legend(fontsize=7)
-    axes[0].set_title(r"$\mathrm{FF}_1$: a staircase", fontsize=9)
+    axes[0].set_ylabel("token code")
+    axes[0].legend(loc="center right")
+    axes[0].set_title(r"$\mathrm{FF}_1$: one step per cell, a range per position")
+    before, after = model.context_codes()  # (M, G, L, 1)
+    before, after = before[:, :, 0, 0].numpy(), after[:, :, 0, 0].numpy()
+    M, G = after.shape
+    colors = colormaps["viridis"](np.linspace(0, 1, M))
+    for g in range(G):
+        spread = after[:, g] - after[:, g].min()
+        axes[1].scatter(spread, np.full(M, g + 1), c=colors, s=22, label=None)
+        axes[1].scatter(
+            before[:, g] - before[:, g].min(), np.full(M, g + 1.3), c="0.3", marker="|", s=90
+        )
+    axes[1].scatter([], [], c=[colors[M // 2]], s=22, label="after the head: one dot a prompt")
+    axes[1].scatter([], [], c="0.3", marker="|", s=90, label="before it: every prompt at 0")
+    axes[1].set_yticks(range(1, G + 1), [f"input cell {g + 1}" for g in range(G)])
+    axes[1].set_ylim(0.5, G + 1.2)
+    axes[1].set_xlabel("contextual code minus the smallest, over the grid prompts")
+    axes[1].legend(loc="upper right", ncols=2)
+    axes[1].set_title("the head: each prompt moves the input's code differently")
+    shown = min(24, M * G)
+    order = np.argsort(after.reshape(-1))[:shown]  # the lowest codes, every input cell
+    codes = after.reshape(-1)[order]
+    values = _prompt_values(model)[order]
+    pad = 0.5 * float(np.min(np.diff(codes))) if shown > 1 else 1.0
+    z = torch.linspace(float(codes[0]) - pad, float(codes[-1]) + pad, n_points, dtype=torch.float64)
+    out = model.decode(z.reshape(-1, 1))[:, 0]
+    axes[2].plot(z.numpy(), out.numpy(), lw=1.2, color=PALETTE[0], label=r"$\mathrm{FF}_2$")
+    axes[2].plot(
+        codes, values, "o", ms=6, color=PALETTE[1], label="a code and the value its prompt lists"
+    )
+    axes[2].set_xlabel("contextual code of input position 1")
+    axes[2].set_ylabel("output")
+    axes[2].legend(loc="upper center", ncols=2)
+    axes[2].set_ylim(0, 1.2)
+    axes[2].set_title(
+        rf"$\mathrm{{FF}}_2$: one step per code (the {shown} lowest of {M * G} codes)"
+    )
+    return fig
+
+
+def _prompt_values(model: object) -> np.ndarray:
+    """The output each (grid prompt, grid input, position 1) must give, in the order of
+    :meth:`~ptheory.universality.build.UniversalModel.context_codes` (``d = 1``)."""
     from .build import all_prompts
 
-    prompts = all_prompts(1, model.L, model.delta)
-    grid = grid_sequences(1, model.L, model.delta)
-    with torch.no_grad():
-        Z = (
-            torch.cat(
-                [
-                    prompts[:, None].expand(-1, len(grid), -1, -1),
-                    grid[None].expand(len(prompts), -1, -1, -1),
-                ],
-                dim=-1,
-            )
-            + model.model.positions
-        )
-        before = ff1(Z)[..., 0, L_p]  # (M, G)
-        after = attn(ff1(Z))[..., 0, L_p]
-    colors = colormaps["viridis"](np.linspace(0, 1, len(prompts)))
-    for g in range(len(grid)):
-        b, a = before[:, g].numpy(), after[:, g].numpy()
-        lo, hi = a.min(), a.max()
-        scale = hi - lo if hi > lo else 1.0
-        axes[1].scatter(np.full_like(b, 0.5), np.full_like(b, 2 * g + 1), c=colors, s=12)
-        axes[1].scatter((a - lo) / scale, np.full_like(a, 2 * g), c=colors, s=12)
-    axes[1].set_yticks(
-        [v for g in range(len(grid)) for v in (2 * g, 2 * g + 1)],
-        [s for g in range(len(grid)) for s in (f"cell {g + 1}: after", f"cell {g + 1}: before")],
-        fontsize=7,
-    )
-    axes[1].set_xlabel("code, rescaled within each row")
-    axes[1].set_title("input codes, coloured by prompt", fontsize=9)
-    codes, values = ff2_table(1, model.L, model.delta)
-    z = torch.linspace(float(codes[0]), float(codes[-1]), n_points, dtype=torch.float64)
-    with torch.no_grad():
-        out = z.reshape(1, -1)
-        for layer in model.model.layers[2:]:
-            out = layer(out)
-    axes[2].plot(z.numpy(), out[0].numpy(), lw=0.8, color=PALETTE[0])
-    axes[2].plot(codes.numpy(), values[:, 0].numpy(), ".", ms=3, color=PALETTE[1])
-    axes[2].set_xlabel(r"contextual code $c$")
-    axes[2].set_ylabel("output")
-    axes[2].set_title(rf"$\mathrm{{FF}}_2$: a {len(codes)}-step table", fontsize=9)
-    return fig
+    prompts = all_prompts(model.d, model.L, model.delta)
+    table = prompts.transpose(1, 2).reshape(len(prompts), -1, model.L, model.d)
+    return table[:, :, 0, 0].reshape(-1).numpy()
 
 
 def plot_size_comparison(
@@ -297,25 +404,37 @@ def plot_size_comparison(
     codes: Mapping[str, Sequence[float]],
     prompt: Mapping[str, Sequence[float]],
     jackson: Mapping[str, Sequence[float]],
-    ax: Axes | None = None,
 ) -> Figure:
-    """``log10`` of sizes against ``1/eps``, one colour per dimension (paired by order):
-    this book's number of contextual codes (``codes``, solid), its prompt length
-    (``prompt``, dashed) and a Jackson-type count (``jackson``, dotted, open markers)."""
+    """Sizes against ``1/eps`` on two panels, one colour per dimension (paired by order).
+
+    Left: this book's prompt length (``prompt``, dashed) and a Jackson-type count
+    (``jackson``, dotted, open markers), both given as ``log10`` and drawn as numbers on a
+    logarithmic axis. Right: the number of decimal digits of this book's number of
+    contextual codes (``codes``, given as ``log10``), on a logarithmic axis.
+    """
+    from ..plotting import new_figure
+
     x = _positive_axis(inv_eps, "inv_eps")
+    cds = _series(codes, "codes", x.size)
     groups = [
-        (_series(codes, "codes", x.size), "-", None),
         (_series(prompt, "prompt", x.size), "--", None),
         (_series(jackson, "jackson", x.size), ":", "none"),
     ]
-    ax = axes_or_new(ax)
+    fig, (left, right) = new_figure(ncols=2, width=8.8, height=4.2)
     for series, style, face in groups:
         for i, (label, s) in enumerate(series.items()):
             c, mk = PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]
-            ax.plot(x, s, style, marker=mk, mfc=face or c, color=c, label=label)
-    ax.set_xscale("log", base=2)
-    ax.set_yscale("log")
-    ax.set_xlabel(r"accuracy $1/\varepsilon$")
-    ax.set_ylabel(r"$\log_{10}$ (size)")
-    ax.legend(loc="upper left", fontsize=8)
-    return ax.figure
+            left.plot(
+                x, 10.0 ** np.asarray(s), style, marker=mk, mfc=face or c, color=c, label=label
+            )
+    for i, (label, s) in enumerate(cds.items()):
+        c, mk = PALETTE[i % len(PALETTE)], MARKERS[i % len(MARKERS)]
+        right.plot(x, np.floor(np.asarray(s)) + 1, "-", marker=mk, color=c, label=label)
+    for ax in (left, right):
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel(r"accuracy $1/\varepsilon$")
+        ax.legend(loc="upper left")
+    left.set_ylabel("prompt tokens, or basis functions")
+    right.set_ylabel("decimal digits of the number of codes")
+    return fig

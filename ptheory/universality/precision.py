@@ -1,43 +1,54 @@
 """The precision the contextual codes need: exact arithmetic against float64 and float32.
 
-The attention layer of the construction sends the integer token codes ``a`` of ``[P, X]``
-(:func:`token_codes`) to ``c_k = a_k + sum_i a_i e^{lam a_i a_k} / sum_i e^{lam a_i a_k}``.
+On cell centres, ``FF_1`` gives token ``i`` of ``[P, X]`` an integer code (its cell and
+its position, :func:`token_codes`), and the attention layer sends column ``k`` to
+
+    zeta_k = theta_k + sum_i theta_i e^{beta theta_k theta_i} / sum_i e^{beta theta_k theta_i}.
+
 The feed-forward layer after it can only tell two contexts apart if their codes differ
 by more than the rounding of the arithmetic. :func:`separation_by_precision` computes the
 smallest gap between the codes of distinct (prompt, input, position) triples three ways:
 
-* exactly: the exponentials by ``mpmath``, the sums and quotients in integer fixed point
-  with at least 256 fractional bits for the smallest weight (every rounding far below
-  ``2^-200`` of the code range: "exact" for every purpose here);
-* by the construction's own attention layer in float64, and the same layer in float32.
+* exactly (:func:`exact_codes`): the exponentials by ``mpmath``, the sums and quotients
+  in integer fixed point with at least 256 fractional bits for the smallest weight
+  (every rounding far below ``2^-200`` of the code range);
+* by the construction's attention layer in float64, and the same layer in float32
+  (:func:`float_codes`).
 
 :func:`poly_codes` runs the same codes through the polynomial method of
 :func:`ptheory.efficiency.poly_attention` (the almost-linear algorithm of Hu et al. 2025,
 cited by content, via Alman and Song 2023), to see whether its approximation error
 leaves the codes apart.
+
+Every function lists the triples in one order, that of
+:func:`~ptheory.universality.build.grid_codes`: prompt ``m`` (slowest), grid input ``g``,
+input position ``k`` (fastest).
 """
 
 from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
+from numbers import Real
 
 import mpmath
 import numpy as np
 import torch
 
 from .._validate import check_int, check_real
-from .build import dimensions
-from .grid import levels
+from .build import all_prompts, check_enumerable, dimensions, grid_codes, one_thread
+from .grid import grid_sequences
 from .layers import code_offset, contextual_attention
 
 __all__ = [
     "PrecisionRow",
+    "as_beta",
     "exact_codes",
     "float_codes",
     "log10_relative_separation",
+    "model_code_error",
     "poly_codes",
     "relative_separation",
     "separation_by_precision",
@@ -45,111 +56,158 @@ __all__ = [
 ]
 
 FRAC_BITS = 256
-_LIMIT = 400_000  # codes: beyond this the exact computation is refused (time)
 
 
-def token_codes(d: int, L: int, delta: float) -> tuple[torch.Tensor, torch.Tensor]:
+def token_codes(
+    d: int, L: int, delta: float, *, positions: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Integer codes of every grid prompt and grid input, as ``FF_1`` gives them on cell
-    centres: ``(prompt_codes (M, L_p), input_codes (G, L))`` with ``a = A + i V + m``, ``i``
-    the position in ``[P, X]``, ``m`` in ``[0, V)`` the token's cell, ``A`` the offset of
-    :func:`~ptheory.universality.layers.code_offset`. ``int64``.
+    centres: ``(prompt_codes (M, L_p), input_codes (G, L))``, ``int64``.
 
-    Only the set of sequences matters for separations; the order is the digit order.
-    """
+    Token ``i`` (from 0) of ``[P, X]`` with entries ``x_1, ..., x_d`` gets
+    ``theta = A + i V + sum_j floor(x_j V1) V1^(j - 1)``, the formula of
+    :func:`~ptheory.universality.layers.ff1_layer` (coordinate 1 is the lowest digit),
+    with ``V = V1^d`` and ``A`` the offset of
+    :func:`~ptheory.universality.layers.code_offset`. The rows are the tensors of
+    :func:`~ptheory.universality.build.all_prompts` and
+    :func:`~ptheory.universality.grid.grid_sequences` themselves, the one enumeration of
+    the grid contexts that :func:`~ptheory.universality.build.context_codes` also uses.
+    ``positions=False`` drops the ``i V`` term: codes that name the cell only (the
+    construction never does this)."""
+    if not isinstance(positions, bool):
+        raise TypeError(f"positions must be True or False, got {type(positions).__name__}")
     dims = dimensions(d, L, delta)
-    V, L_p, M, G = dims.vocabulary, dims.prompt_length, dims.class_size, dims.grid_size
-    if M * G * L > _LIMIT:
-        raise ValueError(
-            f"delta={dims.delta:g} with d={d}, L={L} has {M * G * L} codes (limit {_LIMIT})"
-        )
+    check_enumerable(dims)
+    v1, V, L_p = round(1 / dims.delta), dims.vocabulary, dims.prompt_length
     n = L_p + L
     A = code_offset(d, n, delta)
+    weights = v1 ** torch.arange(d, dtype=torch.int64)  # coordinate j has weight V1^(j-1)
 
-    def digits(count: int, length: int) -> torch.Tensor:
-        idx = torch.arange(count, dtype=torch.int64)[:, None]
-        powers = V ** torch.arange(length - 1, -1, -1, dtype=torch.int64)
-        return (idx // powers) % V
+    def cells(tokens: torch.Tensor) -> torch.Tensor:  # (R, d, k) cell centres -> (R, k)
+        level = torch.floor(tokens * v1).to(torch.int64)
+        return (level * weights[None, :, None]).sum(dim=1)
 
-    prompt = A + V * torch.arange(L_p, dtype=torch.int64) + digits(M, L_p)
-    inputs = A + V * torch.arange(L_p, n, dtype=torch.int64) + digits(G, L)
+    step = V if positions else 0
+    prompt = A + step * torch.arange(L_p, dtype=torch.int64) + cells(all_prompts(d, L, delta))
+    inputs = A + step * torch.arange(L_p, n, dtype=torch.int64) + cells(grid_sequences(d, L, delta))
     return prompt, inputs
 
 
-def _check_lam(d: int, L: int, delta: float, lam: float | None) -> float:
-    return dimensions(d, L, delta, lam=lam).lam
+def as_beta(d: int, L: int, delta: float, beta: object = None) -> mpmath.mpf:
+    """The attention scale as an ``mpmath`` number: the construction's
+    (:func:`~ptheory.universality.build.default_beta`) when ``beta`` is ``None``; a float,
+    an ``mpmath.mpf`` or a decimal string otherwise (``>= 0``), so that a scale located
+    to many digits keeps them."""
+    if beta is None:
+        return mpmath.mpf(dimensions(d, L, delta).beta)
+    if isinstance(beta, str):
+        try:
+            with mpmath.workdps(max(mpmath.mp.dps, len(beta) + 5)):
+                value = mpmath.mpf(beta)
+        except ValueError:
+            raise ValueError(f"beta must be a number, got {beta!r}") from None
+    elif isinstance(beta, mpmath.mpf):
+        value = beta
+    elif isinstance(beta, Real) and not isinstance(beta, bool):
+        value = mpmath.mpf(check_real(beta, "beta", minimum=0.0))
+    else:
+        raise TypeError(f"beta must be a real number, got {type(beta).__name__}")
+    if not mpmath.isfinite(value) or value < 0:
+        raise ValueError(f"beta must be finite and >= 0, got {beta}")
+    return value
 
 
-def exact_codes(d: int, L: int, delta: float, *, lam: float | None = None) -> np.ndarray:
-    """The contextual codes of every triple, exactly: an object array ``(M G L,)`` of Python
-    ints, each ``c * 2^bits`` rounded down, with ``bits = FRAC_BITS`` plus enough bits that
-    the smallest softmax weight keeps ``FRAC_BITS`` of its own (see the module)."""
-    lam = _check_lam(d, L, delta, lam)
-    prompt, inputs = token_codes(d, L, delta)
-    V, A = levels(delta) ** d, int(prompt.min()) if prompt.numel() else int(inputs.min())
-    n = prompt.shape[1] + inputs.shape[1]
-    values = list(range(A, A + n * V))  # every token code
-    # the smallest weight is about e^{-lam q_max n V}: give it FRAC_BITS bits of its own
-    spread = lam * int(inputs.max()) * n * V / math.log(2)
+def exact_codes(
+    d: int, L: int, delta: float, *, beta: object = None, positions: bool = True
+) -> np.ndarray:
+    """The contextual codes of every triple, exactly: an object array ``(M G L,)`` of
+    Python ints, each ``zeta * 2^bits`` rounded down, with ``bits = FRAC_BITS`` plus enough
+    bits that the smallest softmax weight keeps ``FRAC_BITS`` of its own (see the module).
+    ``beta``: see :func:`as_beta`; ``positions``: see :func:`token_codes`."""
+    return _fixed_point(d, L, delta, beta, positions)[0]
+
+
+def _fixed_point(
+    d: int, L: int, delta: float, beta: object, positions: bool
+) -> tuple[np.ndarray, int]:
+    """:func:`exact_codes` and its number of fractional bits."""
+    d = check_int(d, "d", minimum=1)
+    L = check_int(L, "L", minimum=1)
+    prompt, inputs = token_codes(d, L, delta, positions=positions)
+    beta_mp = as_beta(d, L, delta, beta)
+    M, G = prompt.shape[0], inputs.shape[0]
+    top = int(inputs.max())  # every key is at most this: weights e^{beta q (a - top)} <= 1
+    spread = float(beta_mp) * top * (top - int(prompt.min())) / math.log(2)
     bits = FRAC_BITS + math.ceil(spread)
     one = 1 << bits
+    keys = range(int(prompt.min()), top + 1)
+    weight = {}  # (query, key) -> e^{beta q (a - top)} in fixed point
     with mpmath.workprec(bits + 64):
-        lam_mp = mpmath.mpf(lam)
-        weight = {}  # (query, key) -> e^{lam q (a - A)} in fixed point, in (0, 1] * 2^k
         for q in sorted(set(inputs.reshape(-1).tolist())):
-            for a in values:
-                w = mpmath.exp(lam_mp * q * (a - A - n * V))  # <= 1: no overflow
+            for a in keys:
+                w = mpmath.exp(beta_mp * q * (a - top))
                 weight[q, a] = int(mpmath.floor(w * one))
-    P = prompt.tolist()
-    out = []
-    for k in range(inputs.shape[1]):
-        for q in sorted(set(inputs[:, k].tolist())):
-            rows = [g for g in range(inputs.shape[0]) if int(inputs[g, k]) == q]
-            for prow in P:
+    P, X = prompt.tolist(), inputs.tolist()
+    out = [0] * (M * G * L)
+    for k in range(L):
+        for q in sorted({row[k] for row in X}):
+            rows = [g for g in range(G) if X[g][k] == q]
+            partial = [sum(weight[q, a] for a in x) for x in (X[g] for g in rows)]
+            partial_num = [sum(a * weight[q, a] for a in X[g]) for g in rows]
+            for m, prow in enumerate(P):
                 num_p = sum(a * weight[q, a] for a in prow)
                 den_p = sum(weight[q, a] for a in prow)
-                for g in rows:
-                    xrow = inputs[g].tolist()
-                    num = num_p + sum(a * weight[q, a] for a in xrow)
-                    den = den_p + sum(weight[q, a] for a in xrow)
-                    out.append(q * one + (num * one) // den)
-    return np.array(out, dtype=object)
+                for g, num_x, den_x in zip(rows, partial_num, partial, strict=True):
+                    num, den = num_p + num_x, den_p + den_x
+                    out[(m * G + g) * L + k] = q * one + (num * one) // den
+    return np.array(out, dtype=object), bits
 
 
+def model_code_error(d: int, L: int, delta: float) -> float:
+    """The built model's own contextual codes against the exact ones, triple by triple:
+    ``max |zeta_model - zeta_exact|`` over every (grid prompt, grid input, position),
+    divided by the smallest gap between exact codes.
+
+    ``zeta_model`` runs the construction's positions, ``FF_1`` and head in float64
+    (:func:`~ptheory.universality.build.grid_codes`); ``zeta_exact`` computes the same
+    triple from :func:`token_codes`. A value far below 1 says that the model's first
+    layer gives every triple the code this module assumes, in the same order."""
+    exact, bits = _fixed_point(d, L, delta, None, True)
+    model = grid_codes(d, L, delta).reshape(-1).tolist()
+    scale = 1 << bits
+    error = max(  # a float times 2^bits is exact as a Fraction
+        abs(Fraction(m) * scale - e) for m, e in zip(model, exact.tolist(), strict=True)
+    )
+    s = sorted(exact.tolist())
+    gap = min(b - a for a, b in itertools.pairwise(s))
+    return float(error) / float(gap)  # both in units of 2^-bits
+
+
+def _sequences(d: int, L: int, delta: float) -> tuple[torch.Tensor, int]:
+    """Every ``[P, X]`` as integer codes, ``(M G, n)`` (prompt slowest), and ``L_p``."""
+    prompt, inputs = token_codes(d, L, delta)
+    M, G = prompt.shape[0], inputs.shape[0]
+    Z = torch.cat(
+        [prompt[:, None, :].expand(-1, G, -1), inputs[None, :, :].expand(M, -1, -1)], dim=-1
+    )
+    return Z.reshape(M * G, -1), prompt.shape[1]
+
+
+@one_thread
 def float_codes(
-    d: int, L: int, delta: float, dtype: torch.dtype, *, lam: float | None = None
+    d: int, L: int, delta: float, dtype: torch.dtype, *, beta: float | None = None
 ) -> torch.Tensor:
     """The same codes computed by the construction's attention layer in ``dtype``
     (``torch.float64`` or ``torch.float32``): ``(M G L,)``, in the order of
     :func:`exact_codes`."""
     if dtype not in (torch.float64, torch.float32):
         raise ValueError(f"dtype must be torch.float64 or torch.float32, got {dtype}")
-    lam = _check_lam(d, L, delta, lam)
-    prompt, inputs = token_codes(d, L, delta)
-    layer = contextual_attention(1, lam).to(dtype)
-    L_p = prompt.shape[1]
-    out = []
-    for k, Z in _contexts(prompt, inputs):
-        with torch.no_grad():
-            c = layer(Z[:, None, :].to(dtype))[:, 0, L_p + k]
-        out.append(c)
-    return torch.cat(out)
-
-
-def _contexts(prompt: torch.Tensor, inputs: torch.Tensor) -> Iterator[tuple[int, torch.Tensor]]:
-    """``(k, Z)`` per input position ``k`` and query code ``q`` (sorted) at ``k``: ``Z`` holds
-    every prompt followed by every input whose token ``k`` is ``q``, ``(M rows, L_p + L)``,
-    in the order of :func:`exact_codes`."""
-    for k in range(inputs.shape[1]):
-        for q in sorted(set(inputs[:, k].tolist())):
-            rows = inputs[inputs[:, k] == q]
-            Z = torch.cat(
-                [
-                    prompt[:, None, :].expand(-1, len(rows), -1),
-                    rows[None, :, :].expand(len(prompt), -1, -1),
-                ],
-                dim=-1,
-            ).reshape(-1, prompt.shape[1] + inputs.shape[1])
-            yield k, Z
+    beta = dimensions(d, L, delta, beta=beta).beta
+    Z, L_p = _sequences(d, L, delta)
+    layer = contextual_attention(1, beta).to(dtype)
+    with torch.no_grad():
+        out = layer(Z[:, None, :].to(dtype))[:, 0, L_p:]  # (M G, L)
+    return out.reshape(-1)
 
 
 def relative_separation(codes: np.ndarray | torch.Tensor) -> float:
@@ -167,6 +225,8 @@ def relative_separation(codes: np.ndarray | torch.Tensor) -> float:
 def log10_relative_separation(codes: np.ndarray) -> float:
     """``log10`` of the smallest gap over the range, for exact codes (``-inf`` if two
     coincide); no underflow, however small the gap."""
+    if not isinstance(codes, np.ndarray) or codes.dtype != object or codes.size < 2:
+        raise TypeError("codes must be exact codes (an object array of at least two ints)")
     s = sorted(codes.tolist())
     gap = min(b - a for a, b in itertools.pairwise(s))
     if gap <= 0 or s[-1] <= s[0]:
@@ -181,9 +241,10 @@ def _log10_int(x: int) -> float:
 
 @dataclass(frozen=True)
 class PrecisionRow:
-    """One size: ``n_codes`` K, sequence length ``n``, and the relative separation of the
-    codes computed exactly, in float64 and in float32; ``order_ok_*``: whether the float
-    codes sort in the exact order (no two contexts swapped or merged)."""
+    """One size: ``n_codes`` (the number of triples), sequence length ``n``, and the
+    relative separation of the codes computed exactly, in float64 and in float32;
+    ``order_ok_*``: whether the float codes sort in the exact order (no two contexts
+    swapped or merged)."""
 
     d: int
     L: int
@@ -196,6 +257,12 @@ class PrecisionRow:
     order_ok_64: bool
     order_ok_32: bool
 
+    def gap_error(self, which: str) -> float:
+        """``|separation in which - exact separation| / exact separation``."""
+        if which not in ("float64", "float32"):
+            raise ValueError(f"which must be 'float64' or 'float32', got {which!r}")
+        return abs(getattr(self, which) - self.exact) / self.exact
+
     def reliable(self, which: str, rtol: float = 0.1) -> bool:
         """Whether ``which`` (``"float64"`` or ``"float32"``) sorts the codes as exact
         arithmetic does and gets the separation to ``rtol``."""
@@ -203,20 +270,20 @@ class PrecisionRow:
             raise ValueError(f"which must be 'float64' or 'float32', got {which!r}")
         rtol = check_real(rtol, "rtol", minimum=0.0)
         ok = self.order_ok_64 if which == "float64" else self.order_ok_32
-        return ok and abs(getattr(self, which) - self.exact) <= rtol * self.exact
+        return ok and self.gap_error(which) <= rtol
 
 
 def separation_by_precision(
-    d: int, L: int, delta: float, *, lam: float | None = None
+    d: int, L: int, delta: float, *, beta: float | None = None
 ) -> PrecisionRow:
-    """:class:`PrecisionRow` for ``(d, L, delta)`` at ``lam`` (default: the construction's)."""
+    """:class:`PrecisionRow` for ``(d, L, delta)`` at ``beta`` (default: the construction's)."""
     d = check_int(d, "d", minimum=1)
     L = check_int(L, "L", minimum=1)
-    exact = exact_codes(d, L, delta, lam=lam)
+    exact = exact_codes(d, L, delta, beta=beta)
     order = torch.as_tensor(np.array(sorted(range(len(exact)), key=exact.__getitem__)))
     rows = {}
     for name, dt in (("float64", torch.float64), ("float32", torch.float32)):
-        c = float_codes(d, L, delta, dt, lam=lam)
+        c = float_codes(d, L, delta, dt, beta=beta)
         rows[name] = (relative_separation(c), bool((c[order].diff() > 0).all()))
     dims = dimensions(d, L, delta)
     return PrecisionRow(
@@ -233,26 +300,23 @@ def separation_by_precision(
     )
 
 
+@one_thread
 def poly_codes(
-    d: int, L: int, delta: float, degree: int, *, lam: float | None = None
+    d: int, L: int, delta: float, degree: int, *, beta: float | None = None
 ) -> torch.Tensor:
     """The codes with the attention computed by :func:`ptheory.efficiency.poly_attention`
     at ``degree`` (Taylor), in float64: ``(M G L,)``, the order of :func:`exact_codes`.
 
-    Queries and keys are ``sqrt(lam) a`` (one dimension: the head has rank one), values
-    ``a``, and the residual ``a_k`` is added, as in the construction's head.
+    Queries and keys are ``sqrt(beta) theta`` (one dimension: the head has rank one),
+    values ``theta``, and the residual ``theta_k`` is added, as in the construction's head.
     """
     from ..efficiency import poly_attention  # the efficiency part's public API
 
     degree = check_int(degree, "degree", minimum=0)
-    lam = _check_lam(d, L, delta, lam)
-    prompt, inputs = token_codes(d, L, delta)
-    L_p = prompt.shape[1]
-    root = math.sqrt(lam)
-    out = []
-    for k, Z in _contexts(prompt, inputs):
-        Z = Z[:, :, None].to(torch.float64)
-        query = Z[:, L_p + k : L_p + k + 1]
-        att = poly_attention(root * query, root * Z, Z, degree, scale="none")
-        out.append(query[:, 0, 0] + att[:, 0, 0])
-    return torch.cat(out)
+    beta = dimensions(d, L, delta, beta=beta).beta
+    Z, L_p = _sequences(d, L, delta)
+    Z = Z[:, :, None].to(torch.float64)  # (M G, n, 1)
+    root = math.sqrt(beta)
+    query = Z[:, L_p:]  # (M G, L, 1)
+    att = poly_attention(root * query, root * Z, Z, degree, scale="none")
+    return (query + att)[..., 0].reshape(-1)

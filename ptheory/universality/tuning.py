@@ -24,7 +24,7 @@ import torch
 from .._validate import check_int
 from ..distance import uniform_inputs
 from ..model import build_transformer, prompt_forward
-from .build import construct
+from .build import cached_construct, one_thread
 
 __all__ = ["TuningComparison", "oracle_vs_gradient"]
 
@@ -37,9 +37,10 @@ class TuningComparison:
     ``sharp``, ``smooth``: best loss after tuning the construction (default ``eta``) and its
     smoothed version from random prompts in ``[0, 1]``, with ``sharp_start``,
     ``smooth_start`` the best loss before tuning; ``grad_random``, ``grad_oracle``: the
-    largest entry of the loss's gradient in ``P`` for the sharp construction at a random
-    prompt and at the oracle prompt; ``random_model``: best loss of a random frozen
-    transformer for each of ``lengths``.
+    largest entry of the loss's gradient in ``P`` for the sharp construction at the
+    random starting prompts and at the oracle prompt; ``grad_smooth``: the same at the
+    same starting prompts for the smoothed construction; ``random_model``: best loss of a
+    random frozen transformer for each of ``lengths``.
     """
 
     oracle: float
@@ -50,6 +51,7 @@ class TuningComparison:
     smooth_start: float
     grad_random: float
     grad_oracle: float
+    grad_smooth: float
     lengths: tuple[int, ...]
     random_model: tuple[float, ...]
 
@@ -64,6 +66,7 @@ def _grad(model, P: torch.Tensor, X: torch.Tensor, Y: torch.Tensor) -> float:
     return float(grad.abs().max())
 
 
+@one_thread
 def oracle_vs_gradient(
     target: Callable[[torch.Tensor], torch.Tensor],
     delta: float = 0.25,
@@ -92,8 +95,8 @@ def oracle_vs_gradient(
     X = uniform_inputs(n_samples, 1, 1, seed=seed)
     with torch.no_grad():
         Y = torch.as_tensor(target(X), dtype=torch.float64)
-    sharp = construct(1, 1, delta)
-    smooth = construct(1, 1, delta, eta=sharp.delta / 4)
+    sharp = cached_construct(1, 1, delta)
+    smooth = cached_construct(1, 1, delta, eta=sharp.delta / 4)
     L_p = sharp.prompt_length
     gen = torch.Generator().manual_seed(seed)
     starts = torch.rand(restarts, 1, L_p, generator=gen, dtype=torch.float64)
@@ -113,8 +116,9 @@ def oracle_vs_gradient(
         sharp_start=tuned["sharp"][1],
         smooth=tuned["smooth"][0],
         smooth_start=tuned["smooth"][1],
-        grad_random=_grad(sharp.model, starts[0], X, Y),
+        grad_random=max(_grad(sharp.model, P, X, Y) for P in starts),
         grad_oracle=_grad(sharp.model, oracle_P, X, Y),
+        grad_smooth=max(_grad(smooth.model, P, X, Y) for P in starts),
         lengths=lengths,
         random_model=tuple(res.loss_by_length()),
     )

@@ -4,9 +4,9 @@
 ``notebooks/unmemorizable_dataset.md`` (this book's precise version of Wang et al.'s
 single-layer limitation): on a frozen single-layer, single-head transformer, the loss of
 **every** prompt, of any length, on the two-example dataset whose rays do not meet is at
-least the ray bound ``B``. The figure shows the best prompt-tuning loss against the prompt
-length beside ``B``; the slider moves the radius ``r`` of the dataset (how far the needed
-attention outputs lie from where the model puts them without a prompt).
+least the certified bound ``ell*``. The figure shows the best prompt-tuning loss against
+the prompt length beside ``ell*``; the slider moves the radius ``rho`` of the dataset (how
+far the needed attention outputs lie from where the model puts them without a prompt).
 """
 
 from __future__ import annotations
@@ -66,7 +66,13 @@ def _draw(value: float, ax: Axes, lengths: tuple[int, ...], steps: int, restarts
     x = np.asarray(lengths, dtype=float)
     jitter = np.linspace(0.93, 1.07, losses.shape[1])
     ax.scatter(
-        (x[:, None] * jitter).ravel(), losses.ravel(), s=9, color=PALETTE[0], alpha=0.45, lw=0
+        (x[:, None] * jitter).ravel(),
+        losses.ravel(),
+        s=9,
+        color=PALETTE[0],
+        alpha=0.45,
+        lw=0,
+        label="prompt tuning, every run",
     )
     ax.plot(
         x,
@@ -75,7 +81,7 @@ def _draw(value: float, ax: Axes, lengths: tuple[int, ...], steps: int, restarts
         color=PALETTE[0],
         label="prompt tuning, best restart",
     )
-    ax.axhline(panel["bound"], ls="--", color="0.2", label="ray bound $B$ (every prompt)")
+    ax.axhline(panel["bound"], ls="--", color="0.2", label=r"bound $\ell^*$ (every prompt)")
     ax.axhline(panel["no_prompt"], ls=":", color=PALETTE[1], label="no prompt")
     ax.set_xscale("log", base=2)
     ax.set_xticks(x, [str(n) for n in lengths])
@@ -96,13 +102,13 @@ def ray_bound_explorer(
 ) -> Explorer:
     """Prompt tuning against the ray bound of the unmemorizable dataset, radius on a slider.
 
-    For each radius ``r`` in ``radii`` the panel tunes prompts of every length in
+    For each radius ``rho`` in ``radii`` the panel tunes prompts of every length in
     ``lengths`` (``restarts`` L-BFGS runs of ``steps`` steps each, seeds from ``seed``) on
-    ``cap.unmemorizable_dataset(model, seed=0, radius=r)`` for the frozen model
+    ``cap.unmemorizable_dataset(model, seed=0, radius=rho)`` for the frozen model
     ``cap.single_layer_model(d=3, seed=0)``, and draws every run's final loss (dots), the
-    best per length (line), the ray lower bound ``B`` (dashed) and the loss without a
+    best per length (line), the certified bound ``ell*`` (dashed) and the loss without a
     prompt (dotted). The theorem says no dot can go below the dashed line, whatever the
-    length; both grow like ``r^2``. Panels are computed once and cached, so the static grid
+    length; both grow like ``rho^2``. Panels are computed once and cached, so the static grid
     and the live widget share them.
     """
     if isinstance(radii, (str, bytes)) or not isinstance(radii, Sequence):
@@ -131,7 +137,7 @@ def ray_bound_explorer(
 
     return Explorer(
         name="No prompt beats the ray bound",
-        parameter="$r$",
+        parameter=r"$\varrho$",
         values=radii,
         draw=draw,
         initial=initial,

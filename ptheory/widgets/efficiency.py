@@ -1,4 +1,5 @@
-"""Explorers for the Efficiency part (Hu et al., 2025, Theorems 3.1 and 3.2).
+"""Explorers for the Efficiency part (Hu et al., 2025: the almost-linear algorithm and the
+efficiency criterion).
 
 - :func:`efficiency_explorer`: the polynomial method's measured error, and the bound proved
   in the chapter *Almost-linear prompt-tuning inference*, against the entry bound ``B``;
@@ -63,15 +64,16 @@ def efficiency_explorer(
 ) -> Explorer:
     """Error of the polynomial method against the entry bound ``B``, one degree at a time.
 
-    Serves Theorem 3.1 of Hu et al. (2025) in the book's precise form
-    (``thm-fast-poly``): a degree-``g`` polynomial of ``exp`` gives low-rank attention whose
-    max-abs error is at most ``2 eps / (1 - eps) max|V|``. The knob is the degree ``g``
-    (``degrees``). Each panel shows, against ``B`` (20 values up to ``max_bound``), the
-    measured max-abs error on ``n`` queries and keys ``B`` times uniform in ``[-1, 1]^d``
-    (values uniform in ``[-1, 1]``, float64, from ``seed``; :func:`error_vs_bound`), the
-    proved bound at the same data (dashed, drawn where it is finite and below ``10^3``)
-    and the line ``B = sqrt(ln n)``. All panels share the axes, so moving the slider shows
-    how much accuracy a degree buys and where it stops buying any.
+    Serves the almost-linear algorithm of Hu et al. (2025) in the book's sharp form
+    (``thm-fast-poly``): a degree-``g`` polynomial of ``exp`` with relative error at most
+    ``eps`` gives low-rank attention whose max-abs error is at most about ``eps max|V|``.
+    The knob is the degree ``g`` (``degrees``). Each panel shows, against ``B`` (20 values
+    up to ``max_bound``), the measured max-abs error on ``n`` queries and keys ``B`` times
+    uniform in ``[-1, 1]^d`` (values uniform in ``[-1, 1]``, float64, from ``seed``;
+    :func:`error_vs_bound`), the proved bound at the same data (dashed, drawn where it is
+    finite and below ``10^3``) and the line ``B = sqrt(ln n)``. All panels share the axes,
+    so moving the slider shows how much accuracy a degree buys and where it stops buying
+    any.
     """
     degrees = _int_values(degrees, "degrees", 0, 64)
     n = check_int(n, "n", minimum=2)
@@ -138,14 +140,15 @@ def retrieval_explorer(
 ) -> Explorer:
     """Softmax mass on a planted duplicate key against ``B / sqrt(ln n)``, one ``n`` at a time.
 
-    Serves the chapter's proposition ``prop-phase-planted`` behind Theorem 3.2 of Hu et
-    al. (2025): a query ``B a`` among ``n`` random sign keys ``B b_j`` (scores scaled by
-    ``1/d``) puts mass about ``1 / (1 + n e^{-B^2})`` on its duplicate, so attention turns
-    from averaging into retrieval as ``B`` passes ``sqrt(ln n)``. The knob is ``n``
-    (``sizes``). Each panel shows the median over ``trials`` draws and the 10-90% band
-    (:func:`~ptheory.efficiency.planted_mass`), the proposition's orthogonal-key curve
-    ``1 / (1 + (n - 1) e^{-B^2})`` (dashed) and the line ``B = sqrt(ln n)``; the
-    transition stays at 1 on this axis and sharpens as ``n`` grows.
+    Serves the chapter's proposition ``prop-phase-planted``, the mechanism behind the
+    hardness beyond the efficiency criterion (Alman and Song, 2023; Hu et al., 2025): a
+    query ``B a`` among ``n`` random sign keys ``B b_j`` (scores scaled by ``1/d``) puts
+    mass about ``1 / (1 + n e^{-B^2})`` on its duplicate, so attention turns from averaging
+    into retrieval as ``B`` passes ``sqrt(ln n)``. The knob is ``n`` (``sizes``). Each panel
+    shows the median over ``trials`` draws and the 10-90% band
+    (:func:`~ptheory.efficiency.planted_mass`), the proposition's orthogonal-key curve ``1 /
+    (1 + (n - 1) e^{-B^2})`` (dashed) and the line ``B = sqrt(ln n)``; the transition stays
+    at 1 on this axis and sharpens as ``n`` grows.
     """
     sizes = _int_values(sizes, "sizes", 2, 2**16)
     d = check_int(d, "d", minimum=1)

@@ -15,14 +15,17 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from .._validate import check_int, check_real
+from ..plotting import new_figure
 from ..universality import error_sweep, quantized_sweep
 from ..universality.plots import plot_error_vs_delta
 from ..universality.targets import sine_wave, triangle_wave
 from ._core import Explorer
 
-__all__ = ["universality_explorer"]
+__all__ = ["universality_explorer", "universality_panels"]
 
 BUILT = (1 / 2, 1 / 3, 1 / 4)  # grids whose transformer every panel builds and runs
 FINE = (1 / 8, 1 / 16, 1 / 32)  # finer grids: the quantized target alone, no transformer
@@ -88,10 +91,12 @@ def universality_explorer(
     n_samples = check_int(n_samples, "n_samples", minimum=64)
     seed = check_int(seed, "seed", minimum=0)
 
-    def draw(C: float, ax: Axes) -> None:
+    def draw(C: float, ax: Axes, legend: bool = True) -> None:
         real, quant = _panel(C, grid, fine, n_samples, seed)
         extra = (fine, quant["errors"]) if quant else None
-        plot_error_vs_delta(grid, real["errors"], real["bounds"], ax, quantized=extra)
+        plot_error_vs_delta(
+            grid, real["errors"], real["bounds"], ax, quantized=extra, legend=legend
+        )
         ax.set_ylim(1e-3, 10.0)
 
     return Explorer(
@@ -101,3 +106,23 @@ def universality_explorer(
         draw=draw,
         initial=min(1, len(values) - 1),
     )
+
+
+def universality_panels(values: Sequence[float] = (1.0, 2.0, 4.0, 8.0), **kwargs: object) -> Figure:
+    """The explorer's panels for ``values`` of ``C`` (at least two), two to a row, with
+    one legend for all of them: the static form of :func:`universality_explorer` for a
+    page. ``kwargs`` as for :func:`universality_explorer`."""
+    explorer = universality_explorer(values, **kwargs)  # checks values (two or more)
+    chosen = explorer.values
+    rows = math.ceil(len(chosen) / 2)
+    fig, axes = new_figure(2, rows, width=8.0, height=3.3 * rows + 0.8)
+    for ax, C in zip(axes, chosen, strict=False):
+        explorer.draw(C, ax, legend=False)
+        ax.set_title(f"$C$ = {C:g}")
+    for ax in axes[len(chosen) :]:
+        ax.set_visible(False)
+    handles, labels = axes[0].get_legend_handles_labels()
+    handles.append(Line2D([], [], ls="--", color="0.4"))
+    labels.append("bound of the theorem (same colour)")
+    fig.legend(handles, labels, loc="outside lower center", ncols=2)
+    return fig

@@ -1,0 +1,191 @@
+"""Graders of the Efficiency part (instructor-only): almost_linear_inference and
+phase_transition. Each recomputes the answer the exercise asks for."""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from ptheory import efficiency as eff
+from ptheory.exercises import efficiency as E
+
+from ._core import Wrong, grader
+
+
+def _close(value: float, reference: float, rtol: float) -> bool:
+    return abs(value - reference) <= rtol * abs(reference)
+
+
+# ------------------------------------------------------------------ ex-fast-crossover
+def crossover_model(rank: int, d: int = 16) -> float:
+    """Where the cost model's two flop counts meet, terms that do not grow with n left out."""
+    return 2 * rank * (2 * d + 3) / (4 * d + 1 + eff.EXP_FLOPS)
+
+
+@lru_cache(maxsize=1)
+def _crossover_plan():
+    return eff.select_degree(0.5, 1e-3, 16, method="best")
+
+
+@grader("ex-fast-crossover")
+def crossover(data: object) -> None:
+    if not isinstance(data, list) or len(data) != 3:
+        raise Wrong("your answer was not recorded as (degree, rank, crossover n)")
+    g, r, n = int(data[0]), int(data[1]), float(data[2])
+    plan = _crossover_plan()
+    if g < plan.degree:
+        raise Wrong(
+            f"degree {g} does not guarantee the target at B = 0.5 and d = 16: its certified "
+            "bound is above 1e-3 for every polynomial (ask eff.select_degree)"
+        )
+    if g > plan.degree:
+        apriori = next(
+            k
+            for k in range(65)
+            if (e := eff.entry_error_bound(k, 0.25, "chebyshev")) < 1 and 2 * e / (1 - e) <= 1e-3
+        )
+        if g == apriori:
+            raise Wrong(
+                f"degree {g} is what the a-priori Chebyshev formula chooses; the certificate "
+                "proves a smaller degree (method='best')"
+            )
+        raise Wrong(f"degree {g} meets the target, but a smaller degree is already certified")
+    if r != plan.rank:
+        raise Wrong(
+            "the rank (second item) must be the number of monomials of degree at most "
+            "g in d = 16 variables"
+        )
+    model = crossover_model(plan.rank)
+    if abs(n - 2 * r * 35 / 65) <= 1.0:
+        raise Wrong(
+            "the crossover n (third item) leaves out the exponentials: exact attention pays "
+            "eff.EXP_FLOPS flops for each of its n^2 exponentials"
+        )
+    if not abs(n - model) <= max(2.0, 5e-3 * model):
+        direction = "too large" if n > model else "too small"
+        raise Wrong(
+            f"the crossover n (third item) is {direction}: it is where the two flop counts "
+            "of the cost model are equal (compare eff.exact_flops(n, n, 16) with "
+            "eff.poly_flops(n, n, 16, g))"
+        )
+
+
+# ------------------------------------------------------------------ ex-fast-adversary
+@lru_cache(maxsize=1)
+def _adversary_reference() -> tuple[int, float, float]:
+    B, R = 1.5, 2.25
+    g = eff.select_degree(B, 1e-3, 8, method="best").degree
+    cert = eff.certify(g - 1, R, "minimax")
+    Q, K, V = eff.two_cluster_input(cert, B, d=8, n=4096)
+    out = eff.poly_attention(Q, K, V, g - 1, "minimax", radius=R)
+    err = float((out - eff.exact_attention(Q, K, V, reference=True)).abs().max())
+    return g, err, cert.attention_error
+
+
+@grader("ex-fast-adversary")
+def adversary(data: object) -> None:
+    if not isinstance(data, list) or len(data) != 2:
+        raise Wrong("your answer was not recorded as (degree, error)")
+    g, error = int(data[0]), float(data[1])
+    g_ref, err_ref, cert = _adversary_reference()
+    if g != g_ref:
+        raise Wrong(
+            f"degree {g} is not the smallest certified degree at B = 1.5 and target 1e-3 "
+            "(method='best' compares Taylor, Chebyshev and minimax at each degree)"
+        )
+    if _close(error, cert, 1e-3):
+        raise Wrong(
+            "your error is the certificate of degree g - 1, a bound; the exercise asks for "
+            "the error measured on its two-cluster input"
+        )
+    if error <= 1e-3:
+        raise Wrong(
+            "your error meets the target: the degree below the certified one fails on its "
+            "two-cluster input (did you take degree g - 1, the minimax polynomial, fitted "
+            "on B^2, and 4096 keys?)"
+        )
+    if not _close(error, err_ref, 2e-3):
+        direction = "larger" if error > err_ref else "smaller"
+        raise Wrong(
+            f"your measured error is {direction} than the two-cluster input of the minimax "
+            "polynomial of degree g - 1 reaches (check the radius B^2 and the reference in "
+            "float64)"
+        )
+
+
+# ------------------------------------------------------------------------ ex-fast-odd
+def _vanishing_bound(g: int) -> float:
+    roots = np.roots([1 / math.factorial(m) for m in range(g, -1, -1)])
+    return math.sqrt(-float(roots[np.abs(roots.imag) < 1e-9].real.min()))
+
+
+@grader("ex-fast-odd")
+def odd(data: object) -> None:
+    if not isinstance(data, list) or len(data) != 3:
+        raise Wrong("your answer was not recorded as three bounds")
+    for value, g in zip(data, (1, 3, 5), strict=True):
+        bound = _vanishing_bound(g)
+        what = f"the bound for degree {g}"
+        if _close(float(value), bound**2, 1e-3) and not _close(float(value), bound, 1e-3):
+            raise Wrong(
+                f"{what} is the score at which the polynomial vanishes; the exercise asks "
+                "for the entry bound B, and with scores scaled by 1/d they reach -B^2"
+            )
+        if not _close(float(value), bound, 1e-3):
+            direction = "too large" if float(value) > bound else "too small"
+            raise Wrong(f"{what} is {direction} (three significant digits are enough)")
+
+
+# --------------------------------------------------------------------- ex-phase-flips
+@lru_cache(maxsize=1)
+def _flips_reference() -> tuple[float, ...]:
+    n = 1024
+    root = math.sqrt(math.log(n))
+    out = []
+    for f in E.FLIPS:
+        res = eff.nn_gadget(n, [u * root for u in E.FLIPS_GRID], d=64, flips=f, poly=False)
+        out.append(next(r.entry_bound for r in res if r.accuracy == 1.0) / root)
+    return tuple(out)
+
+
+@grader("ex-phase-flips")
+def flips(data: object) -> None:
+    if not isinstance(data, list) or len(data) != 3:
+        raise Wrong("your answer was not recorded as three ratios")
+    for value, f, ref in zip(data, E.FLIPS, _flips_reference(), strict=True):
+        prediction = 1 / math.sqrt(1 - 2 * f / 64)
+        if abs(float(value) - ref) <= 1e-9:
+            continue
+        if abs(float(value) - prediction) <= 0.025:
+            raise Wrong(
+                f"for flips = {f} your ratio is the proposition's prediction; the exercise "
+                "asks for the first grid point at which the measured accuracy reaches one"
+            )
+        direction = "too large" if float(value) > ref else "too small"
+        raise Wrong(
+            f"for flips = {f} your ratio is {direction}: run eff.nn_gadget(1024, ..., d=64, "
+            "flips=f, poly=False) on the whole grid and take the first B with accuracy 1"
+        )
+
+
+# ----------------------------------------------------------------------- ex-phase-gap
+@lru_cache(maxsize=1)
+def _gap_reference() -> float:
+    n = 4096
+    (res,) = eff.nn_gadget(n, [3 * math.sqrt(math.log(n))], d=64, flips=28, poly=False)
+    return res.accuracy
+
+
+@grader("ex-phase-gap")
+def gap(data: object) -> None:
+    value = float(data)  # type: ignore[arg-type]
+    if value == 1.0:
+        raise Wrong("1 is the accuracy of the gadget with its gap; run it with flips=28")
+    if abs(value - _gap_reference()) > 1e-9:
+        direction = "too large" if value > _gap_reference() else "too small"
+        raise Wrong(
+            f"your accuracy is {direction} for flips=28 at B = 3 sqrt(ln n), n = 4096, "
+            "d = 64 (32 queries, seed 0)"
+        )
