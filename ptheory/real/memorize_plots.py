@@ -13,7 +13,14 @@ from .._validate import check_real
 from ..plotting import MARKERS, PALETTE, new_figure
 from .comparison import curve, interval, losses, point
 
-__all__ = ["method_label", "plot_capacity", "plot_curves", "plot_levels", "plot_stall"]
+__all__ = [
+    "capacity_points",
+    "method_label",
+    "plot_capacity",
+    "plot_curves",
+    "plot_levels",
+    "plot_stall",
+]
 
 _NAMES = {
     "prompt": "soft prompt, {size} token{s}",
@@ -37,19 +44,33 @@ def _check_points(points: object) -> list[tuple[str, int | None]]:
     return [(str(m), s) for m, s in points]
 
 
+def capacity_points(
+    results: dict[str, Any], method: str, size: int | None, *, minimum: int = 2
+) -> list[int]:
+    """The ``N`` at which the capacity study ran ``method`` of ``size`` at least
+    ``minimum`` times, in increasing order."""
+    counts: dict[int, int] = {}
+    for r in results["runs"]:
+        if r["study"] == "capacity" and (r["method"], r["size"]) == (method, size):
+            counts[r["n"]] = counts.get(r["n"], 0) + 1
+    return sorted(n for n, c in counts.items() if c >= minimum)
+
+
 def plot_capacity(
     results: dict[str, Any],
     points: Sequence[tuple[str, int | None]],
-    plan: Mapping[tuple[str, int | None], Sequence[int]],
+    plan: Mapping[tuple[str, int | None], Sequence[int]] | None = None,
 ) -> Figure:
     """Relative loss after the budget against targets per parameter, one line per method
-    of ``points`` (mean of its runs, 95% interval as bars) at the ``N`` of ``plan``; the
-    dashed curve is ``max(0, 1 - 1/x)``, a method whose parameters act linearly."""
+    of ``points`` (mean of its runs, 95% interval as bars) at the ``N`` of ``plan``
+    (default: every ``N`` with at least two runs); the dashed curve is
+    ``max(0, 1 - 1/x)``, a method whose parameters act linearly."""
     points = _check_points(points)
     fig, (ax,) = new_figure(width=6.6, height=4.2)
     for j, (method, size) in enumerate(points):
         xs, mids, los, his = [], [], [], []
-        for n in plan[(method, size)]:
+        ns = capacity_points(results, method, size) if plan is None else plan[(method, size)]
+        for n in ns:
             run = point(results, "capacity", method, size, n)[0]
             mean, lo, hi = interval(losses(results, "capacity", method, size, n))
             xs.append(run["targets"] / run["parameters"])
@@ -84,17 +105,16 @@ def plot_curves(
     fig, axes = new_figure(ncols=len(ns), width=3.5 * len(ns), height=3.6)
     for ax, n in zip(axes, ns, strict=True):
         for j, (method, size) in enumerate(points):
-            try:
-                xs, stats = curve(results, "capacity", method, size, n)
-            except ValueError:
+            if n not in capacity_points(results, method, size):
                 continue
+            xs, stats = curve(results, "capacity", method, size, n)
             mean = [s[0] for s in stats]
             colour = PALETTE[j % len(PALETTE)]
             ax.plot(xs, mean, color=colour, marker=MARKERS[j % len(MARKERS)], markevery=3,
                     label=method_label(method, size))  # fmt: skip
             ax.fill_between(xs, [s[1] for s in stats], [s[2] for s in stats], color=colour,
                             alpha=0.2, linewidth=0)  # fmt: skip
-        run = point(results, "capacity", "layer", None, n)[0]
+        run = next(r for r in results["runs"] if r["study"] == "capacity" and r["n"] == n)
         ax.set_title(f"N = {n} sequences, {run['targets']:,} targets")
         ax.set_yscale("log")
         ax.set_xlabel("function evaluations (L-BFGS)")
@@ -158,7 +178,7 @@ def plot_ranks(results: dict[str, Any], *, rel: float = 1e-5) -> Figure:
     for j, (method, size) in enumerate((("prompt", 4), ("lora_first", 1))):
         first = True
         for r in runs:
-            if (r["method"], r["size"]) != (method, size):
+            if (r["method"], r["size"]) != (method, size) or "spectrum" not in r:
                 continue
             sv = np.asarray(r["spectrum"])
             ax.plot(np.arange(1, len(sv) + 1), sv / sv[0], color=PALETTE[j], lw=0.8, alpha=0.7,

@@ -90,10 +90,13 @@ CUT: tuple[tuple[str, int | None, int, tuple[int, ...]], ...] = (
     ("lora_first", 1, 2, (0, 1, 2)),
     ("prompt", 4, 4, (0, 1, 2)),
     ("lora_first", 1, 4, (0, 1, 2)),
+    ("prompt", 16, 4, (0,)),
     ("prefix", 1, 4, (0,)),
     ("prefix", 1, 8, (0,)),
+    ("prompt", 16, 4, (1,)),
     ("prefix", 1, 4, (1,)),
     ("prefix", 1, 8, (1,)),
+    ("prompt", 16, 4, (2,)),
     ("prefix", 1, 4, (2,)),
     ("prefix", 1, 8, (2,)),
 )
@@ -419,10 +422,26 @@ def _summary(rec: dict[str, Any]) -> dict[str, Any]:
     out["best"][str(rec["steps"])] = best[-1]
     out["final"] = curve[-1]
     out["evaluations"] = len(curve)
-    if rec["study"] in ("race", "grid") or rec["optimizer"] == "adam":
+    if rec["study"] == "stall" and rec["optimizer"] == "adam":
         out["curve"] = curve
     if "spectrum" in rec:
-        out["spectrum"] = rec["spectrum"]
+        from .comparison import numerical_rank
+
+        out["rank"] = numerical_rank(rec["spectrum"])
+        # the whole spectrum for the figures: the stall's runs and the Jacobian study's
+        # runs on task 0 (the file stays small)
+        if rec["study"] == "stall" or rec["task"] == 0:
+            out["spectrum"] = [float(f"{x:.4g}") for x in rec["spectrum"]]
+    return out
+
+
+def _ray_summary(rec: dict[str, Any]) -> dict[str, Any]:
+    """A ray run reduced to its lowest loss so far at the checkpoints and at its end."""
+    out = {k: v for k, v in rec.items() if k not in ("key", "curve")}
+    best = [min(rec["curve"][: i + 1]) for i in range(len(rec["curve"]))]
+    out["best"] = {str(c): best[min(c, len(best) - 1)] for c in _CHECKPOINTS}
+    out["best"][str(len(best) - 1)] = best[-1]
+    out["min"] = best[-1]
     return out
 
 
@@ -437,8 +456,11 @@ def write_results(log: Path, out: Path) -> None:
         if r["study"] not in ("rays", "race")
         or (r["study"] == "race" and r["lr"] == rates[f"{r['method']}/{r['size']}"])
     ]
-    rays = [{k: v for k, v in r.items() if k != "key"} for r in everything
-            if r["study"] == "rays"]  # fmt: skip
+    # the Jacobian study's runs are the capacity study's runs at N = 1 (same task, budget
+    # and optimiser): they count as both
+    records += [{k: v for k, v in r.items() if k != "spectrum"} | {"study": "capacity"}
+                for r in everything if r["study"] == "jacobian"]  # fmt: skip
+    rays = [_ray_summary(r) for r in everything if r["study"] == "rays"]
     data = {
         "budget": BUDGET,
         "race_steps": RACE_STEPS,
