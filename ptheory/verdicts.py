@@ -196,7 +196,7 @@ class Verdicts:
         chosen = [(k, v) for k, v in given.items() if v is not None]
         if len(chosen) != 1:
             names = ", ".join(given)
-            raise ValueError(f"give exactly one threshold ({names}); got {len(chosen)}")
+            raise ValueError(f"threshold: give exactly one of {names}; got {len(chosen)}")
         how, limit = chosen[0]
         suffix = f" {unit}" if unit else ""
 

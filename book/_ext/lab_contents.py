@@ -17,6 +17,7 @@ every key the notebook cites with its author-year citation and full reference, f
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +31,17 @@ MARK = "ptheory-lab-macros"
 """The tag of the front-matter cell (never saved)."""
 
 
+_FENCE_LINE = re.compile(r"^[ \t]*(?:`{3,}|:{3,}).*$", re.M)
+
+
 def references_markdown(sources: list[str], root: Path = ROOT) -> str:
     """The works that the Markdown ``sources`` cite, one line per key (sorted), as the
     notebook shows them in JupyterLab; ``""`` when they cite nothing."""
     keys: list[str] = []
     for source in sources:
+        # a directive's fence lines (```{prf:lemma}, :::{admonition}) go, its body stays:
+        # citations inside theorem boxes count
+        source = _FENCE_LINE.sub("", source)
         for match in mystmd._ROLE_OR_CODE.finditer(source):
             if (match["name"] or "").split(":")[0] == "cite":
                 keys += [k.strip() for k in match["body"].split(",") if k.strip()]
