@@ -345,7 +345,8 @@ def tune_prompt(
 class HeadRecord:
     """One substituted head in one forward pass: ``error`` = max-abs difference of its
     polynomial output from exact attention (float64), ``bound`` =
-    :func:`~ptheory.efficiency.poly_error_bound` for these inputs (at or above ``trivial``: no guarantee),
+    :func:`~ptheory.efficiency.poly_error_bound` for these inputs (at or above ``trivial``:
+    no guarantee),
     ``trivial`` = the error of returning ``mean(V)``, ``v_max`` = ``max|V|``."""
 
     layer: int

@@ -237,5 +237,5 @@ def plot_levels(
     ax.set_xticklabels(["one head of layer 1", "layer 1 (12 heads, LN, FF)", "all 6 layers"])
     ax.set_yscale("log")
     ax.set_ylabel("best tuned loss / loss without a prompt")
-    ax.legend(loc="outside right upper", fontsize=8)
+    fig.legend(loc="outside right upper", fontsize=8)
     return fig

@@ -90,10 +90,9 @@ CUT: tuple[tuple[str, int | None, int, tuple[int, ...]], ...] = (
     ("lora_first", 1, 2, (0, 1, 2)),
     ("prompt", 4, 4, (0, 1, 2)),
     ("lora_first", 1, 4, (0, 1, 2)),
-    ("prompt", 16, 4, (0,)),
+    ("prompt", 16, 4, (0, 1)),
     ("prefix", 1, 4, (0,)),
     ("prefix", 1, 8, (0,)),
-    ("prompt", 16, 4, (1,)),
     ("prefix", 1, 4, (1,)),
     ("prefix", 1, 8, (1,)),
     ("prompt", 16, 4, (2,)),
@@ -473,14 +472,22 @@ def write_results(log: Path, out: Path) -> None:
         "rays": rays,
     }
     text = json.dumps(data, separators=(",", ":"))
-    lines = [text[i : i + 96] for i in range(0, len(text), 96)]
-    body = "\n".join(f"    {json.dumps(line)}" for line in lines)
+    lines = [text[i : i + 90] for i in range(0, len(text), 90)]
+    body = "\n".join(f"    {_literal(line)}" for line in lines)
     out.write_text(
         '"""The sweep\'s results (written by ``python -m ptheory.real.sweep --write``; do not\n'
         'edit): :data:`RESULTS` holds every run of :mod:`ptheory.real.sweep`, summarised."""\n\n'
         "import json\n\n"
-        f"RESULTS = json.loads(\n    ''.join(\n        (\n{body}\n        )\n    )\n)\n"
+        f"RESULTS = json.loads(\n{body}\n)\n"
     )
+
+
+def _literal(text: str) -> str:
+    """A Python string literal of ``text`` as the formatter writes it (single quotes when
+    that avoids escapes)."""
+    if '"' in text and "'" not in text and "\\" not in text:
+        return f"'{text}'"
+    return json.dumps(text)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
