@@ -85,22 +85,42 @@ PLAN: dict[tuple[str, int | None], tuple[int, ...]] = {
     ("prompt", 16): (4, 12),
 }
 """``(method, size) -> N`` of the capacity study (cheap runs first)."""
-CUT: tuple[tuple[str, int | None, int, tuple[int, ...]], ...] = (
-    ("prompt", 4, 2, (0, 1, 2)),
-    ("lora_first", 1, 2, (0, 1, 2)),
-    ("prompt", 4, 4, (0, 1, 2)),
-    ("lora_first", 1, 4, (0, 1, 2)),
-    ("prompt", 16, 4, (0, 1)),
-    ("prefix", 1, 4, (0,)),
-    ("prefix", 1, 8, (0,)),
-    ("prefix", 1, 4, (1,)),
-    ("prefix", 1, 8, (1,)),
-    ("prompt", 16, 4, (2,)),
-    ("prefix", 1, 4, (2,)),
-    ("prefix", 1, 8, (2,)),
+CUT: tuple[tuple[str, int | None, int, int, tuple[int, ...]], ...] = (
+    ("prompt", 4, 2, 0, (0, 1, 2)),
+    ("lora_first", 1, 2, 0, (0, 1, 2)),
+    ("prompt", 4, 4, 0, (0, 1, 2)),
+    ("lora_first", 1, 4, 0, (0, 1, 2)),
+    ("prompt", 16, 4, 0, (0, 1)),
+    ("prefix", 1, 4, 0, (0,)),
+    ("prefix", 1, 8, 0, (0,)),
+    ("prefix", 1, 4, 0, (1,)),
+    ("prefix", 1, 8, 0, (1,)),
+    ("prompt", 16, 4, 0, (2,)),
+    ("prefix", 1, 4, 0, (2,)),
+    ("prefix", 1, 8, 0, (2,)),
+    ("prompt", 4, 2, 1, (0,)),
+    ("lora_first", 1, 2, 1, (0,)),
+    ("prompt", 4, 2, 2, (0,)),
+    ("lora_first", 1, 2, 2, (0,)),
+    ("prompt", 4, 4, 1, (0,)),
+    ("lora_first", 1, 4, 1, (0,)),
+    ("prompt", 4, 4, 2, (0,)),
+    ("lora_first", 1, 4, 2, (0,)),
+    ("prompt", 4, 2, 0, (3, 4)),
+    ("lora_first", 1, 2, 0, (3, 4)),
+    ("prompt", 4, 2, 1, (1, 2, 3, 4)),
+    ("lora_first", 1, 2, 1, (1, 2, 3, 4)),
+    ("prompt", 4, 2, 2, (1, 2, 3, 4)),
+    ("lora_first", 1, 2, 2, (1, 2, 3, 4)),
+    ("prompt", 4, 4, 0, (3, 4)),
+    ("lora_first", 1, 4, 0, (3, 4)),
+    ("prompt", 4, 4, 1, (1, 2, 3, 4)),
+    ("lora_first", 1, 4, 1, (1, 2, 3, 4)),
+    ("prompt", 4, 4, 2, (1, 2, 3, 4)),
+    ("lora_first", 1, 4, 2, (1, 2, 3, 4)),
 )
 """The capacity study as cut to what fits on one core in under an hour: ``(method, size,
-N, init seeds)`` at task seed 0, for the methods whose parameters the task's targets
+N, task seed, init seeds)``, for the methods whose parameters the task's targets
 cross at small ``N`` (the 4-token prompt and LoRA on layer 1 at ``N = 2``, the 1-token
 prefix at ``N = 6``); their ``N = 1`` points are the Jacobian study's runs (the same
 runs)."""
@@ -195,7 +215,7 @@ def plan_runs(study: str, lrs: dict[str, float] | None = None) -> list[Run]:
     """The runs of ``study`` (``"capacity"``, ``"grid"``, ``"race"`` or ``"stall"``);
     the race needs the rates ``lrs`` chosen on the grid."""
     if study == "cut":
-        return [Run("capacity", m, s, n, 0, i) for m, s, n, inits in CUT for i in inits]
+        return [Run("capacity", m, s, n, t, i) for m, s, n, t, inits in CUT for i in inits]
     if study == "capacity":
         return [Run("capacity", m, s, n, t, i) for (m, s), ns in PLAN.items() for n in ns
                 for t in TASKS for i in _inits(m)]  # fmt: skip
