@@ -318,6 +318,12 @@ def test_bound_figures():
     assert fig.axes[0].get_yscale() == "log"
     fig = plot_loss_by_norm([2.0, 8.0], [0.03, 0.02], [0.004, 0.0], unbounded=1e-18)
     assert fig.axes[0].get_xlabel()
+    # far below the other values: named in the legend, not drawn, not widening the axis
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any("below 1e-10" in t for t in labels)
+    assert fig.axes[0].get_ylim()[0] >= 1e-4
+    fig = plot_loss_by_norm([2.0, 8.0], [0.03, 0.02], [0.004, 0.0], unbounded=0.001)
+    assert fig.axes[0].get_ylim()[0] <= 1e-4  # close: drawn as a line
     X = torch.linspace(0.0, 1.0, 4, dtype=F64).reshape(4, 1, 1)
     Y = torch.tensor([0.1, 0.6, 0.2, 0.9], dtype=F64).reshape(4, 1, 1)
     search = lookup_length_search(X, Y, 0.05, steps=20)
