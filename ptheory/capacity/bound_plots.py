@@ -257,5 +257,5 @@ def plot_loss_by_norm(
     _loss_axis(ax, shown)
     ax.set_xscale("log")
     ax.set_xlabel(r"bound $\rho$ on the norm of every prompt column")
-    ax.legend(loc="center right")
+    ax.legend(loc="lower left")  # the losses fall from the top left to the right
     return fig
