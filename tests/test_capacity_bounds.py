@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from fractions import Fraction
 
 import matplotlib
 
@@ -129,6 +130,24 @@ def test_bump_target_is_the_lipschitz_target_of_the_proof(d, L, eps, C):
 def test_bump_lipschitz_ratio_reaches_one_and_not_more(d, L, eps, C):
     ratio = bump_lipschitz_ratio(d, eps, L=L, lipschitz=C, pairs=500)
     assert 0.99 <= ratio <= 1 + 1e-9
+
+
+@pytest.mark.parametrize("d, L, eps, C", [(2, 1, 0.05, 1.0), (1, 2, 0.1, 3.0), (1, 3, 0.1, 3.0)])
+def test_bump_lipschitz_ratio_rejects_overlapping_bumps(d, L, eps, C):
+    # twice as tall with the same slope: supports overlap and slopes add (two or more entries)
+    assert bump_lipschitz_ratio(d, eps, L=L, lipschitz=C, pairs=500, height_factor=2.0) > 1.5
+    assert bump_lipschitz_ratio(d, eps, L=L, lipschitz=C, pairs=500, height_factor=0.5) <= 1 + 1e-9
+
+
+def test_bump_height_exact_at_the_tie():
+    # eps = 0.05, C = 1: k = 5; one point finer the bumps are exactly 2 eps high
+    k = grid_points_per_coordinate(0.05, 1.0)
+    assert bump_height(k + 1, 1.0, exact=True) == 2 * Fraction(5, 100)
+    assert bump_height(k, 1.0, exact=True) == Fraction(1, 8)
+    assert bump_height(1, 3.0, exact=True) == Fraction(1, 2)
+    assert float(bump_height(7, 3.0, exact=True)) == bump_height(7, 3.0)
+    with pytest.raises(TypeError, match="exact"):
+        bump_height(3, 1.0, exact=1)
 
 
 def test_bump_height_is_above_two_eps_only_up_to_k():
@@ -299,6 +318,12 @@ def test_bound_figures():
     assert fig.axes[0].get_yscale() == "log"
     fig = plot_loss_by_norm([2.0, 8.0], [0.03, 0.02], [0.004, 0.0], unbounded=1e-18)
     assert fig.axes[0].get_xlabel()
+    # far below the other values: named in the legend, not drawn, not widening the axis
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any("below 1e-10" in t for t in labels)
+    assert fig.axes[0].get_ylim()[0] >= 1e-4
+    fig = plot_loss_by_norm([2.0, 8.0], [0.03, 0.02], [0.004, 0.0], unbounded=0.001)
+    assert fig.axes[0].get_ylim()[0] <= 1e-4  # close: drawn as a line
     X = torch.linspace(0.0, 1.0, 4, dtype=F64).reshape(4, 1, 1)
     Y = torch.tensor([0.1, 0.6, 0.2, 0.9], dtype=F64).reshape(4, 1, 1)
     search = lookup_length_search(X, Y, 0.05, steps=20)

@@ -131,6 +131,20 @@ def test_notation_lists_each_symbol_once() -> None:
     assert not twice, f"book/notation.md defines these symbols twice: {twice}"
 
 
+def test_page_headings_have_plain_text() -> None:
+    """A heading that is only a role (``### {doc}`...```) is a blank entry in the page's
+    "On this page" menu: every heading of the prose pages has words of its own."""
+    blank = []
+    for page in sorted((ROOT / "book").rglob("*.md")):
+        if "node_modules" in page.parts:
+            continue
+        text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+        for line in re.findall(r"^#{1,6} (.+)$", text, re.M):
+            if not re.sub(r"\{[\w:]+\}`[^`]*`", "", line).strip():
+                blank.append(f"{page.relative_to(ROOT)}: {line}")
+    assert not blank, f"headings without text of their own: {blank}"
+
+
 # ------------------------------------------------------------------ the built pages
 @pytest.mark.book
 @pytest.mark.parametrize("chapter", CHAPTERS, ids=IDS)

@@ -57,10 +57,12 @@ def plot_counting_bound(
         values = [counting_lower_bound(int(m), 1, float(e), bits, lipschitz=lipschitz) for m in n]
         ax.plot(n, values, marker=MARKERS[j % len(MARKERS)], color=PALETTE[j % len(PALETTE)],
                 label=rf"$\varepsilon = {e:g}$")  # fmt: skip
-    ax.axhline(1.0, color="0.3", lw=0.8)
+    ax.axhline(1.0, color="0.3", lw=0.8, label="one token")
     ax.set_yscale("log")
     ax.set_xlabel(r"number of input entries $dL$")
-    ax.set_ylabel(rf"prompt tokens needed, $L_p \geq dL\,k^{{dL}} / \nu$ ($\nu = {bits:g}$ bits)")
+    ax.set_ylabel(
+        rf"prompt tokens needed, $L_p \geq dL\,k^{{dL}} / \omega$ ($\omega = {bits:g}$ bits)"
+    )
     ax.legend(loc="upper left")
     return fig
 
@@ -220,7 +222,9 @@ def plot_loss_by_norm(
     ``losses[i]`` is the best loss with every prompt column of norm below ``max_norms[i]``,
     ``bounds[i]`` the certified lower bound there (``0`` where the argument certifies
     nothing: those points are not drawn). ``unbounded`` (optional) is the loss with no
-    norm bound, drawn as a horizontal line. Both axes are logarithmic.
+    norm bound, drawn as a horizontal line; when it lies more than four decades below the
+    other values it is named in the legend only ("below 1e-10" under that), so that it does
+    not squeeze them into the top of the axis. Both axes are logarithmic.
     """
     R = _check_sequence(max_norms, "max_norms")
     loss = _check_sequence(losses, "losses")
@@ -239,14 +243,19 @@ def plot_loss_by_norm(
     if certified.any():
         ax.plot(R[certified], bound[certified], "v--", color="0.2", label="certified lower bound")
     shown = [loss.clip(FLOOR).min(), loss.max()]
-    if unbounded is not None:
-        value = max(check_real(unbounded, "unbounded", minimum=0.0), FLOOR)
-        ax.axhline(value, ls="-.", color=PALETTE[1], label="no bound on the prompt's norm")
-        shown.append(value)
     if certified.any():
         shown.append(bound[certified].min())
+    if unbounded is not None:
+        value = max(check_real(unbounded, "unbounded", minimum=0.0), FLOOR)
+        if value >= 1e-4 * min(shown):
+            ax.axhline(value, ls="-.", color=PALETTE[1], label="no bound on the prompt's norm")
+            shown.append(value)
+        else:  # off the scale: a legend entry only
+            said = "below 1e-10" if value < 1e-10 else f"{value:.1e}"
+            ax.plot([], [], ls="-.", color=PALETTE[1],
+                    label=f"no bound on the prompt's norm: {said}, off the axis")  # fmt: skip
     _loss_axis(ax, shown)
     ax.set_xscale("log")
     ax.set_xlabel(r"bound $\rho$ on the norm of every prompt column")
-    ax.legend(loc="center right")
+    ax.legend(loc="lower left")  # the losses fall from the top left to the right
     return fig

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from fractions import Fraction
 
 import torch
 
@@ -111,13 +112,21 @@ def bump_dataset(
     return X, 0.5 + bump_height(k, C) * bits
 
 
-def bump_height(k: int, lipschitz: float = 1.0) -> float:
+def bump_height(k: int, lipschitz: float = 1.0, *, exact: bool = False) -> float | Fraction:
     """``eta = min(C h / 2, 1/2)``: the bump height on a grid of ``k`` points per coordinate
     (spacing ``h = 1/(k - 1)``; ``1/2`` when ``k = 1``). Bumps of this height and slope
     ``C`` have disjoint supports; they are more than ``2 eps`` high exactly when
-    ``k <= ceil(C / (4 eps))``."""
+    ``k <= ceil(C / (4 eps))``.
+
+    ``exact=True`` returns a :class:`~fractions.Fraction`, reading ``C`` as the decimal it
+    prints as: comparisons with ``2 eps`` at a tie (``k - 1 = C / (4 eps)``) are then exact.
+    """
     k = check_int(k, "k", minimum=1)
     C = check_real(lipschitz, "lipschitz", minimum=0.0, strict_minimum=True)
+    if not isinstance(exact, bool):
+        raise TypeError(f"exact must be a bool, got {type(exact).__name__}")
+    if exact:
+        return Fraction(1, 2) if k == 1 else min(Fraction(str(C)) / (2 * (k - 1)), Fraction(1, 2))
     return 0.5 if k == 1 else min(C / (2.0 * (k - 1)), 0.5)
 
 
@@ -149,18 +158,31 @@ def bump_target(
 
 
 def bump_lipschitz_ratio(
-    d: int, eps: float, *, L: int = 1, lipschitz: float = 1.0, pairs: int = 2000, seed: int = 0
+    d: int,
+    eps: float,
+    *,
+    L: int = 1,
+    lipschitz: float = 1.0,
+    pairs: int = 2000,
+    seed: int = 0,
+    height_factor: float = 1.0,
 ) -> float:
     """The largest ``||f(Z) - f(Z')||_max / (C ||Z - Z'||_max)`` seen for the target ``f`` of a
     member of the counting family (:func:`bump_target`), over ``pairs`` pairs of points
     within ``0.05`` of a grid input, where the bumps are steepest, and ``0.01`` apart. The
-    proof needs it to be at most ``1``; the bumps' slope makes it reach about ``1``."""
+    proof needs it to be at most ``1``; the bumps' slope makes it reach about ``1``.
+
+    ``height_factor`` multiplies every bump's height (slope ``C`` kept): above ``1`` the
+    supports overlap, a wrong family whose overlapping bumps add their slopes when the
+    input has two or more entries (a control)."""
     d = check_int(d, "d", minimum=1)
     L = check_int(L, "L", minimum=1)
     C = check_real(lipschitz, "lipschitz", minimum=0.0, strict_minimum=True)
     pairs = check_int(pairs, "pairs", minimum=1)
     seed = check_int(seed, "seed", minimum=0)
+    factor = check_real(height_factor, "height_factor", minimum=0.0, strict_minimum=True)
     X, Y = bump_dataset(d, eps, L=L, lipschitz=C, seed=seed)
+    Y = 0.5 + factor * (Y - 0.5)
     gen = torch.Generator().manual_seed(seed)
     near = X[torch.randint(0, len(X), (pairs,), generator=gen)]
     Z1 = near + 0.1 * torch.rand(near.shape, generator=gen, dtype=torch.float64) - 0.05
