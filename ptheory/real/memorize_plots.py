@@ -234,7 +234,7 @@ def plot_levels(
     ax.axhline(threshold, color="0.3", lw=1, ls="--", label=f"the check: {threshold:.0%}")
     ax.axhline(1.0, color="0.5", lw=1, ls=":")
     ax.set_xticks(range(len(levels)))
-    ax.set_xticklabels(["one head of layer 1", "layer 1 (12 heads, LN, FF)", "all 6 layers"])
+    ax.set_xticklabels(["one head\nof layer 1", "layer 1\n(12 heads, LN, FF)", "all 6 layers"])
     ax.set_yscale("log")
     ax.set_ylabel("best tuned loss / loss without a prompt")
     fig.legend(loc="outside right upper", fontsize=8)
