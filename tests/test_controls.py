@@ -40,11 +40,8 @@ def _asserts(source: str) -> bool:
     )
     return any(
         isinstance(node, ast.Assert)
-        or (
-            isinstance(node, ast.Call)
-            and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "control"
-        )
+        # ``t.control(...)``, or the method taken to be called (``add = t.control``)
+        or (isinstance(node, ast.Attribute) and node.attr == "control")
         for node in ast.walk(ast.parse(code))
     )
 
