@@ -178,13 +178,13 @@ class SandboxedExecute(Execute):
         size = len(json.dumps(msg.get("content", {}), default=str))
         total = self._sizes.get(cell_index, 0) + size
         self._sizes[cell_index] = total
-        self._total += size
-        if total > self.max_output_bytes or self._total > self.max_notebook_output_bytes:
+        if total > self.max_output_bytes or self._total + size > self.max_notebook_output_bytes:
             if cell_index not in self._noted:  # one note per cell
                 self._noted.add(cell_index)
                 note = "(output past the grader's limit was dropped)\n"
                 outs.append(new_output("stream", name="stdout", text=note))
             return None
+        self._total += size  # what is kept
         return super().output(outs, msg, display_id, cell_index)
 
 

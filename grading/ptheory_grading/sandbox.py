@@ -41,6 +41,7 @@ import sys
 import sysconfig
 import tempfile
 import threading
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -225,8 +226,8 @@ class SandboxKernelManager(AsyncKernelManager):
     tree_memory_limit = Integer(
         0,
         config=True,
-        help="Memory (proportional set size) of all the kernel's processes together, bytes; "
-        "0: memory_limit. The watchdog stops the kernel past it.",
+        help="Memory (resident, not shared with files) of all the kernel's processes "
+        "together, bytes; 0: memory_limit. The watchdog stops the kernel past it.",
     )
     watch_interval = Float(0.1, config=True, help="Seconds between the watchdog's looks.")
     cpu_limit = Integer(900, config=True, help="CPU-time limit per process, seconds.")
@@ -343,54 +344,60 @@ class SandboxKernelManager(AsyncKernelManager):
             self._private = None
 
 
-def _tree_memory(root: Any) -> tuple[int, list[Any]]:
-    """The memory of ``root`` (a ``psutil.Process``) and its descendants: the sum of their
-    proportional set sizes (shared pages split between their users, so a forked child is
-    not counted twice), or resident sizes where PSS cannot be read."""
+def _private_memory(procs: list[Any]) -> int:
+    """The resident memory of ``procs`` (``psutil.Process``) that is not shared with files
+    or shared memory: anonymous memory, read from ``/proc/<pid>/statm`` (cheap). Pages a
+    forked child still shares with its parent count twice: an overestimate."""
     import psutil
 
-    procs = [root]
-    try:
-        procs += root.children(recursive=True)
-    except psutil.Error:
-        pass
     total = 0
     for proc in procs:
         try:
-            info = proc.memory_full_info()
-            total += getattr(info, "pss", 0) or info.rss
-        except psutil.AccessDenied:
-            try:
-                total += proc.memory_info().rss
-            except psutil.Error:
-                pass
+            info = proc.memory_info()
         except psutil.Error:  # it ended meanwhile
-            pass
-    return total, procs
+            continue
+        total += max(0, info.rss - getattr(info, "shared", 0))
+    return total
 
 
 def _watch_memory(
-    km: SandboxKernelManager, pid: int, limit: int, interval: float, done: threading.Event
+    km: SandboxKernelManager,
+    pid: int,
+    limit: int,
+    interval: float,
+    done: threading.Event,
+    rescan: float = 1.0,
 ) -> None:
     """Stop the kernel (``pid``, bubblewrap) and everything in it once their memory together
-    passes ``limit``; the reason is left in ``km.stop_reason``."""
+    passes ``limit``; the reason is left in ``km.stop_reason``. The processes are looked
+    for every ``rescan`` seconds (a walk of the whole process table), their memory every
+    ``interval``."""
     import psutil
 
     try:
         root = psutil.Process(pid)
     except psutil.Error:
         return
+    procs: list[Any] = [root]
+    scanned = 0.0
     while not done.wait(interval):
         try:
-            used, procs = _tree_memory(root)
+            if not root.is_running() or root.status() == psutil.STATUS_ZOMBIE:
+                return  # the kernel has ended
+            if time.monotonic() - scanned >= rescan:
+                procs, scanned = [root, *root.children(recursive=True)], time.monotonic()
         except psutil.Error:
             return
-        if used <= limit:
+        if _private_memory(procs) <= limit:
             continue
         km.stop_reason = (
             f"the kernel's processes used more than {limit / 2**30:.3g} GiB of memory "
             "together: the kernel was stopped"
         )
+        try:
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            pass
         for proc in reversed(procs):  # the children first, then bubblewrap
             try:
                 proc.send_signal(signal.SIGKILL)
