@@ -110,6 +110,23 @@ def nbgrader(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedP
 
 
 # ------------------------------------------------------------------ build
+def student_wheel(out: Path, root: Path = ROOT) -> Path:
+    """The student wheel of ``ptheory`` kept in ``out/.sandbox/wheel``: built again only
+    when the package changed (``build_book.ptheory_fingerprint``), so that grading does not
+    rebuild it, nor the students' kernel environment made from it, on every run."""
+    folder = out / ".sandbox" / "wheel"
+    stamp = folder / "fingerprint"
+    fingerprint = build_book.ptheory_fingerprint(root)
+    kept = sorted(folder.glob("ptheory-*.whl"))
+    if len(kept) == 1 and stamp.is_file() and stamp.read_text().strip() == fingerprint:
+        return kept[0]
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    wheel = Path(shutil.copy2(build_book.build_wheel(root), folder))
+    stamp.write_text(fingerprint + "\n")
+    return wheel
+
+
 def course_edition(root: Path, chapters: set[str]) -> Path:
     """The folder of the chapters' course edition, built first when stale."""
     folder = root / "_build" / "course-edition"
@@ -203,7 +220,7 @@ def build(course_file: Path, out: Path, root: Path = ROOT) -> C.Course:
             args.append(f"--duedate={a.due}")
         nbgrader(*args, cwd=out)
         nbgrader("generate_assignment", a.name, "--force", cwd=out)
-    wheel = build_book.build_wheel(root)
+    wheel = student_wheel(out, root)
     for a in course.assignments:
         print(f"course: hand-out {write_handout(course, a, out, wheel)}")
     return course
@@ -326,6 +343,30 @@ def export_grades(course: C.Course, out: Path) -> Path:
             ["student", "assignment", "exercise", "score", "max_score", "needs_manual_grade"]
         )
         writer.writerows(rows)
+    write_totals(course, rows, out / "grades_by_student.csv")
+    return target
+
+
+def write_totals(course: C.Course, rows: list[list[str]], target: Path) -> Path:
+    """``target``: one row per student, the points of each exercise (a column per
+    ``<assignment>/<label>``; 0 where nothing was handed in), the total and its maximum,
+    and how many parts still wait for a hand grade. What an LMS's gradebook imports."""
+    columns = [(a.name, e.label) for a in course.assignments for c in a.chapters
+               for e in c.exercises]  # fmt: skip
+    best = sum(e.max_points for a in course.assignments for c in a.chapters for e in c.exercises)
+    table: dict[str, dict[tuple[str, str], tuple[float, bool]]] = {}
+    for student, assignment, label, score, _, needs in rows:
+        table.setdefault(student, {})[(assignment, label)] = (float(score), needs == "yes")
+    with target.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", *(f"{a}/{label}" for a, label in columns), "total",
+                         "max_total", "parts_to_grade_by_hand"])  # fmt: skip
+        for student in sorted(table):
+            got = [table[student].get(col, (0.0, False)) for col in columns]
+            total = sum(score for score, _ in got)
+            waiting = sum(needs for _, needs in got)
+            writer.writerow([student, *(f"{score:g}" for score, _ in got), f"{total:g}",
+                             f"{best:g}", waiting])  # fmt: skip
     return target
 
 
@@ -355,7 +396,7 @@ def grade(
     course = C.load_course(course_file)
     if not (out / "course.json").is_file() or not (out / "gradebook.db").is_file():
         build(course_file, out)
-    wheel = build_book.build_wheel(ROOT)
+    wheel = student_wheel(out)
     python = kernel_environment(wheel, out / ".sandbox" / "env")
     write_config(course, out, python)
     start = time.perf_counter()

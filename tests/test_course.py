@@ -80,6 +80,19 @@ def test_bad_course_files_are_refused(tmp_path: Path, edit: dict, message: str) 
         C.load_course(path, C.chapter_labels(editions.toc_chapters()))
 
 
+def test_notebook_timeout(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text()
+    assert C.load_course(EXAMPLE).notebook_timeout == 900
+    path = tmp_path / "c.yml"
+    path.write_text(text.replace("notebook_timeout: 900", "notebook_timeout: 60"))
+    with pytest.raises(C.CourseError, match="notebook_timeout"):
+        C.load_course(path)  # shorter than a cell's limit
+    path.write_text(
+        text.replace("notebook_timeout: 900", "").replace("cell_timeout: 120", "cell_timeout: 1000")
+    )
+    assert C.load_course(path).notebook_timeout == 1000  # by default at least a cell's
+
+
 def test_names_cannot_climb_out_of_the_course(tmp_path: Path) -> None:
     path = tmp_path / "c.yml"
     path.write_text("course: ../x\nassignments: []\n")
@@ -285,6 +298,32 @@ def test_prepare_submission_notes_and_stamps(tmp_path: Path) -> None:
     assert (folder / "timestamp.txt").read_text().startswith("2023-11-14 22:13:20")
     assert path.stat().st_mtime == 1_700_000_000  # the hand-in time is kept
     assert course_tools.prepare_submission(folder, release) == []  # nothing more to say
+
+
+def test_grades_by_student_has_one_row_per_student_and_a_total(tmp_path: Path) -> None:
+    """The table an LMS imports: a column per exercise, the total and its maximum, what
+    still waits for a hand grade; a student without a hand-in of an assignment gets 0."""
+    import csv
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import course as course_tools
+
+    course = C.load_course(EXAMPLE)
+    a = course.assignments[0].name
+    rows = [
+        ["ann", a, "ex-model-logistic", "2.5", "3", "no"],
+        ["ann", a, "ex-model-repeat", "2", "2", "no"],
+        ["ann", a, "ex-model-break", "2", "4", "yes"],
+        ["bob", a, "ex-model-repeat", "0", "2", "no"],
+    ]
+    target = course_tools.write_totals(course, rows, tmp_path / "totals.csv")
+    with target.open() as f:
+        table = list(csv.DictReader(f))
+    assert [r["student"] for r in table] == ["ann", "bob"]
+    ann, bob = table
+    assert ann[f"{a}/ex-model-logistic"] == "2.5" and ann["total"] == "6.5"
+    assert ann["max_total"] == "9" and ann["parts_to_grade_by_hand"] == "1"
+    assert bob["total"] == "0" and bob[f"{a}/ex-model-break"] == "0"
 
 
 # ------------------------------------------------------------------ verdicts
