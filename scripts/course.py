@@ -110,6 +110,23 @@ def nbgrader(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedP
 
 
 # ------------------------------------------------------------------ build
+def student_wheel(out: Path, root: Path = ROOT) -> Path:
+    """The student wheel of ``ptheory`` kept in ``out/.sandbox/wheel``: built again only
+    when the package changed (``build_book.ptheory_fingerprint``), so that grading does not
+    rebuild it, nor the students' kernel environment made from it, on every run."""
+    folder = out / ".sandbox" / "wheel"
+    stamp = folder / "fingerprint"
+    fingerprint = build_book.ptheory_fingerprint(root)
+    kept = sorted(folder.glob("ptheory-*.whl"))
+    if len(kept) == 1 and stamp.is_file() and stamp.read_text().strip() == fingerprint:
+        return kept[0]
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    wheel = Path(shutil.copy2(build_book.build_wheel(root), folder))
+    stamp.write_text(fingerprint + "\n")
+    return wheel
+
+
 def course_edition(root: Path, chapters: set[str]) -> Path:
     """The folder of the chapters' course edition, built first when stale."""
     folder = root / "_build" / "course-edition"
@@ -150,6 +167,7 @@ def write_config(course: C.Course, out: Path, kernel_python: Path | None) -> Non
         "c.OverwriteCells.add_missing_cells = True",
         f"c.Autograde.autograde_preprocessors = {PREPROCESSORS!r}",
         f"c.SandboxedExecute.timeout = {course.cell_timeout}",
+        f"c.SandboxedExecute.notebook_timeout = {course.notebook_timeout}",
         f"c.GradeAnswers.manifest = {str(out / 'course.json')!r}",
         f"c.FileNameCollectorPlugin.named_regexp = {collect_regexp(course)!r}",
     ]
@@ -202,15 +220,56 @@ def build(course_file: Path, out: Path, root: Path = ROOT) -> C.Course:
             args.append(f"--duedate={a.due}")
         nbgrader(*args, cwd=out)
         nbgrader("generate_assignment", a.name, "--force", cwd=out)
-    wheel = build_book.build_wheel(root)
+    wheel = student_wheel(out, root)
     for a in course.assignments:
         print(f"course: hand-out {write_handout(course, a, out, wheel)}")
     return course
 
 
 # ------------------------------------------------------------------ grade
+def _utc(seconds: float) -> str:
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f UTC")
+
+
+def prepare_submission(folder: Path, release: Path) -> list[str]:
+    """Make a collected submission folder ready for ``nbgrader autograde``.
+
+    Each notebook's graded cells get their nbgrader marks back
+    (:func:`ptheory_grading.course.restore_grading_cells`); what was put back is said in
+    a note at the top of the notebook, which its feedback shows. ``timestamp.txt`` gets
+    the newest notebook's modification time unless the folder has one already (nbgrader
+    grades a submission again when its timestamp is newer than the graded one's, so a
+    notebook handed in again is graded again, and late ones are marked late). Returns the
+    notes, for the grading log."""
+    said: list[str] = []
+    notebooks = sorted(folder.glob("*.ipynb"))
+    for path in notebooks:
+        try:
+            nb = nbformat.read(path, as_version=4)
+            ref = nbformat.read(release / path.name, as_version=4)
+        except Exception as error:  # not a notebook: nbgrader reports it
+            said.append(f"{path.name}: not readable as a notebook ({type(error).__name__})")
+            continue
+        notes = C.restore_grading_cells(nb, ref)
+        if notes:
+            text = "**Note from the grader**: " + "; ".join(notes) + "."
+            nb.cells.insert(0, nbformat.v4.new_markdown_cell(text))
+            nb.cells[0]["id"] = "grader-note"
+            stamp = path.stat().st_mtime
+            nbformat.write(nb, path)
+            os.utime(path, (stamp, stamp))
+            said += [f"{path.name}: {n}" for n in notes]
+    if notebooks and not (folder / "timestamp.txt").is_file():
+        newest = max(p.stat().st_mtime for p in notebooks)
+        (folder / "timestamp.txt").write_text(_utc(newest) + "\n")
+    return said
+
+
 def collect(course: C.Course, submissions: Path, out: Path) -> list[tuple[str, str]]:
-    """Copy the submissions into ``out/submitted``; return (student, assignment) pairs."""
+    """Copy the submissions into ``out/submitted`` and prepare them
+    (:func:`prepare_submission`); return (student, assignment) pairs."""
     names = {a.name: {f"{c.chapter}.ipynb" for c in a.chapters} for a in course.assignments}
     found: list[tuple[str, str]] = []
     for student in sorted(p for p in submissions.iterdir() if p.is_dir()):
@@ -241,6 +300,10 @@ def collect(course: C.Course, submissions: Path, out: Path) -> list[tuple[str, s
             pair = (folder.parent.name, assignment)
             if pair not in found:
                 found.append(pair)
+    for student, assignment in found:
+        folder = out / "submitted" / student / assignment
+        for note in prepare_submission(folder, out / "release" / assignment):
+            print(f"course: {student}/{assignment}/{note}")
     return found
 
 
@@ -280,7 +343,45 @@ def export_grades(course: C.Course, out: Path) -> Path:
             ["student", "assignment", "exercise", "score", "max_score", "needs_manual_grade"]
         )
         writer.writerows(rows)
+    write_totals(course, rows, out / "grades_by_student.csv")
     return target
+
+
+def write_totals(course: C.Course, rows: list[list[str]], target: Path) -> Path:
+    """``target``: one row per student, the points of each exercise (a column per
+    ``<assignment>/<label>``; 0 where nothing was handed in), the total and its maximum,
+    and how many parts still wait for a hand grade. What an LMS's gradebook imports."""
+    columns = [(a.name, e.label) for a in course.assignments for c in a.chapters
+               for e in c.exercises]  # fmt: skip
+    best = sum(e.max_points for a in course.assignments for c in a.chapters for e in c.exercises)
+    table: dict[str, dict[tuple[str, str], tuple[float, bool]]] = {}
+    for student, assignment, label, score, _, needs in rows:
+        table.setdefault(student, {})[(assignment, label)] = (float(score), needs == "yes")
+    with target.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student", *(f"{a}/{label}" for a, label in columns), "total",
+                         "max_total", "parts_to_grade_by_hand"])  # fmt: skip
+        for student in sorted(table):
+            got = [table[student].get(col, (0.0, False)) for col in columns]
+            total = sum(score for score, _ in got)
+            waiting = sum(needs for _, needs in got)
+            writer.writerow([student, *(f"{score:g}" for score, _ in got), f"{total:g}",
+                             f"{best:g}", waiting])  # fmt: skip
+    return target
+
+
+def ungraded(a: C.Assignment, students: list[str], out: Path) -> list[str]:
+    """The students whose submission of ``a`` has a notebook nbgrader did not grade."""
+    return [
+        s
+        for s in students
+        if (out / "submitted" / s / a.name).is_dir()
+        and any(
+            (out / "submitted" / s / a.name / f"{c.chapter}.ipynb").is_file()
+            and not (out / "autograded" / s / a.name / f"{c.chapter}.ipynb").is_file()
+            for c in a.chapters
+        )
+    ]
 
 
 def grade(
@@ -295,7 +396,7 @@ def grade(
     course = C.load_course(course_file)
     if not (out / "course.json").is_file() or not (out / "gradebook.db").is_file():
         build(course_file, out)
-    wheel = build_book.build_wheel(ROOT)
+    wheel = student_wheel(out)
     python = kernel_environment(wheel, out / ".sandbox" / "env")
     write_config(course, out, python)
     start = time.perf_counter()
@@ -311,9 +412,15 @@ def grade(
         runs = [["--student", s] for s in who] if students else [[]]
         force = ["--force"] if regrade else []
         codes = [nbgrader("autograde", a.name, *force, *r, cwd=out, check=False) for r in runs]
-        result = next((r for r in codes if r.returncode != 0), codes[-1])
-        if result.returncode != 0:
-            print(f"course: nbgrader reported failures for {a.name}:\n{result.stderr[-2000:]}")
+        log = out / "logs" / f"autograde-{a.name}.log"
+        log.parent.mkdir(parents=True, exist_ok=True)
+        log.write_text("".join(r.stdout + r.stderr for r in codes))
+        failed = ungraded(a, who, out)
+        for student in failed:
+            print(f"course: {student}/{a.name}: nbgrader could not grade it (see {log}); "
+                  "its parts read 0 with needs_manual_grade=yes")  # fmt: skip
+        if not failed and any(r.returncode != 0 for r in codes):
+            print(f"course: nbgrader reported failures for {a.name}: see {log}")
         print(f"course: {a.name}: {len(who)} autograded in {time.perf_counter() - t:.1f} s")
         t = time.perf_counter()
         nbgrader("generate_feedback", a.name, "--force", cwd=out, check=False)

@@ -80,6 +80,19 @@ def test_bad_course_files_are_refused(tmp_path: Path, edit: dict, message: str) 
         C.load_course(path, C.chapter_labels(editions.toc_chapters()))
 
 
+def test_notebook_timeout(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text()
+    assert C.load_course(EXAMPLE).notebook_timeout == 900
+    path = tmp_path / "c.yml"
+    path.write_text(text.replace("notebook_timeout: 900", "notebook_timeout: 60"))
+    with pytest.raises(C.CourseError, match="notebook_timeout"):
+        C.load_course(path)  # shorter than a cell's limit
+    path.write_text(
+        text.replace("notebook_timeout: 900", "").replace("cell_timeout: 120", "cell_timeout: 1000")
+    )
+    assert C.load_course(path).notebook_timeout == 1000  # by default at least a cell's
+
+
 def test_names_cannot_climb_out_of_the_course(tmp_path: Path) -> None:
     path = tmp_path / "c.yml"
     path.write_text("course: ../x\nassignments: []\n")
@@ -210,6 +223,107 @@ def test_release_notebook_holds_no_solution_and_no_hidden_test(tmp_path: Path) -
         == 'answer = ...  # a function\n# YOUR CODE HERE\nex.check("ex-model-break", answer)'
     )
     assert "YOUR ANSWER HERE" in text and "graded test of ex-model-break" in text.lower()
+
+
+# ------------------------------------------------------------------ submissions
+def _marks(nb) -> list[tuple[str, str, dict]]:
+    return [
+        (c.cell_type, c.metadata["nbgrader"]["grade_id"], dict(c.metadata["nbgrader"]))
+        for c in nb.cells
+        if "nbgrader" in c.metadata
+    ]
+
+
+def test_tampered_grading_marks_are_put_back() -> None:
+    """A submission whose graded cells lost or changed their nbgrader marks (which stops
+    nbgrader with an error, and the student gets no grade and no feedback at all) gets
+    the release's marks back; copies and made-up graded cells become the student's own."""
+    import copy
+
+    release = C.assignment_notebook(chapter_edition(), WORK)
+    nb = copy.deepcopy(release)
+    cells = {c.metadata.get("nbgrader", {}).get("grade_id"): c for c in nb.cells}
+    test = cells["ex-model-break"]
+    test.metadata["nbgrader"]["grade"] = False  # nbgrader: "Inconsistent checksums"
+    test.metadata["nbgrader"]["solution"] = True
+    written = cells["ex-model-break-written"]
+    written.metadata["nbgrader"]["points"] = 100
+    code = cells["ex-model-break-code"]
+    code.cell_type = "markdown"  # and back to code, its answer kept
+    code.pop("outputs"), code.pop("execution_count")
+    fake = copy.deepcopy(test)  # a copy after it: nbgrader keeps the last of two ids
+    fake.source, fake["id"] = "pass", "student-copy"
+    made_up = new_code_cell("print('mine')")
+    made_up.metadata["nbgrader"] = {"grade": True, "grade_id": "zzz", "points": 5}
+    nb.cells += [fake, made_up]
+    notes = C.restore_grading_cells(nb, release)
+    assert _marks(nb) == _marks(release)
+    restored = next(c for c in nb.cells if c.get("id") == code["id"])
+    assert restored.cell_type == "code" and "SOLUTION_CODE" in restored.source
+    assert restored.outputs == []
+    assert nb.cells[-2].source == "pass" and "nbgrader" not in nb.cells[-2].metadata
+    assert "editable" not in nb.cells[-2].metadata
+    assert len(notes) == 5 and sum("put back" in n for n in notes) == 3, notes
+    nbformat.validate(nb)
+    assert C.restore_grading_cells(copy.deepcopy(release), release) == []  # honest: no note
+
+
+def test_prepare_submission_notes_and_stamps(tmp_path: Path) -> None:
+    """What `make grade` does to a collected submission before nbgrader: the marks put back
+    with a note the feedback shows, and the hand-in time, so that a notebook handed in
+    again (newer) is graded again instead of being skipped."""
+    import copy
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import course as course_tools
+
+    release = tmp_path / "release"
+    release.mkdir()
+    ref = C.assignment_notebook(chapter_edition(), WORK)
+    nbformat.write(ref, release / "prompt_tuning_model.ipynb")
+    folder = tmp_path / "submitted" / "jane" / "a1"
+    folder.mkdir(parents=True)
+    nb = copy.deepcopy(ref)
+    next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ex-model-break"
+         ).metadata["nbgrader"]["grade"] = False  # fmt: skip
+    path = folder / "prompt_tuning_model.ipynb"
+    nbformat.write(nb, path)
+    os.utime(path, (1_700_000_000, 1_700_000_000))
+    notes = course_tools.prepare_submission(folder, release)
+    assert len(notes) == 1 and "'ex-model-break'" in notes[0]
+    done = nbformat.read(path, 4)
+    assert done.cells[0].source.startswith("**Note from the grader**")
+    assert done.cells[0].metadata.get("nbgrader") is None
+    assert _marks(done) == _marks(ref)
+    assert (folder / "timestamp.txt").read_text().startswith("2023-11-14 22:13:20")
+    assert path.stat().st_mtime == 1_700_000_000  # the hand-in time is kept
+    assert course_tools.prepare_submission(folder, release) == []  # nothing more to say
+
+
+def test_grades_by_student_has_one_row_per_student_and_a_total(tmp_path: Path) -> None:
+    """The table an LMS imports: a column per exercise, the total and its maximum, what
+    still waits for a hand grade; a student without a hand-in of an assignment gets 0."""
+    import csv
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import course as course_tools
+
+    course = C.load_course(EXAMPLE)
+    a = course.assignments[0].name
+    rows = [
+        ["ann", a, "ex-model-logistic", "2.5", "3", "no"],
+        ["ann", a, "ex-model-repeat", "2", "2", "no"],
+        ["ann", a, "ex-model-break", "2", "4", "yes"],
+        ["bob", a, "ex-model-repeat", "0", "2", "no"],
+    ]
+    target = course_tools.write_totals(course, rows, tmp_path / "totals.csv")
+    with target.open() as f:
+        table = list(csv.DictReader(f))
+    assert [r["student"] for r in table] == ["ann", "bob"]
+    ann, bob = table
+    assert ann[f"{a}/ex-model-logistic"] == "2.5" and ann["total"] == "6.5"
+    assert ann["max_total"] == "9" and ann["parts_to_grade_by_hand"] == "1"
+    assert bob["total"] == "0" and bob[f"{a}/ex-model-break"] == "0"
 
 
 # ------------------------------------------------------------------ verdicts

@@ -3,7 +3,8 @@ a corpus of submissions (correct, blank, wrong, and cheats of every kind) is gra
 ``make grade`` grades it, each gets exactly the score it earns, and one hand-graded answer
 is scored through nbgrader's formgrader in headless Chromium.
 
-The cheats: patching the checks and the error display, forging the recorded answer,
+The cheats: patching the checks and the error display (and un-marking a test cell),
+forging the recorded answer,
 reading the graders (installed in the grader's environment), looping (interruptible, and
 deaf to interrupts), allocating without bound, the network, reading the course's source
 and gradebook and other students' work, and writing outside the working folder. Without
@@ -64,7 +65,7 @@ pytestmark = [
 
 COURSE_FILE = f"""\
 course: {COURSE_ID}
-cell_timeout: 60
+cell_timeout: 30
 assignments:
   - name: {ASSIGNMENT}
     chapters:
@@ -217,7 +218,7 @@ def corpus(course: Path, marker: str) -> dict[str, dict[str, str]]:
             "ex-model-repeat-code": "answer = lambda weight, k: weight\n",
             "ex-model-break-code": "answer = lambda layer, x, Z: layer.attend(x, Z)\n",
         },
-        "patcher": {
+        "patcher": {  # also un-marks the test of ex-model-break (see make_submission)
             "before": PATCH,
             "ex-model-repeat-code": "answer = lambda weight, k: weight\n",
             "ex-model-break-code": "answer = 0.5\n",
@@ -227,9 +228,11 @@ def corpus(course: Path, marker: str) -> dict[str, dict[str, str]]:
         "looper": {"ex-model-repeat-code": LOOP, "ex-model-break-code": BREAK},
         "deaf": {"ex-model-repeat-code": DEAF_LOOP, "ex-model-break-code": BREAK},
         "hog": {"ex-model-repeat-code": MEMORY + "answer = ...\n", "ex-model-break-code": BREAK},
-        "networker": {"ex-model-break-code": NETWORK},
-        "snooper": {"ex-model-break-code": steal_files(course)},
-        "vandal": {"ex-model-break-code": write_outside(course, marker)},
+        # the network and writes outside first, then the course's files (one kernel)
+        "snooper": {
+            "before": NETWORK + write_outside(course, marker),
+            "ex-model-break-code": steal_files(course),
+        },
     }
 
 
@@ -266,6 +269,12 @@ def make_submission(
         at = next(i for i, c in enumerate(nb.cells) if "import ptheory as pt" in c.source)
         nb.cells.insert(at + 1, nbformat.v4.new_code_cell(answers["before"]))
         nb.cells[at + 1]["id"] = "student-own-cell"
+    if answers.get("before") == PATCH:
+        # An edited test cell's marks (here its grade flag) stopped nbgrader with an error
+        # (no grade and no feedback at all); make grade puts them back, with a note.
+        test = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id")
+                    == "ex-model-break")  # fmt: skip
+        test.metadata["nbgrader"]["grade"] = False
     folder.mkdir(parents=True)
     nbformat.write(nb, folder / f"{CHAPTER}.ipynb")
 
@@ -346,6 +355,10 @@ def test_each_submission_earns_what_it_earns(graded: dict) -> None:
     assert grades[("correct", "ex-model-break")]["needs_manual_grade"] == "yes"
     assert grades[("correct", "ex-model-logistic")]["score"] == "2.5"  # scored by hand
     assert grades[("blank", "ex-model-logistic")]["score"] == "0"  # nothing written
+    with (graded["course"] / "grades_by_student.csv").open() as f:  # what an LMS imports
+        totals = {r["student"]: r for r in csv.DictReader(f)}
+    assert set(totals) == set(graded["students"])
+    assert (totals["correct"]["total"], totals["correct"]["max_total"]) == ("6.5", "9")
 
 
 def test_the_other_rows_are_untouched(graded: dict) -> None:
@@ -361,12 +374,10 @@ def test_the_cheats_found_nothing(graded: dict) -> None:
         return json.dumps([c.get("outputs", []) for c in nb.cells])
 
     assert "found graders: []" in shown("stealer") and "no reference" in shown("stealer")
-    assert "NETWORK REACHED" not in shown("networker")
-    assert "network:" in shown("networker")
     snooper = shown("snooper")
+    assert "NETWORK REACHED" not in snooper and "network:" in snooper
     assert "READ THE GRADEBOOK" not in snooper and "cannot read" in snooper
-    vandal = shown("vandal")
-    assert "cannot write" in vandal
+    assert "cannot write" in snooper  # (its own /tmp is private and writable)
     marker = graded["marker"]
     for place in (course, ROOT, Path("/tmp"), course / "autograded" / "correct" / ASSIGNMENT):
         assert not (place / marker).exists(), place
@@ -382,6 +393,8 @@ def test_feedback_for_every_student(graded: dict) -> None:
     for student in graded["students"]:
         page = graded["course"] / "feedback" / student / ASSIGNMENT / f"{CHAPTER}.html"
         assert page.is_file(), page
+    patcher = graded["course"] / "feedback" / "patcher" / ASSIGNMENT / f"{CHAPTER}.html"
+    assert "Note from the grader" in patcher.read_text()  # its test cell's marks put back
     wrong = (graded["course"] / "feedback" / "wrong" / ASSIGNMENT / f"{CHAPTER}.html").read_text()
     assert "ex-model-repeat" in wrong and "too small" in wrong  # the grader's message
     # feedback shows the student's work and the verdicts, never the book's solutions
@@ -389,8 +402,10 @@ def test_feedback_for_every_student(graded: dict) -> None:
         assert solution not in wrong, solution
 
 
-def test_lms_zips_are_collected(graded: dict, tmp_path: Path) -> None:
-    """An LMS's export: one zip with <student>_<chapter>.ipynb files (nbgrader zip_collect)."""
+def test_lms_zips_and_a_second_hand_in(graded: dict, tmp_path: Path) -> None:
+    """An LMS's export: one zip with <student>_<chapter>.ipynb files (nbgrader zip_collect).
+    And a student who hands in again (a newer notebook) is graded again, where nbgrader
+    alone would skip a submission it has graded."""
     course = graded["course"]
     release = course / "release" / ASSIGNMENT / f"{CHAPTER}.ipynb"
     make_submission(release, corpus(course, "x")["correct"], tmp_path / "one")
@@ -398,9 +413,13 @@ def test_lms_zips_are_collected(graded: dict, tmp_path: Path) -> None:
     folder.mkdir()
     with __import__("zipfile").ZipFile(folder / f"{ASSIGNMENT}-export.zip", "w") as zf:
         zf.write(tmp_path / "one" / f"{CHAPTER}.ipynb", f"lmsstudent_{CHAPTER}.ipynb")
+    again = folder / "wrong" / ASSIGNMENT
+    again.mkdir(parents=True)
+    shutil.copy(tmp_path / "one" / f"{CHAPTER}.ipynb", again)  # now newer than the first
     course_script("grade", str(graded["course_file"]), str(folder), "--out", str(course))
     grades = read_grades(course)
     assert grades[("lmsstudent", "ex-model-repeat")]["score"] == "2"
+    assert [grades[("wrong", label)]["score"] for label in AUTO] == ["2", "2"]
     assert _rows(course, "correct") == graded["before"]
 
 

@@ -50,8 +50,11 @@ def kernel_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return kernel_environment(wheel, tmp_path_factory.mktemp("sandbox") / "env")
 
 
-def run(kernel_python: Path, *sources: str, timeout: int = 30) -> list[list[dict]]:
-    """Execute cells as the autograder does; each cell's outputs."""
+def run(
+    kernel_python: Path, *sources: str, timeout: int = 30, km: dict | None = None, **settings
+) -> list[list[dict]]:
+    """Execute cells as the autograder does; each cell's outputs. ``km`` and ``settings``
+    configure the kernel manager and the executor."""
     from traitlets.config import Config
 
     from ptheory_grading.autograde import SandboxedExecute
@@ -59,8 +62,10 @@ def run(kernel_python: Path, *sources: str, timeout: int = 30) -> list[list[dict
     config = Config()
     config.SandboxKernelManager.kernel_python = str(kernel_python)
     config.SandboxKernelManager.memory_limit = 3 << 30
+    for key, value in (km or {}).items():
+        setattr(config.SandboxKernelManager, key, value)
     nb = new_notebook(cells=[new_code_cell(s) for s in sources])
-    executor = SandboxedExecute(config=config, timeout=timeout, interrupt_grace=5)
+    executor = SandboxedExecute(config=config, timeout=timeout, interrupt_grace=5, **settings)
     executor.preprocess(nb, {"metadata": {"path": str(ROOT)}})
     return [c.outputs for c in nb.cells]
 
@@ -129,6 +134,40 @@ def test_memory_and_floods_are_bounded(kernel_python: Path) -> None:
     assert "MemoryError" in text(outs[0])
     assert len(text(outs[1])) < 2 << 20 and "dropped" in text(outs[1])
     assert "still here" in text(outs[2])
+
+
+def test_the_notebook_has_a_time_and_an_output_budget(kernel_python: Path) -> None:
+    """Many cells, each under the cell's limit, cannot stall the grading of the class:
+    past the notebook's limit the kernel is stopped and the rest earns nothing. Many cells
+    of output, each under the cell's cap, cannot flood the grader."""
+    page = "print('y' * 40_000)"
+    nap = "import time\ntime.sleep(4)"
+    outs = run(kernel_python, page, page, nap, nap, nap, "print('late')", timeout=30,
+               notebook_timeout=12, max_notebook_output_bytes=60_000)  # fmt: skip
+    assert "y" * 1000 in text(outs[0])
+    assert "y" * 1000 not in text(outs[1]) and "dropped" in text(outs[1])
+    stopped = [i for i, out in enumerate(outs) if "total time limit of 12 s" in text(out)]
+    assert stopped and stopped[0] >= 2, [text(o)[:200] for o in outs]
+    assert "late" not in text(outs[-1]) and "not run" in text(outs[-1])
+
+
+def test_forked_children_share_one_memory_limit(kernel_python: Path) -> None:
+    """rlimits hold per process: three children of 400 MiB each under a 3 GiB limit apiece
+    would pass them. The watchdog adds up the kernel's processes and stops it."""
+    fork = """\
+import os, time
+for _ in range(3):
+    if os.fork() == 0:
+        hog = bytearray(b"\\x01") * (400 * 2**20)
+        time.sleep(20)
+        os._exit(0)
+time.sleep(20)
+"""
+    outs = run(kernel_python, "x = 1", fork, "print('after', x)", timeout=40,
+               km={"tree_memory_limit": 1 << 30})  # fmt: skip
+    assert "memory of all" not in text(outs[0])
+    assert "more than 1 GiB of memory together" in text(outs[1]), text(outs[1])
+    assert "not run" in text(outs[2]) and "after 1" not in text(outs[2])
 
 
 def test_a_kernel_that_cannot_start_fails_loudly(tmp_path: Path) -> None:

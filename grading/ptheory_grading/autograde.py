@@ -7,8 +7,10 @@ Two preprocessors replace what nbgrader would do in the student's kernel:
   cell past its limit is interrupted; if the kernel does not come back (a loop that
   ignores interrupts, or C code), or if it dies (memory), the kernel is stopped and the
   cells after it are not run: what they would have recorded earns zero, and nbgrader goes
-  on with the next submission. Each cell's output is capped, so a flood of prints cannot
-  exhaust the grader.
+  on with the next submission. The whole notebook has a time limit too (many cells, each
+  just under the cell's limit, would otherwise stall the grading of the class): past it,
+  the kernel is stopped the same way. Each cell's output is capped, and so is the
+  notebook's, so a flood of prints cannot exhaust the grader.
 - :class:`GradeAnswers` runs after it, in the grader's own process. For each locked test
   cell of an auto-graded exercise (its ``grade_id`` is the exercise's label, in the
   course's manifest) it reads the one answer the cell recorded
@@ -58,6 +60,14 @@ class SandboxedExecute(Execute):
     max_output_bytes = Integer(
         1 << 20, config=True, help="Output kept per cell; the rest is dropped."
     ).tag(config=True)
+    max_notebook_output_bytes = Integer(
+        16 << 20, config=True, help="Output kept for the whole notebook; the rest is dropped."
+    ).tag(config=True)
+    notebook_timeout = Integer(
+        900,
+        config=True,
+        help="Seconds the whole notebook may run (0: no limit); past it the kernel is stopped.",
+    ).tag(config=True)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("kernel_manager_class", SandboxKernelManager)
@@ -66,9 +76,30 @@ class SandboxedExecute(Execute):
         self._sizes: dict[int, int] = {}
         self._waiting: str | None = None
         self._reached = -1
+        self._deadline: float | None = None
+        self._clamped = False
+        self._total = 0
+        self._noted: set[int] = set()
+
+    def _budget_note(self) -> str:
+        return f"the notebook ran past its total time limit of {self.notebook_timeout} s"
+
+    def _left(self) -> float | None:
+        return None if self._deadline is None else self._deadline - monotonic()
+
+    def _get_timeout(self, cell: NotebookNode | None) -> int | None:
+        timeout = super()._get_timeout(cell)
+        left = self._left()
+        self._clamped = False
+        if left is not None and (timeout is None or left < timeout):
+            self._clamped = True
+            return max(1, int(left + 0.999))
+        return timeout
 
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> Any:
         self._stopped, self._sizes, self._reached = None, {}, -1
+        self._total, self._noted = 0, set()
+        self._deadline = None  # set when the first cell runs (the kernel's start is not counted)
         try:
             return super().preprocess(nb, resources, km)
         except Exception as error:
@@ -77,12 +108,19 @@ class SandboxedExecute(Execute):
                 # failure, not the student's. nbgrader reports it and grades the others.
                 raise
             self.log.warning("running the notebook failed: %s", error)  # shutting down
-            reason = f"not run: {type(error).__name__}: {error}"[:300]
+            why = getattr(self.km, "stop_reason", None) or f"{type(error).__name__}: {error}"
+            reason = f"not run: {why}"[:300]
             self._stop_rest(nb, self._reached + 1, reason)
             return nb, resources
 
     def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int) -> Any:
         self._reached = index
+        if self._deadline is None and self.notebook_timeout > 0:
+            self._deadline = monotonic() + self.notebook_timeout
+        left = self._left()
+        if self._stopped is None and cell.cell_type == "code" and left is not None and left <= 0:
+            self._stopped = f"not run: {self._budget_note()}"
+            self._shutdown()
         if self._stopped is not None:
             if cell.cell_type == "code":
                 cell.outputs = [_error("NotRun", self._stopped)]
@@ -90,7 +128,7 @@ class SandboxedExecute(Execute):
         try:
             return super().preprocess_cell(cell, resources, index)
         except (DeadKernelError, KernelStopped, CellTimeoutError) as error:
-            reason = str(error) or type(error).__name__
+            reason = getattr(self.km, "stop_reason", None) or str(error) or type(error).__name__
             cell.outputs = [*cell.get("outputs", []), _error("KernelStopped", reason)]
             self._stopped = f"not run: the kernel was stopped in an earlier cell ({reason})"
             self._shutdown()
@@ -115,8 +153,12 @@ class SandboxedExecute(Execute):
     async def _async_handle_timeout(
         self, timeout: int, cell: NotebookNode | None = None
     ) -> dict[str, Any] | None:
-        self.log.warning("a cell ran past %s s: interrupting the kernel", timeout)
         assert self.km is not None and self.kc is not None
+        if self._clamped:  # the notebook's time is up: nothing after this cell runs
+            self.log.warning("%s: stopping the kernel", self._budget_note())
+            await self.km._async_shutdown_kernel(now=True)
+            raise KernelStopped(self._budget_note())
+        self.log.warning("a cell ran past %s s: interrupting the kernel", timeout)
         await self.km._async_interrupt_kernel()
         deadline = monotonic() + self.interrupt_grace
         while (left := deadline - monotonic()) > 0:
@@ -136,11 +178,13 @@ class SandboxedExecute(Execute):
         size = len(json.dumps(msg.get("content", {}), default=str))
         total = self._sizes.get(cell_index, 0) + size
         self._sizes[cell_index] = total
-        if total > self.max_output_bytes:
-            if total - size <= self.max_output_bytes:
+        if total > self.max_output_bytes or self._total + size > self.max_notebook_output_bytes:
+            if cell_index not in self._noted:  # one note per cell
+                self._noted.add(cell_index)
                 note = "(output past the grader's limit was dropped)\n"
                 outs.append(new_output("stream", name="stdout", text=note))
             return None
+        self._total += size  # what is kept
         return super().output(outs, msg, display_id, cell_index)
 
 

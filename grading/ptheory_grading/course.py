@@ -4,6 +4,7 @@ The instructor writes a small YAML file (``book/course_example.yml``)::
 
     course: prompt-tuning-2026          # nbgrader's course id
     cell_timeout: 120                   # seconds per cell when grading (optional)
+    notebook_timeout: 900               # seconds per notebook when grading (optional)
     assignments:
       - name: week1-model
         due: 2026-10-05 23:59:00 UTC    # optional
@@ -52,6 +53,7 @@ __all__ = [
     "assignment_notebook",
     "load_course",
     "manifest",
+    "restore_grading_cells",
 ]
 
 KEY = "ptheory"  # the course edition's cell metadata (editions.COURSE_KEY)
@@ -96,6 +98,7 @@ class Course:
     assignments: tuple[Assignment, ...]
     cell_timeout: int = 120
     extra: dict[str, Any] = field(default_factory=dict)
+    notebook_timeout: int = 900
 
     def exercise(self, label: str) -> ExerciseWork:
         for a in self.assignments:
@@ -139,6 +142,11 @@ def load_course(path: Path | str, chapters: dict[str, set[str]] | None = None) -
     timeout = data.get("cell_timeout", 120)
     if isinstance(timeout, bool) or not isinstance(timeout, int) or timeout < 5:
         raise CourseError(f"cell_timeout must be a whole number of seconds >= 5, got {timeout!r}")
+    budget = data.get("notebook_timeout", max(900, timeout))
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < timeout:
+        raise CourseError(
+            f"notebook_timeout must be a whole number of seconds >= cell_timeout, got {budget!r}"
+        )
     auto_labels = set(graders())
     assignments = []
     seen: set[str] = set()
@@ -186,8 +194,9 @@ def load_course(path: Path | str, chapters: dict[str, set[str]] | None = None) -
         assignments.append(Assignment(name, tuple(parts), due))
     if not assignments:
         raise CourseError(f"{path}: no assignments")
-    extra = {k: v for k, v in data.items() if k not in ("course", "cell_timeout", "assignments")}
-    return Course(course_id, tuple(assignments), timeout, extra)
+    known = ("course", "cell_timeout", "notebook_timeout", "assignments")
+    extra = {k: v for k, v in data.items() if k not in known}
+    return Course(course_id, tuple(assignments), timeout, extra, budget)
 
 
 def manifest(course: Course) -> dict[str, Any]:
@@ -348,3 +357,58 @@ def assignment_notebook(course_nb: nbformat.NotebookNode, work: ChapterWork) -> 
     for number, cell in enumerate(out.cells):
         cell["id"] = f"cell-{number}"
     return out
+
+
+# ------------------------------------------------------------------ submissions
+def restore_grading_cells(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -> list[str]:
+    """Put back, in a submitted notebook, nbgrader's marks of the graded cells as the
+    release notebook has them; returns a sentence for each thing put back.
+
+    nbgrader itself restores a locked cell's source, type and points, but not its
+    ``grade`` and ``solution`` flags or its ``grade_id``: a submission where they were
+    changed (by hand, or by an editor) stops nbgrader with an error, and the student gets
+    no grade and no feedback for the whole notebook. Here a cell whose ``grade_id`` is one
+    of the release's gets the release's marks (and cell type) back; the first cell with
+    that ``grade_id`` keeps it, and a copy, or a cell marked with an id the release does
+    not have, becomes one of the student's own cells. A graded cell the student deleted
+    is left to nbgrader, which adds it back.
+    """
+    marks: dict[str, tuple[str, dict]] = {}
+    for cell in release.cells:
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if isinstance(meta, dict) and isinstance(meta.get("grade_id"), str):
+            marks[meta["grade_id"]] = (cell.cell_type, copy.deepcopy(dict(meta)))
+    notes: list[str] = []
+    seen: set[str] = set()
+    for i, cell in enumerate(nb.cells):
+        metadata = cell.setdefault("metadata", nbformat.NotebookNode())
+        if "nbgrader" not in metadata:
+            continue
+        meta = metadata["nbgrader"]
+        grade_id = meta.get("grade_id") if isinstance(meta, dict) else None
+        if not isinstance(grade_id, str) or grade_id not in marks or grade_id in seen:
+            del metadata["nbgrader"]
+            for key in ("editable", "deletable"):
+                metadata.pop(key, None)
+            what = "a copy of" if grade_id in seen else "a cell marked as"
+            name = grade_id if isinstance(grade_id, str) else "?"
+            notes.append(f"{what} the graded cell {name!r} was graded as one of your own cells")
+            continue
+        seen.add(grade_id)
+        kind, want = marks[grade_id]
+        have = {k: v for k, v in dict(meta).items() if k != "checksum"}
+        if have != {k: v for k, v in want.items() if k != "checksum"} or cell.cell_type != kind:
+            notes.append(f"the grading marks of the cell {grade_id!r} were changed: put back")
+        if cell.cell_type != kind:
+            new = (nbformat.v4.new_code_cell if kind == "code" else nbformat.v4.new_markdown_cell)(
+                cell.get("source", "")
+            )
+            new["metadata"] = metadata
+            if "id" in cell:
+                new["id"] = cell["id"]
+            nb.cells[i] = cell = new
+        cell.metadata["nbgrader"] = nbformat.from_dict(copy.deepcopy(want))
+        if want.get("locked"):
+            cell.metadata["editable"] = False
+            cell.metadata["deletable"] = False
+    return notes

@@ -18,8 +18,11 @@ read what would help it. nbgrader starts each submission's kernel through
 - **Limits.** No network (an empty network namespace), its own process and IPC
   namespaces, a size-limited private ``/tmp`` and working folder (tmpfs) as its only
   writable places, an address-space limit, a CPU-time limit, a file-size limit and a
-  process limit (rlimits), and nbgrader's time limit per cell (see
-  :class:`ptheory_grading.autograde.SandboxedExecute` for what happens past it).
+  process limit (rlimits, which hold *per process*: each forked child gets its own), a
+  watchdog on the memory of all the kernel's processes together (it stops the kernel
+  past ``tree_memory_limit``, so forked children cannot add up their limits), and
+  nbgrader's time limits per cell and per notebook (see
+  :class:`ptheory_grading.autograde.SandboxedExecute` for what happens past them).
 - **How it talks.** The kernel's sockets are Unix sockets (ZeroMQ's IPC transport) in a
   private folder, not TCP ports: an empty network namespace has no route to the grader.
 
@@ -33,15 +36,18 @@ import hashlib
 import json
 import os
 import shutil
+import signal
 import sys
 import sysconfig
 import tempfile
+import threading
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Integer, Unicode
+from traitlets import Float, Integer, Unicode
 
 __all__ = [
     "SandboxKernelManager",
@@ -216,8 +222,15 @@ class SandboxKernelManager(AsyncKernelManager):
     kernel_python = Unicode(
         "", config=True, help="The students' environment's python (kernel_environment)."
     )
-    memory_limit = Integer(4 << 30, config=True, help="Address-space limit, bytes.")
-    cpu_limit = Integer(900, config=True, help="CPU-time limit of the whole kernel, seconds.")
+    memory_limit = Integer(4 << 30, config=True, help="Address-space limit per process, bytes.")
+    tree_memory_limit = Integer(
+        0,
+        config=True,
+        help="Memory (resident, not shared with files) of all the kernel's processes "
+        "together, bytes; 0: memory_limit. The watchdog stops the kernel past it.",
+    )
+    watch_interval = Float(0.1, config=True, help="Seconds between the watchdog's looks.")
+    cpu_limit = Integer(900, config=True, help="CPU-time limit per process, seconds.")
     file_limit = Integer(64 << 20, config=True, help="Largest file the kernel may write.")
     tmp_limit = Integer(256 << 20, config=True, help="Size of the private /tmp and home.")
     process_limit = Integer(512, config=True, help="Processes and threads of the user.")
@@ -226,6 +239,9 @@ class SandboxKernelManager(AsyncKernelManager):
     )
 
     _private: Path | None = None
+    _watch: threading.Event | None = None
+    stop_reason: str | None = None
+    """Why the watchdog stopped the kernel (None while it has not)."""
 
     def _python(self) -> Path:
         if not self.kernel_python:
@@ -294,6 +310,21 @@ class SandboxKernelManager(AsyncKernelManager):
         kernel = [str(python), "-m", "ipykernel_launcher", "-f", self.connection_file]
         return bwrap + launcher + kernel + list(extra_arguments or [])
 
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
+        await super()._async_launch_kernel(kernel_cmd, **kw)
+        pid = getattr(self.provisioner, "pid", None)
+        if pid is not None:
+            self.stop_reason = None
+            self._watch = threading.Event()
+            limit = self.tree_memory_limit or self.memory_limit
+            watcher = threading.Thread(
+                target=_watch_memory,
+                args=(self, pid, limit, self.watch_interval, self._watch),
+                name="ptheory-sandbox-watchdog",
+                daemon=True,
+            )
+            watcher.start()
+
     async def _async_interrupt_kernel(self) -> None:
         """Interrupt through the control channel: a signal to the process group would
         reach bubblewrap, not only the kernel."""
@@ -304,7 +335,72 @@ class SandboxKernelManager(AsyncKernelManager):
     interrupt_kernel = _async_interrupt_kernel
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        if self._watch is not None:
+            self._watch.set()
+            self._watch = None
         await super()._async_cleanup_resources(restart=restart)
         if self._private is not None and not restart:
             shutil.rmtree(self._private, ignore_errors=True)
             self._private = None
+
+
+def _private_memory(procs: list[Any]) -> int:
+    """The resident memory of ``procs`` (``psutil.Process``) that is not shared with files
+    or shared memory: anonymous memory, read from ``/proc/<pid>/statm`` (cheap). Pages a
+    forked child still shares with its parent count twice: an overestimate."""
+    import psutil
+
+    total = 0
+    for proc in procs:
+        try:
+            info = proc.memory_info()
+        except psutil.Error:  # it ended meanwhile
+            continue
+        total += max(0, info.rss - getattr(info, "shared", 0))
+    return total
+
+
+def _watch_memory(
+    km: SandboxKernelManager,
+    pid: int,
+    limit: int,
+    interval: float,
+    done: threading.Event,
+    rescan: float = 1.0,
+) -> None:
+    """Stop the kernel (``pid``, bubblewrap) and everything in it once their memory together
+    passes ``limit``; the reason is left in ``km.stop_reason``. The processes are looked
+    for every ``rescan`` seconds (a walk of the whole process table), their memory every
+    ``interval``."""
+    import psutil
+
+    try:
+        root = psutil.Process(pid)
+    except psutil.Error:
+        return
+    procs: list[Any] = [root]
+    scanned = 0.0
+    while not done.wait(interval):
+        try:
+            if not root.is_running() or root.status() == psutil.STATUS_ZOMBIE:
+                return  # the kernel has ended
+            if time.monotonic() - scanned >= rescan:
+                procs, scanned = [root, *root.children(recursive=True)], time.monotonic()
+        except psutil.Error:
+            return
+        if _private_memory(procs) <= limit:
+            continue
+        km.stop_reason = (
+            f"the kernel's processes used more than {limit / 2**30:.3g} GiB of memory "
+            "together: the kernel was stopped"
+        )
+        try:
+            procs = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            pass
+        for proc in reversed(procs):  # the children first, then bubblewrap
+            try:
+                proc.send_signal(signal.SIGKILL)
+            except psutil.Error:
+                pass
+        return
