@@ -81,24 +81,44 @@ KNOWN_LEAKS = (
 HIDDEN_TESTS = ("BEGIN HIDDEN TESTS", "BEGIN SOLUTION", "ptheory_grading.grade(")
 
 
-def _grader_names() -> set[str]:
-    """Functions and constants the instructor's grader modules define: references."""
+def _grader_names() -> dict[str, str]:
+    """Private functions and constants the instructor's grader modules define (the
+    references), each with its code (an AST dump), to recognise a copy in a wheel."""
     import ast
 
     import ptheory_grading
 
-    names: set[str] = set()
+    names: dict[str, str] = {}
     for module in Path(ptheory_grading.__file__).parent.glob("*.py"):
         if module.stem in ("__init__", "_core", "autograde", "sandbox", "course"):
             continue  # the machinery, which no student file imports or copies
         for node in ast.parse(module.read_text()).body:
             if isinstance(node, ast.FunctionDef | ast.ClassDef):
-                names.add(node.name)
-            elif isinstance(node, ast.Assign):
-                names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+                names[node.name] = _code(node)
+            elif isinstance(node, ast.Assign) and not isinstance(
+                node.value, ast.Attribute | ast.Name
+            ):  # an alias (`F64 = torch.float64`) holds no answer
+                names.update({t.id: _code(node) for t in node.targets if isinstance(t, ast.Name)})
     # the registered graders are public wrappers (`repeat`); references are their private
     # helpers (`_exp_attention`) and constants (`TOLERANCE`)
-    return {n for n in names if n.startswith("_") or n.isupper()}
+    return {n: c for n, c in names.items() if n.startswith("_") or n.isupper()}
+
+
+def _code(node: object) -> str:
+    """A definition's code without its name and docstring: what a copy would share."""
+    import ast
+    import copy
+
+    node = copy.deepcopy(node)
+    if isinstance(node, ast.FunctionDef | ast.ClassDef):
+        node.name = ""
+        body = node.body
+        if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+            node.body = body[1:]
+        node.decorator_list = []
+    elif isinstance(node, ast.Assign):
+        node.targets = []
+    return ast.dump(node)
 
 
 def wheel_leaks(wheel: bytes, name: str = "wheel") -> list[str]:
@@ -125,14 +145,21 @@ def wheel_leaks(wheel: bytes, name: str = "wheel") -> list[str]:
                 continue
             if re.search(r"^@exercise_check\(", text, re.M):
                 leaks.append(f"{name}: {member} has checks that judge in the student's kernel")
-            defined: set[str] = set()
+            defined: dict[str, str] = {}
             for node in ast.walk(ast.parse(text)):
                 if isinstance(node, ast.FunctionDef | ast.ClassDef):
-                    defined.add(node.name)
+                    defined[node.name] = _code(node)
+                elif isinstance(node, ast.Assign):
+                    for target in node.targets:
+                        if isinstance(target, ast.Name):
+                            defined[target.id] = _code(node)
                 elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                    defined.add(node.id)
-            for leaked in sorted(defined & (set(KNOWN_LEAKS) | graders)):
-                leaks.append(f"{name}: {member} defines {leaked}")
+                    defined.setdefault(node.id, "")
+            for leaked in sorted(defined):
+                # a known answer's name, or a grader's reference copied (same code: a
+                # helper that only shares a grader's name, `_lookup`, is no leak)
+                if leaked in KNOWN_LEAKS or graders.get(leaked, None) == defined[leaked]:
+                    leaks.append(f"{name}: {member} defines {leaked}")
     return leaks
 
 
@@ -154,18 +181,29 @@ def test_wheel_leak_detector_finds_what_it_must(tmp_path: Path) -> None:
                 zf.writestr(path, text)
         return buffer.getvalue()
 
+    import ast
+
+    import ptheory_grading
+
     clean = {"ptheory/exercises/x.py": "def _quick(answer):\n    return None\n"}
     assert wheel_leaks(wheel(clean)) == []
+    # a helper that only shares a grader helper's name is no leak; a copy of it is
+    same_name = {"ptheory/exercises/z.py": "def _exp_attention(l, x, Z):\n    return 1\n"}
+    assert wheel_leaks(wheel({**clean, **same_name})) == []
+    source = (Path(ptheory_grading.__file__).parent / "foundation.py").read_text()
+    node = next(
+        n
+        for n in ast.parse(source).body
+        if isinstance(n, ast.FunctionDef) and n.name == "_exp_attention"
+    )
+    copied = ast.unparse(node) + "\n"
     for files, what in [
         ({"ptheory_grading/foundation.py": "x = 1\n"}, "instructor"),
         (
             {"ptheory/exercises/y.py": "@exercise_check('ex-a')\ndef check_a(x):\n    pass\n"},
             "judge",
         ),
-        (
-            {"ptheory/exercises/y.py": "def _exp_attention(l, x, Z):\n    return 1\n"},
-            "_exp_attention",
-        ),
+        ({"ptheory/exercises/y.py": copied}, "_exp_attention"),
         ({"ptheory/exercises/y.py": "HALF_RANGE = (14.0, 40.0)\n"}, "HALF_RANGE"),
         ({"a/notes.txt": "### BEGIN HIDDEN TESTS\n"}, "HIDDEN"),
     ]:
