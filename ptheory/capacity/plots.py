@@ -108,7 +108,7 @@ def plot_rays(
             ax.plot(*out, "o", color=PALETTE[i], ms=6, mec="0.1",
                     label=rf"output reached, example {i + 1}")  # fmt: skip
         ax.plot(*a, "*", color="0.15", ms=13, label=r"$a = \mathrm{Att}(x_0, P)$, best prompt")
-    ax.set_xlabel("coordinate across the rays (attention-output units)")
+    ax.set_xlabel("coordinate along the rays (attention-output units)")
     ax.set_ylabel(r"coordinate along $b_1 - b_2$")
     ax.set_aspect("equal", adjustable="datalim")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)
