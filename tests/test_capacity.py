@@ -11,6 +11,7 @@ import torch
 
 from ptheory.capacity import (
     apex_dataset,
+    apex_spread,
     examplewise_bound,
     fine_tune,
     fit_loss,
@@ -269,6 +270,29 @@ def test_apex_dataset_needs_rank_n_and_n_prompt_tokens(n):
         s = 10.0 ** (4 * torch.rand(n, 1, generator=gen, dtype=F64) - 2)  # one s_i each
         needed = c + s * offsets
         assert int(torch.linalg.matrix_rank(needed[1:] - needed[0])) == n - 1
+
+
+def test_apex_spread_is_the_rank_of_the_ray_directions():
+    model = single_layer_model(4, seed=0)
+    for n in (1, 2, 3, 4):
+        X, Y = apex_dataset(model, n, seed=0)
+        with torch.no_grad():
+            b = model.layers[0].attend(X[:, :, -1:], X)[..., 0]
+            e = ff_inverse(model.layers[1], Y)[..., 0] - X[:, :, -1] - b
+        unit = e / e.norm(dim=-1, keepdim=True)
+        spread = apex_spread(model, X, Y)
+        assert spread > 1e-3  # independent directions, as the theorem needs
+        assert abs(spread - float(torch.linalg.svdvals(unit)[-1])) < 1e-12
+    X, Y = apex_dataset(model, 5, seed=0)  # five directions in four dimensions
+    assert apex_spread(model, X, Y) == 0.0
+    X, Y = apex_dataset(model, 2, seed=0)
+    with torch.no_grad():  # the second example's needed output on the first one's ray
+        b = model.layers[0].attend(X[:, :, -1:], X)[..., 0]
+        e = ff_inverse(model.layers[1], Y)[..., 0] - X[:, :, -1] - b
+        c2 = b[1] + 3.0 * e[0]
+        Y2 = Y.clone()
+        Y2[1] = model.layers[1]((X[1, :, -1] + c2)[:, None])
+    assert apex_spread(model, X, Y2) < 1e-9  # parallel directions: dependent
 
 
 def test_plot_parameters():

@@ -19,6 +19,7 @@ import torch
 from ptheory import capacity
 from ptheory.capacity import (
     apex_dataset,
+    apex_spread,
     attention_layer,
     bump_dataset,
     bump_height,
@@ -156,6 +157,9 @@ CASES: list[Case] = [
     Case("apex_dataset", "offset negative", lambda: apex_dataset(MODEL, 2, offset=-1.0),
          ValueError, "offset"),
     Case("apex_dataset", "model deep", lambda: apex_dataset(DEEP, 2), ValueError, "model"),
+    Case("apex_spread", "model two heads", lambda: apex_spread(TWO_HEADS, X, Y),
+         ValueError, "model"),
+    Case("apex_spread", "Y two columns", lambda: apex_spread(MODEL, X, X), ValueError, "Y"),
     # ----------------------------------------------------------------- ray geometry
     Case("ray_lower_bound", "model two heads", lambda: ray_lower_bound(TWO_HEADS, X, Y),
          ValueError, "model"),

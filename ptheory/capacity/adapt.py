@@ -123,8 +123,8 @@ def lora_fit(
     first), trained by ``steps`` L-BFGS iterations on the loss; with ``init`` (an update of
     the weight's shape, say the closed form's ``delta``) the factors start from its best
     rank-``rank`` factorisation instead. The closed form is the best update **in attention
-    space**; training from it can only lower the loss, and measures the best rank-``rank``
-    loss.
+    space**; training from it can only lower the loss (a local search: it does not certify
+    the best rank-``rank`` loss, which :func:`lora_lower_bound` bounds from below).
     """
     X, Y = check_dataset(model, X, Y)
     rank = check_int(rank, "rank", minimum=1)

@@ -53,7 +53,8 @@ def plot_rays(
     """The two rays of :func:`~ptheory.capacity.unmemorizable_dataset`, seen in a plane.
 
     Draws, projected on the plane through ``b_1, b_2`` spanned by ``b_1 - b_2`` and the
-    common part of the two ray directions: the outputs without prompt ``b_i`` (squares),
+    difference of the two ray directions (made orthogonal to ``b_1 - b_2``; what the two
+    directions share is projected away): the outputs without prompt ``b_i`` (squares),
     the needed outputs ``c_i`` (diamonds), the rays from ``c_i`` away from ``b_i``
     (arrows). With a ``prompt: (d, L_p)`` it adds ``a = Att(x_0, P)`` (a star), the
     segments ``[b_i, a]`` of the segment lemma (dashed) and the outputs reached (dots).
@@ -108,7 +109,7 @@ def plot_rays(
             ax.plot(*out, "o", color=PALETTE[i], ms=6, mec="0.1",
                     label=rf"output reached, example {i + 1}")  # fmt: skip
         ax.plot(*a, "*", color="0.15", ms=13, label=r"$a = \mathrm{Att}(x_0, P)$, best prompt")
-    ax.set_xlabel("coordinate across the rays (attention-output units)")
+    ax.set_xlabel("coordinate along the rays (attention-output units)")
     ax.set_ylabel(r"coordinate along $b_1 - b_2$")
     ax.set_aspect("equal", adjustable="datalim")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=3)

@@ -36,6 +36,7 @@ __all__ = [
     "RayBound",
     "RayGeometry",
     "apex_dataset",
+    "apex_spread",
     "examplewise_bound",
     "ray_bound",
     "ray_geometry",
@@ -427,6 +428,30 @@ def apex_dataset(
         c = b + stretch * (b - o)
         Y = ff((X[:, :, -1] + c).unsqueeze(-1))
     return X, Y
+
+
+def apex_spread(model: Transformer, X: torch.Tensor, Y: torch.Tensor) -> float:
+    """How far the directions of the rays of ``N`` examples are from linear dependence.
+
+    With ``b_i = Att(x_i, X_i)`` and ``c_i = FF^{-1}(y_i) - x_i`` (``x_i`` the last token of
+    ``X_i``), returns the ``N``-th largest singular value of the ``N`` unit vectors
+    ``(c_i - b_i) / ||c_i - b_i||``: positive exactly when the directions are linearly
+    independent (the hypothesis of the prompt-length bound for rays with a common apex),
+    ``0`` when ``N > d``. ``X: (N, d, L)``, ``Y: (N, d, 1)``.
+    """
+    attn, ff = single_layer_parts(model)
+    X, Y = check_dataset(model, X, Y)
+    if Y.shape[-1] != 1:
+        raise ValueError(f"Y must target the last column only, shape (N, d, 1), got {Y.shape}")
+    with torch.no_grad():
+        b = attn.attend(X[:, :, -1:], X)[..., 0]
+        e = ff_inverse(ff, Y)[..., 0] - X[:, :, -1] - b
+        norms = e.norm(dim=-1, keepdim=True)
+        if bool((norms == 0).any()):
+            return 0.0
+        sv = torch.linalg.svdvals(e / norms)
+    n = X.shape[0]
+    return float(sv[n - 1]) if n <= sv.numel() else 0.0
 
 
 def with_extra_head(model: Transformer, seed: int = 99) -> Transformer:
