@@ -313,12 +313,18 @@ def plot_gadget(results: dict[int, Sequence[GadgetResult]], ax: Axes | None = No
     return ax.figure
 
 
+def _dim_label(d: int | str) -> str:
+    """The dimension's label in a legend: ``"ln"`` is ``round(ln n)``."""
+    return r"\mathrm{round}(\ln n)" if d == "ln" else str(d)
+
+
 def plot_feasible_bound(
-    results: dict[int, Sequence[FeasibleBound]], ax: Axes | None = None
+    results: dict[int | str, Sequence[FeasibleBound]], ax: Axes | None = None
 ) -> Figure:
     """Largest entry bound ``B`` that a polynomial of rank at most ``sqrt(n)`` guarantees
     (:func:`~ptheory.efficiency.largest_feasible_bound`) against ``n``, one line per
-    dimension ``d`` (``results`` maps ``d`` to its results), with ``B = sqrt(ln n)``."""
+    dimension ``d`` (``results`` maps ``d`` to its results; the key ``"ln"`` labels a
+    line whose dimension is ``round(ln n)`` at each ``n``), with ``B = sqrt(ln n)``."""
     if not isinstance(results, dict) or not results:
         raise TypeError("results must be a non-empty dict {d: [FeasibleBound, ...]}")
     ax = axes_or_new(ax, width=5.4)
@@ -333,7 +339,7 @@ def plot_feasible_bound(
             [r.proved for r in res],
             marker=MARKERS[i % 6],
             color=PALETTE[i],
-            label=f"$d = {d}$: largest certified $B$, rank $\\leq \\sqrt{{n}}$",
+            label=f"$d = {_dim_label(d)}$: largest certified $B$, rank $\\leq \\sqrt{{n}}$",
         )
     grid = np.geomspace(min(all_n), max(all_n), 60)
     ax.plot(grid, np.sqrt(np.log(grid)), ls=":", color="0.3", label=r"$B = \sqrt{\ln n}$")
