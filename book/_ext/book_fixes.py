@@ -323,6 +323,28 @@ class UnnumberedIntroductionInLatex(SphinxPostTransform):
                 node.insert(0, nodes.raw("", stop, format="latex"))
 
 
+def name_sidebar_toggles(
+    app: Any, pagename: str, templatename: str, context: dict, doctree: Any
+) -> None:
+    """Give the sidebar's fold toggles an accessible name.
+
+    A part's introduction has its chapters folded under it; the theme draws the toggle as
+    a ``<summary>`` holding only an icon, which screen readers announce without a name
+    (axe-core: summary-name, serious)."""
+    make = context.get("generate_toctree_html")
+    if make is None:
+        return
+    from markupsafe import Markup
+
+    bare = '<summary><span class="toctree-toggle"'
+    named = '<summary aria-label="Chapters of this part"><span class="toctree-toggle"'
+
+    def generate(*args: Any, **kwargs: Any) -> Markup:
+        return Markup(str(make(*args, **kwargs)).replace(bare, named))
+
+    context["generate_toctree_html"] = generate
+
+
 def _unnumbered_pages(root: Path) -> set[str]:
     """The pages of ``_toc.yml``'s parts that are not ``numbered``."""
     toc = yaml.safe_load((root / "_toc.yml").read_text())
@@ -442,4 +464,5 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("html-page-context", offer_notebook, priority=400)
     # After the theme has built it (default priority 500).
     app.connect("html-page-context", drop_dead_source_link, priority=600)
+    app.connect("html-page-context", name_sidebar_toggles, priority=600)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
