@@ -138,6 +138,11 @@ def test_adversary_wrong_answers():
     fails(check("ex-fast-adversary", (g, 5e-3)), "than the two-cluster", hidden=hidden)
     fails(check("ex-fast-adversary", (g, 3.0)), "(0, 2]", hidden=hidden)
     fails(check("ex-fast-adversary", (0, error)), "at least 1")
+    # the lower bound for every polynomial (no input needed) and a rounded measurement
+    low = eff.minimax_lower_bound(g - 1, 2.25)
+    fails(check("ex-fast-adversary", (g, eff.range_attention_error(-low, low))), "lower bound",
+          hidden=hidden)  # fmt: skip
+    fails(check("ex-fast-adversary", (g, float(f"{error:.3g}"))), "two-cluster", hidden=hidden)
 
 
 def test_adversary_quick_check_without_the_grader(no_grader):
@@ -168,6 +173,8 @@ def test_odd_reference_and_other_forms():
     passes(check("ex-fast-odd", bounds))
     passes(check("ex-fast-odd", torch.tensor([bisect(g) for g in (1, 3, 5)])))
     passes(check("ex-fast-odd", np.round(bounds, 3)))
+    # three significant digits, as the exercise asks
+    passes(check("ex-fast-odd", [float(f"{b:.3g}") for b in bounds]))
 
 
 def test_odd_wrong_answers():
