@@ -88,8 +88,8 @@ def real_same(data: Any) -> None:
     if abs(bound - want_bound) > 1e-6 * want_bound:
         coarse, _ = _ray_bound(0.5, True)
         if abs(bound - coarse) <= 1e-9 * base:
-            raise Wrong("the bound is the coarse certificate's (cells=1000, refine=0), which "
-                        "gives this small bound away: use ray_bound's default settings")  # fmt: skip
+            raise Wrong("the bound is the coarse certificate's (cells=1000, refine=0), "
+                        "which gives this small bound away: use the default settings")  # fmt: skip
         raise Wrong("the bound differs from the certified bound of the same-direction "
                     "dataset (seed=0, the default certificate)")  # fmt: skip
     fits = _same_direction_fits()
