@@ -73,7 +73,7 @@ def same_answer(enc) -> tuple[float, float]:
     from ptheory.capacity import ray_bound
 
     data = real.ray_dataset(enc, seed=0, radius=RP.RADIUS, same_direction=True)
-    bound = ray_bound(*real.ray_problem(enc, data), cells=1000, refine=0).bound
+    bound = ray_bound(*real.ray_problem(enc, data)).bound  # the default, fine certificate
     tuned = [float(real.fit_prompts(enc, [data], "head", n, steps=100, lr=0.05).min())
              for n in RP.LENGTHS]  # fmt: skip
     return bound, min(tuned)
@@ -89,7 +89,12 @@ def test_same_direction_wrong_answers(enc, same_answer) -> None:
     bound, best = same_answer
     data = real.ray_dataset(enc, seed=0, radius=RP.RADIUS, same_direction=True)
     base = real.no_prompt_loss(enc, data, "head")
-    fails(ex.check("ex-real-same", (0.0, 0.0)), "too small", hidden=(best,))  # issue 24
+    assert bound > 0  # parallel rays from different points never meet
+    fails(ex.check("ex-real-same", (0.0, best)), "coarse certificate")
+    fails(ex.check("ex-real-same", (0.0, 0.0)), "bound", hidden=(best,))  # issue 24
+    fails(ex.check("ex-real-same", (bound, 0.0)), "below the certified bound")
+    if best / 2 > bound:
+        fails(ex.check("ex-real-same", (bound, best / 2)), "too small", hidden=(best,))
     fails(ex.check("ex-real-same", (bound, base)), "without a prompt")
     fails(ex.check("ex-real-same", (bound, 1e-3)), "best_loss")
     fails(ex.check("ex-real-same", (bound, 2 * best)), "too large", hidden=(best,))

@@ -7,6 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from matplotlib import ticker
 from matplotlib.figure import Figure
 
 from .._validate import check_real
@@ -117,6 +118,11 @@ def plot_curves(
         run = next(r for r in results["runs"] if r["study"] == "capacity" and r["n"] == n)
         ax.set_title(f"N = {n} sequences, {run['targets']:,} targets")
         ax.set_yscale("log")
+        # every panel labels its ticks in plain numbers, also where its range spans less
+        # than a power of ten (a log axis then shows no labelled major tick)
+        ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_xlabel("function evaluations (L-BFGS)")
     axes[0].set_ylabel("lowest relative loss so far")
     handles, labels = [], []
@@ -143,15 +149,16 @@ def plot_stall(results: dict[str, Any]) -> Figure:
                 r["curve"] if "curve" in r else [r["best"][k] for k in sorted(r["best"], key=int)]
             )
         )
-        if r["optimizer"] == "adam":
-            left.plot(np.arange(len(best)), best, color=PALETTE[0], lw=0.8, alpha=0.7)
+        if r["optimizer"] == "adam":  # dashed and on top: L-BFGS would hide it
+            left.plot(np.arange(len(best)), best, color=PALETTE[0], lw=1.2, ls="--",
+                      alpha=0.9, zorder=3)  # fmt: skip
         else:
             ks = sorted(map(int, r["best"]))
             left.plot(ks, [r["best"][str(k)] for k in ks], color=PALETTE[1], lw=0.8, alpha=0.7)
             sv = np.asarray(r["spectrum"])
             right.plot(np.arange(1, len(sv) + 1), sv / sv[0], color=PALETTE[1], lw=0.8,
                        alpha=0.7)  # fmt: skip
-    left.plot([], [], color=PALETTE[0], label="Adam, 20 steps")
+    left.plot([], [], color=PALETTE[0], ls="--", label="Adam, 20 steps")
     left.plot([], [], color=PALETTE[1], label="L-BFGS")
     left.set_xscale("symlog", linthresh=10)
     left.set_yscale("log")
@@ -225,8 +232,8 @@ def plot_levels(
     for kind, name in kinds.items():
         ax.scatter([], [], color="0.3", marker="o" if kind == "prompt" else "s",
                    facecolors="0.3" if kind == "prompt" else "none", label=name)  # fmt: skip
-    for d, name in datasets.items():
-        ax.scatter([], [], color=PALETTE[list(datasets).index(d)], marker="D", label=name)
+    for d, name in datasets.items():  # colour only: the marker says the kind
+        ax.plot([], [], color=PALETTE[list(datasets).index(d)], lw=6, label=name)
     if len(bounds):
         b = np.asarray(bounds, dtype=float)
         ax.scatter(np.full(b.size, -0.45), b, color="black", marker="_", s=200,

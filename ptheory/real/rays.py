@@ -230,8 +230,10 @@ def ray_dataset(
     unmemorizable_dataset``). The offsets ``e_i = c_i - b_i`` lie in the range of
     ``W_o^h``, so a change of the head's own weights can produce them (a rank-2 change of
     ``W_v^h``, when the two token mixtures are independent). ``same_direction=True`` turns
-    the second offset around (``+g``): the rays are parallel and point the same way, the
-    construction broken on purpose. Needs a head size of at least 3."""
+    the second offset around (``+g``): the rays are parallel and point the same way; they
+    still never meet (the certified bound stays positive), but the two offsets are equal
+    and the masses nearly so, so ``E_1 e_1 = E_2 e_2`` is almost met and the bound is tiny.
+    Needs a head size of at least 3."""
     enc = check_encoder(enc)
     seed = check_int(seed, "seed", minimum=0)
     head = _check_head(enc, head)
