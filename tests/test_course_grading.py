@@ -31,6 +31,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from ptheory_grading.sandbox import unavailable_reason
+
 from booktools import REPORTS, ROOT
 
 COURSE_ID = "ptheory-test"
@@ -39,23 +41,7 @@ CHAPTER = "prompt_tuning_model"
 AUTO = ("ex-model-repeat", "ex-model-break")
 
 
-def _why_not() -> str | None:
-    if not sys.platform.startswith("linux"):
-        return "the grading sandbox needs Linux"
-    if not (os.environ.get("PTHEORY_BWRAP") or shutil.which("bwrap")):
-        return "bubblewrap is not installed (apt-get install bubblewrap)"
-    probe = subprocess.run(
-        ["bwrap", "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "true"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if probe.returncode != 0:
-        return f"bubblewrap cannot make namespaces here: {probe.stderr.strip()}"
-    return None
-
-
-_REASON = _why_not()
+_REASON = unavailable_reason()
 if _REASON and os.environ.get("PTHEORY_REQUIRE_SANDBOX") == "1":
     raise RuntimeError(f"PTHEORY_REQUIRE_SANDBOX=1 but the sandbox cannot run: {_REASON}")
 pytestmark = [

@@ -46,3 +46,16 @@ def test_submit_displays_one_raw_bundle(monkeypatch) -> None:
     assert kwargs == {"raw": True} and handin.ANSWER_MIME in args[0]
     with pytest.raises(ValueError, match="names no exercise"):
         handin.submit("ex-no-such-exercise", 1)
+
+
+def test_sandbox_says_why_it_cannot_run(monkeypatch) -> None:
+    """The sandbox's availability probe names the cause: no bubblewrap, or one that fails."""
+    from ptheory_grading import sandbox
+
+    monkeypatch.setenv("PTHEORY_BWRAP", "/nonexistent/bwrap")
+    assert "cannot run" in sandbox.unavailable_reason()
+    monkeypatch.setenv("PTHEORY_BWRAP", "/bin/false")
+    assert "cannot make namespaces" in sandbox.unavailable_reason()
+    monkeypatch.delenv("PTHEORY_BWRAP")
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    assert "not installed" in sandbox.unavailable_reason()

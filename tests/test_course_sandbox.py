@@ -8,35 +8,17 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from ptheory_grading.sandbox import unavailable_reason
+
 from booktools import ROOT, load_build_book
 
-
-def _why_not() -> str | None:
-    if not sys.platform.startswith("linux"):
-        return "the grading sandbox needs Linux"
-    if not shutil.which("bwrap"):
-        return "bubblewrap is not installed (apt-get install bubblewrap)"
-    probe = subprocess.run(
-        ["bwrap", "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "true"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if probe.returncode != 0:
-        return f"bubblewrap cannot make namespaces here: {probe.stderr.strip()}"
-    return None
-
-
-_REASON = _why_not()
+_REASON = unavailable_reason()
 if _REASON and os.environ.get("PTHEORY_REQUIRE_SANDBOX") == "1":
     raise RuntimeError(f"PTHEORY_REQUIRE_SANDBOX=1 but the sandbox cannot run: {_REASON}")
 pytestmark = pytest.mark.skipif(_REASON is not None, reason=f"grading sandbox: {_REASON}")

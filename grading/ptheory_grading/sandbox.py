@@ -37,6 +37,7 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -81,6 +82,29 @@ def require_bwrap() -> str:
             "installed: apt-get install bubblewrap (Linux only)"
         )
     return found
+
+
+def unavailable_reason() -> str | None:
+    """Why the sandbox cannot run on this machine (no Linux, no bubblewrap, no user
+    namespaces), or ``None`` when it can."""
+    if not sys.platform.startswith("linux"):
+        return "the grading sandbox needs Linux"
+    try:
+        bwrap = require_bwrap()
+    except SandboxUnavailable as missing:
+        return str(missing)
+    try:
+        probe = subprocess.run(
+            [bwrap, "--ro-bind", "/", "/", "--unshare-net", "--unshare-pid", "true"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    except OSError as error:  # PTHEORY_BWRAP names nothing runnable
+        return f"bubblewrap at {bwrap} cannot run: {error}"
+    if probe.returncode != 0:
+        return f"bubblewrap cannot make namespaces here: {probe.stderr.strip()}"
+    return None
 
 
 # ------------------------------------------------------------------ the students' Python
