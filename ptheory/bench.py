@@ -9,9 +9,10 @@ Serves Hu et al. (2025), the almost-linear prompt-tuning inference result. At ``
    current kernel at the smallest degree the *certificate* proves for the float32 output
    (the best of Taylor, Chebyshev and minimax; rounding of float32 included), and both
    against PyTorch's ``scaled_dot_product_attention`` (exact, float32). Timed interleaved
-   (one call of each in turn, ``--runs`` rounds, after a warm-up); medians, and the ratio
-   new / former as the median of its per-round ratios, which survives load on a shared
-   machine better than absolute times.
+   (one call of each kernel in turn, in another order each round, ``--runs`` rounds, after
+   a warm-up; exact attention in rounds of its own, since a call takes seconds); medians,
+   and the ratio new / former as the median of its per-round ratios, which survives load
+   on a shared machine better than absolute times.
 2. **Guarantees.** The certified bound (exact arithmetic and float32), the float32 bound at
    the timed data, the measured errors against float64 exact attention (random values,
    values correlated with the keys), the error the two-cluster input reaches (the worst

@@ -88,3 +88,20 @@ def test_module_runs_as_a_script():
         check=True,
     )
     assert "side by side" in done.stdout
+
+
+def test_interleaved_rounds_vary_the_order_and_time_every_call():
+    # every round calls each function once, in another order: no function always follows
+    # the same one (a call can leave busy threads or a full cache behind)
+    from ptheory.efficiency import interleaved_samples
+
+    calls = []
+    fns = {name: (lambda name=name: calls.append(name)) for name in "abcd"}
+    times = interleaved_samples(fns, runs=12)
+    assert all(len(t) == 12 for t in times.values())
+    rounds = [calls[4 * (k + 1) : 4 * (k + 2)] for k in range(12)]  # after the warm-up
+    assert all(sorted(r) == list("abcd") for r in rounds)
+    for name in "abcd":
+        before = {r[r.index(name) - 1] for r in rounds if r.index(name) > 0}
+        assert len(before) >= 2, (name, before)
+    assert len({tuple(r) for r in rounds}) >= 4

@@ -419,3 +419,84 @@ def test_prompt_inference_bound_covers_rounding(method):
     res = prompt_inference(layer, P, X, path="poly", degree=12, method=method)
     err = float((res.output - pt.prompt_forward(layer, P, X)).abs().max())
     assert 0 < err <= res.error_bound < 1e-9
+
+
+@pytest.mark.parametrize("d,g", [(3, 0), (3, 1), (8, 2), (5, 4)])
+def test_planned_features_equal_the_feature_builder(d, g):
+    # the kernel builds a chunk's monomials through views made once (_feature_plan); the
+    # same bits as _features, which makes its views on every call; row 0 left alone
+    from ptheory.efficiency.polynomial import _feature_plan, _features, _features_planned, _table
+
+    gen = torch.Generator().manual_seed(d * 10 + g)
+    x = torch.rand(1, d, 200, generator=gen) * 2 - 1
+    r = _table(d, g).rank
+    one, two = torch.full((1, r, 200), 7.0), torch.full((1, r, 200), 7.0)
+    one[:, 0] = two[:, 0] = 1.0
+    _features(x, g, one)
+    _features_planned(x[0], _feature_plan(two, d, g))
+    assert torch.equal(one, two)
+    assert torch.equal(two[:, 0], torch.ones(1, 200)) and not (two == 7.0).any()
+
+
+def test_kept_buffers_give_the_same_bits_after_a_padded_chunk_and_other_shapes():
+    # each thread keeps its scratch buffers between calls; a padded last chunk zeroes
+    # ones of [V, 1] for the call and restores them, and other shapes or dtypes make other
+    # buffers: every call equals the same call on fresh buffers, bit for bit
+    from ptheory.efficiency import polynomial as P
+
+    gen = torch.Generator().manual_seed(11)
+    Q, K, V = (torch.rand(3 * 128, 4, generator=gen) * 2 - 1 for _ in range(3))
+    calls = [
+        (Q, K, V, 3, 128),  # full chunks only
+        (Q[:300], K[:300], V[:300], 3, 128),  # a padded last chunk (300 = 2 * 128 + 44)
+        (Q, K, V, 3, 128),  # full chunks again, on the kept buffers
+        (Q.double(), K.double(), V.double(), 3, 128),  # another dtype
+        (Q[:, :3], K[:, :3], V, 2, 64),  # other shapes
+        (Q, K, V, 3, 128),
+    ]
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # the kernel runs on this thread: its buffers can be dropped
+        fresh = []
+        for q, k, v, g, c in calls:
+            P._LOCAL.__dict__.pop("buffers", None)
+            fresh.append(poly_attention(q, k, v, g, chunk=c))
+        for threads in (1, 2):  # on two threads, the pool's threads keep theirs
+            torch.set_num_threads(threads)
+            kept = [poly_attention(q, k, v, g, chunk=c) for q, k, v, g, c in calls]
+            for a, b in zip(kept, fresh, strict=True):
+                assert torch.equal(a, b)
+    finally:
+        torch.set_num_threads(before)
+    # one set per side and thread: a new shape frees the old one
+    cache = P._LOCAL.__dict__.get("buffers", {})
+    assert set(cache) <= {"key side", "query side"}
+
+
+def test_fast_finite_check_runs_on_one_thread_and_restores_the_count():
+    # the finiteness check sums on one thread (a sum on several wakes the OpenMP team,
+    # whose busy waiting slows the kernel that follows) and restores the thread count;
+    # a non-finite entry is still named
+    from ptheory.efficiency._inputs import _check_finite_fast
+
+    seen = []
+    real_sum = torch.Tensor.sum
+
+    def spy(self, *args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real_sum(self, *args, **kwargs)
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setattr(torch.Tensor, "sum", spy)
+            _check_finite_fast(torch.ones(1000, 8), "K")
+        assert seen == [1] and torch.get_num_threads() == 2
+        bad = torch.ones(10, 3)
+        bad[4, 1] = float("nan")
+        with pytest.raises(ValueError, match="K"):
+            _check_finite_fast(bad, "K")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

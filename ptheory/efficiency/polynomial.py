@@ -120,6 +120,29 @@ def _features(x: torch.Tensor, g: int, out: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def _feature_plan(out: torch.Tensor, d: int, g: int) -> tuple[torch.Tensor | None, list]:
+    """The views of ``out: (b, r, c)`` that :func:`_features` writes through, made once:
+    the rows that receive ``x`` and, per step of the monomial table, ``(source rows, factor
+    row, destination rows)``. Making a view costs about a microsecond, as much as a step on
+    a small chunk and, with two threads, time spent holding the interpreter lock; a kernel
+    makes its buffers' plans once and reuses them for every chunk of full width
+    (:func:`_features_planned`)."""
+    ops = [
+        (out.narrow(1, s0, s1 - s0), out.narrow(1, 1 + i, 1), out.narrow(1, dst, s1 - s0))
+        for i, s0, s1, dst in _table(d, g).ops
+    ]
+    return (out.narrow(1, 1, d) if g >= 1 else None), ops
+
+
+def _features_planned(x: torch.Tensor, plan: tuple[torch.Tensor | None, list]) -> None:
+    """:func:`_features` through the views of :func:`_feature_plan`: the same numbers."""
+    head, ops = plan
+    if head is not None:  # degree 0: the constant row only
+        head.copy_(x)
+    for src, factor, dst in ops:
+        torch.mul(src, factor, out=dst)
+
+
 def feature_map(X: torch.Tensor, degree: int) -> torch.Tensor:
     """All monomials of degree ``<= degree`` of each row of ``X: (..., n, d)``: ``(..., n, r)``.
 
@@ -533,7 +556,8 @@ def poly_attention(
     (:func:`rounding_error_bound`), and the error is at most :func:`poly_error_bound`;
     if the polynomial is not positive on the scores the normaliser can vanish and the
     output is meaningless. Memory stays ``O(r (d_v + chunk))`` beyond the inputs and
-    output.
+    output; each thread keeps its scratch buffers for the next call of the same shapes
+    (:func:`_thread_buffers`).
     """
     Q, K, V, batch = check_qkv(Q, K, V)
     g, method = check_degree(degree), check_method(method)
@@ -635,6 +659,31 @@ def _map_chunks(workers: int, make_worker, tasks: list) -> None:
         _run_pool(workers, make_worker, tasks)
 
 
+_LOCAL = threading.local()
+
+
+def _thread_buffers(kind: str, key: tuple, make):
+    """The buffers a kernel side (``kind``) needs on this thread, made by ``make()`` and kept
+    until a call of the same kind needs others (``key``: their shapes, dtype, device).
+
+    Allocating them anew costs a few tenths of a millisecond a call (fresh pages, filling
+    the constant rows, making the views), as much as a tenth of the whole kernel at rank
+    45; kept, a thread holds one set per kind, of ``O(r chunk)`` numbers each. The buffers
+    are scratch: every entry a chunk reads was written for that chunk, apart from rows
+    that hold constants and are never written (the constant feature, the padding rows,
+    the ones of ``[V, 1]``)."""
+    cache = getattr(_LOCAL, "buffers", None)
+    if cache is None:
+        cache = _LOCAL.buffers = {}
+    hit = cache.get(kind)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    cache.pop(kind, None)  # free the old set before making the new one
+    value = make()
+    cache[kind] = (key, value)
+    return value
+
+
 def _key_state(
     K: torch.Tensor, V: torch.Tensor, g: int, chunk: int, workers: int = 1
 ) -> torch.Tensor:
@@ -655,7 +704,7 @@ def _key_state(
     starts = list(range(0, n, chunk))
     dtype, device = K.dtype, K.device
 
-    def make_worker():
+    def make_buffers() -> tuple:
         feats = torch.empty(1, r, c_max, dtype=dtype, device=device)
         feats[:, 0] = 1.0
         xbuf = torch.empty(1, d, c_max, dtype=dtype, device=device)
@@ -663,9 +712,27 @@ def _key_state(
         vbuf = torch.empty(nb_max, d_v + 1, _BLOCK, dtype=dtype, device=device)
         vbuf[:, d_v] = 1.0
         part = torch.empty(nb_max, d_v + 1, r, dtype=dtype, device=device)
+        part64 = torch.empty(nb_max, d_v + 1, r, dtype=torch.float64, device=device)
+        # Views for chunks of full width, made once (see _feature_plan).
+        plan = _feature_plan(feats, d, g)
+        blocks_full = feats[0].view(r, nb_max, _BLOCK).permute(1, 2, 0)  # (nb, 64, r)
+        return feats, xbuf, vtmp, vbuf, part, part64, plan, blocks_full, vbuf[:, :d_v]
+
+    key = (d, d_v, g, c_max, dtype, device)
+
+    def make_worker():
+        feats, xbuf, vtmp, vbuf, part, part64, plan, blocks_full, v_full = _thread_buffers(
+            "key side", key, make_buffers
+        )
 
         def run(i: int, a: int, out: torch.Tensor) -> None:
             c = min(chunk, n - a)
+            if c == c_max:  # the common case: every view made in advance
+                _features_planned(K[i, a : a + c].T, plan)
+                v_full.copy_(V[i, a : a + c].view(nb_max, _BLOCK, d_v).transpose(1, 2))
+                torch.bmm(vbuf, blocks_full, out=part)  # 64 terms a sum
+                torch.sum(part64.copy_(part), dim=0, out=out)
+                return
             nb = -(-c // _BLOCK)
             width = nb * _BLOCK
             vb = vbuf[:nb]  # (nb, d_v + 1, 64): each block's [V, 1], transposed
@@ -680,12 +747,14 @@ def _key_state(
                 vtmp[c:width] = 0.0
                 vb[:, :d_v] = vtmp[:width].view(nb, _BLOCK, d_v).transpose(1, 2)
                 vb[nb - 1, d_v, c - (nb - 1) * _BLOCK :] = 0.0
-            f = _features(x, g, feats[:, :, :width])[0]  # (r, width)
-            blocks = f.view(r, nb, _BLOCK).permute(1, 2, 0)  # (nb, 64, r), a view
-            p = torch.bmm(vb, blocks, out=part[:nb])  # (nb, d_v + 1, r): 64 terms a sum
-            torch.sum(p.double(), dim=0, out=out)
-            if width > c:
-                vb[nb - 1, d_v] = 1.0
+            try:
+                f = _features(x, g, feats[:, :, :width])[0]  # (r, width)
+                blocks = f.view(r, nb, _BLOCK).permute(1, 2, 0)  # (nb, 64, r), a view
+                p = torch.bmm(vb, blocks, out=part[:nb])  # (nb, d_v + 1, r): 64 terms a sum
+                torch.sum(part64[:nb].copy_(p), dim=0, out=out)
+            finally:  # the buffers are kept: restore the ones of [V, 1]
+                if width > c:
+                    vb[nb - 1, d_v] = 1.0
 
         return run
 
@@ -730,16 +799,40 @@ def _query_output(
     ST = S_pad.view(b, nr, size, d_v + 1).transpose(-1, -2).reshape(b * nr, d_v + 1, size)
     starts = list(range(0, n_q, chunk))
 
-    def make_worker():
+    def make_buffers() -> tuple:
         feats = torch.empty(b, r_pad, c_max, dtype=dtype, device=device)
         feats[:, 0] = 1.0
         feats[:, r:] = 0.0  # padding features: zero rows of the state meet zeros
         num = torch.empty(b * nr, d_v + 1, c_max, dtype=dtype, device=device)
         acc = torch.empty(b, d_v + 1, c_max, dtype=torch.float64, device=device)
         res = torch.empty(b, d_v, c_max, dtype=dtype, device=device)
+        num64 = torch.empty(b, nr, d_v + 1, c_max, dtype=torch.float64, device=device)
+        # Views for chunks of full width, made once (see _feature_plan).
+        plan = _feature_plan(feats[:, :r], Q.shape[-1], g)
+        views = (
+            feats.view(b * nr, size, c_max),  # the feature blocks
+            num.view(b, nr, d_v + 1, c_max),
+            num if nr == 1 else acc,  # the numerators and denominators
+            res.transpose(1, 2),
+        )
+        return feats, num, acc, res, num64, plan, views
+
+    key = (b, r, nr, size, c_max, Q.shape[-1], d_v, g, dtype, device)
+
+    def make_worker():
+        feats, num, acc, res, num64, plan, views = _thread_buffers("query side", key, make_buffers)
+        blocks_full, num_full, tot_full, res_full = views
 
         def run(a: int) -> None:
             c = min(chunk, n_q - a)
+            if c == c_max:  # the common case: every view made in advance
+                _features_planned(Q[:, a : a + c].transpose(1, 2), plan)
+                torch.bmm(ST, blocks_full, out=num)
+                if nr > 1:  # add the blocks' partial numerators in float64
+                    torch.sum(num64.copy_(num_full), dim=1, out=acc)
+                torch.div(tot_full[:, :d_v], tot_full[:, d_v:], out=res)
+                out[:, a : a + c] = res_full
+                return
             x = Q[:, a : a + c].transpose(1, 2)
             _features(x, g, feats[:, :r, :c])
             blocks = feats[:, :, :c].reshape(b * nr, size, c)
@@ -748,7 +841,7 @@ def _query_output(
                 tot = part
             else:  # add the blocks' partial numerators in float64
                 tot = acc[:, :, :c]
-                torch.sum(part.view(b, nr, d_v + 1, c).double(), dim=1, out=tot)
+                torch.sum(num64[:, :, :, :c].copy_(part.view(b, nr, d_v + 1, c)), dim=1, out=tot)
             torch.div(tot[:, :d_v], tot[:, d_v:], out=res[:, :, :c])
             out[:, a : a + c] = res[:, :, :c].transpose(1, 2)
 

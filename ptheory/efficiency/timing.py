@@ -1,9 +1,10 @@
 """The benchmark's engine: the almost-linear algorithm at a guaranteed error, side by side.
 
 Serves Hu et al. (2025), the almost-linear inference result. Every timing here is *interleaved*:
-one call of each method in turn, round after round, on the same threads, after one warm-up
-call each, so that load from other processes falls on all methods alike; medians are kept,
-and ratios between two methods are the median of their per-round ratios.
+one call of each method in turn (in another order each round), round after round, on the same
+threads, after one warm-up call each, so that load from other processes falls on all methods
+alike; medians are kept, and ratios between two methods are the median of their per-round
+ratios. Exact attention at large ``n`` is timed in rounds of its own (a call takes seconds).
 
 * :func:`benchmark_attention`: for each ``n`` and entry bound ``B`` (fixed, or
   ``alpha sqrt(ln n)``), ``Q, K`` uniform in ``[-B, B]^(n x d)``: the polynomial method at the
@@ -26,6 +27,7 @@ import contextlib
 import ctypes
 import math
 import os
+import random
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -62,15 +64,21 @@ def interleaved_samples(
 ) -> dict[str, list[float]]:
     """Wall-clock seconds of every call: one warm-up call of each function, then ``runs``
     rounds that call every function once in turn, so that load from other processes
-    falls on all of them alike. Returns the ``runs`` times of each function, in order."""
+    falls on all of them alike. Each round calls them in another order (a fixed
+    pseudo-random permutation of round ``k``), so that no function always follows the same
+    one: a call can leave work behind (threads that wait busily, a cache filled with its
+    data) that slows the next. Returns the ``runs`` times of each function, in round
+    order."""
     if not isinstance(fns, Mapping) or not fns or not all(callable(f) for f in fns.values()):
         raise TypeError("fns must be a non-empty mapping from names to callables")
     runs = check_int(runs, "runs", minimum=1)
     for fn in fns.values():
         fn()
     times: dict[str, list[float]] = {name: [] for name in fns}
-    for _ in range(runs):
-        for name, fn in fns.items():
+    order = list(fns.items())
+    for k in range(runs):
+        random.Random(k).shuffle(order)
+        for name, fn in order:
             start = time.perf_counter()
             fn()
             times[name].append(time.perf_counter() - start)
@@ -266,7 +274,11 @@ def benchmark_attention(
             with torch_threads(k):
                 fns = _timed_functions(cases, V, Q0, K0, legacy, baselines, baseline_max_rank)
                 if timing:
-                    samples = interleaved_samples(fns, runs)
+                    # Exact attention in rounds of its own: a call takes seconds, and its
+                    # threads wait busily for milliseconds after it, slowing the next call.
+                    exact = {"exact": fns.pop("exact")}
+                    samples = interleaved_samples(fns, runs) | interleaved_samples(exact, runs)
+                    fns = exact | fns
                     seconds = {name: statistics.median(t) for name, t in samples.items()}
                     for label, *_ in cases:
                         if f"poly {label}" in samples and f"legacy {label}" in samples:
