@@ -331,27 +331,13 @@ def _cheb_to_monomial(cheb: np.ndarray, R: float, log_scale: float = 0.0) -> tup
     once to float64."""
     import mpmath
 
-    from .polynomial import _digits
+    from .polynomial import _chebyshev_to_power_mp, _digits
 
     g = cheb.size - 1
     with mpmath.workdps(_digits(g, R)):
         Rm = mpmath.mpf(R)
         scale = mpmath.exp(mpmath.mpf(log_scale))
-        mono = [mpmath.mpf(0)] * (g + 1)
-        t_prev, t_cur = [mpmath.mpf(1)], [mpmath.mpf(0), mpmath.mpf(1)]
-        for j in range(g + 1):
-            if j == 0:
-                t_j = t_prev
-            elif j == 1:
-                t_j = t_cur
-            else:
-                t_next = [mpmath.mpf(0)] + [2 * a for a in t_cur]
-                for k, a in enumerate(t_prev):
-                    t_next[k] -= a
-                t_prev, t_cur = t_cur, t_next
-                t_j = t_cur
-            for k, a in enumerate(t_j):
-                mono[k] += mpmath.mpf(float(cheb[j])) * a
+        mono = _chebyshev_to_power_mp([mpmath.mpf(float(c)) for c in cheb])
         return tuple(float(scale * a / Rm**m) for m, a in enumerate(mono))
 
 

@@ -184,19 +184,31 @@ def _cheb_monomial(g: int, radius: float) -> tuple[float, ...]:
                     t_j = t_cur
                 cheb[j] += v * t_j
         cheb = [c * 2 / (g + 1) / (2 if j == 0 else 1) for j, c in enumerate(cheb)]
-        mono = [mpmath.mpf(0)] * (g + 1)
-        t_prev, t_cur = [mpmath.mpf(1)], [mpmath.mpf(0), mpmath.mpf(1)]  # T_0, T_1 in u
-        for j in range(g + 1):
-            t_j = t_prev if j == 0 else t_cur
-            if j >= 2:
-                t_next = [mpmath.mpf(0)] + [2 * a for a in t_cur]
-                for k, a in enumerate(t_prev):
-                    t_next[k] -= a
-                t_prev, t_cur = t_cur, t_next
-                t_j = t_cur
-            for k, a in enumerate(t_j):
-                mono[k] += cheb[j] * a
+        mono = _chebyshev_to_power_mp(cheb)
         return tuple(float(a / R**m) for m, a in enumerate(mono))
+
+
+def _chebyshev_to_power_mp(cheb: Sequence) -> list:
+    """Power-basis coefficients ``b_k`` of ``sum_j cheb[j] T_j(u) = sum_k b_k u^k``, in mpmath
+    at the caller's working precision (``T_j`` by the recurrence ``T_{j+1} = 2 u T_j -
+    T_{j-1}``). Shared by the Chebyshev interpolant and the minimax polynomial, which
+    each divide ``b_k`` by ``R^k`` for the coefficients in ``t = R u``."""
+    import mpmath
+
+    g = len(cheb) - 1
+    mono = [mpmath.mpf(0)] * (g + 1)
+    t_prev, t_cur = [mpmath.mpf(1)], [mpmath.mpf(0), mpmath.mpf(1)]  # T_0, T_1 in u
+    for j in range(g + 1):
+        t_j = t_prev if j == 0 else t_cur
+        if j >= 2:
+            t_next = [mpmath.mpf(0)] + [2 * a for a in t_cur]
+            for k, a in enumerate(t_prev):
+                t_next[k] -= a
+            t_prev, t_cur = t_cur, t_next
+            t_j = t_cur
+        for k, a in enumerate(t_j):
+            mono[k] += cheb[j] * a
+    return mono
 
 
 def _digits(g: int, radius: float) -> int:
