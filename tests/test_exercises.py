@@ -61,29 +61,22 @@ def test_chapter_has_three_kinds_of_exercise(chapter: Path) -> None:
 def test_checks_are_named_and_wired(chapter: Path) -> None:
     """Every checked exercise is called by its one name: ``ex.check("<label>", answer)``
     in its exercise cell and in its gated solution; its quick check is registered for the
-    chapter and its grader in the instructor's package. (Older chapters: a registered
-    ``check_<chapter>_<n>`` for exercise n.)"""
+    chapter and its grader in the instructor's package."""
     from ptheory_grading import graders
 
     rows = _rows_by_label()
-    registry = ex.registered_checks()
     code = [c for c in jupytext.read(chapter).cells if c.cell_type == "code"]
     solutions = gated_solution_cells(chapter)
-    for number, (label, _) in enumerate(chapter_exercises(chapter), start=1):
+    for label, _ in chapter_exercises(chapter):
         name = rows[label].check
         if name is None:
             continue
-        if name == "graded":
-            registered = ex.exercises().get(label)
-            assert registered is not None, f"{label}: no quick check registered"
-            assert registered.chapter == chapter.stem, (label, registered.chapter)
-            assert label in graders(), f"{label}: no grader in ptheory_grading"
-            call = re.compile(rf"\bex\.check\(\"{re.escape(label)}\", answer\)")
-        else:
-            assert name == f"check_{chapter.stem}_{number}", (label, name)
-            assert registry.get(name) == label, f"{name} is not registered for {label}"
-            assert name in ex.__all__ and callable(getattr(ex, name))
-            call = re.compile(rf"\bex\.{name}\(answer\)")
+        assert name == "graded", f"{label}: the guide's check column says {name!r}, not graded"
+        registered = ex.exercises().get(label)
+        assert registered is not None, f"{label}: no quick check registered"
+        assert registered.chapter == chapter.stem, (label, registered.chapter)
+        assert label in graders(), f"{label}: no grader in ptheory_grading"
+        call = re.compile(rf"\bex\.check\(\"{re.escape(label)}\", answer\)")
         stubs = [c for c in code if "exercise" in c.metadata.get("tags", [])]
         stub = [c for c in stubs if call.search(c.source)]
         assert len(stub) == 1, f"{label}: want one exercise cell calling its check on answer"
@@ -98,16 +91,15 @@ def test_checks_are_named_and_wired(chapter: Path) -> None:
         assert len(tagged) == len(solutions[label]), f"{label}: untagged code cell in solution"
 
 
-def test_every_check_is_listed_in_the_guide() -> None:
-    listed = {r.check for r in guide_rows() if r.check and r.check != "graded"}
-    # (tests register checks of their own under names without the ``check_`` prefix)
-    registered = {n for n in ex.registered_checks() if n.startswith("check_")}
+def test_every_graded_exercise_is_listed_in_the_guide() -> None:
+    """The guide's graded rows are exactly the registered exercises."""
+    listed = {r.label for r in guide_rows() if r.check == "graded"}
+    registered = set(ex.exercises())
     assert registered == listed, (
-        f"registered, not in the guide: {sorted(registered - listed)}; "
-        f"in the guide, not registered: {sorted(listed - registered)}"
+        f"registered, not graded in the guide: {sorted(registered - listed)}; "
+        f"graded in the guide, not registered: {sorted(listed - registered)}"
     )
-    public = {n for n in ex.__all__ if n.startswith("check_")}
-    assert public == registered
+    assert not [n for n in ex.__all__ if n.startswith("check_")]
 
 
 def test_no_solution_cell_outside_a_gated_solution() -> None:

@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import ptheory.exercises as ex
-from ptheory.exercises._core import exercise_check
+from ptheory.exercises._core import exercise
 
 from badinput import Case, case_params, check_case
 
@@ -66,10 +66,23 @@ def test_there_are_checks() -> None:
     assert not [n for n in ex.__all__ if n.startswith("check_")]  # the old form is gone
 
 
+def _probe(answer):
+    return answer
+
+
 CASES = [
-    Case("exercise_check", "label not a string", lambda: exercise_check(3), ValueError, "label"),
-    Case("exercise_check", "label without ex-", lambda: exercise_check("x"), ValueError, "label"),
-]
+    Case("exercise", "label not a string", lambda: exercise(3, chapter="c", probe=_probe),
+         ValueError, "label"),
+    Case("exercise", "label without ex-", lambda: exercise("x", chapter="c", probe=_probe),
+         ValueError, "label"),
+    Case("exercise", "empty chapter", lambda: exercise("ex-a", chapter="", probe=_probe),
+         ValueError, "chapter"),
+    Case("exercise", "probe not callable", lambda: exercise("ex-a", chapter="c", probe=3),
+         TypeError, "probe"),
+    Case("check", "label not a string", lambda: ex.check(3, 1.0), TypeError, "label"),
+    Case("check", "unknown label", lambda: ex.check("ex-no-such", 1.0), ValueError, "label"),
+    Case("probe", "unknown label", lambda: ex.probe("ex-no-such", 1.0), ValueError, "label"),
+]  # fmt: skip
 
 
 @pytest.mark.parametrize("case", case_params(CASES))

@@ -6,9 +6,8 @@ is checked by name; its starting cell ends with the call::
     answer = ...  # your answer
     ex.check("ex-model-repeat", answer)
 
-(Chapters not yet moved to this form call ``check_<chapter>_<n>(answer)``, where ``n`` is
-the exercise's number in the chapter.) See :mod:`ptheory.exercises._core` for what a
-quick check may know, and why the answers themselves live in the instructor's package.
+See :mod:`ptheory.exercises._core` for what a quick check may know, and why the answers
+themselves live in the instructor's package.
 
 A check returns a :class:`Feedback`, truthy when the answer is correct, whose message says
 what is wrong otherwise. It accepts any correct answer (it tests properties of the answer,
@@ -32,7 +31,7 @@ from . import (
     real_segment,
     universality,
 )
-from ._core import Exercise, Feedback, check, exercises, probe, registered_checks
+from ._core import Exercise, Feedback, check, exercises, probe
 from .capacity_memory import *  # noqa: F403
 from .capacity_rays import *  # noqa: F403
 from .efficiency import *  # noqa: F403
@@ -48,7 +47,6 @@ __all__ = [
     "check",
     "exercises",
     "probe",
-    "registered_checks",
     *foundation.__all__,
     *universality.__all__,
     *capacity_memory.__all__,

@@ -24,19 +24,14 @@ yet" with what is wrong, and otherwise "correct" or "not yet" when the grader is
 installed (the book's own build), or "passes the quick check" when it is not (a student's
 or reader's copy). It never raises on what a reader hands it, so a notebook with
 untouched stubs runs from top to bottom, and it never shows the answer.
-
-(:func:`exercise_check` is the older form, one function per exercise that both checks and
-judges; it is being retired chapter by chapter.)
 """
 
 from __future__ import annotations
 
 import importlib
-import inspect
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import wraps
 from html import escape
 from typing import Any, Literal
 
@@ -54,11 +49,9 @@ __all__ = [
     "call",
     "check",
     "exercise",
-    "exercise_check",
     "exercises",
     "expect_close",
     "probe",
-    "registered_checks",
 ]
 
 Status = Literal["correct", "wrong", "missing", "checked"]
@@ -113,58 +106,6 @@ class Feedback:
             f'<strong style="color: {colour}">{_SYMBOL[self.status]}</strong> '
             f"<code>{escape(self.label)}</code>: {escape(self.message)}</div>"
         )
-
-
-_REGISTRY: dict[str, str] = {}
-
-
-def registered_checks() -> dict[str, str]:
-    """Every check defined so far, by function name, with the label of its exercise."""
-    return dict(_REGISTRY)
-
-
-def exercise_check(
-    label: str, *, success: str = "your answer passes every test of this check."
-) -> Callable[[Callable[[Any], str | None]], Callable[[Any], Feedback]]:
-    """Decorate ``body(answer)``, which raises :class:`Wrong` when ``answer`` is wrong.
-
-    ``body`` may return a sentence to add to the success message (a remark on the result,
-    never a new fact the exercise asks for). The decorated function keeps ``body``'s name
-    and docstring; it is registered for :func:`registered_checks`.
-    """
-    if not isinstance(label, str) or not label.startswith("ex-"):
-        raise ValueError(f"label must be an exercise label starting with 'ex-', got {label!r}")
-
-    def decorate(body: Callable[[Any], str | None]) -> Callable[[Any], Feedback]:
-        @wraps(body)
-        def check(answer: Any) -> Feedback:
-            if answer is None or answer is Ellipsis:
-                return Feedback(
-                    label, "missing", "replace `...` with your answer and run the cell again."
-                )
-            try:
-                remark = body(answer)
-            except Wrong as wrong:
-                return Feedback(label, "wrong", str(wrong))
-            except Exception as error:  # an answer of a shape no reader helper foresaw
-                return Feedback(
-                    label,
-                    "wrong",
-                    f"the check could not read your answer ({type(error).__name__}: {error})",
-                )
-            message = success if remark is None else f"{success} {remark}"
-            return Feedback(label, "correct", message)
-
-        # What a reader calls: ``check(answer: Any) -> Feedback`` (not the body's signature).
-        check.__annotations__ = {"answer": Any, "return": Feedback}
-        check.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
-            [inspect.Parameter("answer", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=Any)],
-            return_annotation=Feedback,
-        )
-        _REGISTRY[body.__name__] = label
-        return check
-
-    return decorate
 
 
 # ------------------------------------------------------------------ exercises by name
