@@ -105,3 +105,23 @@ def test_interleaved_rounds_vary_the_order_and_time_every_call():
         before = {r[r.index(name) - 1] for r in rounds if r.index(name) > 0}
         assert len(before) >= 2, (name, before)
     assert len({tuple(r) for r in rounds}) >= 4
+    # each time is credited to the function that took it, whatever the order of its round
+    import time
+
+    slow = {"fast": lambda: None, "slow": lambda: time.sleep(0.004)}
+    times = interleaved_samples(slow, runs=8)
+    assert min(times["slow"]) >= 0.004 > max(times["fast"])
+
+
+def test_benchmark_times_exact_attention_where_no_polynomial_pays():
+    # at B = 2 and small n no certified degree is affordable: the rows still time exact
+    # attention (the kernels' rounds are empty and skipped)
+    from ptheory.efficiency import benchmark_attention
+
+    result = benchmark_attention(
+        [64, 256], entry_bounds=[2.0], threads=[1], runs=1, errors=False, baselines=False
+    )
+    rows = result["rows"]
+    assert [r["n"] for r in rows] == [64, 256]
+    assert all(not r["affordable"] and set(r["seconds"]) == {"exact"} for r in rows)
+    assert all(r["seconds"]["exact"] > 0 for r in rows)

@@ -500,3 +500,51 @@ def test_fast_finite_check_runs_on_one_thread_and_restores_the_count():
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("n,d,g", [(4096, 8, 2), (100, 8, 3), (2000, 3, 4)])
+def test_one_chunk_gives_the_same_bits_on_one_and_two_threads(n, d, g):
+    # one chunk runs on the calling thread, not on the pool: with one intra-op thread
+    # there too (torch's products on two threads split sums differently: float32, d_v = 8
+    # gave other bits before), so the output does not depend on the thread count
+    from ptheory.efficiency import attend_with_state, key_state
+    from ptheory.efficiency.polynomial import _default_chunk, _table
+
+    assert n <= _default_chunk(1, _table(d, g).rank)  # one chunk indeed
+    gen = torch.Generator().manual_seed(n + g)
+    Q, K, V = (torch.rand(n, d, generator=gen) * 2 - 1 for _ in range(3))
+    V = torch.rand(n, 8, generator=gen) * 2 - 1
+    before = torch.get_num_threads()
+    outs = []
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            state = key_state(K, V, g, "minimax", radius=1.0)
+            outs.append((poly_attention(Q, K, V, g), state.S, attend_with_state(Q, state)))
+            assert torch.get_num_threads() == threads
+    finally:
+        torch.set_num_threads(before)
+    for a, b in zip(*outs, strict=True):
+        assert torch.equal(a, b)
+
+
+def test_large_buffer_sets_are_not_kept(monkeypatch):
+    # a thread keeps a set of scratch buffers only up to _KEEP_BYTES (a batch of many heads
+    # makes large sets: made for the call, freed after it); same numbers either way
+    from ptheory.efficiency import polynomial as P
+
+    gen = torch.Generator().manual_seed(3)
+    Q, K, V = (torch.rand(4, 300, 3, generator=gen) * 2 - 1 for _ in range(3))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        P._LOCAL.__dict__.pop("buffers", None)
+        kept = poly_attention(Q, K, V, 3, chunk=128)
+        assert set(P._LOCAL.buffers) == {"key side", "query side"}
+        monkeypatch.setattr(P, "_KEEP_BYTES", 1024)
+        P._LOCAL.__dict__.pop("buffers", None)
+        fresh = poly_attention(Q, K, V, 3, chunk=128)
+        assert P._LOCAL.buffers == {}
+    finally:
+        torch.set_num_threads(before)
+    assert torch.equal(kept, fresh)

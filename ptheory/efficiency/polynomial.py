@@ -32,7 +32,7 @@ import numpy as np
 import torch
 
 from .._validate import as_tensor, check_finite, check_int, check_real
-from ..model import ScoreScale, resolve_scale
+from ..model import ScoreScale, resolve_scale, torch_threads
 from ._inputs import check_degree, check_method, check_qkv
 
 __all__ = [
@@ -660,13 +660,22 @@ def _run_pool(workers: int, make_worker, tasks: list) -> None:
             torch.set_num_threads(before)
 
 
+def _one_thread(device: torch.device):
+    """One intra-op thread for chunks run on the calling thread (CPU), as on a pool worker:
+    torch's products on several threads may split a sum differently, and the kernel's
+    numbers must not depend on the thread count."""
+    return torch_threads(1 if device.type == "cpu" else None)
+
+
 def _map_chunks(workers: int, make_worker, tasks: list) -> None:
-    """Apply ``make_worker()``'s function to every task: in a loop on the current threads
-    for one worker or one task, else on a pool of ``workers`` (:func:`_run_pool`)."""
+    """Apply ``make_worker()``'s function to every task: in a loop on the calling thread
+    (with one intra-op thread, as on a worker) for one worker or one task, else on a pool
+    of ``workers`` (:func:`_run_pool`)."""
     if workers <= 1 or len(tasks) <= 1:
         run = make_worker()
-        for task in tasks:
-            run(*task)
+        with torch_threads(1):
+            for task in tasks:
+                run(*task)
     else:
         _run_pool(workers, make_worker, tasks)
 
@@ -680,10 +689,12 @@ def _thread_buffers(kind: str, key: tuple, make):
 
     Allocating them anew costs a few tenths of a millisecond a call (fresh pages, filling
     the constant rows, making the views), as much as a tenth of the whole kernel at rank
-    45; kept, a thread holds one set per kind, of ``O(r chunk)`` numbers each. The buffers
-    are scratch: every entry a chunk reads was written for that chunk, apart from rows
-    that hold constants and are never written (the constant feature, the padding rows,
-    the ones of ``[V, 1]``)."""
+    45. A thread keeps at most one set per kind, and only a set of at most
+    :data:`_KEEP_BYTES` (a batch of many heads makes sets of ``O(b r chunk)`` numbers:
+    those are made for the call and freed after it). The buffers are scratch: every entry
+    a chunk reads was written for that chunk, apart from rows that hold constants (the
+    constant feature and the padding rows, never written; the ones of ``[V, 1]``, which a
+    padded last chunk zeroes and restores, also when it raises)."""
     cache = getattr(_LOCAL, "buffers", None)
     if cache is None:
         cache = _LOCAL.buffers = {}
@@ -692,8 +703,18 @@ def _thread_buffers(kind: str, key: tuple, make):
         return hit[1]
     cache.pop(kind, None)  # free the old set before making the new one
     value = make()
-    cache[kind] = (key, value)
+    storages = {  # views share their buffer's storage: count each storage once
+        t.untyped_storage().data_ptr(): t.untyped_storage().nbytes()
+        for t in value
+        if isinstance(t, torch.Tensor)
+    }
+    if sum(storages.values()) <= _KEEP_BYTES:
+        cache[kind] = (key, value)
     return value
+
+
+_KEEP_BYTES = 32 << 20
+"""Largest set of scratch buffers a thread keeps between calls (32 MiB)."""
 
 
 def _key_state(
@@ -774,9 +795,10 @@ def _key_state(
     tasks = [(i, a) for i in range(b) for a in starts]
     if workers <= 1 or len(tasks) == 1:
         run, part = make_worker(), torch.empty(d_v + 1, r, dtype=torch.float64, device=device)
-        for i, a in tasks:
-            run(i, a, part)
-            S[i] += part
+        with _one_thread(device):  # as on a worker: the same bits on any thread count
+            for i, a in tasks:
+                run(i, a, part)
+                S[i] += part
         return S.transpose(1, 2)
     parts = torch.empty(len(tasks), d_v + 1, r, dtype=torch.float64, device=device)
     _run_pool(workers, make_worker, [(i, a, parts[k]) for k, (i, a) in enumerate(tasks)])
@@ -861,8 +883,9 @@ def _query_output(
 
     if workers <= 1 or len(starts) == 1:
         run = make_worker()
-        for a in starts:
-            run(a)
+        with _one_thread(device):  # as on a worker: the same bits on any thread count
+            for a in starts:
+                run(a)
     else:
         _run_pool(workers, make_worker, [(a,) for a in starts])
     return out
