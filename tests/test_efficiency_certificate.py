@@ -186,3 +186,32 @@ def test_float32_bound_holds_on_the_two_cluster_input_and_random_signs():
     out = poly_attention(Qr, Kr, Vr, plan.degree, plan.method, radius=B * B)
     err = float((out.double() - exact_attention(Qr, Kr, Vr, reference=True)).abs().max())
     assert err <= poly_error_bound(Qr, Kr, Vr, plan.degree, plan.method, radius=B * B) <= eps
+
+
+def test_levelled_lower_bound_agrees_where_remez_works_and_is_sound():
+    from ptheory.efficiency.certificate import _levelled_lower_bound
+
+    for g, R in ((2, 0.25), (4, 1.0), (3, 2.25), (6, 4.0)):
+        lev = _levelled_lower_bound(g, R)
+        worst = max(-certify(g, R, "minimax").low, certify(g, R, "minimax").high)
+        # a lower bound: below the minimax polynomial's certified worst error, and close
+        # to the float64 Remez bound where that one resolves the degree
+        assert 0.99 * minimax_lower_bound(g, R) <= lev <= worst
+
+
+def test_lower_bound_where_the_float_remez_fails():
+    """Scores up to 4 ln n at n = 2^14: e^t spans 34 orders of magnitude, the float64
+    Remez exchange fails, and the levelled reference still proves that every polynomial of
+    degree 8 has a worst relative error close to 1."""
+    R = 4 * math.log(2**14)
+    lb = minimax_lower_bound(8, R)
+    assert 0.999 < lb < 1.0
+    assert range_attention_error(-lb, lb) > 1.99
+    # sound: the Chebyshev interpolant of degree 8, sampled in 50 digits, does worse
+    c = exp_poly_coefficients(8, "chebyshev", R)
+    with mpmath.workdps(50):
+        worst = max(
+            abs(sum(mpmath.mpf(ck) * t**k for k, ck in enumerate(c)) / mpmath.exp(t) - 1)
+            for t in (mpmath.mpf(R) * (2 * i / 400 - 1) for i in range(401))
+        )
+    assert worst >= lb

@@ -120,10 +120,42 @@ def test_median_time_and_benchmark_rows():
             assert 0.9 <= r["adversary"]["share"] <= 1.0
             assert r["mean_v"]["random"]["rel"] == 1.0
             assert r["legacy_degree"] >= r["degree"] and r["legacy_ratio"] > 0
+            # the same two clusters in float32 stay within the certified float32 bound
+            assert r["adversary"]["error"] * 0.99 <= r["adversary"]["error_fp32"] <= r["proved"]
+            assert "apriori" not in r["seconds"] and r["apriori_ratio"] is None
     assert not rows[(64, "B=2")]["affordable"] and rows[(64, "B=2")]["speedup"] is None
     plan = select_degree(0.5, 1e-3, 8, method="best", dtype=torch.float32, n=256)
     assert rows[(256, "B=0.5")]["degree"] == plan.degree
     assert rows[(256, "B=0.5")]["method"] == plan.method
+
+
+def test_benchmark_times_the_apriori_degree_in_the_current_kernel(monkeypatch):
+    import ptheory.efficiency.timing as timing
+
+    called = []
+    real = timing.poly_attention
+
+    def spy(Q, K, V, degree, method="taylor", **kw):
+        called.append((degree, method))
+        return real(Q, K, V, degree, method, **kw)
+
+    monkeypatch.setattr(timing, "poly_attention", spy)
+    result = benchmark_attention(
+        [256],
+        entry_bounds=[0.5],
+        threads=[1],
+        runs=1,
+        legacy=False,
+        apriori=True,
+        errors=False,
+        baselines=False,
+    )
+    (r,) = result["rows"]
+    assert set(r["seconds"]) == {"exact", "poly", "apriori"} and r["apriori_ratio"] > 0
+    assert r["legacy_ratio"] is None
+    # the a-priori degree, with the Chebyshev interpolant, in the current kernel
+    assert (r["legacy_degree"], "chebyshev") in called and r["legacy_degree"] > r["degree"]
+    assert (r["degree"], r["method"]) in called
 
 
 def test_decode_benchmark_and_error_time_curve():

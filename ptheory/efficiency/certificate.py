@@ -365,8 +365,10 @@ def minimax_lower_bound(degree: int, radius: float) -> float:
     De la Vallee Poussin: if some polynomial's relative error takes alternating signs at
     ``degree + 2`` increasing points, no polynomial of that degree has a worst error
     below the smallest of those ``|errors|``. The points are the extrema of the Remez
-    polynomial's error, evaluated in 30-digit arithmetic (rounded down by ``1e-12``);
-    0 when they do not alternate. Relative errors do not change when the interval is
+    polynomial's error, evaluated in 30-digit arithmetic (rounded down by ``1e-12``).
+    Where the float64 Remez exchange does not resolve the degree (large ``radius``), the
+    bound comes from a levelled reference in high precision instead
+    (:func:`_levelled_lower_bound`). Relative errors do not change when the interval is
     shifted (``e^t = e^c e^(t - c)``), so for a radius above 200 the bound of
     ``[-200, 200]``, a sub-interval up to a shift, is returned.
     """
@@ -383,13 +385,13 @@ def minimax_lower_bound(degree: int, radius: float) -> float:
     with np.errstate(all="ignore"):
         e = cheb.chebval(u, a) / np.exp(R * (u - 1)) - 1
     if not np.isfinite(e).all():
-        return 0.0
+        return _levelled_lower_bound(g, R)
     s = np.sign(e)
     s[s == 0] = 1
     runs = np.split(np.arange(u.size), np.flatnonzero(np.diff(s)) + 1)
     ext = [r[np.argmax(np.abs(e[r]))] for r in runs]
     if len(ext) < g + 2:
-        return 0.0
+        return _levelled_lower_bound(g, R)
 
     def h(x: float) -> float:  # the scaled polynomial's relative error, 30 digits
         with mpmath.workdps(30):
@@ -404,14 +406,85 @@ def minimax_lower_bound(degree: int, radius: float) -> float:
             return float(total / mpmath.exp(R * (xm - 1)) - 1)
 
     if len(ext) > 4 * (g + 2):  # many sign changes: Remez did not resolve this degree
-        return 0.0
+        return _levelled_lower_bound(g, R)
     vals_all = [h(u[k]) for k in ext]
     best = 0.0
     for start in range(len(ext) - (g + 2) + 1):  # any g + 2 consecutive alternating points
         vals = vals_all[start : start + g + 2]
         if all(p * q < 0 for p, q in itertools.pairwise(vals)):
             best = max(best, min(abs(v) for v in vals))
-    return best * (1 - 1e-12)
+    return best * (1 - 1e-12) if best > 0.0 else _levelled_lower_bound(g, R)
+
+
+def _levelled_lower_bound(g: int, R: float, iterations: int = 12) -> float:
+    """De la Vallee Poussin's bound from a *levelled reference*, where the float64 Remez
+    exchange fails (large ``R``: the relative error spans too many orders of magnitude).
+
+    For ``g + 2`` points ``t_0 < ... < t_(g+1)`` of ``[-R, R]`` the polynomial ``p`` of
+    degree ``g`` with ``p(t_i) e^(-t_i) - 1 = (-1)^i E`` exists and is unique, and no
+    polynomial of degree ``g`` has a smaller largest relative error on those points than
+    ``|E|`` (the alternation theorem on a finite set; the weight ``e^(-t)`` is positive),
+    so ``|E|`` bounds the worst error on ``[-R, R]`` from below for *any* points. The
+    points start at the Chebyshev extrema and move by Remez exchange on a grid; each
+    levelled system is solved with enough digits for ``e^(-2R)`` (at least 40), and the
+    largest ``|E|`` met, rounded down, is returned. Below 1 by construction.
+    """
+    import mpmath
+
+    m = 400 + 20 * g
+    with mpmath.workdps(40 + int(2 * R / math.log(10))):
+        Rm = mpmath.mpf(R)
+        pi = mpmath.pi
+        grid = [-Rm * mpmath.cos(pi * k / (m - 1)) for k in range(m)]
+        pts = [-Rm * mpmath.cos(pi * i / (g + 1)) for i in range(g + 2)]
+
+        def cheb(t: mpmath.mpf) -> list[mpmath.mpf]:
+            u = t / Rm
+            T = [mpmath.mpf(1), u]
+            while len(T) < g + 1:
+                T.append(2 * u * T[-1] - T[-2])
+            return T[: g + 1]
+
+        best = mpmath.mpf(0)
+        for _ in range(iterations):
+            A = mpmath.matrix(g + 2, g + 2)
+            b = mpmath.matrix(g + 2, 1)
+            for i, t in enumerate(pts):
+                f = mpmath.exp(t - Rm)  # e^t scaled by e^-R: relative errors unchanged
+                for j, Tj in enumerate(cheb(t)):
+                    A[i, j] = Tj
+                A[i, g + 1] = -((-1) ** i) * f
+                b[i] = f
+            try:
+                x = mpmath.lu_solve(A, b)
+            except ZeroDivisionError:
+                break
+            level = abs(x[g + 1])
+            if not level < 1:  # not a valid levelled solution: stop exchanging
+                break
+            best = max(best, level)
+            a = [x[j] for j in range(g + 1)]
+            e = [
+                mpmath.fsum(aj * Tj for aj, Tj in zip(a, cheb(t), strict=True)) / mpmath.exp(t - Rm)
+                - 1
+                for t in grid
+            ]
+            runs: list[list[int]] = [[0]]
+            for k in range(1, m):
+                if (e[k] >= 0) == (e[runs[-1][-1]] >= 0):
+                    runs[-1].append(k)
+                else:
+                    runs.append([k])
+            ext = [max(r, key=lambda k: abs(e[k])) for r in runs]
+            while len(ext) > g + 2:  # drop the smaller end
+                ext = ext[1:] if abs(e[ext[0]]) < abs(e[ext[-1]]) else ext[:-1]
+            if len(ext) < g + 2:
+                break
+            new = [grid[k] for k in ext]
+            if max(abs(v) for v in e) <= level * (1 + mpmath.mpf(10) ** -9) or new == pts:
+                break
+            pts = new
+        return float(mpmath.mpf(best) * (1 - mpmath.mpf(10) ** -12)) if best < 1 else 0.0
 
 
 # ----------------------------------------------------------------------- adversary

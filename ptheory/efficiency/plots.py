@@ -12,6 +12,7 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 
 from .._validate import as_tensor
 from ..plotting import MARKERS, PALETTE, axes_or_new
@@ -82,15 +83,23 @@ def _result_rows(result: dict) -> list[dict]:
 
 
 def plot_certificate(
-    profile: dict, eps: float | None = None, ax: Axes | None = None, *, title: str = ""
+    profile: dict,
+    eps: float | None = None,
+    ax: Axes | None = None,
+    *,
+    title: str = "",
+    legend: bool = True,
 ) -> Figure:
     """What each degree buys (:func:`~ptheory.efficiency.degree_profile`): the attention
     error bound per unit of ``max|V|`` against the degree, a-priori (Chebyshev formula,
     dashed) and certified (Taylor, Chebyshev, minimax, solid), the error the two-cluster
     input reaches (crosses) and, shaded, the region below the lower bound that holds for
-    every polynomial; ``eps`` draws the target."""
+    every polynomial; ``eps`` draws the target. ``legend=False`` leaves the legend out
+    (for panels that share one figure legend)."""
     if not isinstance(profile, dict) or "degrees" not in profile:
         raise TypeError("profile must be the dict returned by degree_profile")
+    if not isinstance(legend, bool):
+        raise TypeError(f"legend must be a bool, got {type(legend).__name__}")
     ax = axes_or_new(ax, width=5.4)
     g = np.array(profile["degrees"], dtype=float)
 
@@ -138,15 +147,17 @@ def plot_certificate(
     ax.set_ylabel(r"attention error per $\|V\|_{\max}$")
     if title:
         ax.set_title(title)
-    ax.legend(loc="lower left", fontsize="x-small")
+    if legend:
+        ax.legend(loc="lower left", fontsize="x-small")
     return ax.figure
 
 
 def plot_speedup(result: dict, threads: int | None = None, ax: Axes | None = None) -> Figure:
     """Speed-up over exact attention (SDPA) against ``n`` from
     :func:`~ptheory.efficiency.benchmark_attention`: for each entry bound, the current kernel
-    at the certified degree (solid) and the former kernel at the a-priori degree (dashed),
-    with the line where the speed-up is 1."""
+    at the certified degree (solid) and at the a-priori degree (dashed): in the same kernel
+    where the result holds ``seconds["apriori"]`` (``benchmark_attention(apriori=True)``),
+    else in the former kernel; with the line where the speed-up is 1."""
     rows = _result_rows(result)
     ax = axes_or_new(ax, width=5.4)
     threads = rows[0]["threads"] if threads is None and rows else threads
@@ -165,8 +176,10 @@ def plot_speedup(result: dict, threads: int | None = None, ax: Axes | None = Non
             color=color,
             label=f"$B = {B:g}$, certified degree {sel[0]['degree']}",
         )
-        if all("legacy" in r["seconds"] for r in sel):
-            old = [r["seconds"]["exact"] / r["seconds"]["legacy"] for r in sel]
+        other = next((k for k in ("apriori", "legacy") if all(k in r["seconds"] for r in sel)), "")
+        if other:
+            old = [r["seconds"]["exact"] / r["seconds"][other] for r in sel]
+            kernel = "" if other == "apriori" else " (former kernel)"
             ax.plot(
                 n,
                 old,
@@ -174,7 +187,7 @@ def plot_speedup(result: dict, threads: int | None = None, ax: Axes | None = Non
                 mfc="white",
                 ls="--",
                 color=color,
-                label=f"$B = {B:g}$, a-priori degree {sel[0]['legacy_degree']}",
+                label=f"$B = {B:g}$, a-priori degree {sel[0]['legacy_degree']}{kernel}",
             )
     ax.axhline(1.0, color="0.4", lw=0.9)
     ax.set_xscale("log", base=2)
@@ -207,6 +220,16 @@ def plot_error_time(curve: dict, eps: float | None = None, ax: Axes | None = Non
         err = [max(e["error"], 1e-9) for e in pts]
         sizes = ", ".join(str(e["size"]) for e in pts)
         ax.plot(t, err, marker=MARKERS[i], color=PALETTE[i], label=f"{label} {sizes}")
+        if key == "poly":  # each point's degree beside it
+            for e, ti, ei in zip(pts, t, err, strict=True):
+                ax.annotate(
+                    f"{e['size']}",
+                    (ti, ei),
+                    xytext=(5, -9),
+                    textcoords="offset points",
+                    fontsize="small",
+                    color=PALETTE[i],
+                )
     ax.axvline(
         1e3 * curve["exact_seconds"], color="0.3", ls="--", lw=1.0, label="exact attention (SDPA)"
     )
@@ -217,7 +240,7 @@ def plot_error_time(curve: dict, eps: float | None = None, ax: Axes | None = Non
     ax.set_yscale("log")
     ax.set_xlabel("time (ms, median)")
     ax.set_ylabel(r"max-abs error per $\|V\|_{\max}$")
-    ax.legend(loc="lower left", fontsize="x-small")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, fontsize="small")
     return ax.figure
 
 
@@ -248,6 +271,17 @@ def plot_decode(result: dict, ax: Axes | None = None) -> Figure:
     ax.set_yscale("log")
     ax.set_xlabel(r"tokens in the context, $n$")
     ax.set_ylabel(r"time of one decoding step ($\mu$s)")
+    # plain numbers (60, not 6 x 10^1); minor ticks labelled at 2, 3 and 5 times a power of 10
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(
+        FuncFormatter(
+            lambda v, _: (
+                f"{v:g}"
+                if v > 0 and round(v / 10 ** math.floor(math.log10(v))) in (2, 3, 5)
+                else ""
+            )
+        )
+    )
     ax.legend(loc="upper left", fontsize="small")
     return ax.figure
 

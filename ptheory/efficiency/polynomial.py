@@ -563,7 +563,8 @@ def poly_attention(
     64 keys (one batched matrix product in ``dtype``) and adds the blocks' partial states
     in float64; the weights multiply the state in float64, which is then cast to ``dtype``.
     The query side multiplies each chunk's monomials with the state in blocks of at most
-    64 features and adds the blocks in float64, divides in float64 and casts the output.
+    64 features and adds the blocks in float64, divides in float64 and casts the output
+    (at rank 64 or less there is one block: its sum and the division are in ``dtype``).
     So every sum in ``dtype`` has at most 64 terms whatever ``n``
     (:func:`rounding_error_bound`), and the error is at most :func:`poly_error_bound`;
     if the polynomial is not positive on the scores the normaliser can vanish and the
@@ -815,7 +816,8 @@ def _query_output(
     ``S: (b, r, d_v + 1)`` in the queries' dtype. The ``r`` features are cut into
     ``ceil(r / 64)`` equal blocks; one batched product per chunk gives each block's
     partial numerator (at most 64 terms a sum), added in float64; the division is in
-    float64 and the result cast to the dtype. ``workers > 1`` spreads the chunks over
+    float64 and the result cast to the dtype (with one block, ``r <= 64``, the product's
+    sums and the division are in the dtype). ``workers > 1`` spreads the chunks over
     threads (:func:`_run_pool`), same result.
     """
     b, n_q, _ = Q.shape

@@ -57,7 +57,7 @@ __all__ = [
     "peak_memory",
 ]
 
-METHODS = ("exact", "poly", "legacy", "performer", "elu", "nystrom")
+METHODS = ("exact", "poly", "apriori", "legacy", "performer", "elu", "nystrom")
 VALUES = ("random", "correlated")
 
 
@@ -189,6 +189,7 @@ def benchmark_attention(
     threads: Sequence[int | None] = (1, None),
     runs: int = 5,
     legacy: bool = True,
+    apriori: bool = False,
     baselines: bool = True,
     errors: bool = True,
     error_rows: int = 2048,
@@ -208,13 +209,17 @@ def benchmark_attention(
     method and the baselines run only where it holds), ``legacy_degree``,
     ``legacy_rank``, ``threads``, ``seconds`` (median per method), ``speedup`` (exact over
     polynomial), ``legacy_ratio`` (polynomial over former kernel, median of per-round
-    ratios), ``proved`` (the certified bound per ``max|V|`` the plan used),
+    ratios), ``apriori_ratio`` (with ``apriori``: polynomial over the *current* kernel at
+    the a-priori degree, ``seconds["apriori"]``, which isolates what the certified degree
+    saves), ``proved`` (the certified bound per ``max|V|`` the plan used),
     ``proved_exact`` (exact arithmetic), ``proved_fp32`` (the float32 output's bound for
     the random values, :func:`~ptheory.efficiency.poly_error_bound`), ``errors`` and
-    ``mean_v`` per kind of ``V``, ``adversary`` (the two-cluster input's error, float64,
-    and the certificate it attains), and ``memory`` (bytes of peak-memory increase per
-    method, measured after all timings, with ``memory``). Errors are computed on one
-    thread; with ``timing=False`` nothing is timed and the result is deterministic.
+    ``mean_v`` per kind of ``V``, ``adversary`` (the two-cluster input's error in float64,
+    the share of the exact-arithmetic certificate it attains, and its error in float32,
+    ``error_fp32``, against the certified float32 ``proved``), and ``memory`` (bytes of
+    peak-memory increase per method, measured after all timings, with ``memory``). Errors
+    are computed on one thread; with ``timing=False`` nothing is timed and the result is
+    deterministic.
     """
     if isinstance(sizes, str | bytes) or not isinstance(sizes, Sequence):
         raise TypeError(f"sizes must be a sequence of integers, got {type(sizes).__name__}")
@@ -242,6 +247,7 @@ def benchmark_attention(
     runs = check_int(runs, "runs", minimum=1)
     flags = (
         ("legacy", legacy),
+        ("apriori", apriori),
         ("baselines", baselines),
         ("errors", errors),
         ("memory", memory),
@@ -274,7 +280,9 @@ def benchmark_attention(
             seconds: dict[str, float] = {}
             ratios: dict[str, float] = {}
             with torch_threads(k):
-                fns = _timed_functions(cases, V, Q0, K0, legacy, baselines, baseline_max_rank)
+                fns = _timed_functions(
+                    cases, V, Q0, K0, legacy, apriori, baselines, baseline_max_rank
+                )
                 if timing:
                     # Exact attention in rounds of its own: a call takes seconds, and its
                     # threads wait busily for milliseconds after it, slowing the next call.
@@ -285,8 +293,11 @@ def benchmark_attention(
                     fns = exact | fns
                     seconds = {name: statistics.median(t) for name, t in samples.items()}
                     for label, *_ in cases:
-                        if f"poly {label}" in samples and f"legacy {label}" in samples:
-                            ratios[label] = _ratio(samples, f"poly {label}", f"legacy {label}")
+                        for other in ("legacy", "apriori"):
+                            if f"poly {label}" in samples and f"{other} {label}" in samples:
+                                ratios[f"{other} {label}"] = _ratio(
+                                    samples, f"poly {label}", f"{other} {label}"
+                                )
                     if memory and k == threads[-1]:
                         memory_jobs.append((n, k, fns))
             for label, B, plan, guaranteed, affordable, g_old, _, _ in cases:
@@ -305,7 +316,8 @@ def benchmark_attention(
                     "seconds": {m: seconds[m] for m in ("exact",) if m in seconds},
                     "memory": {},
                     "speedup": None,
-                    "legacy_ratio": ratios.get(label),
+                    "legacy_ratio": ratios.get(f"legacy {label}"),
+                    "apriori_ratio": ratios.get(f"apriori {label}"),
                     "proved": None if plan is None else plan.error_bound,
                 }
                 for m in METHODS[1:]:
@@ -340,7 +352,7 @@ def benchmark_attention(
     }
 
 
-def _timed_functions(cases, V, Q0, K0, legacy, baselines, max_rank) -> dict:
+def _timed_functions(cases, V, Q0, K0, legacy, apriori, baselines, max_rank) -> dict:
     fns: dict[str, Callable[[], object]] = {
         "exact": lambda Q0=Q0, K0=K0, V=V: exact_attention(Q0, K0, V)
     }
@@ -353,6 +365,10 @@ def _timed_functions(cases, V, Q0, K0, legacy, baselines, max_rank) -> dict:
         )
         if legacy and g_old is not None:
             fns[f"legacy {label}"] = lambda Q=Q, K=K, V=V, g=g_old, R=R: legacy_poly_attention(
+                Q, K, V, g, "chebyshev", radius=R
+            )
+        if apriori and g_old is not None:
+            fns[f"apriori {label}"] = lambda Q=Q, K=K, V=V, g=g_old, R=R: poly_attention(
                 Q, K, V, g, "chebyshev", radius=R
             )
         if baselines and plan.rank <= max_rank:
@@ -410,7 +426,23 @@ def _check_cases(cases, V, d, n, error_rows, baselines, max_rank) -> dict:
                 .abs()
                 .max()
             )
-            res["adversary"] = {"error": reached, "share": reached / cert.attention_error}
+            # The same input in float32 (entries kept within B), against exact attention on
+            # the rounded input itself.
+            Q32, K32 = (t.float().clamp(-B, B) for t in (Qa, Ka))
+            V32 = Va.float()
+            reached32 = float(
+                (
+                    poly_attention(Q32, K32, V32, plan.degree, plan.method, radius=B * B).double()
+                    - exact_attention(Q32.double(), K32.double(), V32.double(), reference=True)
+                )
+                .abs()
+                .max()
+            )
+            res["adversary"] = {
+                "error": reached,
+                "share": reached / cert.attention_error,
+                "error_fp32": reached32,
+            }
         out[label] = res
     return out
 

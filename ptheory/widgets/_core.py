@@ -84,8 +84,11 @@ class Explorer:
         ax.set_title(f"{self.parameter} = {_format(value)}")
         return fig
 
-    def static_grid(self, values: Sequence[float] | None = None, *, columns: int = 3) -> Figure:
-        """Every panel in a grid (``values`` defaults to all of the slider's), for static pages."""
+    def static_grid(self, values: Sequence[float] | None = None, *, columns: int = 2) -> Figure:
+        """Every panel in a grid (``values`` defaults to all of the slider's), for static pages.
+
+        The panels share one legend, below them (the first panel's, when they have one);
+        two columns keep the text legible at a page's width."""
         chosen = self.values if values is None else tuple(self._check_value(v) for v in values)
         if not chosen:
             raise ValueError("values must not be empty")
@@ -98,6 +101,12 @@ class Explorer:
             ax.set_title(f"{self.parameter} = {_format(value)}")
         for ax in axes[len(chosen) :]:
             ax.set_visible(False)
+        handles, labels = axes[0].get_legend_handles_labels()
+        for ax in axes:
+            if ax.get_legend() is not None:
+                ax.get_legend().remove()
+        if handles:
+            fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(handles)))
         fig.suptitle(self.name)
         return fig
 

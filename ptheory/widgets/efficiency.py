@@ -101,7 +101,7 @@ def efficiency_explorer(
         ok = np.isfinite(proved[i]) & (proved[i] < 1e3)
         ax.plot(x[ok], proved[i][ok], ls="--", lw=1.2, color=color, label="proved bound")
         ax.axvline(threshold, color="0.3", ls=":", lw=1.2, label=r"$B = \sqrt{\ln n}$")
-        ax.axhline(1.0, color="0.6", lw=0.8)  # the size of the values
+        ax.axhline(1.0, color="0.6", lw=0.8, label="size of the values")
         ax.set_yscale("log")
         ax.set_ylim(_FLOOR / 3, 3e3)
         ax.set_xlim(0, max_bound * 1.02)
