@@ -53,7 +53,8 @@ def _curves(ax):
 
 
 def test_grid_has_one_panel_per_lipschitz_constant():
-    axes = _visible(grid())
+    fig = grid()
+    axes = _visible(fig)
     assert [ax.get_title() for ax in axes] == [f"$C$ = {C:g}" for C in LIPSCHITZ]
     assert explorer().values == LIPSCHITZ
     for ax in axes:
@@ -61,10 +62,12 @@ def test_grid_has_one_panel_per_lipschitz_constant():
         assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
         curves = _curves(ax)
         assert len(curves) == 2 and all(x is not None for c in curves.values() for x in c)
-        labels = sorted(t.get_text() for t in ax.get_legend().get_texts())
-        assert labels[2:] == ["sine: transformer", "triangle: transformer"]
-        assert "no model" in labels[0]  # the quantized target alone is labelled as such
-        assert labels[1] == "bound of the theorem"
+        assert ax.get_legend() is None  # the panels share the figure's legend
+    (legend,) = fig.legends
+    labels = sorted(t.get_text() for t in legend.get_texts())
+    assert labels[2:] == ["sine: transformer", "triangle: transformer"]
+    assert "no model" in labels[0]  # the quantized target alone is labelled as such
+    assert labels[1] == "bound of the theorem"
 
 
 def test_panels_for_a_page_share_one_legend():
