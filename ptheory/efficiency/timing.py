@@ -12,7 +12,8 @@ the other methods compare medians taken in different rounds.
   ``alpha sqrt(ln n)``), ``Q, K`` uniform in ``[-B, B]^(n x d)``: the polynomial method at the
   degree :func:`~ptheory.efficiency.select_degree` certifies for ``eps`` *in float32 on n keys*
   (rounding included, the best of Taylor, Chebyshev and minimax), the former kernel at the
-  degree the a-priori bound chose (:mod:`ptheory.efficiency._legacy`), PyTorch's
+  degree the a-priori bound chose (:mod:`ptheory.efficiency._legacy`; with ``apriori=True``
+  also the current kernel at that degree, which isolates what the lower degree saves), PyTorch's
   ``scaled_dot_product_attention`` (exact, float32), and Performer, ELU+1 and Nystrom at the
   same rank. Errors against float64 exact attention, on random values, on values correlated
   with the keys, and on the two-cluster input that attains the certificate.
