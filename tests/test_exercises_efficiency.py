@@ -275,9 +275,9 @@ def test_gap_wrong_answers():
     wrong[1][1] += 1 / 16
     fails(check("ex-phase-gap", wrong), "retrieved share is too large", hidden=hidden)
     # the quick check: not a share of the queries, or rows that cannot fit together
-    fails(check("ex-phase-gap", [[0.55] + accuracies[1:], retrieved]), "1/32")
-    fails(check("ex-phase-gap", [accuracies, [0.55] + retrieved[1:]]), "1/16")
-    fails(check("ex-phase-gap", [[50.0] + accuracies[1:], retrieved]), "[0, 1]")
+    fails(check("ex-phase-gap", [[0.55, *accuracies[1:]], retrieved]), "1/32")
+    fails(check("ex-phase-gap", [accuracies, [0.55, *retrieved[1:]]]), "1/16")
+    fails(check("ex-phase-gap", [[50.0, *accuracies[1:]], retrieved]), "[0, 1]")
     fails(check("ex-phase-gap", [[0.0] * 4, [1.0] * 4]), "fit together")
 
 
