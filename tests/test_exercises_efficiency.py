@@ -237,31 +237,70 @@ def test_flips_quick_check_without_the_grader(no_grader):
 
 
 # ----------------------------------------------------------------------- ex-phase-gap
-def test_gap_reference_and_wrong_answers():
+def gap_answer():
     n = 4096
-    (result,) = eff.nn_gadget(n, [3 * math.sqrt(math.log(n))], d=64, flips=28, poly=False)
-    passes(check("ex-phase-gap", result.accuracy))
-    passes(check("ex-phase-gap", torch.tensor(result.accuracy)))
-    fails(check("ex-phase-gap", 1.0), "with its gap", hidden=(result.accuracy,))
-    other = 0.0 if result.accuracy != 0.0 else 1 / 32
-    fails(check("ex-phase-gap", other), "too", hidden=(result.accuracy,))
-    fails(check("ex-phase-gap", result.accuracy + 1 / 32), "too large")
-    fails(check("ex-phase-gap", 0.55), "1/32")
-    fails(check("ex-phase-gap", 50.0), "[0, 1]")
-    fails(check("ex-phase-gap", "0.5"), "number")
+    bound = 3 * math.sqrt(math.log(n))
+    runs = [eff.nn_gadget(n, [bound], d=64, flips=f, poly=False)[0] for f in (16, 20, 24, 28)]
+    return [[r.accuracy for r in runs], [r.retrieved for r in runs]]
+
+
+def test_gap_reference_and_other_forms():
+    answer = gap_answer()
+    passes(check("ex-phase-gap", answer))
+    passes(check("ex-phase-gap", torch.tensor(answer)))
+    passes(check("ex-phase-gap", tuple(np.array(row) for row in answer)))
+
+
+def test_gap_wrong_answers():
+    answer = gap_answer()
+    accuracies, retrieved = answer
+    hidden = tuple(v for v in accuracies + retrieved if v not in (0.0, 0.5, 1.0))
+    assert hidden  # measured values that no round guess gives
+    # one number (the old answer, chance), a list where rows are expected, not numbers
+    fails(check("ex-phase-gap", 0.5), "shape (2, 4)")
+    fails(check("ex-phase-gap", [0.5, 0.5, 0.5, 0.5]), "shape (2, 4)")
+    fails(check("ex-phase-gap", "0.5"), "array of numbers")
+    fails(check("ex-phase-gap", [["a"] * 4, [0.5] * 4]), "array of numbers")
+    # guesses that need no run: chance everywhere, and the same with every planted query
+    # answered "yes" (the no-gap prediction); the gadget's behaviour with its gap
+    fails(check("ex-phase-gap", [[0.5] * 4, [1.0] * 4]), "guess", hidden=hidden)
+    fails(check("ex-phase-gap", [[0.5] * 4, [0.0, 0.5, 1.0, 1.0]]), "guess", hidden=hidden)
+    fails(check("ex-phase-gap", [[1.0] * 4, [1.0] * 4]), "with its gap", hidden=hidden)
+    # measured rows, but swapped, or one value off by one query
+    fails(check("ex-phase-gap", [retrieved, accuracies]), "in the order", hidden=hidden)
+    wrong = [list(accuracies), list(retrieved)]
+    wrong[0][1] -= 1 / 32
+    fails(check("ex-phase-gap", wrong), "accuracy is too small", hidden=hidden)
+    wrong = [list(accuracies), list(retrieved)]
+    wrong[1][1] += 1 / 16
+    fails(check("ex-phase-gap", wrong), "retrieved share is too large", hidden=hidden)
+    # the quick check: not a share of the queries, or rows that cannot fit together
+    fails(check("ex-phase-gap", [[0.55, *accuracies[1:]], retrieved]), "1/32")
+    fails(check("ex-phase-gap", [accuracies, [0.55, *retrieved[1:]]]), "1/16")
+    fails(check("ex-phase-gap", [[50.0, *accuracies[1:]], retrieved]), "[0, 1]")
+    fails(check("ex-phase-gap", [[0.0] * 4, [1.0] * 4]), "fit together")
+
+
+def test_gap_grader_rejects_data_of_another_shape():
+    from ptheory_grading import _core as grading
+
+    for data in (0.5, [0.5, 0.5], [[0.5] * 4, 0.5], [[0.5] * 3, [0.5] * 3], [[None] * 4] * 2):
+        result = grading.grade("ex-phase-gap", {"label": "ex-phase-gap", "answer": data})
+        assert result.fraction < 1 and "two rows" in result.message
 
 
 def test_gap_quick_check_without_the_grader(no_grader):
-    assert check("ex-phase-gap", 0.5).status == "checked"
-    assert check("ex-phase-gap", 0.75).status == "checked"  # only the grader knows
-    fails(check("ex-phase-gap", 0.55), "1/32")
+    assert check("ex-phase-gap", gap_answer()).status == "checked"
+    assert check("ex-phase-gap", [[0.5] * 4, [1.0] * 4]).status == "checked"  # only the grader
+    fails(check("ex-phase-gap", 0.5), "shape (2, 4)")
+    fails(check("ex-phase-gap", [[0.55] * 4, [1.0] * 4]), "1/32")
 
 
 def test_probes_are_plain_data():
     for label, answer in (
         ("ex-fast-crossover", crossover_answer()),
         ("ex-fast-odd", [1.0, 1.5, 2.0]),
-        ("ex-phase-gap", 0.5),
+        ("ex-phase-gap", [[0.5] * 4, [1.0] * 4]),
     ):
         payload = ex.probe(label, answer)
         assert set(payload) == {"label", "answer"}

@@ -190,20 +190,57 @@ def flips(data: object) -> None:
 
 # ----------------------------------------------------------------------- ex-phase-gap
 @lru_cache(maxsize=1)
-def _gap_reference() -> float:
+def _gap_reference() -> tuple[tuple[float, ...], tuple[float, ...]]:
     n = 4096
-    (res,) = eff.nn_gadget(n, [3 * math.sqrt(math.log(n))], d=64, flips=28, poly=False)
-    return res.accuracy
+    bound = 3 * math.sqrt(math.log(n))
+    runs = [eff.nn_gadget(n, [bound], d=64, flips=f, poly=False)[0] for f in E.GAP_FLIPS]
+    return tuple(r.accuracy for r in runs), tuple(r.retrieved for r in runs)
+
+
+def _gap_rows(data: object) -> tuple[list[float], list[float]]:
+    count = len(E.GAP_FLIPS)
+    shape = f"two rows of {count} numbers (the accuracies, then the retrieved shares)"
+    if not isinstance(data, list) or len(data) != 2:
+        raise Wrong(f"your answer was not recorded as {shape}")
+    rows = []
+    for row in data:
+        if not isinstance(row, list) or len(row) != count:
+            raise Wrong(f"your answer was not recorded as {shape}")
+        try:
+            rows.append([float(v) for v in row])
+        except (TypeError, ValueError):
+            raise Wrong(f"your answer was not recorded as {shape}") from None
+    return rows[0], rows[1]
 
 
 @grader("ex-phase-gap")
 def gap(data: object) -> None:
-    value = float(data)  # type: ignore[arg-type]
-    if value == 1.0:
-        raise Wrong("1 is the accuracy of the gadget with its gap; run it with flips=28")
-    if abs(value - _gap_reference()) > 1e-9:
-        direction = "too large" if value > _gap_reference() else "too small"
+    accuracies, retrieved = _gap_rows(data)
+    ref_acc, ref_ret = _gap_reference()
+
+    def same(a: list[float], b: tuple[float, ...]) -> bool:
+        return all(abs(x - y) <= 1e-9 for x, y in zip(a, b, strict=True))
+
+    if same(accuracies, ref_ret) and same(retrieved, ref_acc):
+        raise Wrong("the two rows are swapped: the accuracies first, then the retrieved shares")
+    if all(a == 0.5 for a in accuracies) and not same(accuracies, ref_acc):
         raise Wrong(
-            f"your accuracy is {direction} for flips=28 at B = 3 sqrt(ln n), n = 4096, "
-            "d = 64 (32 queries, seed 0)"
+            "chance at every distance is a guess, not a measurement: run the gadget for each "
+            "number of flips and read its accuracy"
         )
+    if all(a == 1.0 for a in accuracies):
+        raise Wrong(
+            "accuracy 1 is what the gadget reaches with its gap (4 flips); run it with the "
+            "flips the exercise gives"
+        )
+    for row, ref, what in (
+        (accuracies, ref_acc, "accuracy"),
+        (retrieved, ref_ret, "retrieved share"),
+    ):
+        for value, expected, f in zip(row, ref, E.GAP_FLIPS, strict=True):
+            if abs(value - expected) > 1e-9:
+                direction = "too large" if value > expected else "too small"
+                raise Wrong(
+                    f"for flips = {f} your {what} is {direction}: run eff.nn_gadget(4096, "
+                    "[3 * sqrt(ln 4096)], d=64, flips=f, poly=False) (32 queries, seed 0)"
+                )

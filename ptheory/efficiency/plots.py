@@ -313,28 +313,36 @@ def plot_planted_mass(
 
 def plot_gadget(results: dict[int, Sequence[GadgetResult]], ax: Axes | None = None) -> Figure:
     """Accuracy of the nearest-neighbour decision against ``B / sqrt(ln n)``: exact
-    attention (solid) and, where computed, the polynomial method within its rank budget
-    (dashed), one colour per ``n``. ``results`` maps ``n`` to :func:`nn_gadget`'s output."""
+    attention and, where computed, the polynomial method within its rank budget (dotted),
+    one colour per ``n``. ``results`` maps ``n`` to :func:`nn_gadget`'s output. Curves that
+    coincide stay visible: the first ``n`` is drawn solid with large open markers, the
+    next ones dashed with smaller filled markers on top."""
     if not isinstance(results, dict) or not results:
         raise TypeError("results must be a non-empty dict {n: nn_gadget(n, ...)}")
     ax = axes_or_new(ax, width=5.4)
     for i, (n, res) in enumerate(results.items()):
         color = PALETTE[i % len(PALETTE)]
         x = [g.bound / math.sqrt(math.log(n)) for g in res]
+        first = i == 0
         ax.plot(
             x,
             [g.accuracy for g in res],
             marker=MARKERS[i % 6],
-            ms=4,
+            ms=11 if first else 5,
+            mfc="none" if first else color,
+            mew=1.6,
+            ls="-" if first else "--",
+            lw=2.4 if first else 1.4,
             color=color,
             label=f"exact attention, n = {n}",
+            zorder=2 + i,
         )
         poly = [g.poly_accuracy for g in res]
         if not all(math.isnan(p) for p in poly):
             ax.plot(
                 x,
                 poly,
-                ls="--",
+                ls=":",
                 color=color,
                 label=f"polynomial, rank {res[0].poly_rank} (degree {res[0].poly_degree}), n = {n}",
             )
@@ -343,7 +351,7 @@ def plot_gadget(results: dict[int, Sequence[GadgetResult]], ax: Axes | None = No
     ax.set_ylim(0.4, 1.05)
     ax.set_xlabel(r"$B / \sqrt{\ln n}$")
     ax.set_ylabel("accuracy of the close-pair decision")
-    ax.legend(loc="lower right", fontsize=8)
+    ax.legend(loc="lower right")
     return ax.figure
 
 
@@ -361,7 +369,7 @@ def plot_feasible_bound(
     line whose dimension is ``round(ln n)`` at each ``n``), with ``B = sqrt(ln n)``."""
     if not isinstance(results, dict) or not results:
         raise TypeError("results must be a non-empty dict {d: [FeasibleBound, ...]}")
-    ax = axes_or_new(ax, width=5.4)
+    ax = axes_or_new(ax, width=5.4, height=4.6)
     all_n = []
     for i, (d, res) in enumerate(results.items()):
         if not res or not all(isinstance(r, FeasibleBound) for r in res):
@@ -380,5 +388,5 @@ def plot_feasible_bound(
     ax.set_xscale("log", base=2)
     ax.set_xlabel(r"sequence length $n$")
     ax.set_ylabel(r"entry bound $B$")
-    ax.legend(loc="upper left", fontsize="small")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
     return ax.figure

@@ -13,7 +13,8 @@ Chapter phase_transition:
 
 - ``ex-phase-flips``: the first ratio ``B / sqrt(ln n)`` on the exercise's grid at which the
   nearest-neighbour gadget decides every query, for 4, 8 and 12 flips.
-- ``ex-phase-gap``: the gadget's accuracy without a gap.
+- ``ex-phase-gap``: the gadget's accuracy and share of planted queries answered "yes" at
+  ``B = 3 sqrt(ln n)`` as the close key moves to 16, 20, 24 and 28 flips (the gap closes).
 
 The quick checks know the exercises' statements (the grid, the rank formula), never their
 answers; the instructor's graders recompute the answers.
@@ -139,15 +140,38 @@ def _quick_flips(answer: Any) -> None:
 
 
 # ----------------------------------------------------------------------- ex-phase-gap
-def _probe_gap(answer: Any) -> float:
-    return as_number(answer, "answer (an accuracy)")
+#: The distances of the "close" key that ``ex-phase-gap`` prescribes (d = 64): the gap closes.
+GAP_FLIPS = (16, 20, 24, 28)
+GAP_QUERIES = 32
+
+
+def _probe_gap(answer: Any) -> list[list[float]]:
+    what = "answer (the accuracies, then the retrieved shares, for flips = 16, 20, 24, 28)"
+    return as_array(answer, (2, len(GAP_FLIPS)), what).tolist()
 
 
 @exercise("ex-phase-gap", chapter=PHASE, probe=_probe_gap)
 def _quick_gap(answer: Any) -> None:
-    """An accuracy over 32 queries: a multiple of 1/32 in [0, 1]."""
-    value = _probe_gap(answer)
-    if not 0 <= value <= 1:
-        raise Wrong(f"answer = {value:.6g} is not an accuracy: a share of queries lies in [0, 1]")
-    if abs(value * 32 - round(value * 32)) > 1e-9:
-        raise Wrong("an accuracy over 32 queries is a multiple of 1/32")
+    """Accuracies over 32 queries (multiples of 1/32), retrieved shares over the 16 planted
+    ones (multiples of 1/16), consistent with each other."""
+    accuracies, retrieved = _probe_gap(answer)
+    half = GAP_QUERIES // 2
+    for acc, ret, f in zip(accuracies, retrieved, GAP_FLIPS, strict=True):
+        for value, count, what in ((acc, GAP_QUERIES, "accuracy"), (ret, half, "retrieved share")):
+            if not 0 <= value <= 1:
+                raise Wrong(
+                    f"the {what} for flips = {f} is {value:.6g}: a share of queries lies in [0, 1]"
+                )
+            if abs(value * count - round(value * count)) > 1e-9:
+                raise Wrong(
+                    f"the {what} for flips = {f} is not a multiple of 1/{count}: it is a share "
+                    f"of {count} queries"
+                )
+        # right answers = planted queries answered "yes" + fresh queries answered "no"
+        fresh_no = round(acc * GAP_QUERIES) - round(ret * half)
+        if not 0 <= fresh_no <= half:
+            raise Wrong(
+                f"for flips = {f} the accuracy and the retrieved share do not fit together: "
+                "32 x accuracy - 16 x retrieved counts the fresh queries answered 'no', "
+                "between 0 and 16 (are the two rows in the order accuracies, retrieved?)"
+            )

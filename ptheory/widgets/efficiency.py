@@ -132,7 +132,7 @@ def _mass_table(
 
 
 def retrieval_explorer(
-    sizes: Sequence[int] = (2**6, 2**8, 2**10, 2**12, 2**14),
+    sizes: Sequence[int] = (2**6, 2**8, 2**11, 2**14),
     *,
     d: int = 64,
     trials: int = 16,
@@ -163,7 +163,7 @@ def retrieval_explorer(
         i = ordered.index(n)
         color = PALETTE[i % len(PALETTE)]
         x = np.array(ratios)
-        ax.fill_between(x, low, high, color=color, alpha=0.25, lw=0, label="10-90% of draws")
+        ax.fill_between(x, low, high, color=color, alpha=0.25, lw=0, label="10–90%")
         ax.plot(x, median, marker=MARKERS[i % len(MARKERS)], ms=3, color=color, label="median")
         B2 = x**2 * math.log(n)
         ax.plot(
@@ -172,14 +172,16 @@ def retrieval_explorer(
             ls="--",
             lw=1.1,
             color="0.3",
-            label="orthogonal keys",
+            label="orthogonal",
         )
         ax.axvline(1.0, color="0.3", ls=":", lw=1.2)
         ax.set_ylim(-0.03, 1.03)
         ax.set_xlim(0, x[-1] * 1.02)
-        ax.set_xlabel(r"$B / \sqrt{\ln n}$ (entries of $Q$ and $K$ are $\pm B$)")
-        ax.set_ylabel("mass on the planted key")
-        ax.legend(loc="upper left", fontsize="small")
+        # large enough to read when a two-column grid is shrunk to a page's width
+        ax.set_xlabel(r"$B / \sqrt{\ln n}$ (entries $\pm B$)", fontsize=12.5)
+        ax.set_ylabel("mass on the planted key", fontsize=12.5)
+        ax.tick_params(labelsize=12)
+        ax.legend(loc="lower right", fontsize=11, handlelength=1.4, borderaxespad=0.3)
 
     return Explorer(
         f"Retrieval of a planted key (d = {d}, {trials} draws)",
