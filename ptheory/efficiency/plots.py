@@ -82,6 +82,17 @@ def _result_rows(result: dict) -> list[dict]:
     return result["rows"]
 
 
+def _plain_log_ticks(axis) -> None:
+    """Plain numbers on a log axis (60, not 6 x 10^1), minor ticks labelled at 2, 3 and 5
+    times a power of 10."""
+
+    def minor(v: float, _: object) -> str:
+        return f"{v:g}" if v > 0 and round(v / 10 ** math.floor(math.log10(v))) in (2, 3, 5) else ""
+
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(FuncFormatter(minor))
+
+
 def plot_certificate(
     profile: dict,
     eps: float | None = None,
@@ -194,6 +205,7 @@ def plot_speedup(result: dict, threads: int | None = None, ax: Axes | None = Non
     ax.set_yscale("log")
     ax.set_xlabel(r"sequence length $n$ (queries = keys)")
     ax.set_ylabel("speed-up over exact attention")
+    _plain_log_ticks(ax.yaxis)
     ax.legend(loc="upper left", fontsize="x-small")
     return ax.figure
 
@@ -271,17 +283,7 @@ def plot_decode(result: dict, ax: Axes | None = None) -> Figure:
     ax.set_yscale("log")
     ax.set_xlabel(r"tokens in the context, $n$")
     ax.set_ylabel(r"time of one decoding step ($\mu$s)")
-    # plain numbers (60, not 6 x 10^1); minor ticks labelled at 2, 3 and 5 times a power of 10
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.yaxis.set_minor_formatter(
-        FuncFormatter(
-            lambda v, _: (
-                f"{v:g}"
-                if v > 0 and round(v / 10 ** math.floor(math.log10(v))) in (2, 3, 5)
-                else ""
-            )
-        )
-    )
+    _plain_log_ticks(ax.yaxis)
     ax.legend(loc="upper left", fontsize="small")
     return ax.figure
 
