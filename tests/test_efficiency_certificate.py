@@ -215,3 +215,12 @@ def test_lower_bound_where_the_float_remez_fails():
             for t in (mpmath.mpf(R) * (2 * i / 400 - 1) for i in range(401))
         )
     assert worst >= lb
+
+
+def test_lower_bound_between_8_and_30_is_not_weakened_by_a_poor_alternation():
+    """Radii 17-22: the float64 Remez found alternations that gave bounds of 0.003-0.7
+    where the best relative error of these degrees is within 1e-6 of 1 (it only grows
+    with the radius, and is already there at 16)."""
+    for g, R in ((4, 21.0), (2, 20.5), (1, 20.0)):
+        assert minimax_lower_bound(g, R) > 0.999
+        assert minimax_lower_bound(g, R) >= minimax_lower_bound(g, 16.0) * (1 - 1e-9)

@@ -366,18 +366,33 @@ def minimax_lower_bound(degree: int, radius: float) -> float:
     ``degree + 2`` increasing points, no polynomial of that degree has a worst error
     below the smallest of those ``|errors|``. The points are the extrema of the Remez
     polynomial's error, evaluated in 30-digit arithmetic (rounded down by ``1e-12``).
-    Where the float64 Remez exchange does not resolve the degree (large ``radius``), the
-    bound comes from a levelled reference in high precision instead
-    (:func:`_levelled_lower_bound`). Relative errors do not change when the interval is
+    Where the float64 Remez exchange does not resolve the degree, and at every radius above
+    8 (where it can settle on a poor alternation: a valid but weak bound), the bound of a
+    levelled reference in
+    high precision (:func:`_levelled_lower_bound`) is used as well, the larger of the two
+    returned. Relative errors do not change when the interval is
     shifted (``e^t = e^c e^(t - c)``), so for a radius above 200 the bound of
     ``[-200, 200]``, a sub-interval up to a shift, is returned.
     """
-    import mpmath
-
     g = check_int(degree, "degree", minimum=0, maximum=64)
     R = min(check_real(radius, "radius", minimum=0.0), _LB_RADIUS)
     if R == 0.0:
         return 0.0
+    found = _remez_lower_bound(g, R)
+    if found == 0.0 or R > _REMEZ_RADIUS:
+        found = max(found, _levelled_lower_bound(g, R))
+    return found
+
+
+_REMEZ_RADIUS = 8.0
+"""Radius up to which the float64 Remez exchange alone gives the lower bound."""
+
+
+def _remez_lower_bound(g: int, R: float) -> float:
+    """De la Vallee Poussin's bound from the extrema of the float64 Remez polynomial's error,
+    evaluated in 30 digits; 0 where they do not alternate."""
+    import mpmath
+
     a = _remez(g, R)
     cheb = np.polynomial.chebyshev
     n_grid = 4000 + 50 * g
@@ -385,13 +400,13 @@ def minimax_lower_bound(degree: int, radius: float) -> float:
     with np.errstate(all="ignore"):
         e = cheb.chebval(u, a) / np.exp(R * (u - 1)) - 1
     if not np.isfinite(e).all():
-        return _levelled_lower_bound(g, R)
+        return 0.0
     s = np.sign(e)
     s[s == 0] = 1
     runs = np.split(np.arange(u.size), np.flatnonzero(np.diff(s)) + 1)
     ext = [r[np.argmax(np.abs(e[r]))] for r in runs]
     if len(ext) < g + 2:
-        return _levelled_lower_bound(g, R)
+        return 0.0
 
     def h(x: float) -> float:  # the scaled polynomial's relative error, 30 digits
         with mpmath.workdps(30):
@@ -406,14 +421,14 @@ def minimax_lower_bound(degree: int, radius: float) -> float:
             return float(total / mpmath.exp(R * (xm - 1)) - 1)
 
     if len(ext) > 4 * (g + 2):  # many sign changes: Remez did not resolve this degree
-        return _levelled_lower_bound(g, R)
+        return 0.0
     vals_all = [h(u[k]) for k in ext]
     best = 0.0
     for start in range(len(ext) - (g + 2) + 1):  # any g + 2 consecutive alternating points
         vals = vals_all[start : start + g + 2]
         if all(p * q < 0 for p, q in itertools.pairwise(vals)):
             best = max(best, min(abs(v) for v in vals))
-    return best * (1 - 1e-12) if best > 0.0 else _levelled_lower_bound(g, R)
+    return best * (1 - 1e-12)
 
 
 def _levelled_lower_bound(g: int, R: float, iterations: int = 12) -> float:
