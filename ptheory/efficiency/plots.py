@@ -252,7 +252,7 @@ def plot_error_time(curve: dict, eps: float | None = None, ax: Axes | None = Non
     ax.set_yscale("log")
     ax.set_xlabel("time (ms, median)")
     ax.set_ylabel(r"max-abs error per $\|V\|_{\max}$")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncols=2, fontsize="small")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2, fontsize="small")
     return ax.figure
 
 
@@ -390,5 +390,5 @@ def plot_feasible_bound(
     ax.set_xscale("log", base=2)
     ax.set_xlabel(r"sequence length $n$")
     ax.set_ylabel(r"entry bound $B$")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=1)
     return ax.figure
