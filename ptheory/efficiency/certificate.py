@@ -280,6 +280,24 @@ def certify(
 
 
 # ----------------------------------------------------------------------- minimax
+def _sign_run_extrema(e: np.ndarray) -> list[int]:
+    """One index per run of equal sign in ``e`` (0 counts as positive), where ``|e|`` is
+    largest in the run: the candidate alternation points of an error curve."""
+    s = np.sign(e)
+    s[s == 0] = 1
+    runs = np.split(np.arange(e.size), np.flatnonzero(np.diff(s)) + 1)
+    return [int(r[np.argmax(np.abs(e[r]))]) for r in runs]
+
+
+def _exchange_points(e: np.ndarray, count: int) -> list[int] | None:
+    """The next reference of a Remez exchange: the sign-run extrema of ``e``, the smaller
+    end dropped until ``count`` remain; ``None`` when there are fewer."""
+    ext = _sign_run_extrema(e)
+    while len(ext) > count:
+        ext = ext[1:] if abs(e[ext[0]]) < abs(e[ext[-1]]) else ext[:-1]
+    return ext if len(ext) == count else None
+
+
 def _remez(g: int, R: float) -> np.ndarray:
     """Chebyshev coefficients (in ``u = t / R``) of the polynomial ``p~`` of degree ``g`` that
     minimises ``max |p~(u) / f(u) - 1|`` on ``[-1, 1]`` for ``f(u) = e^(R (u - 1))`` (the
@@ -310,13 +328,8 @@ def _remez(g: int, R: float) -> np.ndarray:
                 break
             if err < best_err:
                 best, best_err = a, err
-            s = np.sign(e)
-            s[s == 0] = 1
-            runs = np.split(np.arange(grid.size), np.flatnonzero(np.diff(s)) + 1)
-            ext = [r[np.argmax(np.abs(e[r]))] for r in runs]  # one extremum per sign run
-            while len(ext) > g + 2:  # drop the smaller end
-                ext = ext[1:] if abs(e[ext[0]]) < abs(e[ext[-1]]) else ext[:-1]
-            if len(ext) < g + 2:
+            ext = _exchange_points(e, g + 2)
+            if ext is None:
                 break
             ref = grid[ext]
             signs = np.sign(e[ext])
@@ -401,10 +414,7 @@ def _remez_lower_bound(g: int, R: float) -> float:
         e = cheb.chebval(u, a) / np.exp(R * (u - 1)) - 1
     if not np.isfinite(e).all():
         return 0.0
-    s = np.sign(e)
-    s[s == 0] = 1
-    runs = np.split(np.arange(u.size), np.flatnonzero(np.diff(s)) + 1)
-    ext = [r[np.argmax(np.abs(e[r]))] for r in runs]
+    ext = _sign_run_extrema(e)
     if len(ext) < g + 2:
         return 0.0
 
@@ -446,12 +456,13 @@ def _levelled_lower_bound(g: int, R: float, iterations: int = 12) -> float:
     """
     import mpmath
 
-    m = 400 + 20 * g
+    m = (g + 1) * math.ceil((400 + 20 * g) / (g + 1)) + 1  # m - 1 a multiple of g + 1
     with mpmath.workdps(40 + int(2 * R / math.log(10))):
         Rm = mpmath.mpf(R)
         pi = mpmath.pi
+        # a grid that holds the Chebyshev extrema of degree g + 1 (the first reference)
         grid = [-Rm * mpmath.cos(pi * k / (m - 1)) for k in range(m)]
-        pts = [-Rm * mpmath.cos(pi * i / (g + 1)) for i in range(g + 2)]
+        pts = [i * (m - 1) // (g + 1) for i in range(g + 2)]  # indices into grid
 
         def cheb(t: mpmath.mpf) -> list[mpmath.mpf]:
             u = t / Rm
@@ -460,16 +471,19 @@ def _levelled_lower_bound(g: int, R: float, iterations: int = 12) -> float:
                 T.append(2 * u * T[-1] - T[-2])
             return T[: g + 1]
 
+        # the grid's Chebyshev values and exponentials (e^t scaled by e^-R, which leaves
+        # relative errors unchanged), once for every exchange
+        basis = [cheb(t) for t in grid]
+        scale = [mpmath.exp(t - Rm) for t in grid]
         best = mpmath.mpf(0)
         for _ in range(iterations):
             A = mpmath.matrix(g + 2, g + 2)
             b = mpmath.matrix(g + 2, 1)
-            for i, t in enumerate(pts):
-                f = mpmath.exp(t - Rm)  # e^t scaled by e^-R: relative errors unchanged
-                for j, Tj in enumerate(cheb(t)):
+            for i, k in enumerate(pts):
+                for j, Tj in enumerate(basis[k]):
                     A[i, j] = Tj
-                A[i, g + 1] = -((-1) ** i) * f
-                b[i] = f
+                A[i, g + 1] = -((-1) ** i) * scale[k]
+                b[i] = scale[k]
             try:
                 x = mpmath.lu_solve(A, b)
             except ZeroDivisionError:
@@ -480,22 +494,14 @@ def _levelled_lower_bound(g: int, R: float, iterations: int = 12) -> float:
             best = max(best, level)
             a = [x[j] for j in range(g + 1)]
             e = [
-                mpmath.fsum(aj * Tj for aj, Tj in zip(a, cheb(t), strict=True)) / mpmath.exp(t - Rm)
-                - 1
-                for t in grid
+                mpmath.fsum(aj * Tj for aj, Tj in zip(a, T, strict=True)) / f - 1
+                for T, f in zip(basis, scale, strict=True)
             ]
-            runs: list[list[int]] = [[0]]
-            for k in range(1, m):
-                if (e[k] >= 0) == (e[runs[-1][-1]] >= 0):
-                    runs[-1].append(k)
-                else:
-                    runs.append([k])
-            ext = [max(r, key=lambda k: abs(e[k])) for r in runs]
-            while len(ext) > g + 2:  # drop the smaller end
-                ext = ext[1:] if abs(e[ext[0]]) < abs(e[ext[-1]]) else ext[:-1]
-            if len(ext) < g + 2:
+            # the exchange picks points in float64 (only which points: the level above is
+            # exact for any points)
+            new = _exchange_points(np.array([float(v) for v in e]), g + 2)
+            if new is None:
                 break
-            new = [grid[k] for k in ext]
             if max(abs(v) for v in e) <= level * (1 + mpmath.mpf(10) ** -9) or new == pts:
                 break
             pts = new
