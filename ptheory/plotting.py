@@ -15,7 +15,9 @@ import matplotlib as mpl
 import numpy as np
 import seaborn as sns
 import torch
+from matplotlib import ticker
 from matplotlib.axes import Axes
+from matplotlib.axis import Axis
 from matplotlib.figure import Figure
 
 from ._validate import as_tensor, check_int, check_real
@@ -28,8 +30,10 @@ __all__ = [
     "PALETTE",
     "axes_or_new",
     "new_figure",
+    "plain_log_ticks",
     "plot_segments",
     "plot_weight_by_length",
+    "shared_legend",
     "use_style",
 ]
 
@@ -117,6 +121,30 @@ def axes_or_new(ax: Axes | None = None, *, width: float = 5.6, height: float = 4
     if not isinstance(ax, Axes):
         raise TypeError(f"ax must be a matplotlib Axes, got {type(ax).__name__}")
     return ax
+
+
+def plain_log_ticks(axis: Axis) -> None:
+    """Plain numbers on a log axis (60, not 6 x 10^1), at 1, 2 and 5 times each power of
+    ten, so that an axis spanning less than a power of ten still has labelled ticks."""
+    axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+    axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(ticker.NullFormatter())
+
+
+def shared_legend(fig: Figure, axes: Sequence[Axes], **kwargs: object) -> None:
+    """One legend below the panels ``axes`` of ``fig`` for all of them: each label once, in
+    the order the panels first show it; the panels' own legends are removed. ``kwargs`` go
+    to :meth:`~matplotlib.figure.Figure.legend` (``ncols``, ``fontsize``)."""
+    handles, labels = [], []
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            if label not in labels:
+                handles.append(handle)
+                labels.append(label)
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    if handles:
+        fig.legend(handles, labels, loc="outside lower center", **kwargs)
 
 
 def _as_points(t: torch.Tensor, name: str) -> np.ndarray:

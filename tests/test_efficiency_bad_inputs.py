@@ -1087,6 +1087,20 @@ CASES: list[Case] = [
     ),
     Case("plot_speedup", "result list", lambda: eff.plot_speedup([]), TypeError, "result"),
     Case(
+        "plot_certificate_panels",
+        "profiles list",
+        lambda: eff.plot_certificate_panels([]),
+        TypeError,
+        "profiles",
+    ),
+    Case(
+        "plot_certificate_panels",
+        "empty profiles",
+        lambda: eff.plot_certificate_panels({}),
+        TypeError,
+        "profiles",
+    ),
+    Case(
         "plot_certificate", "profile list", lambda: eff.plot_certificate([]), TypeError, "profile"
     ),
     Case("plot_error_time", "curve list", lambda: eff.plot_error_time([]), TypeError, "curve"),

@@ -23,6 +23,7 @@ from ptheory.efficiency import (
     nn_gadget,
     planted_mass,
     plot_certificate,
+    plot_certificate_panels,
     plot_decode,
     plot_error_time,
     plot_error_vs_bound,
@@ -197,6 +198,14 @@ def test_figures_are_returned():
     result = benchmark_attention([128, 256], threads=[1], runs=1, errors=False)
     assert isinstance(plot_speedup(result), Figure)
     assert isinstance(plot_certificate(degree_profile(1.0, [1, 2, 3], n=256), 1e-3), Figure)
+    profiles = {B: degree_profile(B, [1, 2, 3], n=256) for B in (0.5, 1.0)}
+    fig = plot_certificate_panels(profiles, 1e-3)
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in axes] == ["entry bound B = 0.5", "entry bound B = 1"]
+    assert all(ax.get_legend() is None for ax in axes)
+    (legend,) = fig.legends  # one legend for both panels, each label once
+    labels = [t.get_text() for t in legend.get_texts()]
+    assert len(labels) == len(set(labels)) and "target 0.001" in labels
     assert isinstance(plot_decode(decode_benchmark([32, 64], steps=2, runs=1)), Figure)
     curve = error_time_curve(128, 0.5, degrees=(1, 2), ranks=(8,), runs=1, error_rows=16)
     assert isinstance(plot_error_time(curve, 1e-3), Figure)

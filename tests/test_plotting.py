@@ -146,3 +146,29 @@ def test_axes_or_new_returns_the_given_axes_or_a_fresh_panel():
     fresh = plotting.axes_or_new(None, width=3.0, height=2.0)
     assert fresh.figure is not fig
     assert tuple(fresh.figure.get_size_inches()) == (3.0, 2.0)
+
+
+def test_shared_legend_lists_each_label_once_below_the_panels():
+    fig, axes = plotting.new_figure(ncols=2)
+    for i, ax in enumerate(axes):
+        ax.plot([0, 1], [0, 1], label="both")
+        ax.plot([0, 1], [1, 0], label=f"panel {i}")
+        ax.legend()
+    plotting.shared_legend(fig, axes, ncols=3)
+    assert all(ax.get_legend() is None for ax in axes)
+    (legend,) = fig.legends
+    assert [t.get_text() for t in legend.get_texts()] == ["both", "panel 0", "panel 1"]
+    fig2, axes2 = plotting.new_figure()
+    plotting.shared_legend(fig2, axes2)  # nothing labelled: no legend
+    assert not fig2.legends
+
+
+def test_plain_log_ticks_label_plain_numbers():
+    fig, (ax,) = plotting.new_figure()
+    ax.plot([20, 60], [30, 70])
+    ax.set_yscale("log")
+    plotting.plain_log_ticks(ax.yaxis)
+    fig.canvas.draw()
+    shown = [t.get_text() for t in ax.get_yticklabels() if t.get_text()]
+    assert shown and all("times" not in s and "^" not in s for s in shown)
+    assert "50" in shown  # 5 times a power of ten, inside a range below one decade

@@ -71,6 +71,7 @@ from .exact import exact_attention
 from .inference import NormCriterion, PromptInference, norm_criterion, prompt_inference
 from .plots import (
     plot_certificate,
+    plot_certificate_panels,
     plot_decode,
     plot_error_time,
     plot_error_vs_bound,
@@ -167,6 +168,7 @@ __all__ = [
     "performer_attention",
     "planted_mass",
     "plot_certificate",
+    "plot_certificate_panels",
     "plot_decode",
     "plot_error_time",
     "plot_error_vs_bound",

@@ -12,14 +12,21 @@ import numpy as np
 import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter
 
 from .._validate import as_tensor
-from ..plotting import MARKERS, PALETTE, axes_or_new
+from ..plotting import (
+    MARKERS,
+    PALETTE,
+    axes_or_new,
+    new_figure,
+    plain_log_ticks,
+    shared_legend,
+)
 from .transition import FeasibleBound, GadgetResult
 
 __all__ = [
     "plot_certificate",
+    "plot_certificate_panels",
     "plot_decode",
     "plot_error_time",
     "plot_error_vs_bound",
@@ -82,35 +89,16 @@ def _result_rows(result: dict) -> list[dict]:
     return result["rows"]
 
 
-def _plain_log_ticks(axis) -> None:
-    """Plain numbers on a log axis (60, not 6 x 10^1), minor ticks labelled at 2, 3 and 5
-    times a power of 10."""
-
-    def minor(v: float, _: object) -> str:
-        return f"{v:g}" if v > 0 and round(v / 10 ** math.floor(math.log10(v))) in (2, 3, 5) else ""
-
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    axis.set_minor_formatter(FuncFormatter(minor))
-
-
 def plot_certificate(
-    profile: dict,
-    eps: float | None = None,
-    ax: Axes | None = None,
-    *,
-    title: str = "",
-    legend: bool = True,
+    profile: dict, eps: float | None = None, ax: Axes | None = None, *, title: str = ""
 ) -> Figure:
     """What each degree buys (:func:`~ptheory.efficiency.degree_profile`): the attention
     error bound per unit of ``max|V|`` against the degree, a-priori (Chebyshev formula,
     dashed) and certified (Taylor, Chebyshev, minimax, solid), the error the two-cluster
     input reaches (crosses) and, shaded, the region below the lower bound that holds for
-    every polynomial; ``eps`` draws the target. ``legend=False`` leaves the legend out
-    (for panels that share one figure legend)."""
+    every polynomial; ``eps`` draws the target."""
     if not isinstance(profile, dict) or "degrees" not in profile:
         raise TypeError("profile must be the dict returned by degree_profile")
-    if not isinstance(legend, bool):
-        raise TypeError(f"legend must be a bool, got {type(legend).__name__}")
     ax = axes_or_new(ax, width=5.4)
     g = np.array(profile["degrees"], dtype=float)
 
@@ -158,9 +146,20 @@ def plot_certificate(
     ax.set_ylabel(r"attention error per $\|V\|_{\max}$")
     if title:
         ax.set_title(title)
-    if legend:
-        ax.legend(loc="lower left", fontsize="x-small")
+    ax.legend(loc="lower left", fontsize="x-small")
     return ax.figure
+
+
+def plot_certificate_panels(profiles: dict, eps: float | None = None) -> Figure:
+    """:func:`plot_certificate` side by side for ``{entry bound B: degree_profile(B, ...)}``
+    (titled by ``B``), with one legend below the panels."""
+    if not isinstance(profiles, dict) or not profiles:
+        raise TypeError("profiles must be a non-empty dict {entry bound: degree_profile(...)}")
+    fig, axes = new_figure(ncols=len(profiles), width=4.0 * len(profiles), height=4.6)
+    for ax, (B, profile) in zip(axes, profiles.items(), strict=True):
+        plot_certificate(profile, eps, ax, title=f"entry bound B = {B:g}")
+    shared_legend(fig, axes, ncols=3, fontsize="small")
+    return fig
 
 
 def plot_speedup(result: dict, threads: int | None = None, ax: Axes | None = None) -> Figure:
@@ -205,7 +204,7 @@ def plot_speedup(result: dict, threads: int | None = None, ax: Axes | None = Non
     ax.set_yscale("log")
     ax.set_xlabel(r"sequence length $n$ (queries = keys)")
     ax.set_ylabel("speed-up over exact attention")
-    _plain_log_ticks(ax.yaxis)
+    plain_log_ticks(ax.yaxis)
     ax.legend(loc="upper left", fontsize="x-small")
     return ax.figure
 
@@ -283,7 +282,7 @@ def plot_decode(result: dict, ax: Axes | None = None) -> Figure:
     ax.set_yscale("log")
     ax.set_xlabel(r"tokens in the context, $n$")
     ax.set_ylabel(r"time of one decoding step ($\mu$s)")
-    _plain_log_ticks(ax.yaxis)
+    plain_log_ticks(ax.yaxis)
     ax.legend(loc="upper left", fontsize="small")
     return ax.figure
 

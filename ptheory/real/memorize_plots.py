@@ -7,11 +7,10 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from matplotlib import ticker
 from matplotlib.figure import Figure
 
 from .._validate import check_real
-from ..plotting import MARKERS, PALETTE, new_figure
+from ..plotting import MARKERS, PALETTE, new_figure, plain_log_ticks, shared_legend
 from .comparison import curve, interval, losses, point
 
 __all__ = [
@@ -118,20 +117,10 @@ def plot_curves(
         run = next(r for r in results["runs"] if r["study"] == "capacity" and r["n"] == n)
         ax.set_title(f"N = {n} sequences, {run['targets']:,} targets")
         ax.set_yscale("log")
-        # every panel labels its ticks in plain numbers, also where its range spans less
-        # than a power of ten (a log axis then shows no labelled major tick)
-        ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
-        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+        plain_log_ticks(ax.yaxis)
         ax.set_xlabel("function evaluations (L-BFGS)")
     axes[0].set_ylabel("lowest relative loss so far")
-    handles, labels = [], []
-    for ax in axes:
-        for h, lab in zip(*ax.get_legend_handles_labels(), strict=True):
-            if lab not in labels:
-                handles.append(h)
-                labels.append(lab)
-    fig.legend(handles, labels, loc="outside lower center", ncol=3, fontsize=8)
+    shared_legend(fig, axes, ncol=3, fontsize=8)
     return fig
 
 

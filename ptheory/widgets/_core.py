@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from .._validate import check_int
-from ..plotting import new_figure
+from ..plotting import new_figure, shared_legend
 
 __all__ = ["Explorer"]
 
@@ -87,7 +87,7 @@ class Explorer:
     def static_grid(self, values: Sequence[float] | None = None, *, columns: int = 2) -> Figure:
         """Every panel in a grid (``values`` defaults to all of the slider's), for static pages.
 
-        The panels share one legend, below them (the first panel's, when they have one);
+        The panels share one legend, below them (:func:`~ptheory.plotting.shared_legend`);
         two columns keep the text legible at a page's width."""
         chosen = self.values if values is None else tuple(self._check_value(v) for v in values)
         if not chosen:
@@ -101,12 +101,7 @@ class Explorer:
             ax.set_title(f"{self.parameter} = {_format(value)}")
         for ax in axes[len(chosen) :]:
             ax.set_visible(False)
-        handles, labels = axes[0].get_legend_handles_labels()
-        for ax in axes:
-            if ax.get_legend() is not None:
-                ax.get_legend().remove()
-        if handles:
-            fig.legend(handles, labels, loc="outside lower center", ncols=min(4, len(handles)))
+        shared_legend(fig, axes[: len(chosen)], ncols=4)
         fig.suptitle(self.name)
         return fig
 
