@@ -126,6 +126,8 @@ def axes_or_new(ax: Axes | None = None, *, width: float = 5.6, height: float = 4
 def plain_log_ticks(axis: Axis) -> None:
     """Plain numbers on a log axis (60, not 6 x 10^1), at 1, 2 and 5 times each power of
     ten, so that an axis spanning less than a power of ten still has labelled ticks."""
+    if not isinstance(axis, Axis):
+        raise TypeError(f"axis must be a matplotlib Axis (ax.yaxis), got {type(axis).__name__}")
     axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
     axis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     axis.set_minor_formatter(ticker.NullFormatter())
@@ -135,6 +137,10 @@ def shared_legend(fig: Figure, axes: Sequence[Axes], **kwargs: object) -> None:
     """One legend below the panels ``axes`` of ``fig`` for all of them: each label once, in
     the order the panels first show it; the panels' own legends are removed. ``kwargs`` go
     to :meth:`~matplotlib.figure.Figure.legend` (``ncols``, ``fontsize``)."""
+    if not isinstance(fig, Figure):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    if isinstance(axes, Axes) or not all(isinstance(ax, Axes) for ax in axes):
+        raise TypeError("axes must be a sequence of matplotlib Axes")
     handles, labels = [], []
     for ax in axes:
         for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):

@@ -39,8 +39,10 @@ from ptheory.model import (
 from ptheory.plotting import (
     axes_or_new,
     new_figure,
+    plain_log_ticks,
     plot_segments,
     plot_weight_by_length,
+    shared_legend,
     use_style,
 )
 from ptheory.segments import (
@@ -90,6 +92,12 @@ def attn3(**kw) -> Attention:
 
 def ident(X):
     return X
+
+
+def _one_panel():
+    """A figure and one of its Axes (not a sequence of them)."""
+    fig, axes = new_figure()
+    return fig, axes[0]
 
 
 def split2(heads: int = 1, d: int = 2):
@@ -1088,6 +1096,29 @@ CASES: list[Case] = [
     Case("axes_or_new", "ax a list", lambda: axes_or_new([]), TypeError, "ax"),
     Case("axes_or_new", "width zero", lambda: axes_or_new(width=0.0), ValueError, "width"),
     Case("new_figure", "ncols zero", lambda: new_figure(0), ValueError, "ncols"),
+    Case(
+        "plain_log_ticks",
+        "axis an Axes",
+        lambda: plain_log_ticks(new_figure()[1][0]),
+        TypeError,
+        "axis",
+    ),
+    Case("plain_log_ticks", "axis a string", lambda: plain_log_ticks("y"), TypeError, "axis"),
+    Case(
+        "shared_legend",
+        "fig an Axes",
+        lambda: shared_legend(new_figure()[1][0], []),
+        TypeError,
+        "fig",
+    ),
+    Case("shared_legend", "axes one Axes", lambda: shared_legend(*_one_panel()), TypeError, "axes"),
+    Case(
+        "shared_legend",
+        "axes of strings",
+        lambda: shared_legend(new_figure()[0], ["a"]),
+        TypeError,
+        "axes",
+    ),
     Case("new_figure", "ncols bool", lambda: new_figure(True), TypeError, "ncols"),
     Case("new_figure", "nrows negative", lambda: new_figure(1, -1), ValueError, "nrows"),
     Case("new_figure", "nrows float", lambda: new_figure(1, 2.0), TypeError, "nrows"),
